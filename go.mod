@@ -1,0 +1,3 @@
+module github.com/resnet-go/resnet
+
+go 1.26
