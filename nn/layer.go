@@ -1,6 +1,11 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+
+	"github.com/resnet-go/resnet/tensor"
+)
 
 // Weight describes one weight tensor of a layer: its name inside the layer
 // ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"), its
@@ -30,6 +35,9 @@ type Layer struct {
 	weights []Weight
 	macs    int64
 	failed  bool
+
+	once sync.Once // creates vals
+	vals []*tensor.Tensor
 }
 
 // op is what a layer kind knows about itself while the graph is built.
@@ -37,6 +45,9 @@ type op interface {
 	// infer checks the input shapes and returns the output shape, the
 	// weights and the multiply-adds per example.
 	infer(in []Shape, f DataFormat) (spec, error)
+	// forward computes the output from batched channels-last inputs and
+	// the layer's weights.
+	forward(in []*tensor.Tensor, w []*tensor.Tensor, f DataFormat) (*tensor.Tensor, error)
 }
 
 type spec struct {
@@ -50,6 +61,10 @@ func (l *Layer) Name() string { return l.name }
 
 // Class returns the Keras class name of the layer ("Conv2D", "Add", ...).
 func (l *Layer) Class() string { return l.class }
+
+// Output returns the layer's symbolic output, to build sub-models from, as
+// Keras' layer.output.
+func (l *Layer) Output() *Tensor { return l.output }
 
 // OutputShape returns the shape of the layer's output without the batch
 // dimension.
@@ -138,6 +153,13 @@ func apply(class string, o op, c *config, allowed optBit, ins ...*Tensor) *Tenso
 		g.errs = append(g.errs, fmt.Errorf("layer %q (%s): %w", l.name, class, err))
 		l.failed = true
 		return out
+	}
+	for _, w := range s.weights {
+		if _, err := tensor.Elements(w.Shape); err != nil {
+			g.errorf("layer %q (%s): weight %s: %v", l.name, class, w.Name, err)
+			l.failed = true
+			return out
+		}
 	}
 	out.shape, l.weights, l.macs = s.out, s.weights, s.macs
 	return out

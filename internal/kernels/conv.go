@@ -1,0 +1,155 @@
+package kernels
+
+// Conv2DParams describes an NHWC convolution with a kernel in Keras' HWIO
+// layout (height, width, input channels per group, filters).
+type Conv2DParams struct {
+	N, H, W, C     int // input
+	KH, KW, F      int // kernel size and filters
+	SH, SW, DH, DW int // strides and dilations
+	PadT, PadL     int // padding before the first row and column
+	OH, OW         int // output size
+	Groups         int
+}
+
+// Conv2D is the reference convolution: out = conv(in, kernel) + bias (bias
+// may be nil). It is plain Go, the oracle fast paths are tested against.
+func Conv2D(p Conv2DParams, in, kernel, bias, out []float32) {
+	cg, fg := p.C/p.Groups, p.F/p.Groups
+	ParallelFor(p.N*p.OH, 1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			n, oy := r/p.OH, r%p.OH
+			for ox := 0; ox < p.OW; ox++ {
+				o := out[((n*p.OH+oy)*p.OW+ox)*p.F:][:p.F]
+				if bias != nil {
+					copy(o, bias)
+				} else {
+					clear(o)
+				}
+				for ky := 0; ky < p.KH; ky++ {
+					iy := oy*p.SH + ky*p.DH - p.PadT
+					if iy < 0 || iy >= p.H {
+						continue
+					}
+					for kx := 0; kx < p.KW; kx++ {
+						ix := ox*p.SW + kx*p.DW - p.PadL
+						if ix < 0 || ix >= p.W {
+							continue
+						}
+						px := in[((n*p.H+iy)*p.W+ix)*p.C:][:p.C]
+						k := kernel[(ky*p.KW+kx)*cg*p.F:][:cg*p.F]
+						for g := 0; g < p.Groups; g++ {
+							og := o[g*fg : (g+1)*fg]
+							for ci := 0; ci < cg; ci++ {
+								a := px[g*cg+ci]
+								if a == 0 {
+									continue // ReLU outputs are often zero
+								}
+								Axpy(og, k[ci*p.F+g*fg:][:fg], a)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// Axpy adds a*x to y. len(x) must be at least len(y).
+func Axpy(y, x []float32, a float32) {
+	x = x[:len(y)]
+	i := 0
+	for ; i+4 <= len(y); i += 4 {
+		y[i] += a * x[i]
+		y[i+1] += a * x[i+1]
+		y[i+2] += a * x[i+2]
+		y[i+3] += a * x[i+3]
+	}
+	for ; i < len(y); i++ {
+		y[i] += a * x[i]
+	}
+}
+
+// Dense computes out[n] = in[n] * kernel + bias for n rows of k inputs and
+// u units (kernel is k x u, bias may be nil).
+func Dense(rows, k, u int, in, kernel, bias, out []float32) {
+	ParallelFor(rows, 1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			o := out[r*u : (r+1)*u]
+			if bias != nil {
+				copy(o, bias)
+			} else {
+				clear(o)
+			}
+			for i, a := range in[r*k : (r+1)*k] {
+				if a != 0 {
+					Axpy(o, kernel[i*u:(i+1)*u], a)
+				}
+			}
+		}
+	})
+}
+
+// PoolParams describes an NHWC pooling window.
+type PoolParams struct {
+	N, H, W, C int
+	KH, KW     int
+	SH, SW     int
+	PadT, PadL int
+	OH, OW     int
+}
+
+// MaxPool takes the maximum over each window; padding is ignored, as in
+// TensorFlow.
+func MaxPool(p PoolParams, in, out []float32) {
+	pool(p, in, out, true)
+}
+
+// AvgPool averages each window over the pixels inside the image, as
+// TensorFlow does with "same" padding.
+func AvgPool(p PoolParams, in, out []float32) {
+	pool(p, in, out, false)
+}
+
+func pool(p PoolParams, in, out []float32, isMax bool) {
+	ParallelFor(p.N*p.OH, 1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			n, oy := r/p.OH, r%p.OH
+			for ox := 0; ox < p.OW; ox++ {
+				o := out[((n*p.OH+oy)*p.OW+ox)*p.C:][:p.C]
+				count := 0
+				for ky := 0; ky < p.KH; ky++ {
+					iy := oy*p.SH + ky - p.PadT
+					if iy < 0 || iy >= p.H {
+						continue
+					}
+					for kx := 0; kx < p.KW; kx++ {
+						ix := ox*p.SW + kx - p.PadL
+						if ix < 0 || ix >= p.W {
+							continue
+						}
+						px := in[((n*p.H+iy)*p.W+ix)*p.C:][:p.C]
+						switch {
+						case count == 0:
+							copy(o, px)
+						case isMax:
+							for c, v := range px {
+								o[c] = max(o[c], v)
+							}
+						default:
+							for c, v := range px {
+								o[c] += v
+							}
+						}
+						count++
+					}
+				}
+				if !isMax && count > 0 {
+					inv := 1 / float32(count)
+					for c := range o {
+						o[c] *= inv
+					}
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,346 @@
+package nn
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/resnet-go/resnet/internal/kernels"
+	"github.com/resnet-go/resnet/tensor"
+)
+
+// Predict runs the model on a batch: one tensor per input, each with the
+// batch dimension first and the rest as the input's shape (NHWC, or NCHW for
+// a channels-first model). It returns one tensor per output. This is the
+// reference path: plain, checked, and safe for concurrent use once the
+// weights are set.
+func (m *Model) Predict(inputs ...*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if len(inputs) != len(m.inputs) {
+		return nil, fmt.Errorf("model %q: %d inputs given, the model has %d", m.name, len(inputs), len(m.inputs))
+	}
+	f := m.inputs[0].g.format
+	vals := map[*Layer]*tensor.Tensor{}
+	batch := -1
+	for i, in := range inputs {
+		if err := m.checkInput(i, in, &batch); err != nil {
+			return nil, err
+		}
+		vals[m.inputs[i].layer] = toInternal(in, f)
+	}
+	// Free each output once its last consumer has run.
+	uses := map[*Layer]int{}
+	for _, l := range m.layers {
+		for _, t := range l.inputs {
+			uses[t.layer]++
+		}
+	}
+	for _, t := range m.outputs {
+		uses[t.layer]++
+	}
+	for _, l := range m.layers {
+		if _, ok := l.op.(inputOp); ok {
+			continue
+		}
+		ins := make([]*tensor.Tensor, len(l.inputs))
+		for i, t := range l.inputs {
+			ins[i] = vals[t.layer]
+		}
+		out, err := l.op.forward(ins, l.values(), f)
+		if err != nil {
+			return nil, fmt.Errorf("model %q: layer %q (%s): %w", m.name, l.name, l.class, err)
+		}
+		vals[l] = out
+		for _, t := range l.inputs {
+			if uses[t.layer]--; uses[t.layer] == 0 {
+				delete(vals, t.layer)
+			}
+		}
+	}
+	outs := make([]*tensor.Tensor, len(m.outputs))
+	for i, t := range m.outputs {
+		outs[i] = fromInternal(vals[t.layer], f)
+	}
+	return outs, nil
+}
+
+func (m *Model) checkInput(i int, in *tensor.Tensor, batch *int) error {
+	name := m.inputs[i].layer.name
+	if in == nil {
+		return fmt.Errorf("model %q: input %q is nil", m.name, name)
+	}
+	want := m.inputs[i].shape
+	if len(in.Shape) != len(want)+1 {
+		return fmt.Errorf("model %q: input %q has shape %v; want rank %d, a batch of %v", m.name, name, in.Shape, len(want)+1, want)
+	}
+	if n, err := tensor.Elements(in.Shape); err != nil || n != len(in.Data) {
+		return fmt.Errorf("model %q: input %q: shape %v does not match its %d values", m.name, name, in.Shape, len(in.Data))
+	}
+	for j, d := range want {
+		if (d != Unknown && in.Shape[j+1] != d) || in.Shape[j+1] < 1 {
+			return fmt.Errorf("model %q: input %q has shape %v; want a batch of %v", m.name, name, in.Shape, want)
+		}
+	}
+	if in.Shape[0] < 1 || (*batch >= 0 && in.Shape[0] != *batch) {
+		return fmt.Errorf("model %q: input %q has batch size %d", m.name, name, in.Shape[0])
+	}
+	*batch = in.Shape[0]
+	return nil
+}
+
+// Images run channels-last inside; channels-first tensors are converted at
+// the model's edges.
+func toInternal(t *tensor.Tensor, f DataFormat) *tensor.Tensor {
+	if f != ChannelsFirst || len(t.Shape) != 4 {
+		return t
+	}
+	u, _ := t.Transpose(0, 2, 3, 1)
+	return u
+}
+
+func fromInternal(t *tensor.Tensor, f DataFormat) *tensor.Tensor {
+	if f != ChannelsFirst || len(t.Shape) != 4 {
+		return t
+	}
+	u, _ := t.Transpose(0, 3, 1, 2)
+	return u
+}
+
+// samePad returns TensorFlow's padding before the first element for "same".
+func samePad(in, out, k, s, d int) int {
+	total := (out-1)*s + (k-1)*d + 1 - in
+	if total < 0 {
+		return 0
+	}
+	return total / 2
+}
+
+func (o *conv2DOp) forward(in, w []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
+	x := in[0]
+	n, h, wd, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	p := kernels.Conv2DParams{N: n, H: h, W: wd, C: c, KH: o.kernel, KW: o.kernel, F: o.filters,
+		SH: o.strides[0], SW: o.strides[1], DH: o.dilation, DW: o.dilation, Groups: o.groups}
+	p.OH = outLen(h, o.kernel, p.SH, o.dilation, o.padding)
+	p.OW = outLen(wd, o.kernel, p.SW, o.dilation, o.padding)
+	if p.OH < 1 || p.OW < 1 {
+		return nil, fmt.Errorf("input %v is too small", x.Shape)
+	}
+	if o.padding == "same" {
+		p.PadT = samePad(h, p.OH, o.kernel, p.SH, o.dilation)
+		p.PadL = samePad(wd, p.OW, o.kernel, p.SW, o.dilation)
+	}
+	out := tensor.New(n, p.OH, p.OW, o.filters)
+	var bias []float32
+	if o.useBias {
+		bias = w[1].Data
+	}
+	kernels.Conv2D(p, x.Data, w[0].Data, bias, out.Data)
+	return out, nil
+}
+
+func (o *zeroPaddingOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
+	x := in[0]
+	n, h, w, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	oh, ow := h+o.top+o.bottom, w+o.left+o.right
+	out := tensor.New(n, oh, ow, c)
+	for b := 0; b < n; b++ {
+		for y := 0; y < h; y++ {
+			src := x.Data[((b*h+y)*w)*c:][:w*c]
+			copy(out.Data[((b*oh+y+o.top)*ow+o.left)*c:], src)
+		}
+	}
+	return out, nil
+}
+
+// internalAxis maps a Keras axis of a batched tensor to the channels-last
+// layout it is computed in.
+func internalAxis(axis, rank int, f DataFormat) int {
+	if f == ChannelsFirst && rank == 4 {
+		return []int{0, 3, 1, 2}[axis]
+	}
+	return axis
+}
+
+func (o *batchNormOp) forward(in, w []*tensor.Tensor, f DataFormat) (*tensor.Tensor, error) {
+	x := in[0]
+	axis := internalAxis(o.axis, len(x.Shape), f)
+	c := x.Shape[axis]
+	inner := 1
+	for _, d := range x.Shape[axis+1:] {
+		inner *= d
+	}
+	scale, shift := make([]float32, c), make([]float32, c)
+	gamma, beta, mean, variance := w[0].Data, w[1].Data, w[2].Data, w[3].Data
+	for i := range scale {
+		s := float64(gamma[i]) / math.Sqrt(float64(variance[i])+o.epsilon)
+		scale[i] = float32(s)
+		shift[i] = float32(float64(beta[i]) - float64(mean[i])*s)
+	}
+	out := tensor.New(x.Shape...)
+	for i, v := range x.Data {
+		ch := (i / inner) % c
+		out.Data[i] = v*scale[ch] + shift[ch]
+	}
+	return out, nil
+}
+
+func activate(fn string, shape []int, data []float32) {
+	switch fn {
+	case "relu":
+		for i, v := range data {
+			if v < 0 {
+				data[i] = 0
+			}
+		}
+	case "sigmoid":
+		for i, v := range data {
+			data[i] = float32(1 / (1 + math.Exp(-float64(v))))
+		}
+	case "tanh":
+		for i, v := range data {
+			data[i] = float32(math.Tanh(float64(v)))
+		}
+	case "softmax":
+		k := shape[len(shape)-1]
+		for r := 0; r < len(data)/k; r++ {
+			softmax(data[r*k : (r+1)*k])
+		}
+	}
+}
+
+// softmax normalises x in place, subtracting the maximum for stability.
+func softmax(x []float32) {
+	m := x[0]
+	for _, v := range x {
+		m = max(m, v)
+	}
+	var sum float64
+	for i, v := range x {
+		e := math.Exp(float64(v - m))
+		x[i] = float32(e)
+		sum += e
+	}
+	for i := range x {
+		x[i] = float32(float64(x[i]) / sum)
+	}
+}
+
+var errChannelsFirstLastAxis = errors.New("acting on the last axis of a channels-first image is not supported; apply it after pooling")
+
+func (o *activationOp) forward(in, _ []*tensor.Tensor, f DataFormat) (*tensor.Tensor, error) {
+	if o.fn == "softmax" && f == ChannelsFirst && len(in[0].Shape) == 4 {
+		return nil, errChannelsFirstLastAxis
+	}
+	out := in[0].Clone()
+	activate(o.fn, out.Shape, out.Data)
+	return out, nil
+}
+
+func (addOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
+	out := in[0].Clone()
+	for _, t := range in[1:] {
+		for i, v := range t.Data {
+			out.Data[i] += v
+		}
+	}
+	return out, nil
+}
+
+func (o *poolOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
+	x := in[0]
+	n, h, w, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	p := kernels.PoolParams{N: n, H: h, W: w, C: c, KH: o.size, KW: o.size, SH: o.strides[0], SW: o.strides[1]}
+	p.OH = outLen(h, o.size, p.SH, 1, o.padding)
+	p.OW = outLen(w, o.size, p.SW, 1, o.padding)
+	if p.OH < 1 || p.OW < 1 {
+		return nil, fmt.Errorf("input %v is too small", x.Shape)
+	}
+	if o.padding == "same" {
+		p.PadT = samePad(h, p.OH, o.size, p.SH, 1)
+		p.PadL = samePad(w, p.OW, o.size, p.SW, 1)
+	}
+	out := tensor.New(n, p.OH, p.OW, c)
+	if o.max {
+		kernels.MaxPool(p, x.Data, out.Data)
+	} else {
+		kernels.AvgPool(p, x.Data, out.Data)
+	}
+	return out, nil
+}
+
+func (o *globalPoolOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
+	x := in[0]
+	n, hw, c := x.Shape[0], x.Shape[1]*x.Shape[2], x.Shape[3]
+	out := tensor.New(n, c)
+	for b := 0; b < n; b++ {
+		o1 := out.Data[b*c : (b+1)*c]
+		acc := make([]float64, c)
+		for i := range acc {
+			acc[i] = math.Inf(-1)
+			if !o.max {
+				acc[i] = 0
+			}
+		}
+		for p := 0; p < hw; p++ {
+			for ch, v := range x.Data[(b*hw+p)*c:][:c] {
+				if o.max {
+					acc[ch] = math.Max(acc[ch], float64(v))
+				} else {
+					acc[ch] += float64(v)
+				}
+			}
+		}
+		for ch := range o1 {
+			if o.max {
+				o1[ch] = float32(acc[ch])
+			} else {
+				o1[ch] = float32(acc[ch] / float64(hw))
+			}
+		}
+	}
+	return out, nil
+}
+
+func (o *denseOp) forward(in, w []*tensor.Tensor, f DataFormat) (*tensor.Tensor, error) {
+	x := in[0]
+	if f == ChannelsFirst && len(x.Shape) == 4 {
+		return nil, errChannelsFirstLastAxis
+	}
+	k := x.Shape[len(x.Shape)-1]
+	rows := len(x.Data) / k
+	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), o.units)
+	out := tensor.New(shape...)
+	var bias []float32
+	if o.useBias {
+		bias = w[1].Data
+	}
+	kernels.Dense(rows, k, o.units, x.Data, w[0].Data, bias, out.Data)
+	activate(o.activation, out.Shape, out.Data)
+	return out, nil
+}
+
+func (flattenOp) forward(in, _ []*tensor.Tensor, f DataFormat) (*tensor.Tensor, error) {
+	x := fromInternal(in[0], f) // Keras flattens channels-first images in C, H, W order
+	n := x.Shape[0]
+	return &tensor.Tensor{Shape: []int{n, len(x.Data) / n}, Data: append([]float32(nil), x.Data...)}, nil
+}
+
+func (o *paddedIdentityOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
+	x := in[0]
+	n, h, w, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	oh, ow := (h+o.stride-1)/o.stride, (w+o.stride-1)/o.stride
+	before := (o.channels - c) / 2
+	out := tensor.New(n, oh, ow, o.channels)
+	for b := 0; b < n; b++ {
+		for y := 0; y < oh; y++ {
+			for xx := 0; xx < ow; xx++ {
+				src := x.Data[((b*h+y*o.stride)*w+xx*o.stride)*c:][:c]
+				copy(out.Data[((b*oh+y)*ow+xx)*o.channels+before:], src)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (inputOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
+	return in[0], nil
+}
