@@ -1,0 +1,108 @@
+package resnet
+
+import (
+	"testing"
+
+	"github.com/resnet-go/resnet/internal/testgen"
+	"github.com/resnet-go/resnet/nn"
+	"github.com/resnet-go/resnet/tensor"
+	"github.com/resnet-go/resnet/weights"
+)
+
+// torchWeights fills m with the generated weights the goldens were made
+// with, going through the torchvision importer as a real state dict would.
+func torchWeights(t *testing.T, m *nn.Model) {
+	t.Helper()
+	sd := map[string]*tensor.Tensor{}
+	for _, w := range m.Weights() {
+		key, err := weights.TorchName(w.FullName())
+		if err != nil {
+			t.Fatal(err)
+		}
+		shape := w.Shape
+		switch len(shape) {
+		case 4:
+			shape = []int{shape[3], shape[2], shape[0], shape[1]}
+		case 2:
+			shape = []int{shape[1], shape[0]}
+		}
+		sd[key] = testgen.Torch(key, shape...)
+	}
+	kw, err := weights.FromTorch(sd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := weights.Apply(m, kw); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkGolden runs m on the golden's input and compares the logits and
+// every stored intermediate output with PyTorch's.
+func checkGolden(t *testing.T, m *nn.Model, golden string) {
+	t.Helper()
+	g, err := weights.ReadSafetensors("testdata/golden/" + golden + ".safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var taps []string
+	outs := []*nn.Tensor{m.Outputs()[0]}
+	for name := range g.Tensors {
+		if name == "input" || name == "logits" {
+			continue
+		}
+		l, err := m.Layer(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		taps = append(taps, name)
+		outs = append(outs, l.Output())
+	}
+	sub, err := nn.NewModel("taps", m.Inputs(), outs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sub.Predict(g.Tensors["input"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range append([]string{"logits"}, taps...) {
+		want := g.Tensors[name]
+		have := &tensor.Tensor{Shape: want.Shape, Data: got[i].Data}
+		if len(got[i].Data) != len(want.Data) {
+			t.Fatalf("%s: %v values, golden %v", name, got[i].Shape, want.Shape)
+		}
+		diff, scale, _ := tensor.MaxAbsDiff(have, want)
+		t.Logf("%s %-18s max |error| %.3g, scale %.4g, relative %.2g", golden, name, diff, scale, diff/scale)
+		if diff > 1e-4*scale {
+			t.Errorf("%s: %s differs from PyTorch by %g (scale %g)", golden, name, diff, scale)
+		}
+	}
+}
+
+func TestGoldenTorchvision(t *testing.T) {
+	for _, arch := range []string{"resnet18", "resnet50"} {
+		t.Run(arch, func(t *testing.T) {
+			m := mustBuild(t, arch, WithFlavor(Torch), InputShape(64, 64, 3), ClassifierActivation("linear"))
+			torchWeights(t, m)
+			checkGolden(t, m, arch)
+		})
+	}
+}
+
+// ResNet-20 loads the state dict torch itself wrote.
+func TestGoldenCIFARResNet20(t *testing.T) {
+	m := mustBuild(t, "resnet20", WithFlavor(Torch), ClassifierActivation("linear"))
+	sd, err := weights.ReadSafetensors("testdata/golden/resnet20_state_dict.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kw, err := weights.FromTorch(sd.Tensors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := weights.Apply(m, kw); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, m, "resnet20")
+}
