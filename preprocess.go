@@ -21,6 +21,8 @@ const (
 	// TorchMode scales to [0, 1] and normalises by the ImageNet mean
 	// (0.485, 0.456, 0.406) and standard deviation (0.229, 0.224, 0.225).
 	TorchMode Mode = "torch"
+	// Unit scales to [0, 1]: x/255.
+	Unit Mode = "unit"
 	// Raw leaves the values as they are.
 	Raw Mode = "raw"
 )
@@ -28,10 +30,10 @@ const (
 // ParseMode checks a preprocessing mode's name.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(strings.ToLower(s)); m {
-	case Caffe, TF, TorchMode, Raw:
+	case Caffe, TF, TorchMode, Unit, Raw:
 		return m, nil
 	}
-	return "", fmt.Errorf("unknown preprocessing mode %q (want caffe, tf, torch or raw)", s)
+	return "", fmt.Errorf("unknown preprocessing mode %q (want caffe, tf, torch, unit or raw)", s)
 }
 
 // Preprocess applies a mode in place to RGB images with values in [0, 255]
@@ -59,6 +61,10 @@ func Preprocess(t *tensor.Tensor, mode Mode) error {
 		for i, v := range d {
 			c := i % 3
 			d[i] = (v/255 - mean[c]) / std[c]
+		}
+	case Unit:
+		for i, v := range d {
+			d[i] = v / 255
 		}
 	case Raw:
 	default:

@@ -130,7 +130,8 @@ func FromKerasConfig(c KerasModelConfig, rename func(string) string) (*Model, er
 	if len(c.Layers) > MaxLayers {
 		return nil, fmt.Errorf("model %q: %d layers is more than %d", c.Name, len(c.Layers), MaxLayers)
 	}
-	b := &configBuilder{cfg: c, rename: rename, built: map[string]*Tensor{}, byName: map[string]*KerasLayerConfig{}}
+	b := &configBuilder{cfg: c, rename: rename, built: map[string]*Tensor{},
+		byName: map[string]*KerasLayerConfig{}, visiting: map[string]bool{}}
 	for i := range c.Layers {
 		l := &c.Layers[i]
 		if _, dup := b.byName[l.Name]; dup {
@@ -170,15 +171,19 @@ type configBuilder struct {
 	built  map[string]*Tensor
 	byName map[string]*KerasLayerConfig
 	format DataFormat
+	// visiting holds the layers being built, to catch cycles at once.
+	visiting map[string]bool
 }
 
 func (b *configBuilder) build(name string, depth int) (*Tensor, error) {
 	if t, ok := b.built[name]; ok {
 		return t, nil
 	}
-	if depth > MaxLayers {
-		return nil, fmt.Errorf("model %q: layer %q: the graph is deeper than %d layers or has a cycle", b.cfg.Name, name, MaxLayers)
+	if b.visiting[name] || depth > MaxLayers {
+		return nil, fmt.Errorf("model %q: layer %q is part of a cycle", b.cfg.Name, name)
 	}
+	b.visiting[name] = true
+	defer delete(b.visiting, name)
 	l, ok := b.byName[name]
 	if !ok {
 		return nil, fmt.Errorf("model %q: no layer %q", b.cfg.Name, name)

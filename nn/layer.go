@@ -164,3 +164,15 @@ func apply(class string, o op, c *config, allowed optBit, ins ...*Tensor) *Tenso
 	out.shape, l.weights, l.macs = s.out, s.weights, s.macs
 	return out
 }
+
+// Activation returns the activation a Dense or Activation layer applies
+// ("softmax", "relu", "linear", ...), or "" for other layers.
+func (l *Layer) Activation() string {
+	switch o := l.op.(type) {
+	case *denseOp:
+		return o.activation
+	case *activationOp:
+		return o.fn
+	}
+	return ""
+}

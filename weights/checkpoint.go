@@ -16,6 +16,13 @@ const (
 	MetaModel = "resnet-go.model"
 	// MetaFormat marks the file as a resnet-go checkpoint.
 	MetaFormat = "format"
+	// MetaPreprocess names the preprocessing mode inputs need (caffe, tf,
+	// torch, unit, raw).
+	MetaPreprocess = "resnet-go.preprocess"
+	// MetaResize says how images are fitted to the input (squash, crop).
+	MetaResize = "resnet-go.resize"
+	// MetaLabels holds the class names as a JSON list of strings.
+	MetaLabels = "resnet-go.labels"
 	formatName = "resnet-go"
 )
 

@@ -4,6 +4,7 @@
 //
 //	resnet summary ARCH [flags]   print the Keras summary of an architecture
 //	resnet list [flags]           list every architecture with parameters and GMACs
+//	resnet predict --weights PATH IMAGE...  classify images
 //
 // Run "resnet COMMAND -h" for a command's flags.
 package main
@@ -26,6 +27,7 @@ type command struct {
 var commands = map[string]command{
 	"summary": {"print the Keras summary table of an architecture, with multiply-adds", runSummary},
 	"list":    {"list every architecture with its parameters and GMACs", runList},
+	"predict": {"classify images with a checkpoint or a Keras TF.js model", runPredict},
 }
 
 func main() {
