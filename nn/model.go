@@ -211,3 +211,22 @@ func (m *Model) MACs() (int64, error) {
 // ErrUnknownSize says a count could not be completed because the model was
 // built with a free input size.
 var ErrUnknownSize = errors.New("the input size is not fixed, so layers of unknown size were not counted")
+
+// Features returns a model with the same inputs whose outputs are the named
+// layers' outputs, sharing this model's layers and weights: Keras'
+// Model(inputs=m.inputs, outputs=[m.get_layer(n).output for n in names]),
+// for feature extraction.
+func (m *Model) Features(names ...string) (*Model, error) {
+	if len(names) == 0 {
+		return nil, fmt.Errorf("model %q: Features needs at least one layer name", m.name)
+	}
+	outs := make([]*Tensor, len(names))
+	for i, n := range names {
+		l, err := m.Layer(n)
+		if err != nil {
+			return nil, err
+		}
+		outs[i] = l.output
+	}
+	return NewModel(m.name+"_features", m.inputs, outs)
+}
