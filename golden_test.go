@@ -93,15 +93,7 @@ func TestGoldenTorchvision(t *testing.T) {
 // ResNet-20 loads the state dict torch itself wrote.
 func TestGoldenCIFARResNet20(t *testing.T) {
 	m := mustBuild(t, "resnet20", WithFlavor(Torch), ClassifierActivation("linear"))
-	sd, err := weights.ReadSafetensors("testdata/golden/resnet20_state_dict.safetensors")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kw, err := weights.FromTorch(sd.Tensors)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := weights.Apply(m, kw); err != nil {
+	if err := weights.LoadTorchvision(m, "testdata/golden/resnet20_state_dict.safetensors"); err != nil {
 		t.Fatal(err)
 	}
 	checkGolden(t, m, "resnet20")

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/resnet-go/resnet/nn"
 	"github.com/resnet-go/resnet/tensor"
 )
 
@@ -154,4 +155,21 @@ func ToTorch(weights map[string]*tensor.Tensor) (map[string]*tensor.Tensor, erro
 		out[key] = t
 	}
 	return out, nil
+}
+
+// LoadTorchvision loads a torchvision ResNet state dict saved as
+// safetensors (tools/torch_to_safetensors.py) into a torch-flavour model.
+func LoadTorchvision(m *nn.Model, path string) error {
+	f, err := ReadSafetensors(path)
+	if err != nil {
+		return fmt.Errorf("load %w", err)
+	}
+	kw, err := FromTorch(f.Tensors)
+	if err != nil {
+		return fmt.Errorf("load %s: %w", path, err)
+	}
+	if err := Apply(m, kw); err != nil {
+		return fmt.Errorf("load %s: %w", path, err)
+	}
+	return nil
 }
