@@ -1,0 +1,178 @@
+package kernels
+
+import "sync"
+
+// Blocking of the packed GEMM. A 6x16 tile of C lives in 12 AVX registers
+// while the kernel streams KC steps of a 6-row panel of A and a 16-column
+// panel of B; an MC x KC block of A stays in L2, a KC x N panel of B in L3.
+const (
+	mr = 6
+	nr = 16
+	kc = 256
+	mc = 96
+)
+
+// Mat is a row-major matrix view: element (i, j) is Data[i*Stride+j], or
+// Data[j*Stride+i] when T (transposed) is set.
+type Mat struct {
+	Data   []float32
+	Stride int
+	T      bool
+}
+
+func (m Mat) at(i, j int) float32 {
+	if m.T {
+		return m.Data[j*m.Stride+i]
+	}
+	return m.Data[i*m.Stride+j]
+}
+
+// Gemm computes C = A*B (or C += A*B with accumulate) for an m x k matrix A,
+// a k x n matrix B and an m x n row-major C with row stride ldc. Rows of C
+// are split over the worker pool.
+func Gemm(m, n, k int, a, b Mat, c []float32, ldc int, accumulate bool) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		if !accumulate {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
+	np := (n + nr - 1) / nr
+	bp := getBuf(np * nr * min(k, kc))
+	defer putBuf(bp)
+	for k0 := 0; k0 < k; k0 += kc {
+		kk := min(kc, k-k0)
+		packB(b, k0, kk, n, *bp)
+		acc := accumulate || k0 > 0
+		blocks := (m + mc - 1) / mc
+		ParallelFor(blocks, 1, func(lo, hi int) {
+			ap := getBuf(mc * kk)
+			defer putBuf(ap)
+			for blk := lo; blk < hi; blk++ {
+				i0 := blk * mc
+				mm := min(mc, m-i0)
+				packA(a, i0, mm, k0, kk, *ap)
+				macroKernel(mm, n, kk, *ap, *bp, c[i0*ldc:], ldc, acc)
+			}
+		})
+	}
+}
+
+// packA copies rows [i0, i0+mm) and columns [k0, k0+kk) of A into panels
+// of mr rows, each stored k-major (mr values per k), zero-padded.
+func packA(a Mat, i0, mm, k0, kk int, dst []float32) {
+	for p := 0; p*mr < mm; p++ {
+		panel := dst[p*mr*kk : (p+1)*mr*kk]
+		rows := min(mr, mm-p*mr)
+		for r := 0; r < mr; r++ {
+			i := i0 + p*mr + r
+			if r >= rows {
+				for kx := 0; kx < kk; kx++ {
+					panel[kx*mr+r] = 0
+				}
+				continue
+			}
+			if !a.T {
+				src := a.Data[i*a.Stride+k0:][:kk]
+				for kx, v := range src {
+					panel[kx*mr+r] = v
+				}
+				continue
+			}
+			for kx := 0; kx < kk; kx++ {
+				panel[kx*mr+r] = a.Data[(k0+kx)*a.Stride+i]
+			}
+		}
+	}
+}
+
+// packB copies rows [k0, k0+kk) of B into panels of nr columns, each stored
+// k-major (nr values per k), zero-padded.
+func packB(b Mat, k0, kk, n int, dst []float32) {
+	np := (n + nr - 1) / nr
+	ParallelFor(np, 8, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			panel := dst[p*nr*kk : (p+1)*nr*kk]
+			cols := min(nr, n-p*nr)
+			for kx := 0; kx < kk; kx++ {
+				row := panel[kx*nr : (kx+1)*nr]
+				if !b.T && cols == nr {
+					copy(row, b.Data[(k0+kx)*b.Stride+p*nr:][:nr])
+					continue
+				}
+				for j := 0; j < nr; j++ {
+					if j < cols {
+						row[j] = b.at(k0+kx, p*nr+j)
+					} else {
+						row[j] = 0
+					}
+				}
+			}
+		}
+	})
+}
+
+// macroKernel multiplies a packed mm x kk block of A by the packed kk x n
+// panel of B into C.
+func macroKernel(mm, n, kk int, ap, bp []float32, c []float32, ldc int, acc bool) {
+	var tile [mr * nr]float32
+	for j0 := 0; j0 < n; j0 += nr {
+		bpanel := bp[(j0/nr)*nr*kk:]
+		cols := min(nr, n-j0)
+		for i0 := 0; i0 < mm; i0 += mr {
+			rows := min(mr, mm-i0)
+			microKernel(kk, ap[(i0/mr)*mr*kk:], bpanel, &tile)
+			for r := 0; r < rows; r++ {
+				dst := c[(i0+r)*ldc+j0:][:cols]
+				src := tile[r*nr:][:cols]
+				if acc {
+					for j, v := range src {
+						dst[j] += v
+					}
+				} else {
+					copy(dst, src)
+				}
+			}
+		}
+	}
+}
+
+// microKernelGo is the portable 6x16 kernel: tile = sum over k of the A
+// panel column times the B panel row. The assembly kernel must match it.
+func microKernelGo(kk int, a, b []float32, tile *[mr * nr]float32) {
+	var t [mr * nr]float32
+	a = a[:kk*mr]
+	b = b[:kk*nr]
+	for k := 0; k < kk; k++ {
+		bk := b[k*nr : k*nr+nr]
+		ak := a[k*mr : k*mr+mr]
+		for r := 0; r < mr; r++ {
+			av := ak[r]
+			row := t[r*nr : r*nr+nr]
+			for j := range row {
+				row[j] += av * bk[j]
+			}
+		}
+	}
+	*tile = t
+}
+
+var bufPool sync.Pool
+
+// getBuf returns a pooled slice of at least n floats; hot loops reuse
+// packing buffers instead of allocating per call.
+func getBuf(n int) *[]float32 {
+	if p, ok := bufPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float32, n)
+	return &s
+}
+
+func putBuf(p *[]float32) { bufPool.Put(p) }
