@@ -59,7 +59,7 @@ func (f Flavor) momentum() float64 {
 
 // bn adds the flavour's BatchNormalization.
 func (f Flavor) bn(x *nn.Tensor, name string) *nn.Tensor {
-	return nn.BatchNormalization(x, nn.Epsilon(f.epsilon()), nn.Momentum(f.momentum()), nn.Name(name))
+	return nn.BatchNormalization(x, nn.Epsilon(f.epsilon()), nn.Momentum(f.momentum()), nn.BesselCorrection(f == Torch), nn.Name(name))
 }
 
 // Shortcut is how a block joins its input when the dimensions change: the

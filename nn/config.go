@@ -48,6 +48,8 @@ type layerSettings struct {
 	Units           int             `json:"units,omitempty"`
 	Channels        int             `json:"channels,omitempty"`
 	Stride          int             `json:"stride,omitempty"`
+	// BesselCorrection is resnet-go's: torch-style moving variance updates.
+	BesselCorrection bool `json:"bessel_correction,omitempty"`
 }
 
 // KerasConfig describes the model as Keras' model_config, so that
@@ -103,6 +105,7 @@ func (l *Layer) settings(f DataFormat) layerSettings {
 		s.Padding, _ = json.Marshal([][]int{{o.top, o.bottom}, {o.left, o.right}})
 	case *batchNormOp:
 		s.Axis, s.Epsilon, s.Momentum, s.Center, s.Scale = ints(o.axis), o.epsilon, o.momentum, &t, &t
+		s.BesselCorrection = o.bessel
 	case *activationOp:
 		s.Activation = o.fn
 	case *poolOp:
@@ -323,7 +326,7 @@ func (b *configBuilder) call(l *KerasLayerConfig, s layerSettings, ins []*Tensor
 		if err != nil {
 			return nil, err
 		}
-		opts := []Option{name, Axis(axis)}
+		opts := []Option{name, Axis(axis), BesselCorrection(s.BesselCorrection)}
 		if s.Epsilon != 0 {
 			opts = append(opts, Epsilon(s.Epsilon))
 		}

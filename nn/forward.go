@@ -114,26 +114,34 @@ func samePad(in, out, k, s, d int) int {
 	return total / 2
 }
 
-func (o *conv2DOp) forward(in, w []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
-	x := in[0]
+// params describes the convolution of x for the kernels.
+func (o *conv2DOp) params(x *tensor.Tensor) (kernels.Conv2DParams, error) {
 	n, h, wd, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	p := kernels.Conv2DParams{N: n, H: h, W: wd, C: c, KH: o.kernel, KW: o.kernel, F: o.filters,
 		SH: o.strides[0], SW: o.strides[1], DH: o.dilation, DW: o.dilation, Groups: o.groups}
 	p.OH = outLen(h, o.kernel, p.SH, o.dilation, o.padding)
 	p.OW = outLen(wd, o.kernel, p.SW, o.dilation, o.padding)
 	if p.OH < 1 || p.OW < 1 {
-		return nil, fmt.Errorf("input %v is too small", x.Shape)
+		return p, fmt.Errorf("input %v is too small", x.Shape)
 	}
 	if o.padding == "same" {
 		p.PadT = samePad(h, p.OH, o.kernel, p.SH, o.dilation)
 		p.PadL = samePad(wd, p.OW, o.kernel, p.SW, o.dilation)
 	}
-	out := tensor.New(n, p.OH, p.OW, o.filters)
+	return p, nil
+}
+
+func (o *conv2DOp) forward(in, w []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
+	p, err := o.params(in[0])
+	if err != nil {
+		return nil, err
+	}
+	out := tensor.New(p.N, p.OH, p.OW, o.filters)
 	var bias []float32
 	if o.useBias {
 		bias = w[1].Data
 	}
-	kernels.Conv2D(p, x.Data, w[0].Data, bias, out.Data)
+	kernels.ConvForward(p, in[0].Data, w[0].Data, bias, out.Data)
 	return out, nil
 }
 

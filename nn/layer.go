@@ -36,8 +36,10 @@ type Layer struct {
 	macs    int64
 	failed  bool
 
-	once sync.Once // creates vals
-	vals []*tensor.Tensor
+	once   sync.Once // creates vals
+	vals   []*tensor.Tensor
+	grads  []*tensor.Tensor
+	frozen bool
 }
 
 // op is what a layer kind knows about itself while the graph is built.
@@ -83,7 +85,7 @@ func (l *Layer) Inbound() []*Layer {
 func (l *Layer) Weights() []Weight {
 	out := make([]Weight, len(l.weights))
 	for i, w := range l.weights {
-		out[i] = Weight{Name: w.Name, Shape: append([]int(nil), w.Shape...), Trainable: w.Trainable}
+		out[i] = Weight{Name: w.Name, Shape: append([]int(nil), w.Shape...), Trainable: w.Trainable && !l.frozen}
 	}
 	return out
 }

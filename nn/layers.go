@@ -147,6 +147,7 @@ func ZeroPadding2D(x *Tensor, pad int, opts ...Option) *Tensor {
 type batchNormOp struct {
 	axis              int
 	epsilon, momentum float64
+	bessel            bool
 }
 
 func (o *batchNormOp) infer(in []Shape, f DataFormat) (spec, error) {
@@ -180,7 +181,7 @@ func (o *batchNormOp) infer(in []Shape, f DataFormat) (spec, error) {
 
 // BatchNormalization normalises over every axis but the feature axis.
 // Options: Name, Axis (default: the channel axis), Epsilon (default 1e-3),
-// Momentum (default 0.99). gamma and beta are trainable; the moving mean
+// Momentum (default 0.99), BesselCorrection. gamma and beta are trainable; the moving mean
 // and variance are not.
 func BatchNormalization(x *Tensor, opts ...Option) *Tensor {
 	c := configure(opts)
@@ -190,8 +191,8 @@ func BatchNormalization(x *Tensor, opts ...Option) *Tensor {
 			c.axis = 1
 		}
 	}
-	o := &batchNormOp{axis: c.axis, epsilon: c.epsilon, momentum: c.momentum}
-	return apply("BatchNormalization", o, c, optAxis|optEpsilon|optMomentum, x)
+	o := &batchNormOp{axis: c.axis, epsilon: c.epsilon, momentum: c.momentum, bessel: c.bessel}
+	return apply("BatchNormalization", o, c, optAxis|optEpsilon|optMomentum|optBessel, x)
 }
 
 var activations = map[string]bool{"linear": true, "relu": true, "softmax": true, "sigmoid": true, "tanh": true}

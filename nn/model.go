@@ -174,7 +174,7 @@ func (m *Model) Weights() []NamedWeight {
 func (m *Model) ParamCounts() (trainable, nonTrainable int) {
 	for _, l := range m.layers {
 		for _, w := range l.weights {
-			if w.Trainable {
+			if w.Trainable && !l.frozen {
 				trainable += w.Size()
 			} else {
 				nonTrainable += w.Size()

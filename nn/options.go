@@ -25,10 +25,11 @@ const (
 	optActivation
 	optFormat
 	optPads
+	optBessel
 )
 
 var optNames = []string{"Name", "Strides", "Padding", "UseBias", "Groups", "Dilation",
-	"Epsilon", "Momentum", "Axis", "Activation", "Format", "Pads"}
+	"Epsilon", "Momentum", "Axis", "Activation", "Format", "Pads", "BesselCorrection"}
 
 type config struct {
 	set        optBit
@@ -44,6 +45,7 @@ type config struct {
 	activation string
 	format     DataFormat
 	pads       [4]int
+	bessel     bool
 }
 
 func configure(opts []Option) *config {
@@ -148,4 +150,11 @@ func Format(f DataFormat) Option {
 // Pads sets ZeroPadding2D's padding per side, overriding its symmetric size.
 func Pads(top, bottom, left, right int) Option {
 	return func(c *config) { c.pads = [4]int{top, bottom, left, right}; c.set |= optPads }
+}
+
+// BesselCorrection makes a BatchNormalization update its moving variance
+// with the unbiased batch variance, as PyTorch does (Keras uses the biased
+// one). Normalisation during training uses the biased variance either way.
+func BesselCorrection(b bool) Option {
+	return func(c *config) { c.bessel = b; c.set |= optBessel }
 }

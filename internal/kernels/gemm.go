@@ -28,12 +28,80 @@ func (m Mat) at(i, j int) float32 {
 }
 
 // Gemm computes C = A*B (or C += A*B with accumulate) for an m x k matrix A,
-// a k x n matrix B and an m x n row-major C with row stride ldc. Rows of C
-// are split over the worker pool.
+// a k x n matrix B and an m x n row-major C with row stride ldc. C is cut
+// into rectangles spread over the worker pool; when C is too small to keep
+// the cores busy and k is long, k is split instead and the parts summed.
 func Gemm(m, n, k int, a, b Mat, c []float32, ldc int, accumulate bool) {
 	if m == 0 || n == 0 {
 		return
 	}
+	workers := Workers()
+	mb := (m + mc - 1) / mc
+	nb := (n + nr - 1) / nr
+	if workers > 1 && mb*nb < workers && k >= 4*kc && m*n*k >= 1<<20 {
+		gemmSplitK(m, n, k, a, b, c, ldc, accumulate, workers)
+		return
+	}
+	// About two jobs per worker: few tall row bands (each packs B once per
+	// k block), cut into column chunks when there are too few rows.
+	jobs := 2 * workers
+	if m*n*k < 1<<16 {
+		jobs = 1 // too small to be worth spreading
+	}
+	mb = min(mb, jobs)
+	nsplit := min(nb, max(1, (jobs+mb-1)/mb))
+	panels := (nb + nsplit - 1) / nsplit
+	rowsPer := ((m+mb-1)/mb + mr - 1) / mr * mr
+	ParallelFor(mb*nsplit, 1, func(lo, hi int) {
+		for job := lo; job < hi; job++ {
+			i0, j0 := (job/nsplit)*rowsPer, (job%nsplit)*panels*nr
+			if i0 >= m || j0 >= n {
+				continue
+			}
+			mm, nn := min(rowsPer, m-i0), min(panels*nr, n-j0)
+			gemmSerial(mm, nn, k, a.sub(i0, 0), b.sub(0, j0), c[i0*ldc+j0:], ldc, accumulate)
+		}
+	})
+}
+
+// sub returns the view starting at row i, column j.
+func (m Mat) sub(i, j int) Mat {
+	if m.T {
+		i, j = j, i
+	}
+	return Mat{Data: m.Data[i*m.Stride+j:], Stride: m.Stride, T: m.T}
+}
+
+func gemmSplitK(m, n, k int, a, b Mat, c []float32, ldc int, accumulate bool, parts int) {
+	partial := make([][]float32, parts)
+	ParallelFor(parts, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			k0, k1 := p*k/parts, (p+1)*k/parts
+			buf := getBuf(m * n)
+			gemmSerial(m, n, k1-k0, a.sub(0, k0), b.sub(k0, 0), *buf, n, false)
+			partial[p] = *buf
+		}
+	})
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		for j := range row {
+			var s float32
+			if accumulate {
+				s = row[j]
+			}
+			for _, p := range partial {
+				s += p[i*n+j]
+			}
+			row[j] = s
+		}
+	}
+	for p := range partial {
+		putBuf(&partial[p])
+	}
+}
+
+// gemmSerial is Gemm on the calling goroutine.
+func gemmSerial(m, n, k int, a, b Mat, c []float32, ldc int, accumulate bool) {
 	if k == 0 {
 		if !accumulate {
 			for i := 0; i < m; i++ {
@@ -44,22 +112,17 @@ func Gemm(m, n, k int, a, b Mat, c []float32, ldc int, accumulate bool) {
 	}
 	np := (n + nr - 1) / nr
 	bp := getBuf(np * nr * min(k, kc))
+	ap := getBuf(mc * min(k, kc))
 	defer putBuf(bp)
+	defer putBuf(ap)
 	for k0 := 0; k0 < k; k0 += kc {
 		kk := min(kc, k-k0)
 		packB(b, k0, kk, n, *bp)
-		acc := accumulate || k0 > 0
-		blocks := (m + mc - 1) / mc
-		ParallelFor(blocks, 1, func(lo, hi int) {
-			ap := getBuf(mc * kk)
-			defer putBuf(ap)
-			for blk := lo; blk < hi; blk++ {
-				i0 := blk * mc
-				mm := min(mc, m-i0)
-				packA(a, i0, mm, k0, kk, *ap)
-				macroKernel(mm, n, kk, *ap, *bp, c[i0*ldc:], ldc, acc)
-			}
-		})
+		for i0 := 0; i0 < m; i0 += mc {
+			mm := min(mc, m-i0)
+			packA(a, i0, mm, k0, kk, *ap)
+			macroKernel(mm, n, kk, *ap, *bp, c[i0*ldc:], ldc, accumulate || k0 > 0)
+		}
 	}
 }
 
@@ -95,8 +158,8 @@ func packA(a Mat, i0, mm, k0, kk int, dst []float32) {
 // k-major (nr values per k), zero-padded.
 func packB(b Mat, k0, kk, n int, dst []float32) {
 	np := (n + nr - 1) / nr
-	ParallelFor(np, 8, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
+	for p := 0; p < np; p++ {
+		{
 			panel := dst[p*nr*kk : (p+1)*nr*kk]
 			cols := min(nr, n-p*nr)
 			for kx := 0; kx < kk; kx++ {
@@ -114,7 +177,7 @@ func packB(b Mat, k0, kk, n int, dst []float32) {
 				}
 			}
 		}
-	})
+	}
 }
 
 // macroKernel multiplies a packed mm x kk block of A by the packed kk x n

@@ -8,6 +8,9 @@ import (
 	"sync"
 )
 
+// Workers is the number of goroutines the kernels spread work over.
+func Workers() int { return runtime.GOMAXPROCS(0) }
+
 // ParallelFor calls fn on contiguous chunks [lo, hi) covering [0, n), on up
 // to GOMAXPROCS goroutines. Chunks are at least grain items so that small
 // loops stay on one goroutine.

@@ -1,0 +1,175 @@
+package kernels
+
+// Convolution as matrix products. Output pixels are rows, kernel taps
+// (ky, kx, input channel) are columns: out(P x F) = cols(P x K) * W(K x F),
+// with W the HWIO kernel of one group seen as a K x F matrix. A 1x1
+// stride-1 convolution needs no cols: the NHWC input is already P x C.
+
+// maxCols bounds the floats of one im2col buffer; larger convolutions are
+// cut into chunks of output rows.
+const maxCols = 1 << 22
+
+func (p Conv2DParams) pointwise() bool {
+	return p.KH == 1 && p.KW == 1 && p.SH == 1 && p.SW == 1 && p.PadT == 0 && p.PadL == 0 && p.OH == p.H && p.OW == p.W
+}
+
+// chunkRows returns how many output pixels (a multiple of whole output
+// rows) an im2col chunk holds.
+func (p Conv2DParams) chunkRows(k int) int {
+	rows := max(1, maxCols/max(1, k*p.OW))
+	return min(rows, p.N*p.OH) * p.OW
+}
+
+// im2col gathers, for output pixels [r0, r0+rows) (flattened over n, oy,
+// ox), the input values of group g under each kernel tap.
+func im2col(p Conv2DParams, in []float32, g, r0, rows int, cols []float32) {
+	cg := p.C / p.Groups
+	k := p.KH * p.KW * cg
+	ParallelFor(rows, 64, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			pix := r0 + r
+			n, rem := pix/(p.OH*p.OW), pix%(p.OH*p.OW)
+			oy, ox := rem/p.OW, rem%p.OW
+			dst := cols[r*k : (r+1)*k]
+			for ky := 0; ky < p.KH; ky++ {
+				iy := oy*p.SH + ky*p.DH - p.PadT
+				for kx := 0; kx < p.KW; kx++ {
+					ix := ox*p.SW + kx*p.DW - p.PadL
+					d := dst[(ky*p.KW+kx)*cg:][:cg]
+					if iy < 0 || iy >= p.H || ix < 0 || ix >= p.W {
+						clear(d)
+						continue
+					}
+					copy(d, in[((n*p.H+iy)*p.W+ix)*p.C+g*cg:][:cg])
+				}
+			}
+		}
+	})
+}
+
+// col2im adds cols (the gradient of im2col's output) back into the input
+// gradient dx. Images are independent, so they are spread over the pool.
+func col2im(p Conv2DParams, cols []float32, g, r0, rows int, dx []float32) {
+	cg := p.C / p.Groups
+	k := p.KH * p.KW * cg
+	per := p.OH * p.OW
+	first, last := r0/per, (r0+rows-1)/per
+	ParallelFor(last-first+1, 1, func(lo, hi int) {
+		for n := first + lo; n < first+hi; n++ {
+			start, end := max(r0, n*per), min(r0+rows, (n+1)*per)
+			for pix := start; pix < end; pix++ {
+				rem := pix - n*per
+				oy, ox := rem/p.OW, rem%p.OW
+				src := cols[(pix-r0)*k:][:k]
+				for ky := 0; ky < p.KH; ky++ {
+					iy := oy*p.SH + ky*p.DH - p.PadT
+					if iy < 0 || iy >= p.H {
+						continue
+					}
+					for kx := 0; kx < p.KW; kx++ {
+						ix := ox*p.SW + kx*p.DW - p.PadL
+						if ix < 0 || ix >= p.W {
+							continue
+						}
+						d := dx[((n*p.H+iy)*p.W+ix)*p.C+g*cg:][:cg]
+						for c, v := range src[(ky*p.KW+kx)*cg:][:cg] {
+							d[c] += v
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// ConvForward computes out = conv(in, kernel) + bias with im2col and GEMM.
+func ConvForward(p Conv2DParams, in, kernel, bias, out []float32) {
+	cg, fg := p.C/p.Groups, p.F/p.Groups
+	k := p.KH * p.KW * cg
+	total := p.N * p.OH * p.OW
+	for g := 0; g < p.Groups; g++ {
+		w := Mat{Data: kernel[g*fg:], Stride: p.F}
+		if p.pointwise() {
+			Gemm(total, fg, cg, Mat{Data: in[g*cg:], Stride: p.C}, w, out[g*fg:], p.F, false)
+			continue
+		}
+		chunk := p.chunkRows(k)
+		cols := getBuf(chunk * k)
+		for r0 := 0; r0 < total; r0 += chunk {
+			rows := min(chunk, total-r0)
+			im2col(p, in, g, r0, rows, *cols)
+			Gemm(rows, fg, k, Mat{Data: *cols, Stride: k}, w, out[r0*p.F+g*fg:], p.F, false)
+		}
+		putBuf(cols)
+	}
+	if bias != nil {
+		AddBias(out, bias)
+	}
+}
+
+// AddBias adds bias to every row of x (rows of len(bias)).
+func AddBias(x, bias []float32) {
+	f := len(bias)
+	ParallelFor(len(x)/f, 256, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := x[r*f : (r+1)*f]
+			for i, b := range bias {
+				row[i] += b
+			}
+		}
+	})
+}
+
+// ConvBackward computes the gradients of a convolution from dy, the
+// gradient of its output: dx (may be nil, then skipped) is overwritten;
+// dkernel and dbias (may be nil) are accumulated into.
+func ConvBackward(p Conv2DParams, in, kernel, dy, dx, dkernel, dbias []float32) {
+	cg, fg := p.C/p.Groups, p.F/p.Groups
+	k := p.KH * p.KW * cg
+	total := p.N * p.OH * p.OW
+	if dx != nil {
+		clear(dx)
+	}
+	for g := 0; g < p.Groups; g++ {
+		w := Mat{Data: kernel[g*fg:], Stride: p.F, T: true} // (fg x K) view of the kernel
+		dw := dkernel[g*fg:]
+		dyg := Mat{Data: dy[g*fg:], Stride: p.F}
+		if p.pointwise() {
+			Gemm(cg, fg, total, Mat{Data: in[g*cg:], Stride: p.C, T: true}, dyg, dw, p.F, true)
+			if dx != nil {
+				Gemm(total, cg, fg, dyg, w, dx[g*cg:], p.C, false)
+			}
+			continue
+		}
+		chunk := p.chunkRows(k)
+		cols := getBuf(chunk * k)
+		for r0 := 0; r0 < total; r0 += chunk {
+			rows := min(chunk, total-r0)
+			im2col(p, in, g, r0, rows, *cols)
+			dyc := Mat{Data: dy[r0*p.F+g*fg:], Stride: p.F}
+			Gemm(k, fg, rows, Mat{Data: *cols, Stride: k, T: true}, dyc, dw, p.F, true)
+			if dx != nil {
+				Gemm(rows, k, fg, dyc, w, *cols, k, false)
+				col2im(p, *cols, g, r0, rows, dx)
+			}
+		}
+		putBuf(cols)
+	}
+	if dbias != nil {
+		SumRows(dy, dbias)
+	}
+}
+
+// SumRows adds the sum of the rows of x (rows of len(acc)) into acc.
+func SumRows(x, acc []float32) {
+	f := len(acc)
+	sum := make([]float64, f)
+	for r := 0; r < len(x)/f; r++ {
+		for i, v := range x[r*f : (r+1)*f] {
+			sum[i] += float64(v)
+		}
+	}
+	for i := range acc {
+		acc[i] += float32(sum[i])
+	}
+}

@@ -1,0 +1,112 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+var convCases = []Conv2DParams{
+	{N: 2, H: 7, W: 6, C: 3, KH: 3, KW: 3, F: 5, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+	{N: 1, H: 9, W: 9, C: 4, KH: 3, KW: 3, F: 8, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 0, PadL: 0, Groups: 2},
+	{N: 3, H: 5, W: 5, C: 6, KH: 1, KW: 1, F: 4, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1},
+	{N: 2, H: 8, W: 8, C: 6, KH: 1, KW: 1, F: 6, SH: 2, SW: 2, DH: 1, DW: 1, Groups: 3},
+	{N: 1, H: 11, W: 10, C: 2, KH: 3, KW: 3, F: 3, SH: 1, SW: 2, DH: 2, DW: 2, PadT: 2, PadL: 1, Groups: 1},
+	{N: 2, H: 12, W: 12, C: 3, KH: 7, KW: 7, F: 4, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 3, PadL: 3, Groups: 1},
+}
+
+func withOut(p Conv2DParams) Conv2DParams {
+	p.OH = (p.H+2*p.PadT-p.DH*(p.KH-1)-1)/p.SH + 1
+	p.OW = (p.W+2*p.PadL-p.DW*(p.KW-1)-1)/p.SW + 1
+	return p
+}
+
+func TestConvForwardMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i, p := range convCases {
+		p = withOut(p)
+		in := randSlice(r, p.N*p.H*p.W*p.C)
+		k := randSlice(r, p.KH*p.KW*p.C/p.Groups*p.F)
+		bias := randSlice(r, p.F)
+		want := make([]float32, p.N*p.OH*p.OW*p.F)
+		got := make([]float32, len(want))
+		Conv2D(p, in, k, bias, want)
+		ConvForward(p, in, k, bias, got)
+		for j := range want {
+			if math.Abs(float64(got[j]-want[j])) > 1e-4 {
+				t.Fatalf("case %d: out[%d] = %v, want %v", i, j, got[j], want[j])
+			}
+		}
+	}
+}
+
+// naiveBackward scatters dy through every kernel tap, in float64.
+func naiveBackward(p Conv2DParams, in, k, dy []float32) (dx, dk, db []float64) {
+	cg, fg := p.C/p.Groups, p.F/p.Groups
+	dx, dk, db = make([]float64, len(in)), make([]float64, len(k)), make([]float64, p.F)
+	for n := 0; n < p.N; n++ {
+		for oy := 0; oy < p.OH; oy++ {
+			for ox := 0; ox < p.OW; ox++ {
+				for f := 0; f < p.F; f++ {
+					g := float64(dy[((n*p.OH+oy)*p.OW+ox)*p.F+f])
+					db[f] += g
+					grp := f / fg
+					for ky := 0; ky < p.KH; ky++ {
+						for kx := 0; kx < p.KW; kx++ {
+							iy, ix := oy*p.SH+ky*p.DH-p.PadT, ox*p.SW+kx*p.DW-p.PadL
+							if iy < 0 || iy >= p.H || ix < 0 || ix >= p.W {
+								continue
+							}
+							for c := 0; c < cg; c++ {
+								xi := ((n*p.H+iy)*p.W+ix)*p.C + grp*cg + c
+								ki := ((ky*p.KW+kx)*cg+c)*p.F + f
+								dx[xi] += g * float64(k[ki])
+								dk[ki] += g * float64(in[xi])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return dx, dk, db
+}
+
+func TestConvBackwardMatchesNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for i, p := range convCases {
+		p = withOut(p)
+		in := randSlice(r, p.N*p.H*p.W*p.C)
+		k := randSlice(r, p.KH*p.KW*p.C/p.Groups*p.F)
+		dy := randSlice(r, p.N*p.OH*p.OW*p.F)
+		dx := randSlice(r, len(in)) // overwritten
+		dk := make([]float32, len(k))
+		db := make([]float32, p.F)
+		ConvBackward(p, in, k, dy, dx, dk, db)
+		wx, wk, wb := naiveBackward(p, in, k, dy)
+		for _, c := range []struct {
+			name string
+			got  []float32
+			want []float64
+		}{{"dx", dx, wx}, {"dkernel", dk, wk}, {"dbias", db, wb}} {
+			for j := range c.want {
+				if math.Abs(float64(c.got[j])-c.want[j]) > 1e-3 {
+					t.Fatalf("case %d: %s[%d] = %v, want %v", i, c.name, j, c.got[j], c.want[j])
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkConvForward3x3(b *testing.B) {
+	p := withOut(Conv2DParams{N: 16, H: 56, W: 56, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1})
+	r := rand.New(rand.NewPCG(1, 1))
+	in, k := randSlice(r, p.N*p.H*p.W*p.C), randSlice(r, 9*p.C*p.F)
+	out := make([]float32, p.N*p.OH*p.OW*p.F)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ConvForward(p, in, k, nil, out)
+	}
+	flops := 2 * float64(p.N*p.OH*p.OW*p.F*9*p.C)
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}

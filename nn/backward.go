@@ -1,0 +1,330 @@
+package nn
+
+import (
+	"math"
+
+	"github.com/resnet-go/resnet/internal/kernels"
+	"github.com/resnet-go/resnet/tensor"
+)
+
+func (inputOp) backward(c backCtx) ([]*tensor.Tensor, error) { return nil, nil }
+
+func (o *conv2DOp) backward(c backCtx) ([]*tensor.Tensor, error) {
+	p, err := o.params(c.in[0])
+	if err != nil {
+		return nil, err
+	}
+	dx := tensor.New(c.in[0].Shape...)
+	var dk, db []float32
+	if c.gw != nil {
+		dk = c.gw[0].Data
+		if o.useBias {
+			db = c.gw[1].Data
+		}
+	} else {
+		dk = make([]float32, len(c.w[0].Data)) // frozen: computed and dropped
+	}
+	kernels.ConvBackward(p, c.in[0].Data, c.w[0].Data, c.gout.Data, dx.Data, dk, db)
+	return []*tensor.Tensor{dx}, nil
+}
+
+func (o *zeroPaddingOp) backward(c backCtx) ([]*tensor.Tensor, error) {
+	x := c.in[0]
+	n, h, w, ch := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	oh, ow := h+o.top+o.bottom, w+o.left+o.right
+	dx := tensor.New(x.Shape...)
+	for b := 0; b < n; b++ {
+		for y := 0; y < h; y++ {
+			copy(dx.Data[(b*h+y)*w*ch:][:w*ch], c.gout.Data[((b*oh+y+o.top)*ow+o.left)*ch:])
+		}
+	}
+	return []*tensor.Tensor{dx}, nil
+}
+
+// bnCache is what a training BatchNormalization keeps for backward.
+type bnCache struct {
+	xhat   []float32
+	invStd []float64
+	batch  bool // batch statistics (training), not the moving ones
+}
+
+// bnShape returns the channel count and the stride between channels of
+// a batched tensor for the op's axis.
+func (o *batchNormOp) bnShape(x *tensor.Tensor, f DataFormat) (c, inner int) {
+	axis := internalAxis(o.axis, len(x.Shape), f)
+	inner = 1
+	for _, d := range x.Shape[axis+1:] {
+		inner *= d
+	}
+	return x.Shape[axis], inner
+}
+
+func (o *batchNormOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen bool) (*tensor.Tensor, any, error) {
+	x := in[0]
+	c, inner := o.bnShape(x, f)
+	if frozen {
+		out, err := o.forward(in, w, f)
+		inv := make([]float64, c)
+		for i := range inv {
+			inv[i] = 1 / math.Sqrt(float64(w[3].Data[i])+o.epsilon)
+		}
+		return out, &bnCache{invStd: inv}, err
+	}
+	count := len(x.Data) / c
+	mean, sq := make([]float64, c), make([]float64, c)
+	for i, v := range x.Data {
+		mean[(i/inner)%c] += float64(v)
+	}
+	for ch := range mean {
+		mean[ch] /= float64(count)
+	}
+	for i, v := range x.Data {
+		d := float64(v) - mean[(i/inner)%c]
+		sq[(i/inner)%c] += d * d
+	}
+	gamma, beta, mm, mv := w[0].Data, w[1].Data, w[2].Data, w[3].Data
+	inv := make([]float64, c)
+	for ch := range inv {
+		v := sq[ch] / float64(count)
+		inv[ch] = 1 / math.Sqrt(v+o.epsilon)
+		// Keras: moving = momentum*moving + (1-momentum)*batch, with the
+		// biased variance; torch updates with the unbiased one.
+		if o.bessel && count > 1 {
+			v = sq[ch] / float64(count-1)
+		}
+		mm[ch] = float32(o.momentum*float64(mm[ch]) + (1-o.momentum)*mean[ch])
+		mv[ch] = float32(o.momentum*float64(mv[ch]) + (1-o.momentum)*v)
+	}
+	out := tensor.New(x.Shape...)
+	xhat := make([]float32, len(x.Data))
+	for i, v := range x.Data {
+		ch := (i / inner) % c
+		xh := (float64(v) - mean[ch]) * inv[ch]
+		xhat[i] = float32(xh)
+		out.Data[i] = float32(xh*float64(gamma[ch]) + float64(beta[ch]))
+	}
+	return out, &bnCache{xhat: xhat, invStd: inv, batch: true}, nil
+}
+
+func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
+	x, g := c.in[0], c.gout.Data
+	ch, inner := o.bnShape(x, c.f)
+	cache := c.cache.(*bnCache)
+	gamma := c.w[0].Data
+	dx := tensor.New(x.Shape...)
+	if !cache.batch { // frozen: an affine map with the moving statistics
+		for i, v := range g {
+			k := (i / inner) % ch
+			dx.Data[i] = float32(float64(v) * float64(gamma[k]) * cache.invStd[k])
+		}
+		return []*tensor.Tensor{dx}, nil
+	}
+	sumG, sumGX := make([]float64, ch), make([]float64, ch)
+	for i, v := range g {
+		k := (i / inner) % ch
+		sumG[k] += float64(v)
+		sumGX[k] += float64(v) * float64(cache.xhat[i])
+	}
+	if c.gw != nil {
+		for k := range sumG {
+			c.gw[0].Data[k] += float32(sumGX[k])
+			c.gw[1].Data[k] += float32(sumG[k])
+		}
+	}
+	n := float64(len(g) / ch)
+	for i, v := range g {
+		k := (i / inner) % ch
+		d := float64(gamma[k]) * cache.invStd[k] / n * (n*float64(v) - sumG[k] - float64(cache.xhat[i])*sumGX[k])
+		dx.Data[i] = float32(d)
+	}
+	return []*tensor.Tensor{dx}, nil
+}
+
+// activationGrad returns the gradient at an activation's input from the
+// gradient g at its output y.
+func activationGrad(fn string, shape []int, y, g []float32) []float32 {
+	d := make([]float32, len(g))
+	switch fn {
+	case "relu":
+		for i, v := range y {
+			if v > 0 {
+				d[i] = g[i]
+			}
+		}
+	case "sigmoid":
+		for i, v := range y {
+			d[i] = g[i] * v * (1 - v)
+		}
+	case "tanh":
+		for i, v := range y {
+			d[i] = g[i] * (1 - v*v)
+		}
+	case "softmax":
+		k := shape[len(shape)-1]
+		for r := 0; r < len(y)/k; r++ {
+			yr, gr := y[r*k:(r+1)*k], g[r*k:(r+1)*k]
+			var dot float64
+			for i := range yr {
+				dot += float64(yr[i]) * float64(gr[i])
+			}
+			for i := range yr {
+				d[r*k+i] = float32(float64(yr[i]) * (float64(gr[i]) - dot))
+			}
+		}
+	default: // linear
+		copy(d, g)
+	}
+	return d
+}
+
+func (o *activationOp) backward(c backCtx) ([]*tensor.Tensor, error) {
+	if c.logits {
+		return []*tensor.Tensor{c.gout}, nil
+	}
+	d := activationGrad(o.fn, c.out.Shape, c.out.Data, c.gout.Data)
+	return []*tensor.Tensor{{Shape: append([]int(nil), c.in[0].Shape...), Data: d}}, nil
+}
+
+func (addOp) backward(c backCtx) ([]*tensor.Tensor, error) {
+	gs := make([]*tensor.Tensor, len(c.in))
+	for i := range gs {
+		gs[i] = c.gout // shared: addGrad copies before summing into it
+	}
+	return gs, nil
+}
+
+func (o *poolOp) backward(c backCtx) ([]*tensor.Tensor, error) {
+	x := c.in[0]
+	n, h, w, ch := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	oh, ow := c.out.Shape[1], c.out.Shape[2]
+	pt, pl := 0, 0
+	if o.padding == "same" {
+		pt, pl = samePad(h, oh, o.size, o.strides[0], 1), samePad(w, ow, o.size, o.strides[1], 1)
+	}
+	dx := tensor.New(x.Shape...)
+	for b := 0; b < n; b++ {
+		for oy := 0; oy < oh; oy++ {
+			for ox := 0; ox < ow; ox++ {
+				gbase := ((b*oh+oy)*ow + ox) * ch
+				y0, x0 := oy*o.strides[0]-pt, ox*o.strides[1]-pl
+				ya, yb := max(y0, 0), min(y0+o.size, h)
+				xa, xb := max(x0, 0), min(x0+o.size, w)
+				if o.max {
+					for k := 0; k < ch; k++ {
+						best, bi := float32(math.Inf(-1)), -1
+						for iy := ya; iy < yb; iy++ {
+							for ix := xa; ix < xb; ix++ {
+								idx := ((b*h+iy)*w+ix)*ch + k
+								if x.Data[idx] > best || bi < 0 {
+									best, bi = x.Data[idx], idx
+								}
+							}
+						}
+						if bi >= 0 {
+							dx.Data[bi] += c.gout.Data[gbase+k]
+						}
+					}
+					continue
+				}
+				inv := 1 / float32((yb-ya)*(xb-xa))
+				for iy := ya; iy < yb; iy++ {
+					for ix := xa; ix < xb; ix++ {
+						d := dx.Data[((b*h+iy)*w+ix)*ch:][:ch]
+						for k, v := range c.gout.Data[gbase : gbase+ch] {
+							d[k] += v * inv
+						}
+					}
+				}
+			}
+		}
+	}
+	return []*tensor.Tensor{dx}, nil
+}
+
+func (o *globalPoolOp) backward(c backCtx) ([]*tensor.Tensor, error) {
+	x := c.in[0]
+	n, hw, ch := x.Shape[0], x.Shape[1]*x.Shape[2], x.Shape[3]
+	dx := tensor.New(x.Shape...)
+	for b := 0; b < n; b++ {
+		g := c.gout.Data[b*ch : (b+1)*ch]
+		if !o.max {
+			inv := 1 / float32(hw)
+			for p := 0; p < hw; p++ {
+				d := dx.Data[(b*hw+p)*ch:][:ch]
+				for k, v := range g {
+					d[k] = v * inv
+				}
+			}
+			continue
+		}
+		for k, v := range g {
+			bi := b * hw * ch
+			for p := 0; p < hw; p++ {
+				if x.Data[(b*hw+p)*ch+k] > x.Data[bi+k] {
+					bi = (b*hw + p) * ch
+				}
+			}
+			dx.Data[bi+k] += v
+		}
+	}
+	return []*tensor.Tensor{dx}, nil
+}
+
+func (o *denseOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, _ bool) (*tensor.Tensor, any, error) {
+	lin := denseOp{units: o.units, useBias: o.useBias, activation: "linear"}
+	z, err := lin.forward(in, w, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := z.Clone()
+	activate(o.activation, out.Shape, out.Data)
+	return out, z, nil
+}
+
+func (o *denseOp) backward(c backCtx) ([]*tensor.Tensor, error) {
+	x := c.in[0]
+	k := x.Shape[len(x.Shape)-1]
+	rows := len(x.Data) / k
+	gz := c.gout.Data
+	if !c.logits {
+		gz = activationGrad(o.activation, c.out.Shape, c.out.Data, gz)
+	}
+	if c.gw != nil {
+		kernels.Gemm(k, o.units, rows, kernels.Mat{Data: x.Data, Stride: k, T: true},
+			kernels.Mat{Data: gz, Stride: o.units}, c.gw[0].Data, o.units, true)
+		if o.useBias {
+			kernels.SumRows(gz, c.gw[1].Data)
+		}
+	}
+	dx := tensor.New(x.Shape...)
+	kernels.Gemm(rows, k, o.units, kernels.Mat{Data: gz, Stride: o.units},
+		kernels.Mat{Data: c.w[0].Data, Stride: o.units, T: true}, dx.Data, k, false)
+	return []*tensor.Tensor{dx}, nil
+}
+
+func (flattenOp) backward(c backCtx) ([]*tensor.Tensor, error) {
+	x := c.in[0]
+	g := &tensor.Tensor{Shape: append([]int(nil), x.Shape...), Data: c.gout.Data}
+	if c.f == ChannelsFirst && len(x.Shape) == 4 {
+		// The flattened gradient is in C, H, W order; bring it back to NHWC.
+		nchw := &tensor.Tensor{Shape: []int{x.Shape[0], x.Shape[3], x.Shape[1], x.Shape[2]}, Data: c.gout.Data}
+		g = toInternal(nchw, ChannelsFirst)
+	}
+	return []*tensor.Tensor{g}, nil
+}
+
+func (o *paddedIdentityOp) backward(c backCtx) ([]*tensor.Tensor, error) {
+	x := c.in[0]
+	n, h, w, ch := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	oh, ow := c.out.Shape[1], c.out.Shape[2]
+	before := (o.channels - ch) / 2
+	dx := tensor.New(x.Shape...)
+	for b := 0; b < n; b++ {
+		for y := 0; y < oh; y++ {
+			for xx := 0; xx < ow; xx++ {
+				copy(dx.Data[((b*h+y*o.stride)*w+xx*o.stride)*ch:][:ch], c.gout.Data[((b*oh+y)*ow+xx)*o.channels+before:])
+			}
+		}
+	}
+	return []*tensor.Tensor{dx}, nil
+}

@@ -1,0 +1,233 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/resnet-go/resnet/tensor"
+)
+
+// trainOp is implemented by layers whose training forward pass differs
+// from inference (BatchNormalization) or that keep something for backward.
+type trainOp interface {
+	forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen bool) (out *tensor.Tensor, cache any, err error)
+}
+
+// backOp computes a layer's gradients: it returns the gradients of its
+// inputs and adds those of its weights into gw (nil when frozen).
+type backOp interface {
+	backward(c backCtx) ([]*tensor.Tensor, error)
+}
+
+type backCtx struct {
+	in     []*tensor.Tensor
+	out    *tensor.Tensor
+	cache  any
+	gout   *tensor.Tensor
+	w, gw  []*tensor.Tensor
+	f      DataFormat
+	logits bool // gout is the gradient of the pre-softmax output
+}
+
+// Tape is a recorded training forward pass: every layer's output and what
+// its backward pass needs.
+type Tape struct {
+	m          *Model
+	vals       map[*Layer]*tensor.Tensor
+	caches     map[*Layer]any
+	inputGrads []*tensor.Tensor
+}
+
+// ForwardTrain runs the model in training mode (BatchNormalization uses
+// batch statistics and updates its moving averages, unless its layer is
+// frozen) and records what Backward needs.
+func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor, error) {
+	if len(inputs) != len(m.inputs) {
+		return nil, nil, fmt.Errorf("model %q: %d inputs given, the model has %d", m.name, len(inputs), len(m.inputs))
+	}
+	f := m.inputs[0].g.format
+	t := &Tape{m: m, vals: map[*Layer]*tensor.Tensor{}, caches: map[*Layer]any{}}
+	batch := -1
+	for i, in := range inputs {
+		if err := m.checkInput(i, in, &batch); err != nil {
+			return nil, nil, err
+		}
+		t.vals[m.inputs[i].layer] = toInternal(in, f)
+	}
+	for _, l := range m.layers {
+		if _, ok := l.op.(inputOp); ok {
+			continue
+		}
+		ins := make([]*tensor.Tensor, len(l.inputs))
+		for i, x := range l.inputs {
+			ins[i] = t.vals[x.layer]
+		}
+		var out *tensor.Tensor
+		var err error
+		if to, ok := l.op.(trainOp); ok {
+			out, t.caches[l], err = to.forwardTrain(ins, l.values(), f, l.frozen)
+		} else {
+			out, err = l.op.forward(ins, l.values(), f)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("model %q: layer %q (%s): %w", m.name, l.name, l.class, err)
+		}
+		t.vals[l] = out
+	}
+	outs := make([]*tensor.Tensor, len(m.outputs))
+	for i, o := range m.outputs {
+		outs[i] = fromInternal(t.vals[o.layer], f)
+	}
+	return t, outs, nil
+}
+
+// Logits returns the input of output i's softmax when the output ends in
+// one (a Dense layer with softmax activation, or a softmax Activation),
+// so that a loss can be computed from logits without losing precision.
+func (t *Tape) Logits(i int) (*tensor.Tensor, bool) {
+	l := t.m.outputs[i].layer
+	switch o := l.op.(type) {
+	case *denseOp:
+		if o.activation == "softmax" {
+			return t.caches[l].(*tensor.Tensor), true
+		}
+	case *activationOp:
+		if o.fn == "softmax" {
+			return t.vals[l.inputs[0].layer], true
+		}
+	}
+	return nil, false
+}
+
+// Backward propagates the gradients of the outputs back through the graph,
+// adding weight gradients into the model's gradient buffers (see Params).
+// With logits, the gradient of an output that ends in softmax is taken to
+// be the gradient of its logits (as Logits returns them).
+func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
+	m := t.m
+	if len(gradOutputs) != len(m.outputs) {
+		return fmt.Errorf("model %q: %d output gradients for %d outputs", m.name, len(gradOutputs), len(m.outputs))
+	}
+	f := m.inputs[0].g.format
+	grads := map[*Layer]*tensor.Tensor{}
+	fromLogits := map[*Layer]bool{}
+	for i, g := range gradOutputs {
+		l := m.outputs[i].layer
+		if g == nil || len(g.Data) != len(t.vals[l].Data) {
+			return fmt.Errorf("model %q: gradient of output %q does not match its shape", m.name, l.name)
+		}
+		if _, ok := t.Logits(i); ok && logits {
+			fromLogits[l] = true
+		}
+		addGrad(grads, l, toInternal(g, f))
+	}
+	for i := len(m.layers) - 1; i >= 0; i-- {
+		l := m.layers[i]
+		g, ok := grads[l]
+		if !ok || len(l.inputs) == 0 {
+			continue
+		}
+		if _, isInput := l.op.(inputOp); isInput {
+			continue
+		}
+		delete(grads, l)
+		bo, ok := l.op.(backOp)
+		if !ok {
+			return fmt.Errorf("model %q: layer %q (%s) has no backward pass", m.name, l.name, l.class)
+		}
+		ins := make([]*tensor.Tensor, len(l.inputs))
+		for j, x := range l.inputs {
+			ins[j] = t.vals[x.layer]
+		}
+		var gw []*tensor.Tensor
+		if !l.frozen {
+			gw = l.gradients()
+		}
+		gin, err := bo.backward(backCtx{in: ins, out: t.vals[l], cache: t.caches[l], gout: g,
+			w: l.values(), gw: gw, f: f, logits: fromLogits[l]})
+		if err != nil {
+			return fmt.Errorf("model %q: layer %q (%s) backward: %w", m.name, l.name, l.class, err)
+		}
+		for j, x := range l.inputs {
+			if gin[j] != nil {
+				addGrad(grads, x.layer, gin[j])
+			}
+		}
+	}
+	t.inputGrads = make([]*tensor.Tensor, len(m.inputs))
+	for i, in := range m.inputs {
+		if g, ok := grads[in.layer]; ok {
+			t.inputGrads[i] = fromInternal(g, f)
+		}
+	}
+	return nil
+}
+
+// InputGrads returns the gradients of the model's inputs from the last
+// Backward (nil for an input nothing depends on).
+func (t *Tape) InputGrads() []*tensor.Tensor { return t.inputGrads }
+
+func addGrad(grads map[*Layer]*tensor.Tensor, l *Layer, g *tensor.Tensor) {
+	if prev, ok := grads[l]; ok {
+		sum := prev.Clone() // prev may be shared with another layer's gradient
+		for i, v := range g.Data {
+			sum.Data[i] += v
+		}
+		grads[l] = sum
+		return
+	}
+	grads[l] = g
+}
+
+// gradients returns the layer's weight-gradient buffers, made on first use.
+func (l *Layer) gradients() []*tensor.Tensor {
+	if l.grads == nil {
+		l.grads = make([]*tensor.Tensor, len(l.weights))
+		for i, w := range l.weights {
+			l.grads[i] = tensor.New(w.Shape...)
+		}
+	}
+	return l.grads
+}
+
+// Param is a trainable weight with its gradient buffer.
+type Param struct {
+	Name  string // "layer/weight"
+	Kind  string // "kernel", "bias", "gamma", "beta"
+	Value *tensor.Tensor
+	Grad  *tensor.Tensor
+}
+
+// Params lists the trainable weights of the layers that are not frozen,
+// in Keras' order, with their gradient buffers.
+func (m *Model) Params() []Param {
+	var ps []Param
+	for _, l := range m.layers {
+		if l.frozen {
+			continue
+		}
+		for i, w := range l.weights {
+			if w.Trainable {
+				ps = append(ps, Param{Name: l.name + "/" + w.Name, Kind: w.Name, Value: l.values()[i], Grad: l.gradients()[i]})
+			}
+		}
+	}
+	return ps
+}
+
+// ZeroGrads clears every gradient buffer.
+func (m *Model) ZeroGrads() {
+	for _, l := range m.layers {
+		for _, g := range l.grads {
+			clear(g.Data)
+		}
+	}
+}
+
+// SetFrozen freezes or unfreezes a layer, as Keras' layer.trainable =
+// False: its weights stop training and count as non-trainable, and a
+// frozen BatchNormalization runs in inference mode (moving statistics,
+// not updated) even while the model trains.
+func (l *Layer) SetFrozen(frozen bool) { l.frozen = frozen }
+
+// Frozen reports whether the layer is frozen.
+func (l *Layer) Frozen() bool { return l.frozen }
