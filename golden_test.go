@@ -3,36 +3,15 @@ package resnet
 import (
 	"testing"
 
-	"github.com/resnet-go/resnet/internal/testgen"
+	"github.com/resnet-go/resnet/internal/goldens"
 	"github.com/resnet-go/resnet/nn"
 	"github.com/resnet-go/resnet/tensor"
 	"github.com/resnet-go/resnet/weights"
 )
 
-// torchWeights fills m with the generated weights the goldens were made
-// with, going through the torchvision importer as a real state dict would.
 func torchWeights(t *testing.T, m *nn.Model) {
 	t.Helper()
-	sd := map[string]*tensor.Tensor{}
-	for _, w := range m.Weights() {
-		key, err := weights.TorchName(w.FullName())
-		if err != nil {
-			t.Fatal(err)
-		}
-		shape := w.Shape
-		switch len(shape) {
-		case 4:
-			shape = []int{shape[3], shape[2], shape[0], shape[1]}
-		case 2:
-			shape = []int{shape[1], shape[0]}
-		}
-		sd[key] = testgen.Torch(key, shape...)
-	}
-	kw, err := weights.FromTorch(sd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := weights.Apply(m, kw); err != nil {
+	if err := goldens.TorchWeights(m); err != nil {
 		t.Fatal(err)
 	}
 }

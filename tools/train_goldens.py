@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Make the PyTorch training goldens: from generated weights and a generated
+batch, the loss, every gradient, and the weights and BatchNorm statistics
+after two SGD steps (momentum 0.9, weight decay 5e-4, lr 0.02).
+
+    /usr/bin/python3 tools/train_goldens.py     # testdata/golden/train_*.safetensors
+
+For the CIFAR ResNet-20 every tensor is stored whole; for resnet18 a few
+tensors whole and the rest as (sum, sum of squares) pairs, to stay small.
+"""
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from goldens import OUT, CifarResNet, fill, generated, nhwc, uniform, write_safetensors  # noqa: E402
+
+WHOLE_R18 = {"conv1.weight", "layer1.0.conv1.weight", "layer4.1.bn2.weight", "layer4.1.bn2.bias", "fc.weight", "fc.bias",
+             "layer2.0.downsample.0.weight"}
+
+
+def summary(t):
+    t = t.double()
+    return torch.tensor([t.sum().item(), (t * t).sum().item()], dtype=torch.float32)
+
+
+def run(name, model, size, batch, classes, whole):
+    model.train()
+    x = generated("input", [batch, 3, size, size]).float() * 2
+    u = torch.from_numpy(uniform("labels", batch))
+    labels = ((u + 1) / 2 * classes).long().clamp(max=classes - 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, weight_decay=5e-4)
+    out = {"input": nhwc(x), "labels": labels.float()}
+    for step in range(2):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), labels)
+        loss.backward()
+        out[f"loss{step}"] = loss.detach().reshape(1)
+        if step == 0:
+            for k, p in model.named_parameters():
+                out["grad/" + k] = p.grad.detach().clone() if whole(k) else summary(p.grad)
+        opt.step()
+    for k, t in model.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            continue
+        out["after/" + k] = t if whole(k) else summary(t)
+    write_safetensors(os.path.join(OUT, f"train_{name}.safetensors"), out, {"torch": torch.__version__})
+    print(f"{name}: loss {out['loss0'].item():.6f} -> {out['loss1'].item():.6f}, labels {labels.tolist()}")
+
+
+def main():
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    run("resnet20", fill(CifarResNet(3)), 32, 8, 10, lambda k: True)
+    run("resnet18", fill(torchvision.models.resnet18(weights=None, num_classes=10)), 64, 16, 10, lambda k: k in WHOLE_R18)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
