@@ -59,6 +59,26 @@ func (o *batchNormOp) bnShape(x *tensor.Tensor, f DataFormat) (c, inner int) {
 	return x.Shape[axis], inner
 }
 
+// channelSums adds the per-channel sums of f(value, index) into acc.
+func channelSums(x []float32, c, inner int, acc []float64, f func(v float32, i int) float64) {
+	if inner == 1 {
+		for o := 0; o < len(x); o += c {
+			for ch, v := range x[o : o+c] {
+				acc[ch] += f(v, o+ch)
+			}
+		}
+		return
+	}
+	for o := 0; o < len(x); o += c * inner {
+		for ch := 0; ch < c; ch++ {
+			base := o + ch*inner
+			for j, v := range x[base : base+inner] {
+				acc[ch] += f(v, base+j)
+			}
+		}
+	}
+}
+
 func (o *batchNormOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen bool) (*tensor.Tensor, any, error) {
 	x := in[0]
 	c, inner := o.bnShape(x, f)
@@ -71,37 +91,69 @@ func (o *batchNormOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen 
 		return out, &bnCache{invStd: inv}, err
 	}
 	count := len(x.Data) / c
-	mean, sq := make([]float64, c), make([]float64, c)
-	for i, v := range x.Data {
-		mean[(i/inner)%c] += float64(v)
-	}
-	for ch := range mean {
-		mean[ch] /= float64(count)
-	}
-	for i, v := range x.Data {
-		d := float64(v) - mean[(i/inner)%c]
-		sq[(i/inner)%c] += d * d
+	var mean, sq []float64
+	mean32 := make([]float32, c)
+	if inner == 1 {
+		mean, _ = kernels.ChannelSums(x.Data, c, nil)
+		for ch := range mean {
+			mean[ch] /= float64(count)
+		}
+		_, sq = kernels.ChannelSums(x.Data, c, mean)
+		for ch := range mean {
+			mean32[ch] = float32(mean[ch])
+		}
+	} else {
+		mean, sq = make([]float64, c), make([]float64, c)
+		channelSums(x.Data, c, inner, mean, func(v float32, _ int) float64 { return float64(v) })
+		for ch := range mean {
+			mean[ch] /= float64(count)
+			mean32[ch] = float32(mean[ch])
+		}
+		channelSums(x.Data, c, inner, sq, func(v float32, i int) float64 {
+			d := float64(v - mean32[(i/inner)%c])
+			return d * d
+		})
 	}
 	gamma, beta, mm, mv := w[0].Data, w[1].Data, w[2].Data, w[3].Data
 	inv := make([]float64, c)
+	scale, shift := make([]float32, c), make([]float32, c)
 	for ch := range inv {
-		v := sq[ch] / float64(count)
+		// The rounding of mean32 shifts the sum of squares by count*e^2.
+		e := float64(mean32[ch]) - mean[ch]
+		v := math.Max(sq[ch]/float64(count)-e*e, 0)
 		inv[ch] = 1 / math.Sqrt(v+o.epsilon)
+		scale[ch] = float32(inv[ch])
+		shift[ch] = float32(-mean[ch] * inv[ch])
 		// Keras: moving = momentum*moving + (1-momentum)*batch, with the
 		// biased variance; torch updates with the unbiased one.
 		if o.bessel && count > 1 {
-			v = sq[ch] / float64(count-1)
+			v *= float64(count) / float64(count-1)
 		}
 		mm[ch] = float32(o.momentum*float64(mm[ch]) + (1-o.momentum)*mean[ch])
 		mv[ch] = float32(o.momentum*float64(mv[ch]) + (1-o.momentum)*v)
 	}
 	out := tensor.New(x.Shape...)
 	xhat := make([]float32, len(x.Data))
-	for i, v := range x.Data {
-		ch := (i / inner) % c
-		xh := (float64(v) - mean[ch]) * inv[ch]
-		xhat[i] = float32(xh)
-		out.Data[i] = float32(xh*float64(gamma[ch]) + float64(beta[ch]))
+	if inner == 1 {
+		kernels.Normalize(x.Data, xhat, out.Data, c, scale, shift, gamma, beta)
+		return out, &bnCache{xhat: xhat, invStd: inv, batch: true}, nil
+	}
+	for off := 0; off < len(x.Data); off += c * inner {
+		for ch := 0; ch < c; ch++ {
+			s, sh, g, b := scale[ch], shift[ch], gamma[ch], beta[ch]
+			if inner == 1 {
+				xh := x.Data[off+ch]*s + sh
+				xhat[off+ch] = xh
+				out.Data[off+ch] = xh*g + b
+				continue
+			}
+			base := off + ch*inner
+			for j, v := range x.Data[base : base+inner] {
+				xh := v*s + sh
+				xhat[base+j] = xh
+				out.Data[base+j] = xh*g + b
+			}
+		}
 	}
 	return out, &bnCache{xhat: xhat, invStd: inv, batch: true}, nil
 }
@@ -112,30 +164,57 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	cache := c.cache.(*bnCache)
 	gamma := c.w[0].Data
 	dx := tensor.New(x.Shape...)
+	a, b := make([]float32, ch), make([]float32, ch)
 	if !cache.batch { // frozen: an affine map with the moving statistics
-		for i, v := range g {
-			k := (i / inner) % ch
-			dx.Data[i] = float32(float64(v) * float64(gamma[k]) * cache.invStd[k])
+		for k := range a {
+			a[k] = float32(float64(gamma[k]) * cache.invStd[k])
+		}
+	} else {
+		var sumG, sumGX []float64
+		if inner == 1 {
+			sumG, sumGX = kernels.DotChannels(g, cache.xhat, ch)
+		} else {
+			sumG, sumGX = make([]float64, ch), make([]float64, ch)
+			channelSums(g, ch, inner, sumG, func(v float32, _ int) float64 { return float64(v) })
+			channelSums(g, ch, inner, sumGX, func(v float32, i int) float64 { return float64(v) * float64(cache.xhat[i]) })
+		}
+		if c.gw != nil {
+			for k := range sumG {
+				c.gw[0].Data[k] += float32(sumGX[k])
+				c.gw[1].Data[k] += float32(sumG[k])
+			}
+		}
+		// dx = gamma*invstd/n * (n*g - sum(g) - xhat*sum(g*xhat)), as
+		// a*g + b*xhat + c per channel.
+		n := float64(len(g) / ch)
+		cs := make([]float32, ch)
+		for k := range a {
+			f := float64(gamma[k]) * cache.invStd[k]
+			a[k] = float32(f)
+			b[k] = float32(-f * sumGX[k] / n)
+			cs[k] = float32(-f * sumG[k] / n)
+		}
+		if inner == 1 {
+			kernels.Combine(g, cache.xhat, dx.Data, ch, a, b, cs)
+			return []*tensor.Tensor{dx}, nil
+		}
+		for off := 0; off < len(g); off += ch * inner {
+			for k := 0; k < ch; k++ {
+				base := off + k*inner
+				for j, v := range g[base : base+inner] {
+					dx.Data[base+j] = a[k]*v + b[k]*cache.xhat[base+j] + cs[k]
+				}
+			}
 		}
 		return []*tensor.Tensor{dx}, nil
 	}
-	sumG, sumGX := make([]float64, ch), make([]float64, ch)
-	for i, v := range g {
-		k := (i / inner) % ch
-		sumG[k] += float64(v)
-		sumGX[k] += float64(v) * float64(cache.xhat[i])
-	}
-	if c.gw != nil {
-		for k := range sumG {
-			c.gw[0].Data[k] += float32(sumGX[k])
-			c.gw[1].Data[k] += float32(sumG[k])
+	for off := 0; off < len(g); off += ch * inner {
+		for k := 0; k < ch; k++ {
+			base := off + k*inner
+			for j, v := range g[base : base+inner] {
+				dx.Data[base+j] = a[k] * v
+			}
 		}
-	}
-	n := float64(len(g) / ch)
-	for i, v := range g {
-		k := (i / inner) % ch
-		d := float64(gamma[k]) * cache.invStd[k] / n * (n*float64(v) - sumG[k] - float64(cache.xhat[i])*sumGX[k])
-		dx.Data[i] = float32(d)
 	}
 	return []*tensor.Tensor{dx}, nil
 }
@@ -146,11 +225,7 @@ func activationGrad(fn string, shape []int, y, g []float32) []float32 {
 	d := make([]float32, len(g))
 	switch fn {
 	case "relu":
-		for i, v := range y {
-			if v > 0 {
-				d[i] = g[i]
-			}
-		}
+		kernels.ReluGrad(y, g, d)
 	case "sigmoid":
 		for i, v := range y {
 			d[i] = g[i] * v * (1 - v)

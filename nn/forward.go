@@ -184,6 +184,10 @@ func (o *batchNormOp) forward(in, w []*tensor.Tensor, f DataFormat) (*tensor.Ten
 		shift[i] = float32(float64(beta[i]) - float64(mean[i])*s)
 	}
 	out := tensor.New(x.Shape...)
+	if inner == 1 {
+		kernels.Affine(x.Data, out.Data, c, scale, shift)
+		return out, nil
+	}
 	for i, v := range x.Data {
 		ch := (i / inner) % c
 		out.Data[i] = v*scale[ch] + shift[ch]
@@ -194,11 +198,7 @@ func (o *batchNormOp) forward(in, w []*tensor.Tensor, f DataFormat) (*tensor.Ten
 func activate(fn string, shape []int, data []float32) {
 	switch fn {
 	case "relu":
-		for i, v := range data {
-			if v < 0 {
-				data[i] = 0
-			}
-		}
+		kernels.Relu(data, data)
 	case "sigmoid":
 		for i, v := range data {
 			data[i] = float32(1 / (1 + math.Exp(-float64(v))))
@@ -238,7 +238,12 @@ func (o *activationOp) forward(in, _ []*tensor.Tensor, f DataFormat) (*tensor.Te
 	if o.fn == "softmax" && f == ChannelsFirst && len(in[0].Shape) == 4 {
 		return nil, errChannelsFirstLastAxis
 	}
-	out := in[0].Clone()
+	out := tensor.New(in[0].Shape...)
+	if o.fn == "relu" {
+		kernels.Relu(in[0].Data, out.Data)
+		return out, nil
+	}
+	copy(out.Data, in[0].Data)
 	activate(o.fn, out.Shape, out.Data)
 	return out, nil
 }
@@ -246,9 +251,7 @@ func (o *activationOp) forward(in, _ []*tensor.Tensor, f DataFormat) (*tensor.Te
 func (addOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
 	out := in[0].Clone()
 	for _, t := range in[1:] {
-		for i, v := range t.Data {
-			out.Data[i] += v
-		}
+		kernels.AddTo(out.Data, t.Data)
 	}
 	return out, nil
 }

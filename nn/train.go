@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 
+	"github.com/resnet-go/resnet/internal/kernels"
 	"github.com/resnet-go/resnet/tensor"
 )
 
@@ -169,9 +170,7 @@ func (t *Tape) InputGrads() []*tensor.Tensor { return t.inputGrads }
 func addGrad(grads map[*Layer]*tensor.Tensor, l *Layer, g *tensor.Tensor) {
 	if prev, ok := grads[l]; ok {
 		sum := prev.Clone() // prev may be shared with another layer's gradient
-		for i, v := range g.Data {
-			sum.Data[i] += v
-		}
+		kernels.AddTo(sum.Data, g.Data)
 		grads[l] = sum
 		return
 	}

@@ -23,7 +23,10 @@ const (
 	MetaResize = "resnet-go.resize"
 	// MetaLabels holds the class names as a JSON list of strings.
 	MetaLabels = "resnet-go.labels"
-	formatName = "resnet-go"
+	// StatePrefix marks tensors that are not weights (optimizer state) in
+	// a training checkpoint; loading a model ignores them.
+	StatePrefix = "state/"
+	formatName  = "resnet-go"
 )
 
 // Save writes the model's weights, keyed by Keras' full weight names, and
@@ -31,6 +34,12 @@ const (
 // extra metadata (preprocessing, labels, training state) is stored beside
 // it. The file is replaced atomically.
 func Save(path string, m *nn.Model, extra map[string]string) error {
+	return SaveWithState(path, m, nil, extra)
+}
+
+// SaveWithState is Save plus extra tensors (optimizer state), stored under
+// StatePrefix.
+func SaveWithState(path string, m *nn.Model, state map[string]*tensor.Tensor, extra map[string]string) error {
 	cfg, err := json.Marshal(m.KerasConfig())
 	if err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
@@ -50,6 +59,9 @@ func Save(path string, m *nn.Model, extra map[string]string) error {
 		}
 		tensors[w.FullName()] = t
 	}
+	for k, t := range state {
+		tensors[StatePrefix+k] = t
+	}
 	return WriteSafetensors(path, tensors, meta)
 }
 
@@ -64,10 +76,33 @@ func Load(path string) (*nn.Model, map[string]string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("load %s: %w", path, err)
 	}
-	if err := Apply(m, f.Tensors); err != nil {
+	if err := Apply(m, modelTensors(f.Tensors)); err != nil {
 		return nil, nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	return m, f.Metadata, nil
+}
+
+// modelTensors leaves out the training state of a checkpoint.
+func modelTensors(all map[string]*tensor.Tensor) map[string]*tensor.Tensor {
+	out := map[string]*tensor.Tensor{}
+	for k, t := range all {
+		if !strings.HasPrefix(k, StatePrefix) {
+			out[k] = t
+		}
+	}
+	return out
+}
+
+// State returns the training state tensors of a checkpoint file's
+// content, without their prefix.
+func (f *File) State() map[string]*tensor.Tensor {
+	out := map[string]*tensor.Tensor{}
+	for k, t := range f.Tensors {
+		if s, ok := strings.CutPrefix(k, StatePrefix); ok {
+			out[s] = t
+		}
+	}
+	return out
 }
 
 // ModelFromMetadata rebuilds the architecture stored in a checkpoint's
@@ -90,7 +125,7 @@ func LoadInto(m *nn.Model, path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %w", err)
 	}
-	if err := Apply(m, f.Tensors); err != nil {
+	if err := Apply(m, modelTensors(f.Tensors)); err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	return f.Metadata, nil

@@ -120,8 +120,15 @@ func gemmSerial(m, n, k int, a, b Mat, c []float32, ldc int, accumulate bool) {
 		packB(b, k0, kk, n, *bp)
 		for i0 := 0; i0 < m; i0 += mc {
 			mm := min(mc, m-i0)
+			acc := accumulate || k0 > 0
+			if a.T && mm%mr == 0 {
+				// A transposed holds each panel column's 6 values side by
+				// side already: the kernel reads it in place.
+				macroKernel(mm, n, kk, a.Data[k0*a.Stride+i0:], a.Stride, mr, *bp, c[i0*ldc:], ldc, acc)
+				continue
+			}
 			packA(a, i0, mm, k0, kk, *ap)
-			macroKernel(mm, n, kk, *ap, *bp, c[i0*ldc:], ldc, accumulate || k0 > 0)
+			macroKernel(mm, n, kk, *ap, mr, mr*kk, *bp, c[i0*ldc:], ldc, acc)
 		}
 	}
 }
@@ -132,23 +139,35 @@ func packA(a Mat, i0, mm, k0, kk int, dst []float32) {
 	for p := 0; p*mr < mm; p++ {
 		panel := dst[p*mr*kk : (p+1)*mr*kk]
 		rows := min(mr, mm-p*mr)
+		i := i0 + p*mr
+		if a.T {
+			// Column kx of the panel is contiguous in a transposed A.
+			for kx := 0; kx < kk; kx++ {
+				d := panel[kx*mr : kx*mr+mr : kx*mr+mr]
+				src := a.Data[(k0+kx)*a.Stride+i:]
+				if rows == mr { // element by element: a 6-float copy() costs a call
+					src = src[:mr:mr]
+					d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[1], src[2], src[3], src[4], src[5]
+					continue
+				}
+				for r := range d {
+					d[r] = 0
+					if r < rows {
+						d[r] = src[r]
+					}
+				}
+			}
+			continue
+		}
 		for r := 0; r < mr; r++ {
-			i := i0 + p*mr + r
 			if r >= rows {
 				for kx := 0; kx < kk; kx++ {
 					panel[kx*mr+r] = 0
 				}
 				continue
 			}
-			if !a.T {
-				src := a.Data[i*a.Stride+k0:][:kk]
-				for kx, v := range src {
-					panel[kx*mr+r] = v
-				}
-				continue
-			}
-			for kx := 0; kx < kk; kx++ {
-				panel[kx*mr+r] = a.Data[(k0+kx)*a.Stride+i]
+			for kx, v := range a.Data[(i+r)*a.Stride+k0:][:kk] {
+				panel[kx*mr+r] = v
 			}
 		}
 	}
@@ -180,16 +199,17 @@ func packB(b Mat, k0, kk, n int, dst []float32) {
 	}
 }
 
-// macroKernel multiplies a packed mm x kk block of A by the packed kk x n
-// panel of B into C.
-func macroKernel(mm, n, kk int, ap, bp []float32, c []float32, ldc int, acc bool) {
+// macroKernel multiplies an mm x kk block of A by the packed kk x n panel
+// of B into C. Panel p of A (rows p*mr...) starts at ap[p*step], and its
+// k-th column of mr values at ap[p*step+k*lda].
+func macroKernel(mm, n, kk int, ap []float32, lda, step int, bp []float32, c []float32, ldc int, acc bool) {
 	var tile [mr * nr]float32
 	for j0 := 0; j0 < n; j0 += nr {
 		bpanel := bp[(j0/nr)*nr*kk:]
 		cols := min(nr, n-j0)
 		for i0 := 0; i0 < mm; i0 += mr {
 			rows := min(mr, mm-i0)
-			microKernel(kk, ap[(i0/mr)*mr*kk:], bpanel, &tile)
+			microKernel(kk, ap[(i0/mr)*step:], lda, bpanel, &tile)
 			for r := 0; r < rows; r++ {
 				dst := c[(i0+r)*ldc+j0:][:cols]
 				src := tile[r*nr:][:cols]
@@ -207,13 +227,12 @@ func macroKernel(mm, n, kk int, ap, bp []float32, c []float32, ldc int, acc bool
 
 // microKernelGo is the portable 6x16 kernel: tile = sum over k of the A
 // panel column times the B panel row. The assembly kernel must match it.
-func microKernelGo(kk int, a, b []float32, tile *[mr * nr]float32) {
+func microKernelGo(kk int, a []float32, lda int, b []float32, tile *[mr * nr]float32) {
 	var t [mr * nr]float32
-	a = a[:kk*mr]
 	b = b[:kk*nr]
 	for k := 0; k < kk; k++ {
 		bk := b[k*nr : k*nr+nr]
-		ak := a[k*mr : k*mr+mr]
+		ak := a[k*lda : k*lda+mr]
 		for r := 0; r < mr; r++ {
 			av := ak[r]
 			row := t[r*nr : r*nr+nr]

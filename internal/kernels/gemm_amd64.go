@@ -5,17 +5,21 @@ import "golang.org/x/sys/cpu"
 // useAVX2 selects the assembly kernel on CPUs with AVX2 and FMA.
 var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// kernel6x16 is implemented in gemm_amd64.s: tile = A panel * B panel.
+// kernel6x16 is implemented in gemm_amd64.s: tile = A panel * B panel,
+// stepping lda and ldb bytes per k.
 //
 //go:noescape
-func kernel6x16(k int, a, b *float32, tile *[mr * nr]float32)
+func kernel6x16(k int, a, b *float32, tile *[mr * nr]float32, lda, ldb int)
 
-func microKernel(kk int, a, b []float32, tile *[mr * nr]float32) {
+// microKernel computes a 6x16 tile from an A panel whose k-th column of 6
+// values starts at a[k*lda] and a B panel whose k-th row of 16 starts at
+// b[k*nr].
+func microKernel(kk int, a []float32, lda int, b []float32, tile *[mr * nr]float32) {
 	if useAVX2 && kk > 0 {
-		_ = a[kk*mr-1]
+		_ = a[(kk-1)*lda+mr-1]
 		_ = b[kk*nr-1]
-		kernel6x16(kk, &a[0], &b[0], tile)
+		kernel6x16(kk, &a[0], &b[0], tile, 4*lda, 4*nr)
 		return
 	}
-	microKernelGo(kk, a, b, tile)
+	microKernelGo(kk, a, lda, b, tile)
 }

@@ -1,17 +1,20 @@
 #include "textflag.h"
 
-// func kernel6x16(k int, a, b *float32, tile *[96]float32)
+// func kernel6x16(k int, a, b *float32, tile *[96]float32, lda, ldb int)
 //
-// tile[r][j] = sum over p < k of a[p*6+r] * b[p*16+j], for r < 6, j < 16.
-// Registers: CX counts k down; SI walks the A panel (6 floats per step);
-// DI walks the B panel (16 floats per step); DX points at the tile.
+// tile[r][j] = sum over p < k of a[p*lda/4+r] * b[p*ldb/4+j], for r < 6,
+// j < 16: lda and ldb are the byte steps from one k to the next (24 and 64
+// for packed panels). Registers: CX counts k down; SI walks A, DI walks B,
+// R8 and R9 hold their steps; DX points at the tile.
 // Y0..Y11 hold the tile, row r in Y(2r) (columns 0-7) and Y(2r+1)
 // (columns 8-15); Y12, Y13 hold the B row; Y14, Y15 broadcast A values.
-TEXT ·kernel6x16(SB), NOSPLIT, $0-32
+TEXT ·kernel6x16(SB), NOSPLIT, $0-48
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ tile+24(FP), DX
+	MOVQ lda+32(FP), R8
+	MOVQ ldb+40(FP), R9
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -46,8 +49,8 @@ loop:
 	VBROADCASTSS 20(SI), Y15
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
-	ADDQ $24, SI
-	ADDQ $64, DI
+	ADDQ R8, SI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ  loop
 

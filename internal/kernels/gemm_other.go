@@ -2,6 +2,6 @@
 
 package kernels
 
-func microKernel(kk int, a, b []float32, tile *[mr * nr]float32) {
-	microKernelGo(kk, a, b, tile)
+func microKernel(kk int, a []float32, lda int, b []float32, tile *[mr * nr]float32) {
+	microKernelGo(kk, a, lda, b, tile)
 }

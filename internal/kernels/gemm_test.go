@@ -33,7 +33,7 @@ func naive(m, n, k int, a, b Mat, c []float32, ldc int, acc bool) {
 
 func TestGemmMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 3}, {13, 5, 300}, {100, 33, 257}, {97, 130, 513}, {2, 40, 0}}
+	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 3}, {13, 5, 300}, {100, 33, 257}, {97, 130, 513}, {2, 40, 0}, {96, 32, 600}, {144, 16, 1100}}
 	for _, s := range sizes {
 		m, n, k := s[0], s[1], s[2]
 		for _, ta := range []bool{false, true} {
@@ -82,8 +82,8 @@ func TestMicroKernelsAgree(t *testing.T) {
 			b[i] = float32(i%5 - 2)
 		}
 		var x, y [mr * nr]float32
-		microKernel(kk, a, b, &x)
-		microKernelGo(kk, a, b, &y)
+		microKernel(kk, a, mr, b, &x)
+		microKernelGo(kk, a, mr, b, &y)
 		if x != y {
 			t.Fatalf("k=%d: kernels differ", kk)
 		}
@@ -111,7 +111,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 	bb := make([]float32, kc*nr)
 	var tile [mr * nr]float32
 	for i := 0; i < b.N; i++ {
-		microKernel(kc, a, bb, &tile)
+		microKernel(kc, a, mr, bb, &tile)
 	}
 	b.ReportMetric(2*mr*nr*kc*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

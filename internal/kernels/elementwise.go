@@ -1,0 +1,163 @@
+package kernels
+
+// Element-wise passes over channels-last data (the channel cycles fastest,
+// rows of c values), spread over the pool. They are memory-bound, so two
+// cores are worth nearly twice one.
+
+const grain = 1 << 13 // values per chunk
+
+// rowsGrain is the number of rows of c values in about grain values.
+func rowsGrain(c int) int { return max(1, grain/max(1, c)) }
+
+// ChannelSums returns, per channel, the sum of x and the sum of (x-mean)^2
+// given mean (pass nil to skip the second).
+func ChannelSums(x []float32, c int, mean []float64) (sum, sq []float64) {
+	rows := len(x) / c
+	parts := Workers() * 2
+	ps := make([][]float64, parts)
+	qs := make([][]float64, parts)
+	ParallelFor(parts, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			s := make([]float64, c)
+			var q []float64
+			if mean != nil {
+				q = make([]float64, c)
+			}
+			m32 := make([]float32, c)
+			for i := range m32 {
+				if mean != nil {
+					m32[i] = float32(mean[i])
+				}
+			}
+			for r := p * rows / parts; r < (p+1)*rows/parts; r++ {
+				row := x[r*c : r*c+c]
+				for i, v := range row {
+					s[i] += float64(v)
+				}
+				if q != nil {
+					for i, v := range row {
+						d := float64(v - m32[i])
+						q[i] += d * d
+					}
+				}
+			}
+			ps[p], qs[p] = s, q
+		}
+	})
+	sum = make([]float64, c)
+	for _, s := range ps {
+		for i, v := range s {
+			sum[i] += v
+		}
+	}
+	if mean != nil {
+		sq = make([]float64, c)
+		for _, q := range qs {
+			for i, v := range q {
+				sq[i] += v
+			}
+		}
+	}
+	return sum, sq
+}
+
+// DotChannels returns per-channel sums of g and of g*h.
+func DotChannels(g, h []float32, c int) (sumG, sumGH []float64) {
+	rows := len(g) / c
+	parts := Workers() * 2
+	ps, qs := make([][]float64, parts), make([][]float64, parts)
+	ParallelFor(parts, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			s, q := make([]float64, c), make([]float64, c)
+			for r := p * rows / parts; r < (p+1)*rows/parts; r++ {
+				gr, hr := g[r*c:r*c+c], h[r*c:r*c+c]
+				for i, v := range gr {
+					s[i] += float64(v)
+					q[i] += float64(v) * float64(hr[i])
+				}
+			}
+			ps[p], qs[p] = s, q
+		}
+	})
+	sumG, sumGH = make([]float64, c), make([]float64, c)
+	for p := range ps {
+		for i := range sumG {
+			sumG[i] += ps[p][i]
+			sumGH[i] += qs[p][i]
+		}
+	}
+	return sumG, sumGH
+}
+
+// Affine computes out = x*a + b per channel (out may be x).
+func Affine(x, out []float32, c int, a, b []float32) {
+	ParallelFor(len(x)/c, rowsGrain(c), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, or := x[r*c:r*c+c], out[r*c:r*c+c]
+			for i, v := range xr {
+				or[i] = v*a[i] + b[i]
+			}
+		}
+	})
+}
+
+// Normalize computes xhat = x*scale + shift and out = xhat*gamma + beta
+// per channel: BatchNorm's training forward pass.
+func Normalize(x, xhat, out []float32, c int, scale, shift, gamma, beta []float32) {
+	ParallelFor(len(x)/c, rowsGrain(c), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, hr, or := x[r*c:r*c+c], xhat[r*c:r*c+c], out[r*c:r*c+c]
+			for i, v := range xr {
+				h := v*scale[i] + shift[i]
+				hr[i] = h
+				or[i] = h*gamma[i] + beta[i]
+			}
+		}
+	})
+}
+
+// Combine computes out = g*a + h*b + k per channel.
+func Combine(g, h, out []float32, c int, a, b, k []float32) {
+	ParallelFor(len(g)/c, rowsGrain(c), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			gr, hr, or := g[r*c:r*c+c], h[r*c:r*c+c], out[r*c:r*c+c]
+			for i, v := range gr {
+				or[i] = v*a[i] + hr[i]*b[i] + k[i]
+			}
+		}
+	})
+}
+
+// Relu writes max(x, 0) into out (which may be x).
+func Relu(x, out []float32) {
+	ParallelFor(len(x), grain, func(lo, hi int) {
+		o := out[lo:hi]
+		for i, v := range x[lo:hi] {
+			o[i] = max(v, 0)
+		}
+	})
+}
+
+// ReluGrad writes g where y > 0 and 0 elsewhere into d.
+func ReluGrad(y, g, d []float32) {
+	ParallelFor(len(y), grain, func(lo, hi int) {
+		dd, gg := d[lo:hi], g[lo:hi]
+		for i, v := range y[lo:hi] {
+			if v > 0 {
+				dd[i] = gg[i]
+			} else {
+				dd[i] = 0
+			}
+		}
+	})
+}
+
+// AddTo adds x into y.
+func AddTo(y, x []float32) {
+	ParallelFor(len(y), grain, func(lo, hi int) {
+		yy := y[lo:hi]
+		for i, v := range x[lo:hi] {
+			yy[i] += v
+		}
+	})
+}
