@@ -228,3 +228,19 @@ func New(name string, opts ...Option) (*nn.Model, error) {
 	sort.Strings(names)
 	return nil, fmt.Errorf("unknown architecture %q (known: %s, or resnetD for a CIFAR depth D = 6n+2)", name, strings.Join(names, ", "))
 }
+
+// WithHead puts a new classifier on a model without a top: global average
+// pooling (unless the model already pools) and a Dense layer named
+// "predictions". The backbone's layers and weights are shared, so a
+// pretrained backbone stays pretrained; freeze it with train.FreezeAllBut.
+func WithHead(backbone *nn.Model, classes int, activation string) (*nn.Model, error) {
+	if classes < 1 {
+		return nil, fmt.Errorf("new head: classes must be at least 1, got %d", classes)
+	}
+	x := backbone.Outputs()[0]
+	if len(x.Shape()) == 3 {
+		x = nn.GlobalAveragePooling2D(x, nn.Name("avg_pool"))
+	}
+	x = nn.Dense(x, classes, nn.WithActivation(activation), nn.Name("predictions"))
+	return nn.NewModel(backbone.Name(), backbone.Inputs(), []*nn.Tensor{x})
+}

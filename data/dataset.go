@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -93,10 +94,24 @@ const MaxIDXBytes = 1 << 32
 
 // readIDX reads an IDX file of unsigned bytes (MNIST's format): a magic
 // number giving the element type and rank, the dimensions, then the data.
-func readIDX(path string) (dims []int, data []byte, err error) {
-	r, err := open(path, MaxIDXBytes)
+func readIDX(fsys fs.FS, path string) (dims []int, data []byte, err error) {
+	var r io.ReadCloser
+	if fsys == nil {
+		r, err = open(path, MaxIDXBytes)
+	} else {
+		r, err = fsys.Open(path)
+		if err == nil && strings.HasSuffix(path, ".gz") {
+			var z *gzip.Reader
+			if z, err = gzip.NewReader(r); err == nil {
+				r = struct {
+					io.Reader
+					io.Closer
+				}{io.LimitReader(z, MaxIDXBytes), r}
+			}
+		}
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	defer r.Close()
 	var magic [4]byte
@@ -128,14 +143,19 @@ func readIDX(path string) (dims []int, data []byte, err error) {
 // ReadIDX reads an MNIST-style pair of IDX files (images N x H x W, labels
 // N), gzipped or not, into a dataset of one-channel images.
 func ReadIDX(imagesPath, labelsPath string, classes []string) (*Memory, error) {
-	dims, pixels, err := readIDX(imagesPath)
+	return ReadIDXFS(nil, imagesPath, labelsPath, classes)
+}
+
+// ReadIDXFS is ReadIDX on files of fsys (the operating system's when nil).
+func ReadIDXFS(fsys fs.FS, imagesPath, labelsPath string, classes []string) (*Memory, error) {
+	dims, pixels, err := readIDX(fsys, imagesPath)
 	if err != nil {
 		return nil, err
 	}
 	if len(dims) != 3 {
 		return nil, fmt.Errorf("%s: images must have 3 dimensions (N, H, W), got %v", imagesPath, dims)
 	}
-	ldims, lab, err := readIDX(labelsPath)
+	ldims, lab, err := readIDX(fsys, labelsPath)
 	if err != nil {
 		return nil, err
 	}

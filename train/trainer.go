@@ -334,3 +334,26 @@ func (t *Trainer) resume() (int, error) {
 	t.step, t.best, t.History = st.Step, st.Best, st.History
 	return st.Epoch, nil
 }
+
+// FreezeBatchNorm freezes every BatchNormalization layer: they keep their
+// moving statistics and run in inference mode while the rest trains, the
+// usual choice when fine-tuning with small batches.
+func FreezeBatchNorm(m *nn.Model) {
+	for _, l := range m.Layers() {
+		if l.Class() == "BatchNormalization" {
+			l.SetFrozen(true)
+		}
+	}
+}
+
+// FreezeAllBut freezes every layer except the named ones (a new head on a
+// pretrained backbone).
+func FreezeAllBut(m *nn.Model, keep ...string) {
+	k := map[string]bool{}
+	for _, n := range keep {
+		k[n] = true
+	}
+	for _, l := range m.Layers() {
+		l.SetFrozen(!k[l.Name()])
+	}
+}

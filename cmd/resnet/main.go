@@ -5,6 +5,8 @@
 //	resnet summary ARCH [flags]   print the Keras summary of an architecture
 //	resnet list [flags]           list every architecture with parameters and GMACs
 //	resnet predict --weights PATH IMAGE...  classify images
+//	resnet train [flags]          train (no flags: ResNet-20 on embedded Fashion-MNIST)
+//	resnet eval --weights PATH    evaluate a checkpoint
 //
 // Run "resnet COMMAND -h" for a command's flags.
 package main
@@ -28,6 +30,8 @@ var commands = map[string]command{
 	"summary": {"print the Keras summary table of an architecture, with multiply-adds", runSummary},
 	"list":    {"list every architecture with its parameters and GMACs", runList},
 	"predict": {"classify images with a checkpoint or a Keras TF.js model", runPredict},
+	"train":   {"train a model (no flags: ResNet-20 on an embedded Fashion-MNIST subset)", runTrain},
+	"eval":    {"evaluate a checkpoint on a test set", runEval},
 }
 
 func main() {
