@@ -311,3 +311,16 @@ func TestEvaluateMatchesPredict(t *testing.T) {
 		t.Errorf("reloaded model evaluates differently: %+v vs %+v", r2, r)
 	}
 }
+
+func TestMaxSteps(t *testing.T) {
+	cfg := toyConfig("", 5)
+	cfg.MaxSteps = 6 // 4 steps an epoch: stops inside the second epoch
+	tr := &Trainer{Model: toyModel(t), Train: toyData(64), Config: cfg}
+	hist, err := tr.Fit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 2 || tr.step != 6 {
+		t.Errorf("%d epochs, %d steps; want 2 and 6", len(hist), tr.step)
+	}
+}

@@ -18,7 +18,10 @@ import (
 
 // Config is what a training run needs besides the model and the data.
 type Config struct {
-	Epochs    int
+	Epochs int
+	// MaxSteps, when positive, ends training after that many steps, in the
+	// middle of an epoch if need be (that epoch is still logged and saved).
+	MaxSteps  int
 	Batch     int
 	Optimizer Optimizer
 	// Schedule gives the learning rate by step (default: Constant(0.1)).
@@ -143,6 +146,9 @@ func (t *Trainer) Fit() ([]Epoch, error) {
 		if err := t.save(epoch + 1); err != nil {
 			return t.History, err
 		}
+		if t.MaxSteps > 0 && t.step >= t.MaxSteps {
+			break
+		}
 	}
 	return t.History, nil
 }
@@ -153,14 +159,14 @@ func (t *Trainer) epoch(loader *data.Loader, epoch int) (Epoch, error) {
 	defer it.Close()
 	bar := newProgress(t.Progress, fmt.Sprintf("epoch %d/%d", epoch+1, t.Epochs), loader.Batches())
 	var loss float64
-	var seen, hits, hits5 int
+	seen, hits, hits5 := 0, 0, 0
 	lr := 0.0
 	for b := 0; ; b++ {
 		batch, err := it.Next()
 		if err != nil {
 			return Epoch{}, fmt.Errorf("train: epoch %d: %w", epoch+1, err)
 		}
-		if batch == nil {
+		if batch == nil || (t.MaxSteps > 0 && t.step >= t.MaxSteps) {
 			break
 		}
 		t.Prepare(batch.X)
@@ -177,6 +183,9 @@ func (t *Trainer) epoch(loader *data.Loader, epoch int) (Epoch, error) {
 		t.step++
 		bar.update(b+1, fmt.Sprintf("loss %.4f acc %5.2f%% %4.0f img/s", loss/float64(seen),
 			100*float64(hits)/float64(seen), float64(seen)/time.Since(began).Seconds()))
+	}
+	if seen == 0 {
+		return Epoch{}, fmt.Errorf("train: epoch %d had no batches", epoch+1)
 	}
 	secs := time.Since(began).Seconds()
 	e := Epoch{Epoch: epoch + 1, LR: lr, Loss: loss / float64(seen), Accuracy: float64(hits) / float64(seen),
