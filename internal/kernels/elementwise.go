@@ -161,3 +161,27 @@ func AddTo(y, x []float32) {
 		}
 	})
 }
+
+// BiasAddRelu finishes a convolution's output in one pass: x += bias per
+// channel (rows of len(bias)), plus res when not nil, then ReLU if asked.
+func BiasAddRelu(x, bias, res []float32, relu bool) {
+	c := len(bias)
+	ParallelFor(len(x)/c, rowsGrain(c), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := x[r*c : r*c+c]
+			for i, b := range bias {
+				row[i] += b
+			}
+			if res != nil {
+				for i, v := range res[r*c : r*c+c] {
+					row[i] += v
+				}
+			}
+			if relu {
+				for i, v := range row {
+					row[i] = max(v, 0)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,349 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/resnet-go/resnet/internal/kernels"
+	"github.com/resnet-go/resnet/tensor"
+)
+
+// Plan is a model compiled for inference: BatchNormalization folded into
+// the convolution before it, ReLU and residual additions fused into the
+// convolution's output stage, zero padding folded into the convolution or
+// pooling after it, and activation buffers recycled as soon as their last
+// reader has run. A Plan is safe for concurrent use by many goroutines.
+type Plan struct {
+	m       *Model
+	steps   []*pstep
+	nvals   int
+	inputs  []int // value ids of the model's inputs
+	outputs []int
+	uses    []int // readers of each value, outputs counting once more
+	format  DataFormat
+	bufs    sync.Map // length -> *sync.Pool of []float32
+}
+
+// pstep is one step of a plan: a fused convolution, or any layer run as
+// it is.
+type pstep struct {
+	layer *Layer // the layer whose output this step produces
+	ins   []int
+	out   int
+
+	conv     *conv2DOp
+	pads     [4]int // top, bottom, left, right
+	kernel   []float32
+	bias     []float32
+	relu     bool
+	residual int // value added before the ReLU, or -1
+
+	pool *poolOp // max pooling with folded padding
+}
+
+// Compile builds the inference plan of the model from its current weights;
+// later changes to the weights need a new plan.
+func (m *Model) Compile() (*Plan, error) {
+	consumers := map[*Layer][]*Layer{}
+	for _, l := range m.layers {
+		for _, t := range l.inputs {
+			consumers[t.layer] = append(consumers[t.layer], l)
+		}
+	}
+	isOutput := map[*Layer]bool{}
+	for _, t := range m.outputs {
+		isOutput[t.layer] = true
+	}
+	// sole returns the only reader of l's output, if l is not also an output.
+	sole := func(l *Layer) *Layer {
+		if c := consumers[l]; len(c) == 1 && !isOutput[l] {
+			return c[0]
+		}
+		return nil
+	}
+	p := &Plan{m: m, format: m.inputs[0].g.format}
+	val := map[*Layer]int{} // the value holding each layer's output
+	newVal := func(l *Layer) int {
+		val[l] = p.nvals
+		p.nvals++
+		return val[l]
+	}
+	absorbed := map[*Layer]bool{}
+	deferred := map[*Layer]*pstep{} // Add layer -> convolution to fuse into it
+	nonNegative := map[*Layer]bool{}
+	for _, l := range m.layers {
+		if absorbed[l] {
+			continue
+		}
+		switch op := l.op.(type) {
+		case inputOp:
+			newVal(l)
+		case *zeroPaddingOp:
+			next := sole(l)
+			if c, ok := next.op.(*conv2DOp); next != nil && ok && c.padding == "valid" {
+				absorbed[l] = true // the convolution reads l's input with l's padding
+				continue
+			}
+			if pl, ok := next.op.(*poolOp); next != nil && ok && pl.max && pl.padding == "valid" && nonNegative[l.inputs[0].layer] {
+				absorbed[l] = true // max pooling ignores padding; with inputs >= 0 that equals zero padding
+				continue
+			}
+			p.generic(l, val, newVal)
+		case *poolOp:
+			src := l.inputs[0].layer
+			st := &pstep{layer: l, pool: op, residual: -1}
+			if pad, ok := src.op.(*zeroPaddingOp); ok && absorbed[src] {
+				st.pads = [4]int{pad.top, pad.bottom, pad.left, pad.right}
+				src = src.inputs[0].layer
+			}
+			st.ins, st.out = []int{val[src]}, newVal(l)
+			p.steps = append(p.steps, st)
+			nonNegative[l] = op.max && nonNegative[src]
+		case *conv2DOp:
+			st, last := p.fuseConv(l, op, sole, absorbed, val)
+			if add := sole(last); add != nil {
+				if _, ok := add.op.(addOp); ok && len(add.inputs) == 2 && deferred[add] == nil {
+					deferred[add] = st // runs when the Add does, with the other input as residual
+					continue
+				}
+			}
+			last = p.fuseRelu(st, last, sole, absorbed)
+			nonNegative[last] = st.relu
+			st.out = newVal(last)
+			p.steps = append(p.steps, st)
+		case addOp:
+			st, ok := deferred[l]
+			if !ok {
+				p.generic(l, val, newVal)
+				continue
+			}
+			for _, t := range l.inputs {
+				if v, done := val[t.layer]; done { // the other input: the fused branch has no value yet
+					st.residual = v
+				}
+			}
+			last := p.fuseRelu(st, l, sole, absorbed)
+			nonNegative[last] = st.relu
+			st.out = newVal(last)
+			p.steps = append(p.steps, st)
+		default:
+			p.generic(l, val, newVal)
+			if a, ok := l.op.(*activationOp); ok && (a.fn == "relu" || a.fn == "sigmoid" || a.fn == "softmax") {
+				nonNegative[l] = true
+			}
+		}
+	}
+	for _, t := range m.inputs {
+		p.inputs = append(p.inputs, val[t.layer])
+	}
+	for _, t := range m.outputs {
+		id, ok := val[t.layer]
+		if !ok {
+			return nil, fmt.Errorf("compile %q: output %q was fused away", m.name, t.layer.name)
+		}
+		p.outputs = append(p.outputs, id)
+	}
+	p.uses = make([]int, p.nvals)
+	for _, st := range p.steps {
+		for _, v := range st.inputs() {
+			p.uses[v]++
+		}
+	}
+	for _, v := range p.outputs {
+		p.uses[v]++
+	}
+	return p, nil
+}
+
+func (st *pstep) inputs() []int {
+	if st.residual >= 0 && st.conv != nil {
+		return append(append([]int(nil), st.ins...), st.residual)
+	}
+	return st.ins
+}
+
+func (p *Plan) generic(l *Layer, val map[*Layer]int, newVal func(*Layer) int) {
+	st := &pstep{layer: l, residual: -1}
+	for _, t := range l.inputs {
+		st.ins = append(st.ins, val[t.layer])
+	}
+	st.out = newVal(l)
+	p.steps = append(p.steps, st)
+}
+
+// fuseConv makes the step of a convolution, folding the padding before it
+// and the BatchNormalization after it. It returns the last layer fused.
+func (p *Plan) fuseConv(l *Layer, op *conv2DOp, sole func(*Layer) *Layer, absorbed map[*Layer]bool, val map[*Layer]int) (*pstep, *Layer) {
+	st := &pstep{layer: l, conv: op, residual: -1}
+	src := l.inputs[0].layer
+	if pad, ok := src.op.(*zeroPaddingOp); ok && absorbed[src] {
+		st.pads = [4]int{pad.top, pad.bottom, pad.left, pad.right}
+		src = src.inputs[0].layer
+	}
+	st.ins = []int{val[src]}
+	w := l.values()
+	f := op.filters
+	st.kernel = append([]float32(nil), w[0].Data...)
+	st.bias = make([]float32, f)
+	if op.useBias {
+		copy(st.bias, w[1].Data)
+	}
+	last := l
+	if bn := sole(l); bn != nil {
+		channelAxis := len(l.output.shape) // Keras counts the batch axis
+		if p.format == ChannelsFirst {
+			channelAxis = 1
+		}
+		if b, ok := bn.op.(*batchNormOp); ok && b.axis == channelAxis {
+			bw := bn.values()
+			for c := 0; c < f; c++ {
+				s := float64(bw[0].Data[c]) / math.Sqrt(float64(bw[3].Data[c])+b.epsilon)
+				st.bias[c] = float32((float64(st.bias[c])-float64(bw[2].Data[c]))*s + float64(bw[1].Data[c]))
+				for i := c; i < len(st.kernel); i += f {
+					st.kernel[i] = float32(float64(st.kernel[i]) * s)
+				}
+			}
+			absorbed[bn] = true
+			last = bn
+		}
+	}
+	return st, last
+}
+
+// fuseRelu absorbs a ReLU reading only last into st.
+func (p *Plan) fuseRelu(st *pstep, last *Layer, sole func(*Layer) *Layer, absorbed map[*Layer]bool) *Layer {
+	if r := sole(last); r != nil {
+		if a, ok := r.op.(*activationOp); ok && a.fn == "relu" {
+			st.relu = true
+			absorbed[r] = true
+			return r
+		}
+	}
+	return last
+}
+
+// Steps is the number of steps the plan runs, for tests and reports.
+func (p *Plan) Steps() int { return len(p.steps) }
+
+func (p *Plan) get(n int) []float32 {
+	pool, _ := p.bufs.LoadOrStore(n, &sync.Pool{})
+	if b, ok := pool.(*sync.Pool).Get().(*[]float32); ok {
+		return *b
+	}
+	return make([]float32, n)
+}
+
+func (p *Plan) put(b []float32) {
+	pool, _ := p.bufs.LoadOrStore(len(b), &sync.Pool{})
+	pool.(*sync.Pool).Put(&b)
+}
+
+// Predict runs the plan on a batch, like Model.Predict.
+func (p *Plan) Predict(inputs ...*tensor.Tensor) ([]*tensor.Tensor, error) {
+	m := p.m
+	if len(inputs) != len(m.inputs) {
+		return nil, fmt.Errorf("model %q: %d inputs given, the model has %d", m.name, len(inputs), len(m.inputs))
+	}
+	vals := make([]*tensor.Tensor, p.nvals)
+	pooled := make([]bool, p.nvals)
+	uses := append([]int(nil), p.uses...)
+	batch := -1
+	for i, in := range inputs {
+		if err := m.checkInput(i, in, &batch); err != nil {
+			return nil, err
+		}
+		vals[p.inputs[i]] = toInternal(in, p.format)
+	}
+	release := func(v int) {
+		if uses[v]--; uses[v] == 0 {
+			if pooled[v] {
+				p.put(vals[v].Data)
+			}
+			vals[v] = nil
+		}
+	}
+	for _, st := range p.steps {
+		out, own, err := p.run(st, vals)
+		if err != nil {
+			for v := range vals {
+				if pooled[v] && vals[v] != nil {
+					p.put(vals[v].Data)
+				}
+			}
+			return nil, fmt.Errorf("model %q: layer %q (%s): %w", m.name, st.layer.name, st.layer.class, err)
+		}
+		vals[st.out], pooled[st.out] = out, own
+		for _, v := range st.inputs() {
+			release(v)
+		}
+	}
+	outs := make([]*tensor.Tensor, len(p.outputs))
+	for i, v := range p.outputs {
+		t := vals[v]
+		if pooled[v] { // hand the caller its own copy; the buffer goes back
+			t = t.Clone()
+			release(v)
+		}
+		outs[i] = fromInternal(t, p.format)
+	}
+	return outs, nil
+}
+
+// run executes one step; own says the output came from the buffer pool.
+func (p *Plan) run(st *pstep, vals []*tensor.Tensor) (*tensor.Tensor, bool, error) {
+	x := vals[st.ins[0]]
+	switch {
+	case st.conv != nil:
+		o := st.conv
+		n, h, w, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+		ph, pw := h+st.pads[0]+st.pads[1], w+st.pads[2]+st.pads[3]
+		kp := kernels.Conv2DParams{N: n, H: h, W: w, C: c, KH: o.kernel, KW: o.kernel, F: o.filters,
+			SH: o.strides[0], SW: o.strides[1], DH: o.dilation, DW: o.dilation, Groups: o.groups,
+			PadT: st.pads[0], PadL: st.pads[2]}
+		kp.OH = outLen(ph, o.kernel, kp.SH, o.dilation, o.padding)
+		kp.OW = outLen(pw, o.kernel, kp.SW, o.dilation, o.padding)
+		if kp.OH < 1 || kp.OW < 1 {
+			return nil, false, fmt.Errorf("input %v is too small", x.Shape)
+		}
+		if o.padding == "same" {
+			kp.PadT += samePad(ph, kp.OH, o.kernel, kp.SH, o.dilation)
+			kp.PadL += samePad(pw, kp.OW, o.kernel, kp.SW, o.dilation)
+		}
+		out := &tensor.Tensor{Shape: []int{n, kp.OH, kp.OW, o.filters}, Data: p.get(n * kp.OH * kp.OW * o.filters)}
+		kernels.ConvForward(kp, x.Data, st.kernel, nil, out.Data)
+		var res []float32
+		if st.residual >= 0 {
+			res = vals[st.residual].Data
+		}
+		kernels.BiasAddRelu(out.Data, st.bias, res, st.relu)
+		return out, true, nil
+	case st.pool != nil:
+		o := st.pool
+		n, h, w, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+		kp := kernels.PoolParams{N: n, H: h, W: w, C: c, KH: o.size, KW: o.size, SH: o.strides[0], SW: o.strides[1],
+			PadT: st.pads[0], PadL: st.pads[2]}
+		ph, pw := h+st.pads[0]+st.pads[1], w+st.pads[2]+st.pads[3]
+		kp.OH, kp.OW = outLen(ph, o.size, kp.SH, 1, o.padding), outLen(pw, o.size, kp.SW, 1, o.padding)
+		if kp.OH < 1 || kp.OW < 1 {
+			return nil, false, fmt.Errorf("input %v is too small", x.Shape)
+		}
+		if o.padding == "same" {
+			kp.PadT += samePad(ph, kp.OH, o.size, kp.SH, 1)
+			kp.PadL += samePad(pw, kp.OW, o.size, kp.SW, 1)
+		}
+		out := &tensor.Tensor{Shape: []int{n, kp.OH, kp.OW, c}, Data: p.get(n * kp.OH * kp.OW * c)}
+		if o.max {
+			kernels.MaxPool(kp, x.Data, out.Data)
+		} else {
+			kernels.AvgPool(kp, x.Data, out.Data)
+		}
+		return out, true, nil
+	}
+	ins := make([]*tensor.Tensor, len(st.ins))
+	for i, v := range st.ins {
+		ins[i] = vals[v]
+	}
+	out, err := st.layer.op.forward(ins, st.layer.values(), p.format)
+	return out, false, err
+}

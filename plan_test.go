@@ -1,0 +1,119 @@
+package resnet
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/resnet-go/resnet/internal/testgen"
+	"github.com/resnet-go/resnet/nn"
+	"github.com/resnet-go/resnet/tensor"
+)
+
+// The compiled plan computes what the reference path computes, for every
+// block kind and both flavours and data formats.
+func TestPlanMatchesReference(t *testing.T) {
+	tests := []struct {
+		arch string
+		opts []Option
+		in   []int
+	}{
+		{"resnet50", []Option{InputShape(64, 64, 3)}, []int{2, 64, 64, 3}},
+		{"resnet50", []Option{WithFlavor(Torch), InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
+		{"resnet18", []Option{WithFlavor(Torch), InputShape(48, 40, 3)}, []int{2, 48, 40, 3}},
+		{"resnet34", []Option{InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
+		{"resnet50v2", []Option{InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
+		{"resnext50_32x4d", []Option{InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
+		{"resnet20", nil, []int{3, 32, 32, 3}},
+		{"resnet20", []Option{DataFormat(nn.ChannelsFirst)}, []int{2, 3, 32, 32}},
+		{"resnet50", []Option{IncludeTop(false), Pooling("max")}, []int{1, 40, 56, 3}},
+	}
+	for _, tt := range tests {
+		m := mustBuild(t, tt.arch, tt.opts...)
+		if err := nonTrivial(m); err != nil {
+			t.Fatal(err)
+		}
+		x := tensor.New(tt.in...)
+		copy(x.Data, testgen.Uniform("x", len(x.Data)))
+		want, err := m.Predict(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := m.Compile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan.Steps() >= len(m.Layers())-1 {
+			t.Errorf("%s: %d steps for %d layers: nothing was fused", tt.arch, plan.Steps(), len(m.Layers()))
+		}
+		for run := 0; run < 2; run++ { // the second run reuses pooled buffers
+			got, err := plan.Predict(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			diff, scale, err := tensor.MaxAbsDiff(got[0], want[0])
+			if err != nil || diff > 1e-4*scale {
+				t.Errorf("%s %v: plan differs from the reference by %g (scale %g) %v", tt.arch, tt.in, diff, scale, err)
+			}
+		}
+	}
+}
+
+// nonTrivial gives the model weights and BatchNorm statistics far from
+// Keras' initial identity, so that folding mistakes show.
+func nonTrivial(m *nn.Model) error {
+	for _, w := range m.Weights() {
+		v, err := m.Weight(w.FullName())
+		if err != nil {
+			return err
+		}
+		u := testgen.Uniform(w.FullName(), len(v.Data))
+		for i := range v.Data {
+			switch w.Name {
+			case "gamma", "moving_variance":
+				v.Data[i] = 1 + 0.4*u[i]
+			case "kernel":
+				// keep Keras' glorot scale, but make it differ from the default
+				v.Data[i] += 0.01 * u[i]
+			default:
+				v.Data[i] = 0.2 * u[i]
+			}
+		}
+	}
+	return nil
+}
+
+func TestPlanConcurrent(t *testing.T) {
+	m := mustBuild(t, "resnet20", WithFlavor(Torch))
+	nonTrivial(m)
+	plan, err := m.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := make([]*tensor.Tensor, 6)
+	wants := make([]*tensor.Tensor, 6)
+	for i := range inputs {
+		inputs[i] = tensor.New(1+i%3, 32, 32, 3)
+		copy(inputs[i].Data, testgen.Uniform(string(rune('a'+i)), len(inputs[i].Data)))
+		w, _ := m.Predict(inputs[i])
+		wants[i] = w[0]
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for r := 0; r < 5; r++ {
+				i := (g + r) % len(inputs)
+				got, err := plan.Predict(inputs[i])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if d, s, _ := tensor.MaxAbsDiff(got[0], wants[i]); d > 1e-4*s {
+					t.Errorf("goroutine %d: input %d differs by %g", g, i, d)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}
