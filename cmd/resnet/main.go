@@ -7,6 +7,7 @@
 //	resnet predict --weights PATH IMAGE...  classify images
 //	resnet train [flags]          train (no flags: ResNet-20 on embedded Fashion-MNIST)
 //	resnet eval --weights PATH    evaluate a checkpoint
+//	resnet bench [flags]          measure images per second
 //
 // Run "resnet COMMAND -h" for a command's flags.
 package main
@@ -32,6 +33,7 @@ var commands = map[string]command{
 	"predict": {"classify images with a checkpoint or a Keras TF.js model", runPredict},
 	"train":   {"train a model (no flags: ResNet-20 on an embedded Fashion-MNIST subset)", runTrain},
 	"eval":    {"evaluate a checkpoint on a test set", runEval},
+	"bench":   {"measure inference or training speed", runBench},
 }
 
 func main() {

@@ -115,3 +115,29 @@ func TestHelp(t *testing.T) {
 		t.Errorf("summary -h: exit %d\n%s", code, errOut)
 	}
 }
+
+func TestBenchCommand(t *testing.T) {
+	code, out, errOut := runCLI("bench", "--model", "resnet20", "--batch", "2", "--seconds", "0", "--runs", "2", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"model", "batch", "threads", "mode", "images_per_sec", "gflops"} {
+		if _, ok := r[k]; !ok {
+			t.Errorf("bench JSON lacks %q: %s", k, out)
+		}
+	}
+	if len(r) != 6 || r["mode"] != "infer" || r["images_per_sec"].(float64) <= 0 {
+		t.Errorf("bench JSON %s", out)
+	}
+	code, out, errOut = runCLI("bench", "--model", "resnet20", "--batch", "4", "--seconds", "0", "--runs", "1", "--train")
+	if code != 0 || !strings.Contains(out, "train, batch 4") || !strings.Contains(out, "images/s") {
+		t.Errorf("train bench: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI("bench", "--batch", "0"); code != 2 || !strings.Contains(errOut, "--batch") {
+		t.Errorf("--batch 0: exit %d %s", code, errOut)
+	}
+}

@@ -1,6 +1,10 @@
 package kernels
 
-import "golang.org/x/sys/cpu"
+import (
+	"time"
+
+	"golang.org/x/sys/cpu"
+)
 
 // useAVX2 selects the assembly kernel on CPUs with AVX2 and FMA.
 var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
@@ -22,4 +26,27 @@ func microKernel(kk int, a []float32, lda int, b []float32, tile *[mr * nr]float
 		return
 	}
 	microKernelGo(kk, a, lda, b, tile)
+}
+
+// fmaLoop is implemented in gemm_amd64.s.
+//
+//go:noescape
+func fmaLoop(n int)
+
+// PeakGFLOPS measures the FMA peak of one core over about d of work, or
+// returns 0 where there is no AVX2/FMA kernel.
+func PeakGFLOPS(d time.Duration) float64 {
+	if !useAVX2 {
+		return 0
+	}
+	n := 1 << 16
+	for {
+		start := time.Now()
+		fmaLoop(n)
+		el := time.Since(start)
+		if el >= d {
+			return float64(n) * 192 / el.Seconds() / 1e9
+		}
+		n *= 2
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 func randSlice(r *rand.Rand, n int) []float32 {
@@ -114,4 +115,12 @@ func BenchmarkMicroKernel(b *testing.B) {
 		microKernel(kc, a, mr, bb, &tile)
 	}
 	b.ReportMetric(2*mr*nr*kc*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func BenchmarkFMAPeak(b *testing.B) {
+	var g float64
+	for i := 0; i < b.N; i++ {
+		g = PeakGFLOPS(50 * time.Millisecond)
+	}
+	b.ReportMetric(g, "GFLOP/s")
 }

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/resnet-go/resnet"
+	"github.com/resnet-go/resnet/internal/kernels"
+	"github.com/resnet-go/resnet/internal/testgen"
+	"github.com/resnet-go/resnet/nn"
+	"github.com/resnet-go/resnet/tensor"
+	"github.com/resnet-go/resnet/train"
+)
+
+type benchJSON struct {
+	Model        string  `json:"model"`
+	Batch        int     `json:"batch"`
+	Threads      int     `json:"threads"`
+	Mode         string  `json:"mode"`
+	ImagesPerSec float64 `json:"images_per_sec"`
+	GFLOPS       float64 `json:"gflops"`
+}
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", "bench [flags]", stderr)
+	model := fs.String("model", "resnet50", "architecture")
+	flavor := fs.String("flavor", "torch", "layout: torch (the network ONNX Runtime and PyTorch run) or keras")
+	batch := fs.Int("batch", 1, "images per forward pass")
+	threads := fs.Int("threads", runtime.NumCPU(), "cores to use (GOMAXPROCS)")
+	size := fs.Int("size", 0, "input height and width (default: the architecture's)")
+	trainMode := fs.Bool("train", false, "time training steps (forward, backward, SGD) instead of inference")
+	reference := fs.Bool("reference", false, "time the unfused reference path instead of the compiled plan")
+	seconds := fs.Float64("seconds", 10, "how long to measure, after one warm-up run")
+	minRuns := fs.Int("runs", 5, "at least this many timed runs")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) != 0:
+		return usageErrorf("takes no arguments, got %q", pos)
+	case *batch < 1:
+		return usageErrorf("--batch must be at least 1, got %d", *batch)
+	case *threads < 1:
+		return usageErrorf("--threads must be at least 1, got %d", *threads)
+	case *minRuns < 1:
+		return usageErrorf("--runs must be at least 1, got %d", *minRuns)
+	}
+	fl, err := resnet.ParseFlavor(*flavor)
+	if err != nil {
+		return usageErrorf("--flavor: %v", err)
+	}
+	runtime.GOMAXPROCS(*threads)
+	opts := []resnet.Option{resnet.WithFlavor(fl), resnet.ClassifierActivation("linear")}
+	if *size > 0 {
+		opts = append(opts, resnet.InputShape(*size, *size, 3))
+	}
+	m, err := resnet.New(*model, opts...)
+	if err != nil {
+		return err
+	}
+	macs, err := m.MACs()
+	if err != nil {
+		return err
+	}
+	in := m.Inputs()[0].Shape()
+	x := tensor.New(append([]int{*batch}, in...)...)
+	copy(x.Data, testgen.Uniform("bench", len(x.Data)))
+	weightBytes := 4 * m.CountParams()
+
+	var step func() error
+	mode := "infer"
+	switch {
+	case *trainMode:
+		mode = "train"
+		labels := make([]int, *batch)
+		k := m.Outputs()[0].Shape()[0]
+		for i := range labels {
+			labels[i] = i % k
+		}
+		opt := &train.SGD{Momentum: 0.9, WeightDecay: 1e-4}
+		step = func() error {
+			m.ZeroGrads()
+			tape, out, err := m.ForwardTrain(x)
+			if err != nil {
+				return err
+			}
+			_, g, err := train.CrossEntropy(out[0], labels, 0, true)
+			if err != nil {
+				return err
+			}
+			if err := tape.Backward([]*tensor.Tensor{g}, false); err != nil {
+				return err
+			}
+			opt.Step(m.Params(), 1e-4)
+			return nil
+		}
+	case *reference:
+		step = func() error { _, err := m.Predict(x); return err }
+	default:
+		plan, err := m.Compile()
+		if err != nil {
+			return err
+		}
+		m = nil // the plan holds its own (folded) weights
+		runtime.GC()
+		debug.FreeOSMemory()
+		step = func() error { _, err := plan.Predict(x); return err }
+	}
+	if err := step(); err != nil { // warm-up: buffers, page faults
+		return err
+	}
+	var times []float64
+	began := time.Now()
+	for len(times) < *minRuns || time.Since(began).Seconds() < *seconds {
+		t0 := time.Now()
+		if err := step(); err != nil {
+			return err
+		}
+		times = append(times, time.Since(t0).Seconds())
+	}
+	sort.Float64s(times)
+	median := times[len(times)/2]
+	flops := 2 * float64(macs) * float64(*batch)
+	if *trainMode {
+		flops *= 3 // forward, input gradients, weight gradients
+	}
+	r := benchJSON{Model: *model, Batch: *batch, Threads: *threads, Mode: mode,
+		ImagesPerSec: float64(*batch) / median, GFLOPS: flops / median / 1e9}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(r)
+	}
+	peak := kernels.PeakGFLOPS(200*time.Millisecond) * float64(*threads)
+	fmt.Fprintf(stdout, "%s (%s flavour) %s, batch %d, %d threads, input %v: %d runs\n", *model, fl, mode, *batch, *threads, in, len(times))
+	fmt.Fprintf(stdout, "  median %.1f ms per batch (min %.1f, max %.1f): %.2f images/s\n", 1e3*median, 1e3*times[0], 1e3*times[len(times)-1], r.ImagesPerSec)
+	if peak > 0 {
+		fmt.Fprintf(stdout, "  %.1f GFLOP/s = %.0f%% of the measured FMA peak (%.0f GFLOP/s on %d cores)\n", r.GFLOPS, 100*r.GFLOPS/peak, peak, *threads)
+	} else {
+		fmt.Fprintf(stdout, "  %.1f GFLOP/s\n", r.GFLOPS)
+	}
+	if hwm := peakRSS(); hwm > 0 {
+		fmt.Fprintf(stdout, "  peak memory %s MB (weights %s MB)\n", nn.Thousands(hwm>>20), nn.Thousands(int64(weightBytes)>>20))
+	}
+	return nil
+}
+
+// peakRSS reads the process's peak resident memory from /proc, or 0.
+func peakRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Benchmark resnet-go against ONNX Runtime 1.30 (npm onnxruntime-node) and
+PyTorch 1.13 (Debian python3-torch) on this machine, interleaved, and print
+the ratios as a Markdown table for the README.
+
+    apt-get install python3-torch python3-torchvision nodejs npm
+    /usr/bin/python3 tools/peer_bench.py [--rounds 3] [--seconds 8]
+
+All three run the same network: torchvision's ResNet-50 (our torch
+flavour) at 224x224, with 2 threads. ONNX Runtime runs the model exported
+from PyTorch. Training compares a full SGD step.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torchvision
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..")
+CACHE = os.path.join(ROOT, ".cache", "peers")
+sys.path.insert(0, HERE)
+from goldens import CifarResNet  # noqa: E402
+
+
+def setup_ort():
+    os.makedirs(CACHE, exist_ok=True)
+    if not os.path.isdir(os.path.join(CACHE, "node_modules", "onnxruntime-node")):
+        env = dict(os.environ, ONNXRUNTIME_NODE_INSTALL="skip")
+        subprocess.run(["npm", "install", "--silent", "--no-save", "--prefix", CACHE, "onnxruntime-node@1.30.0"],
+                       check=True, env=env)
+    onnx = os.path.join(CACHE, "resnet50.onnx")
+    if not os.path.exists(onnx):
+        m = torchvision.models.resnet50(weights=None).eval()
+        torch.onnx.export(m, torch.randn(1, 3, 224, 224), onnx, opset_version=13, input_names=["input"],
+                          output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    return onnx
+
+
+def ort_ips(onnx, batch, threads, seconds):
+    env = dict(os.environ, NODE_PATH=os.path.join(CACHE, "node_modules"))
+    out = subprocess.run(["node", os.path.join(HERE, "ort_bench.js"), onnx, str(batch), str(threads), str(seconds)],
+                         check=True, capture_output=True, text=True, env=env).stdout
+    return batch / (json.loads(out)["median_ms"] / 1000)
+
+
+def median_time(fn, seconds, min_runs=5):
+    fn()
+    times, start = [], time.time()
+    while len(times) < min_runs or time.time() - start < seconds:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def torch_infer_ips(batch, seconds):
+    m = torchvision.models.resnet50(weights=None).eval()
+    x = torch.randn(batch, 3, 224, 224)
+    with torch.no_grad():
+        return batch / median_time(lambda: m(x), seconds)
+
+
+def torch_train_ips(model, batch, size, channels, classes, seconds):
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=1e-4)
+    x = torch.randn(batch, channels, size, size)
+    y = torch.randint(0, classes, (batch,))
+
+    def step():
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return batch / median_time(step, seconds)
+
+
+def ours(args, seconds):
+    out = subprocess.run([os.path.join(CACHE, "resnet"), "bench", "--json", "--seconds", str(seconds), *args],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["images_per_sec"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=8)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    onnx = setup_ort()
+    subprocess.run(["go", "build", "-o", os.path.join(CACHE, "resnet"), "./cmd/resnet"], check=True, cwd=ROOT)
+    t = str(a.threads)
+    cases = [
+        ("ResNet-50 inference, batch 1",
+         lambda: ours(["--model", "resnet50", "--batch", "1", "--threads", t], a.seconds),
+         {"ONNX Runtime": lambda: ort_ips(onnx, 1, a.threads, a.seconds), "PyTorch": lambda: torch_infer_ips(1, a.seconds)}),
+        ("ResNet-50 inference, batch 16",
+         lambda: ours(["--model", "resnet50", "--batch", "16", "--threads", t], a.seconds),
+         {"ONNX Runtime": lambda: ort_ips(onnx, 16, a.threads, a.seconds), "PyTorch": lambda: torch_infer_ips(16, a.seconds)}),
+        ("ResNet-50 training, batch 16",
+         lambda: ours(["--model", "resnet50", "--batch", "16", "--train", "--threads", t, "--runs", "3"], a.seconds),
+         {"PyTorch": lambda: torch_train_ips(torchvision.models.resnet50(weights=None), 16, 224, 3, 1000, a.seconds)}),
+        ("CIFAR ResNet-20 training, batch 128",
+         lambda: ours(["--model", "resnet20", "--batch", "128", "--train", "--threads", t], a.seconds),
+         {"PyTorch": lambda: torch_train_ips(CifarResNet(3), 128, 32, 3, 10, a.seconds)}),
+    ]
+    print(f"| case | resnet-go img/s | peer | peer img/s | ratio |\n|---|---|---|---|---|")
+    for name, mine, peers in cases:
+        res = {"resnet-go": []}
+        for _ in range(a.rounds):  # interleaved, so that drift hits everyone
+            res["resnet-go"].append(mine())
+            for p, fn in peers.items():
+                res.setdefault(p, []).append(fn())
+        us = statistics.median(res["resnet-go"])
+        for p in peers:
+            them = statistics.median(res[p])
+            print(f"| {name} | {us:.2f} | {p} | {them:.2f} | {us / them:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
