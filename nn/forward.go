@@ -210,13 +210,13 @@ func activate(fn string, shape []int, data []float32) {
 	case "softmax":
 		k := shape[len(shape)-1]
 		for r := 0; r < len(data)/k; r++ {
-			softmax(data[r*k : (r+1)*k])
+			Softmax(data[r*k : (r+1)*k])
 		}
 	}
 }
 
-// softmax normalises x in place, subtracting the maximum for stability.
-func softmax(x []float32) {
+// Softmax normalises x in place, subtracting the maximum for stability.
+func Softmax(x []float32) {
 	m := x[0]
 	for _, v := range x {
 		m = max(m, v)

@@ -146,7 +146,7 @@ func Apply(m *nn.Model, tensors map[string]*tensor.Tensor) error {
 		switch {
 		case !ok:
 			missing = append(missing, name)
-		case !sameShape(t.Shape, w.Shape):
+		case !nn.Shape(t.Shape).Equal(w.Shape):
 			wrong = append(wrong, fmt.Sprintf("%s has shape %v, the model wants %v", name, t.Shape, w.Shape))
 		case t.Finite() >= 0:
 			i := t.Finite()
@@ -177,18 +177,6 @@ func Apply(m *nn.Model, tensors map[string]*tensor.Tensor) error {
 		}
 	}
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // list names up to five items and counts the rest.

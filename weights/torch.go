@@ -121,16 +121,7 @@ func FromTorch(sd map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) 
 		if err != nil {
 			return nil, err
 		}
-		switch len(t.Shape) {
-		case 4:
-			t, err = t.Transpose(2, 3, 1, 0)
-		case 2:
-			t, err = t.Transpose(1, 0)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("torch key %q: %w", key, err)
-		}
-		out[name] = t
+		out[name] = relayout(t, 2, 3, 1, 0)
 	}
 	return out, nil
 }
@@ -143,18 +134,24 @@ func ToTorch(weights map[string]*tensor.Tensor) (map[string]*tensor.Tensor, erro
 		if err != nil {
 			return nil, err
 		}
-		switch len(t.Shape) {
-		case 4:
-			t, err = t.Transpose(3, 2, 0, 1)
-		case 2:
-			t, err = t.Transpose(1, 0)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("weight %q: %w", name, err)
-		}
-		out[key] = t
+		out[key] = relayout(t, 3, 2, 0, 1)
 	}
 	return out, nil
+}
+
+// relayout transposes a convolution kernel by conv (a permutation of 4
+// axes) and a dense weight's two axes; other tensors keep their layout.
+func relayout(t *tensor.Tensor, conv ...int) *tensor.Tensor {
+	var u *tensor.Tensor
+	switch len(t.Shape) {
+	case 4:
+		u, _ = t.Transpose(conv...) // a valid permutation of the right rank
+	case 2:
+		u, _ = t.Transpose(1, 0)
+	default:
+		u = t
+	}
+	return u
 }
 
 // LoadTorchvision loads a torchvision ResNet state dict saved as

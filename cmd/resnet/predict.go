@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,19 +78,7 @@ func (p *predictor) probabilities(out *tensor.Tensor) {
 	}
 	k := out.Shape[1]
 	for r := 0; r < out.Shape[0]; r++ {
-		row := out.Data[r*k : (r+1)*k]
-		m := row[0]
-		for _, v := range row {
-			m = max(m, v)
-		}
-		var sum float64
-		for i, v := range row {
-			e := math.Exp(float64(v - m))
-			row[i], sum = float32(e), sum+e
-		}
-		for i := range row {
-			row[i] = float32(float64(row[i]) / sum)
-		}
+		nn.Softmax(out.Data[r*k : (r+1)*k])
 	}
 }
 
