@@ -34,7 +34,7 @@ type pstep struct {
 
 	conv     *conv2DOp
 	pads     [4]int // top, bottom, left, right
-	kernel   []float32
+	packed   []*kernels.PackedB
 	bias     []float32
 	relu     bool
 	residual int // value added before the ReLU, or -1
@@ -184,7 +184,7 @@ func (p *Plan) fuseConv(l *Layer, op *conv2DOp, sole func(*Layer) *Layer, absorb
 	st.ins = []int{val[src]}
 	w := l.values()
 	f := op.filters
-	st.kernel = append([]float32(nil), w[0].Data...)
+	kernel := append([]float32(nil), w[0].Data...)
 	st.bias = make([]float32, f)
 	if op.useBias {
 		copy(st.bias, w[1].Data)
@@ -200,14 +200,16 @@ func (p *Plan) fuseConv(l *Layer, op *conv2DOp, sole func(*Layer) *Layer, absorb
 			for c := 0; c < f; c++ {
 				s := float64(bw[0].Data[c]) / math.Sqrt(float64(bw[3].Data[c])+b.epsilon)
 				st.bias[c] = float32((float64(st.bias[c])-float64(bw[2].Data[c]))*s + float64(bw[1].Data[c]))
-				for i := c; i < len(st.kernel); i += f {
-					st.kernel[i] = float32(float64(st.kernel[i]) * s)
+				for i := c; i < len(kernel); i += f {
+					kernel[i] = float32(float64(kernel[i]) * s)
 				}
 			}
 			absorbed[bn] = true
 			last = bn
 		}
 	}
+	_, _, cin := p.format.hwc(l.inputs[0].shape)
+	st.packed = kernels.PackConvKernel(kernels.Conv2DParams{C: cin, F: f, KH: op.kernel, KW: op.kernel, Groups: op.groups}, kernel)
 	return st, last
 }
 
@@ -311,7 +313,7 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor) (*tensor.Tensor, bool, erro
 			kp.PadL += samePad(pw, kp.OW, o.kernel, kp.SW, o.dilation)
 		}
 		out := &tensor.Tensor{Shape: []int{n, kp.OH, kp.OW, o.filters}, Data: p.get(n * kp.OH * kp.OW * o.filters)}
-		kernels.ConvForward(kp, x.Data, st.kernel, nil, out.Data)
+		kernels.ConvForwardPacked(kp, x.Data, st.packed, out.Data)
 		var res []float32
 		if st.residual >= 0 {
 			res = vals[st.residual].Data

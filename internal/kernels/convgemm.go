@@ -84,13 +84,51 @@ func col2im(p Conv2DParams, cols []float32, g, r0, rows int, dx []float32) {
 
 // ConvForward computes out = conv(in, kernel) + bias with im2col and GEMM.
 func ConvForward(p Conv2DParams, in, kernel, bias, out []float32) {
+	fg := p.F / p.Groups
+	convForward(p, in, out, func(g, rows int, a Mat, c []float32) {
+		Gemm(rows, fg, a.width(p), a, Mat{Data: kernel[g*fg:], Stride: p.F}, c, p.F, false)
+	})
+	if bias != nil {
+		AddBias(out, bias)
+	}
+}
+
+// PackConvKernel packs each group of an HWIO kernel for ConvForwardPacked.
+func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
+	cg, fg := p.C/p.Groups, p.F/p.Groups
+	packed := make([]*PackedB, p.Groups)
+	for g := range packed {
+		packed[g] = PackB(Mat{Data: kernel[g*fg:], Stride: p.F}, p.KH*p.KW*cg, fg)
+	}
+	return packed
+}
+
+// ConvForwardPacked is ConvForward with the kernel packed in advance, as
+// an inference plan keeps it.
+func ConvForwardPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32) {
+	convForward(p, in, out, func(g, rows int, a Mat, c []float32) {
+		GemmPacked(rows, a, kernel[g], c, p.F, false)
+	})
+}
+
+// width is the number of columns of an im2col matrix (its stride), or of
+// a pointwise input group.
+func (m Mat) width(p Conv2DParams) int {
+	if p.pointwise() {
+		return p.C / p.Groups
+	}
+	return m.Stride
+}
+
+// convForward runs gemm(g, rows, A, C) for every group and chunk of output
+// rows, A being the input itself (1x1) or its im2col.
+func convForward(p Conv2DParams, in, out []float32, gemm func(g, rows int, a Mat, c []float32)) {
 	cg, fg := p.C/p.Groups, p.F/p.Groups
 	k := p.KH * p.KW * cg
 	total := p.N * p.OH * p.OW
 	for g := 0; g < p.Groups; g++ {
-		w := Mat{Data: kernel[g*fg:], Stride: p.F}
 		if p.pointwise() {
-			Gemm(total, fg, cg, Mat{Data: in[g*cg:], Stride: p.C}, w, out[g*fg:], p.F, false)
+			gemm(g, total, Mat{Data: in[g*cg:], Stride: p.C}, out[g*fg:])
 			continue
 		}
 		chunk := p.chunkRows(k)
@@ -98,12 +136,9 @@ func ConvForward(p Conv2DParams, in, kernel, bias, out []float32) {
 		for r0 := 0; r0 < total; r0 += chunk {
 			rows := min(chunk, total-r0)
 			im2col(p, in, g, r0, rows, *cols)
-			Gemm(rows, fg, k, Mat{Data: *cols, Stride: k}, w, out[r0*p.F+g*fg:], p.F, false)
+			gemm(g, rows, Mat{Data: *cols, Stride: k}, out[r0*p.F+g*fg:])
 		}
 		putBuf(cols)
-	}
-	if bias != nil {
-		AddBias(out, bias)
 	}
 }
 

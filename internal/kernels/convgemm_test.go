@@ -110,3 +110,21 @@ func BenchmarkConvForward3x3(b *testing.B) {
 	flops := 2 * float64(p.N*p.OH*p.OW*p.F*9*p.C)
 	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+func TestConvForwardPacked(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for i, p := range convCases {
+		p = withOut(p)
+		in := randSlice(r, p.N*p.H*p.W*p.C)
+		k := randSlice(r, p.KH*p.KW*p.C/p.Groups*p.F)
+		want := make([]float32, p.N*p.OH*p.OW*p.F)
+		got := make([]float32, len(want))
+		ConvForward(p, in, k, nil, want)
+		ConvForwardPacked(p, in, PackConvKernel(p, k), got)
+		for j := range want {
+			if got[j] != want[j] {
+				t.Fatalf("case %d: packed out[%d] = %v, want %v", i, j, got[j], want[j])
+			}
+		}
+	}
+}

@@ -32,13 +32,64 @@ func (m Mat) at(i, j int) float32 {
 // into rectangles spread over the worker pool; when C is too small to keep
 // the cores busy and k is long, k is split instead and the parts summed.
 func Gemm(m, n, k int, a, b Mat, c []float32, ldc int, accumulate bool) {
+	gemm(m, n, k, a, bSource{mat: b}, c, ldc, accumulate)
+}
+
+// PackedB is a k x n matrix packed once for many products (a layer's
+// weights): for each block of kc rows, panels of nr columns, k-major.
+type PackedB struct {
+	K, N int
+	data []float32
+}
+
+// PackB packs the k x n matrix b.
+func PackB(b Mat, k, n int) *PackedB {
+	np := (n + nr - 1) / nr
+	pb := &PackedB{K: k, N: n, data: make([]float32, np*nr*k)}
+	for k0 := 0; k0 < k; k0 += kc {
+		kk := min(kc, k-k0)
+		packB(b, k0, kk, n, pb.data[k0*np*nr:])
+	}
+	return pb
+}
+
+// GemmPacked is Gemm with B packed by PackB.
+func GemmPacked(m int, a Mat, b *PackedB, c []float32, ldc int, accumulate bool) {
+	gemm(m, b.N, b.K, a, bSource{packed: b}, c, ldc, accumulate)
+}
+
+// bSource gives gemmSerial the packed panels of B for a block of rows,
+// packing them on the fly or slicing a PackedB.
+type bSource struct {
+	mat    Mat
+	packed *PackedB
+	j0     int // first column, a multiple of nr
+}
+
+func (s bSource) sub(j0 int) bSource {
+	if s.packed != nil {
+		return bSource{packed: s.packed, j0: s.j0 + j0}
+	}
+	return bSource{mat: s.mat.sub(0, j0)}
+}
+
+func (s bSource) block(k0, kk, n int, buf *[]float32) []float32 {
+	if s.packed != nil {
+		np := (s.packed.N + nr - 1) / nr
+		return s.packed.data[k0*np*nr+(s.j0/nr)*nr*kk:]
+	}
+	packB(s.mat, k0, kk, n, *buf)
+	return *buf
+}
+
+func gemm(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool) {
 	if m == 0 || n == 0 {
 		return
 	}
 	workers := Workers()
 	mb := (m + mc - 1) / mc
 	nb := (n + nr - 1) / nr
-	if workers > 1 && mb*nb < workers && k >= 4*kc && m*n*k >= 1<<20 {
+	if workers > 1 && mb*nb < workers && k >= 4*kc && m*n*k >= 1<<20 && b.packed == nil {
 		gemmSplitK(m, n, k, a, b, c, ldc, accumulate, workers)
 		return
 	}
@@ -59,7 +110,7 @@ func Gemm(m, n, k int, a, b Mat, c []float32, ldc int, accumulate bool) {
 				continue
 			}
 			mm, nn := min(rowsPer, m-i0), min(panels*nr, n-j0)
-			gemmSerial(mm, nn, k, a.sub(i0, 0), b.sub(0, j0), c[i0*ldc+j0:], ldc, accumulate)
+			gemmSerial(mm, nn, k, a.sub(i0, 0), b.sub(j0), c[i0*ldc+j0:], ldc, accumulate)
 		}
 	})
 }
@@ -72,13 +123,13 @@ func (m Mat) sub(i, j int) Mat {
 	return Mat{Data: m.Data[i*m.Stride+j:], Stride: m.Stride, T: m.T}
 }
 
-func gemmSplitK(m, n, k int, a, b Mat, c []float32, ldc int, accumulate bool, parts int) {
+func gemmSplitK(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, parts int) {
 	partial := make([][]float32, parts)
 	ParallelFor(parts, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			k0, k1 := p*k/parts, (p+1)*k/parts
 			buf := getBuf(m * n)
-			gemmSerial(m, n, k1-k0, a.sub(0, k0), b.sub(k0, 0), *buf, n, false)
+			gemmSerial(m, n, k1-k0, a.sub(0, k0), b.rows(k0), *buf, n, false)
 			partial[p] = *buf
 		}
 	})
@@ -100,8 +151,11 @@ func gemmSplitK(m, n, k int, a, b Mat, c []float32, ldc int, accumulate bool, pa
 	}
 }
 
+// rows returns the source of B's rows from k0 on (not for packed B).
+func (s bSource) rows(k0 int) bSource { return bSource{mat: s.mat.sub(k0, 0)} }
+
 // gemmSerial is Gemm on the calling goroutine.
-func gemmSerial(m, n, k int, a, b Mat, c []float32, ldc int, accumulate bool) {
+func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool) {
 	if k == 0 {
 		if !accumulate {
 			for i := 0; i < m; i++ {
@@ -111,24 +165,27 @@ func gemmSerial(m, n, k int, a, b Mat, c []float32, ldc int, accumulate bool) {
 		return
 	}
 	np := (n + nr - 1) / nr
-	bp := getBuf(np * nr * min(k, kc))
+	bp := getBuf(0)
+	if b.packed == nil {
+		bp = getBuf(np * nr * min(k, kc))
+	}
 	ap := getBuf(mc * min(k, kc))
 	defer putBuf(bp)
 	defer putBuf(ap)
 	for k0 := 0; k0 < k; k0 += kc {
 		kk := min(kc, k-k0)
-		packB(b, k0, kk, n, *bp)
+		bpanels := b.block(k0, kk, n, bp)
 		for i0 := 0; i0 < m; i0 += mc {
 			mm := min(mc, m-i0)
 			acc := accumulate || k0 > 0
 			if a.T && mm%mr == 0 {
 				// A transposed holds each panel column's 6 values side by
 				// side already: the kernel reads it in place.
-				macroKernel(mm, n, kk, a.Data[k0*a.Stride+i0:], a.Stride, mr, *bp, c[i0*ldc:], ldc, acc)
+				macroKernel(mm, n, kk, a.Data[k0*a.Stride+i0:], a.Stride, mr, bpanels, c[i0*ldc:], ldc, acc)
 				continue
 			}
 			packA(a, i0, mm, k0, kk, *ap)
-			macroKernel(mm, n, kk, *ap, mr, mr*kk, *bp, c[i0*ldc:], ldc, acc)
+			macroKernel(mm, n, kk, *ap, mr, mr*kk, bpanels, c[i0*ldc:], ldc, acc)
 		}
 	}
 }
@@ -209,6 +266,9 @@ func macroKernel(mm, n, kk int, ap []float32, lda, step int, bp []float32, c []f
 		cols := min(nr, n-j0)
 		for i0 := 0; i0 < mm; i0 += mr {
 			rows := min(mr, mm-i0)
+			if rows == mr && cols == nr && microKernelC(kk, ap[(i0/mr)*step:], lda, bpanel, c[i0*ldc+j0:], ldc, acc) {
+				continue
+			}
 			microKernel(kk, ap[(i0/mr)*step:], lda, bpanel, &tile)
 			for r := 0; r < rows; r++ {
 				dst := c[(i0+r)*ldc+j0:][:cols]
