@@ -117,3 +117,26 @@ func TestPlanConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestPlanConsumesWeights(t *testing.T) {
+	m := mustBuild(t, "resnet20")
+	x := tensor.New(1, 32, 32, 3)
+	want, _ := m.Predict(x)
+	plan, err := m.Compile(nn.ConsumeWeights())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := plan.Predict(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, s, _ := tensor.MaxAbsDiff(got[0], want[0]); d > 1e-4*s {
+		t.Errorf("consuming plan differs by %g", d)
+	}
+	if _, err := m.Predict(x); err != nn.ErrConsumed {
+		t.Errorf("the consumed model still predicts: %v", err)
+	}
+	if _, err := m.Compile(); err != nn.ErrConsumed {
+		t.Errorf("compiling a consumed model: %v", err)
+	}
+}

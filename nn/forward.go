@@ -15,6 +15,9 @@ import (
 // reference path: plain, checked, and safe for concurrent use once the
 // weights are set.
 func (m *Model) Predict(inputs ...*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if m.consumed {
+		return nil, ErrConsumed
+	}
 	if len(inputs) != len(m.inputs) {
 		return nil, fmt.Errorf("model %q: %d inputs given, the model has %d", m.name, len(inputs), len(m.inputs))
 	}

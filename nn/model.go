@@ -17,6 +17,7 @@ type Model struct {
 	// sequential is Keras' "sequential_like": one layer per depth and no
 	// layer with several inputs. It decides the summary's layout.
 	sequential bool
+	consumed   bool // a plan took the weights
 }
 
 // NewModel builds the model that computes outputs from inputs, checking the

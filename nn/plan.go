@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -42,9 +43,30 @@ type pstep struct {
 	pool *poolOp // max pooling with folded padding
 }
 
+// CompileOption changes how Compile works.
+type CompileOption func(*compileConfig)
+
+type compileConfig struct{ consume bool }
+
+// ConsumeWeights lets Compile free each convolution's and BatchNorm's
+// weights as soon as it has folded and packed them, so that the weights
+// are never held twice: the smallest peak memory for serving. The model
+// can then no longer run or save; only the plan can.
+func ConsumeWeights() CompileOption { return func(c *compileConfig) { c.consume = true } }
+
+// ErrConsumed is returned by a model whose weights a plan consumed.
+var ErrConsumed = errors.New("the model's weights were consumed by Compile(ConsumeWeights()); use the plan")
+
 // Compile builds the inference plan of the model from its current weights;
 // later changes to the weights need a new plan.
-func (m *Model) Compile() (*Plan, error) {
+func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
+	var cc compileConfig
+	for _, o := range opts {
+		o(&cc)
+	}
+	if m.consumed {
+		return nil, ErrConsumed
+	}
 	consumers := map[*Layer][]*Layer{}
 	for _, l := range m.layers {
 		for _, t := range l.inputs {
@@ -102,6 +124,14 @@ func (m *Model) Compile() (*Plan, error) {
 			nonNegative[l] = op.max && nonNegative[src]
 		case *conv2DOp:
 			st, last := p.fuseConv(l, op, sole, absorbed, val)
+			if cc.consume {
+				for x := l; ; x = sole(x) {
+					x.vals = nil // folded into the plan; the GC may take them now
+					if x == last {
+						break
+					}
+				}
+			}
 			if add := sole(last); add != nil {
 				if _, ok := add.op.(addOp); ok && len(add.inputs) == 2 && deferred[add] == nil {
 					deferred[add] = st // runs when the Add does, with the other input as residual
@@ -143,6 +173,9 @@ func (m *Model) Compile() (*Plan, error) {
 			return nil, fmt.Errorf("compile %q: output %q was fused away", m.name, t.layer.name)
 		}
 		p.outputs = append(p.outputs, id)
+	}
+	if cc.consume {
+		m.consumed = true
 	}
 	p.uses = make([]int, p.nvals)
 	for _, st := range p.steps {

@@ -42,6 +42,9 @@ type Tape struct {
 // batch statistics and updates its moving averages, unless its layer is
 // frozen) and records what Backward needs.
 func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor, error) {
+	if m.consumed {
+		return nil, nil, ErrConsumed
+	}
 	if len(inputs) != len(m.inputs) {
 		return nil, nil, fmt.Errorf("model %q: %d inputs given, the model has %d", m.name, len(inputs), len(m.inputs))
 	}

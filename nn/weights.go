@@ -52,6 +52,9 @@ func glorotUniform(t *tensor.Tensor, name string) {
 // Weight returns the live tensor of a weight by its full name
 // ("conv1_conv/kernel"); changing it changes the model.
 func (m *Model) Weight(fullName string) (*tensor.Tensor, error) {
+	if m.consumed {
+		return nil, ErrConsumed
+	}
 	l, i, err := m.findWeight(fullName)
 	if err != nil {
 		return nil, err
@@ -62,6 +65,9 @@ func (m *Model) Weight(fullName string) (*tensor.Tensor, error) {
 // SetWeight copies t into the named weight after checking its shape and
 // that every value is finite.
 func (m *Model) SetWeight(fullName string, t *tensor.Tensor) error {
+	if m.consumed {
+		return ErrConsumed
+	}
 	l, i, err := m.findWeight(fullName)
 	if err != nil {
 		return err

@@ -108,11 +108,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	case *reference:
 		step = func() error { _, err := m.Predict(x); return err }
 	default:
-		plan, err := m.Compile()
+		plan, err := m.Compile(nn.ConsumeWeights()) // weights held once: the serving footprint
 		if err != nil {
 			return err
 		}
-		m = nil // the plan holds its own (folded) weights
 		runtime.GC()
 		debug.FreeOSMemory()
 		step = func() error { _, err := plan.Predict(x); return err }
