@@ -38,7 +38,7 @@ func TestPlanMatchesReference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		plan, err := m.Compile()
+		plan, err := m.Compile(nn.NoWinograd())
 		if err != nil {
 			t.Fatal(err)
 		}

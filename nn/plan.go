@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"time"
 
 	"github.com/resnet-go/resnet/internal/kernels"
 	"github.com/resnet-go/resnet/tensor"
@@ -16,14 +17,15 @@ import (
 // pooling after it, and activation buffers recycled as soon as their last
 // reader has run. A Plan is safe for concurrent use by many goroutines.
 type Plan struct {
-	m       *Model
-	steps   []*pstep
-	nvals   int
-	inputs  []int // value ids of the model's inputs
-	outputs []int
-	uses    []int // readers of each value, outputs counting once more
-	format  DataFormat
-	bufs    sync.Map // length -> *sync.Pool of []float32
+	m        *Model
+	steps    []*pstep
+	nvals    int
+	inputs   []int // value ids of the model's inputs
+	outputs  []int
+	uses     []int // readers of each value, outputs counting once more
+	format   DataFormat
+	bufs     sync.Map // length -> *sync.Pool of []float32
+	winograd int
 }
 
 // pstep is one step of a plan: a fused convolution, or any layer run as
@@ -36,6 +38,7 @@ type pstep struct {
 	conv     *conv2DOp
 	pads     [4]int // top, bottom, left, right
 	packed   []*kernels.PackedB
+	wino     *kernels.WinogradKernel // set when Winograd was timed faster
 	bias     []float32
 	relu     bool
 	residual int // value added before the ReLU, or -1
@@ -46,7 +49,24 @@ type pstep struct {
 // CompileOption changes how Compile works.
 type CompileOption func(*compileConfig)
 
-type compileConfig struct{ consume bool }
+type compileConfig struct {
+	consume  bool
+	winograd int
+}
+
+const (
+	timeWinograd  = iota // time both and keep the faster (the default)
+	noWinograd           // matrix products only: quicker to compile, deterministic
+	forceWinograd        // Winograd wherever it applies
+)
+
+// NoWinograd skips timing Winograd against im2col: every convolution runs
+// as a matrix product, and compiling is quicker and deterministic.
+func NoWinograd() CompileOption { return func(c *compileConfig) { c.winograd = noWinograd } }
+
+// ForceWinograd runs every 3x3 stride-1 convolution by Winograd's
+// F(2x2, 3x3), faster or not.
+func ForceWinograd() CompileOption { return func(c *compileConfig) { c.winograd = forceWinograd } }
 
 // ConsumeWeights lets Compile free each convolution's and BatchNorm's
 // weights as soon as it has folded and packed them, so that the weights
@@ -84,7 +104,7 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 		}
 		return nil
 	}
-	p := &Plan{m: m, format: m.inputs[0].g.format}
+	p := &Plan{m: m, format: m.inputs[0].g.format, winograd: cc.winograd}
 	val := map[*Layer]int{} // the value holding each layer's output
 	newVal := func(l *Layer) int {
 		val[l] = p.nvals
@@ -241,9 +261,68 @@ func (p *Plan) fuseConv(l *Layer, op *conv2DOp, sole func(*Layer) *Layer, absorb
 			last = bn
 		}
 	}
-	_, _, cin := p.format.hwc(l.inputs[0].shape)
+	ih, iw, cin := p.format.hwc(l.inputs[0].shape)
 	st.packed = kernels.PackConvKernel(kernels.Conv2DParams{C: cin, F: f, KH: op.kernel, KW: op.kernel, Groups: op.groups}, kernel)
+	p.chooseWinograd(st, kernel, ih, iw, cin)
 	return st, last
+}
+
+// chooseWinograd times a 3x3 stride-1 convolution both ways on one image
+// and keeps Winograd's F(2x2, 3x3) where it is faster. Which one wins
+// depends on the machine, the channels and the image size.
+func (p *Plan) chooseWinograd(st *pstep, kernel []float32, h, w, c int) {
+	o := st.conv
+	kp := kernels.Conv2DParams{N: 1, H: h, W: w, C: c, KH: o.kernel, KW: o.kernel, F: o.filters, SH: o.strides[0], SW: o.strides[1],
+		DH: o.dilation, DW: o.dilation, Groups: o.groups}
+	if !kernels.WinogradApplies(kp) {
+		return
+	}
+	if p.winograd == forceWinograd {
+		st.wino = kernels.NewWinogradKernel(kernel, c, o.filters)
+		return
+	}
+	if h == Unknown || w == Unknown || p.winograd == noWinograd {
+		return
+	}
+	ph, pw := h+st.pads[0]+st.pads[1], w+st.pads[2]+st.pads[3]
+	kp.OH, kp.OW = outLen(ph, 3, 1, 1, o.padding), outLen(pw, 3, 1, 1, o.padding)
+	kp.PadT, kp.PadL = st.pads[0], st.pads[2]
+	if o.padding == "same" {
+		kp.PadT += samePad(ph, kp.OH, 3, 1, 1)
+		kp.PadL += samePad(pw, kp.OW, 3, 1, 1)
+	}
+	if kp.OH < 1 || kp.OW < 1 {
+		return
+	}
+	wk := kernels.NewWinogradKernel(kernel, c, o.filters)
+	in := make([]float32, h*w*c)
+	out := make([]float32, kp.OH*kp.OW*o.filters)
+	best := func(run func()) time.Duration {
+		run() // warm-up
+		b := time.Duration(math.MaxInt64)
+		for i := 0; i < 3; i++ {
+			t0 := time.Now()
+			run()
+			b = min(b, time.Since(t0))
+		}
+		return b
+	}
+	direct := best(func() { kernels.ConvForwardPacked(kp, in, st.packed, out) })
+	wino := best(func() { kernels.WinogradConv(kp, in, wk, out) })
+	if wino < direct {
+		st.wino = wk
+	}
+}
+
+// WinogradLayers is the number of convolutions the plan runs by Winograd.
+func (p *Plan) WinogradLayers() int {
+	n := 0
+	for _, st := range p.steps {
+		if st.wino != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // fuseRelu absorbs a ReLU reading only last into st.
@@ -346,7 +425,11 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor) (*tensor.Tensor, bool, erro
 			kp.PadL += samePad(pw, kp.OW, o.kernel, kp.SW, o.dilation)
 		}
 		out := &tensor.Tensor{Shape: []int{n, kp.OH, kp.OW, o.filters}, Data: p.get(n * kp.OH * kp.OW * o.filters)}
-		kernels.ConvForwardPacked(kp, x.Data, st.packed, out.Data)
+		if st.wino != nil {
+			kernels.WinogradConv(kp, x.Data, st.wino, out.Data)
+		} else {
+			kernels.ConvForwardPacked(kp, x.Data, st.packed, out.Data)
+		}
 		var res []float32
 		if st.residual >= 0 {
 			res = vals[st.residual].Data

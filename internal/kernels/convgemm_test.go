@@ -128,3 +128,55 @@ func TestConvForwardPacked(t *testing.T) {
 		}
 	}
 }
+
+func TestWinogradMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	cases := []Conv2DParams{
+		{N: 2, H: 7, W: 6, C: 5, KH: 3, KW: 3, F: 9, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+		{N: 1, H: 8, W: 8, C: 16, KH: 3, KW: 3, F: 16, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 0, PadL: 0, Groups: 1},
+		{N: 3, H: 14, W: 13, C: 32, KH: 3, KW: 3, F: 20, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+	}
+	for i, p := range cases {
+		p = withOut(p)
+		if !WinogradApplies(p) {
+			t.Fatalf("case %d: not applicable", i)
+		}
+		in := randSlice(r, p.N*p.H*p.W*p.C)
+		k := randSlice(r, 9*p.C*p.F)
+		want := make([]float32, p.N*p.OH*p.OW*p.F)
+		got := make([]float32, len(want))
+		Conv2D(p, in, k, nil, want)
+		WinogradConv(p, in, NewWinogradKernel(k, p.C, p.F), got)
+		var worst, scale float64
+		for j := range want {
+			worst = math.Max(worst, math.Abs(float64(got[j]-want[j])))
+			scale = math.Max(scale, math.Abs(float64(want[j])))
+		}
+		t.Logf("case %d: largest error %.3g of %.3g (%.2g relative)", i, worst, scale, worst/scale)
+		if worst > 1e-5*scale*math.Sqrt(float64(p.C)) {
+			t.Errorf("case %d: Winograd differs from direct by %g (scale %g)", i, worst, scale)
+		}
+	}
+}
+
+func BenchmarkConvWinograd3x3(b *testing.B) {
+	p := withOut(Conv2DParams{N: 1, H: 56, W: 56, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1})
+	r := rand.New(rand.NewPCG(1, 1))
+	in, k := randSlice(r, p.N*p.H*p.W*p.C), randSlice(r, 9*p.C*p.F)
+	out := make([]float32, p.N*p.OH*p.OW*p.F)
+	wk := NewWinogradKernel(k, p.C, p.F)
+	pk := PackConvKernel(p, k)
+	flops := 2 * float64(p.N*p.OH*p.OW*p.F*9*p.C)
+	b.Run("winograd", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			WinogradConv(p, in, wk, out)
+		}
+		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s-direct-equivalent")
+	})
+	b.Run("im2col", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			ConvForwardPacked(p, in, pk, out)
+		}
+		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s-direct-equivalent")
+	})
+}
