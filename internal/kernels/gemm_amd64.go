@@ -9,12 +9,6 @@ import (
 // useAVX2 selects the assembly kernel on CPUs with AVX2 and FMA.
 var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// kernel6x16 is implemented in gemm_amd64.s: tile = A panel * B panel,
-// stepping lda and ldb bytes per k.
-//
-//go:noescape
-func kernel6x16(k int, a, b *float32, tile *[mr * nr]float32, lda, ldb int)
-
 // kernel6x16c is implemented in gemm_amd64.s: a full tile written into C.
 //
 //go:noescape
@@ -41,7 +35,7 @@ func microKernel(kk int, a []float32, lda int, b []float32, tile *[mr * nr]float
 	if useAVX2 && kk > 0 {
 		_ = a[(kk-1)*lda+mr-1]
 		_ = b[kk*nr-1]
-		kernel6x16(kk, &a[0], &b[0], tile, 4*lda, 4*nr)
+		kernel6x16c(kk, &a[0], &b[0], &tile[0], 4*lda, 4*nr, 4*nr, false)
 		return
 	}
 	microKernelGo(kk, a, lda, b, tile)
