@@ -307,7 +307,7 @@ func (p *Plan) chooseWinograd(st *pstep, kernel []float32, h, w, c int) {
 		}
 		return b
 	}
-	direct := best(func() { kernels.ConvForwardPacked(kp, in, st.packed, out) })
+	direct := best(func() { kernels.ConvForwardPacked(kp, in, st.packed, out, nil) })
 	wino := best(func() { kernels.WinogradConv(kp, in, wk, out) })
 	if wino < direct {
 		st.wino = wk
@@ -425,16 +425,17 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor) (*tensor.Tensor, bool, erro
 			kp.PadL += samePad(pw, kp.OW, o.kernel, kp.SW, o.dilation)
 		}
 		out := &tensor.Tensor{Shape: []int{n, kp.OH, kp.OW, o.filters}, Data: p.get(n * kp.OH * kp.OW * o.filters)}
-		if st.wino != nil {
-			kernels.WinogradConv(kp, x.Data, st.wino, out.Data)
-		} else {
-			kernels.ConvForwardPacked(kp, x.Data, st.packed, out.Data)
-		}
 		var res []float32
 		if st.residual >= 0 {
 			res = vals[st.residual].Data
 		}
-		kernels.BiasAddRelu(out.Data, st.bias, res, st.relu)
+		if st.wino != nil {
+			kernels.WinogradConv(kp, x.Data, st.wino, out.Data)
+			kernels.BiasAddRelu(out.Data, st.bias, res, st.relu)
+		} else {
+			ep := &kernels.Epilogue{Bias: st.bias, Res: res, LdRes: o.filters, Relu: st.relu}
+			kernels.ConvForwardPacked(kp, x.Data, st.packed, out.Data, ep)
+		}
 		return out, true, nil
 	case st.pool != nil:
 		o := st.pool

@@ -40,7 +40,14 @@ func im2col(p Conv2DParams, in []float32, g, r0, rows int, cols []float32) {
 						clear(d)
 						continue
 					}
-					copy(d, in[((n*p.H+iy)*p.W+ix)*p.C+g*cg:][:cg])
+					src := in[((n*p.H+iy)*p.W+ix)*p.C+g*cg:][:cg]
+					if cg < 16 { // a few channels (an RGB stem): a call to copy costs more
+						for c, v := range src {
+							d[c] = v
+						}
+						continue
+					}
+					copy(d, src)
 				}
 			}
 		}
@@ -85,7 +92,7 @@ func col2im(p Conv2DParams, cols []float32, g, r0, rows int, dx []float32) {
 // ConvForward computes out = conv(in, kernel) + bias with im2col and GEMM.
 func ConvForward(p Conv2DParams, in, kernel, bias, out []float32) {
 	fg := p.F / p.Groups
-	convForward(p, in, out, func(g, rows int, a Mat, c []float32) {
+	convForward(p, in, out, func(g, _, rows int, a Mat, c []float32) {
 		Gemm(rows, fg, a.width(p), a, Mat{Data: kernel[g*fg:], Stride: p.F}, c, p.F, false)
 	})
 	if bias != nil {
@@ -104,10 +111,16 @@ func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
 }
 
 // ConvForwardPacked is ConvForward with the kernel packed in advance, as
-// an inference plan keeps it.
-func ConvForwardPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32) {
-	convForward(p, in, out, func(g, rows int, a Mat, c []float32) {
-		GemmPacked(rows, a, kernel[g], c, p.F, false)
+// an inference plan keeps it, and the output finished by ep (bias per
+// filter, a residual shaped like the output, ReLU) tile by tile.
+func ConvForwardPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, ep *Epilogue) {
+	fg := p.F / p.Groups
+	convForward(p, in, out, func(g, r0, rows int, a Mat, c []float32) {
+		if ep == nil {
+			GemmPacked(rows, a, kernel[g], c, p.F, false)
+			return
+		}
+		GemmPackedEpilogue(rows, a, kernel[g], c, p.F, ep.at(r0, g*fg))
 	})
 }
 
@@ -120,15 +133,15 @@ func (m Mat) width(p Conv2DParams) int {
 	return m.Stride
 }
 
-// convForward runs gemm(g, rows, A, C) for every group and chunk of output
-// rows, A being the input itself (1x1) or its im2col.
-func convForward(p Conv2DParams, in, out []float32, gemm func(g, rows int, a Mat, c []float32)) {
+// convForward runs gemm(g, r0, rows, A, C) for every group and chunk of
+// output rows from r0, A being the input itself (1x1) or its im2col.
+func convForward(p Conv2DParams, in, out []float32, gemm func(g, r0, rows int, a Mat, c []float32)) {
 	cg, fg := p.C/p.Groups, p.F/p.Groups
 	k := p.KH * p.KW * cg
 	total := p.N * p.OH * p.OW
 	for g := 0; g < p.Groups; g++ {
 		if p.pointwise() {
-			gemm(g, total, Mat{Data: in[g*cg:], Stride: p.C}, out[g*fg:])
+			gemm(g, 0, total, Mat{Data: in[g*cg:], Stride: p.C}, out[g*fg:])
 			continue
 		}
 		chunk := p.chunkRows(k)
@@ -136,7 +149,7 @@ func convForward(p Conv2DParams, in, out []float32, gemm func(g, rows int, a Mat
 		for r0 := 0; r0 < total; r0 += chunk {
 			rows := min(chunk, total-r0)
 			im2col(p, in, g, r0, rows, *cols)
-			gemm(g, rows, Mat{Data: *cols, Stride: k}, out[r0*p.F+g*fg:])
+			gemm(g, r0, rows, Mat{Data: *cols, Stride: k}, out[r0*p.F+g*fg:])
 		}
 		putBuf(cols)
 	}

@@ -120,10 +120,20 @@ func TestConvForwardPacked(t *testing.T) {
 		want := make([]float32, p.N*p.OH*p.OW*p.F)
 		got := make([]float32, len(want))
 		ConvForward(p, in, k, nil, want)
-		ConvForwardPacked(p, in, PackConvKernel(p, k), got)
+		ConvForwardPacked(p, in, PackConvKernel(p, k), got, nil)
 		for j := range want {
 			if got[j] != want[j] {
 				t.Fatalf("case %d: packed out[%d] = %v, want %v", i, j, got[j], want[j])
+			}
+		}
+		// With the epilogue: relu(conv + bias + residual).
+		bias := randSlice(r, p.F)
+		res := randSlice(r, len(want))
+		ConvForwardPacked(p, in, PackConvKernel(p, k), got, &Epilogue{Bias: bias, Res: res, LdRes: p.F, Relu: true})
+		for j := range want {
+			w := max(want[j]+bias[j%p.F]+res[j], 0)
+			if math.Abs(float64(got[j]-w)) > 1e-5 {
+				t.Fatalf("case %d: fused out[%d] = %v, want %v", i, j, got[j], w)
 			}
 		}
 	}
@@ -175,7 +185,7 @@ func BenchmarkConvWinograd3x3(b *testing.B) {
 	})
 	b.Run("im2col", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			ConvForwardPacked(p, in, pk, out)
+			ConvForwardPacked(p, in, pk, out, nil)
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s-direct-equivalent")
 	})

@@ -32,7 +32,52 @@ func (m Mat) at(i, j int) float32 {
 // into rectangles spread over the worker pool; when C is too small to keep
 // the cores busy and k is long, k is split instead and the parts summed.
 func Gemm(m, n, k int, a, b Mat, c []float32, ldc int, accumulate bool) {
-	gemm(m, n, k, a, bSource{mat: b}, c, ldc, accumulate)
+	gemm(m, n, k, a, bSource{mat: b}, c, ldc, accumulate, nil)
+}
+
+// Epilogue finishes each tile of C while it is still in cache: adds Bias
+// per column and Res (row stride LdRes) when set, then applies ReLU.
+type Epilogue struct {
+	Bias  []float32
+	Res   []float32
+	LdRes int
+	Relu  bool
+}
+
+// at returns the epilogue of the sub-matrix from row i, column j.
+func (e *Epilogue) at(i, j int) *Epilogue {
+	if e == nil {
+		return nil
+	}
+	s := *e
+	s.Bias = e.Bias[j:]
+	if e.Res != nil {
+		s.Res = e.Res[i*e.LdRes+j:]
+	}
+	return &s
+}
+
+// apply finishes rows x cols of C (row stride ldc) from C's row i0,
+// column j0.
+func (e *Epilogue) apply(c []float32, ldc, i0, j0, rows, cols int) {
+	bias := e.Bias[j0:][:cols]
+	for r := 0; r < rows; r++ {
+		row := c[r*ldc:][:cols]
+		for j, b := range bias {
+			row[j] += b
+		}
+		if e.Res != nil {
+			res := e.Res[(i0+r)*e.LdRes+j0:][:cols]
+			for j, v := range res {
+				row[j] += v
+			}
+		}
+		if e.Relu {
+			for j, v := range row {
+				row[j] = max(v, 0)
+			}
+		}
+	}
 }
 
 // PackedB is a k x n matrix packed once for many products (a layer's
@@ -55,7 +100,13 @@ func PackB(b Mat, k, n int) *PackedB {
 
 // GemmPacked is Gemm with B packed by PackB.
 func GemmPacked(m int, a Mat, b *PackedB, c []float32, ldc int, accumulate bool) {
-	gemm(m, b.N, b.K, a, bSource{packed: b}, c, ldc, accumulate)
+	gemm(m, b.N, b.K, a, bSource{packed: b}, c, ldc, accumulate, nil)
+}
+
+// GemmPackedEpilogue is GemmPacked (without accumulation) finishing C with
+// ep (Bias has N entries, Res is m x N).
+func GemmPackedEpilogue(m int, a Mat, b *PackedB, c []float32, ldc int, ep *Epilogue) {
+	gemm(m, b.N, b.K, a, bSource{packed: b}, c, ldc, false, ep)
 }
 
 // bSource gives gemmSerial the packed panels of B for a block of rows,
@@ -82,14 +133,14 @@ func (s bSource) block(k0, kk, n int, buf *[]float32) []float32 {
 	return *buf
 }
 
-func gemm(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool) {
+func gemm(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, ep *Epilogue) {
 	if m == 0 || n == 0 {
 		return
 	}
 	workers := Workers()
 	mb := (m + mc - 1) / mc
 	nb := (n + nr - 1) / nr
-	if workers > 1 && mb*nb < workers && k >= 4*kc && m*n*k >= 1<<20 && b.packed == nil {
+	if workers > 1 && mb*nb < workers && k >= 4*kc && m*n*k >= 1<<20 && b.packed == nil && ep == nil {
 		gemmSplitK(m, n, k, a, b, c, ldc, accumulate, workers)
 		return
 	}
@@ -110,7 +161,7 @@ func gemm(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool) 
 				continue
 			}
 			mm, nn := min(rowsPer, m-i0), min(panels*nr, n-j0)
-			gemmSerial(mm, nn, k, a.sub(i0, 0), b.sub(j0), c[i0*ldc+j0:], ldc, accumulate)
+			gemmSerial(mm, nn, k, a.sub(i0, 0), b.sub(j0), c[i0*ldc+j0:], ldc, accumulate, ep.at(i0, j0))
 		}
 	})
 }
@@ -129,7 +180,7 @@ func gemmSplitK(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 		for p := lo; p < hi; p++ {
 			k0, k1 := p*k/parts, (p+1)*k/parts
 			buf := getBuf(m * n)
-			gemmSerial(m, n, k1-k0, a.sub(0, k0), b.rows(k0), *buf, n, false)
+			gemmSerial(m, n, k1-k0, a.sub(0, k0), b.rows(k0), *buf, n, false, nil)
 			partial[p] = *buf
 		}
 	})
@@ -155,12 +206,15 @@ func gemmSplitK(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 func (s bSource) rows(k0 int) bSource { return bSource{mat: s.mat.sub(k0, 0)} }
 
 // gemmSerial is Gemm on the calling goroutine.
-func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool) {
+func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, ep *Epilogue) {
 	if k == 0 {
 		if !accumulate {
 			for i := 0; i < m; i++ {
 				clear(c[i*ldc : i*ldc+n])
 			}
+		}
+		if ep != nil {
+			ep.apply(c, ldc, 0, 0, m, n)
 		}
 		return
 	}
@@ -175,17 +229,21 @@ func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 	for k0 := 0; k0 < k; k0 += kc {
 		kk := min(kc, k-k0)
 		bpanels := b.block(k0, kk, n, bp)
+		var last *Epilogue
 		for i0 := 0; i0 < m; i0 += mc {
 			mm := min(mc, m-i0)
 			acc := accumulate || k0 > 0
+			if k0+kk == k {
+				last = ep.at(i0, 0) // the final k block finishes C
+			}
 			if a.T && mm%mr == 0 {
 				// A transposed holds each panel column's 6 values side by
 				// side already: the kernel reads it in place.
-				macroKernel(mm, n, kk, a.Data[k0*a.Stride+i0:], a.Stride, mr, bpanels, c[i0*ldc:], ldc, acc)
+				macroKernel(mm, n, kk, a.Data[k0*a.Stride+i0:], a.Stride, mr, bpanels, c[i0*ldc:], ldc, acc, last)
 				continue
 			}
 			packA(a, i0, mm, k0, kk, *ap)
-			macroKernel(mm, n, kk, *ap, mr, mr*kk, bpanels, c[i0*ldc:], ldc, acc)
+			macroKernel(mm, n, kk, *ap, mr, mr*kk, bpanels, c[i0*ldc:], ldc, acc, last)
 		}
 	}
 }
@@ -259,27 +317,30 @@ func packB(b Mat, k0, kk, n int, dst []float32) {
 // macroKernel multiplies an mm x kk block of A by the packed kk x n panel
 // of B into C. Panel p of A (rows p*mr...) starts at ap[p*step], and its
 // k-th column of mr values at ap[p*step+k*lda].
-func macroKernel(mm, n, kk int, ap []float32, lda, step int, bp []float32, c []float32, ldc int, acc bool) {
+func macroKernel(mm, n, kk int, ap []float32, lda, step int, bp []float32, c []float32, ldc int, acc bool, ep *Epilogue) {
 	var tile [mr * nr]float32
 	for j0 := 0; j0 < n; j0 += nr {
 		bpanel := bp[(j0/nr)*nr*kk:]
 		cols := min(nr, n-j0)
 		for i0 := 0; i0 < mm; i0 += mr {
 			rows := min(mr, mm-i0)
-			if rows == mr && cols == nr && microKernelC(kk, ap[(i0/mr)*step:], lda, bpanel, c[i0*ldc+j0:], ldc, acc) {
-				continue
-			}
-			microKernel(kk, ap[(i0/mr)*step:], lda, bpanel, &tile)
-			for r := 0; r < rows; r++ {
-				dst := c[(i0+r)*ldc+j0:][:cols]
-				src := tile[r*nr:][:cols]
-				if acc {
-					for j, v := range src {
-						dst[j] += v
+			ct := c[i0*ldc+j0:]
+			if rows != mr || cols != nr || !microKernelC(kk, ap[(i0/mr)*step:], lda, bpanel, ct, ldc, acc) {
+				microKernel(kk, ap[(i0/mr)*step:], lda, bpanel, &tile)
+				for r := 0; r < rows; r++ {
+					dst := ct[r*ldc:][:cols]
+					src := tile[r*nr:][:cols]
+					if acc {
+						for j, v := range src {
+							dst[j] += v
+						}
+					} else {
+						copy(dst, src)
 					}
-				} else {
-					copy(dst, src)
 				}
+			}
+			if ep != nil { // the tile is still in L1
+				ep.apply(ct, ldc, i0, j0, rows, cols)
 			}
 		}
 	}
