@@ -267,6 +267,27 @@ func (p *Plan) fuseConv(l *Layer, op *conv2DOp, sole func(*Layer) *Layer, absorb
 	return st, last
 }
 
+// convParams describes the step's convolution of an n x h x w x c input:
+// the folded padding, then "same" padding, and the output size. ok is
+// false when the output would be empty.
+func (st *pstep) convParams(n, h, w, c int) (kp kernels.Conv2DParams, ok bool) {
+	o := st.conv
+	ph, pw := h+st.pads[0]+st.pads[1], w+st.pads[2]+st.pads[3]
+	kp = kernels.Conv2DParams{N: n, H: h, W: w, C: c, KH: o.kernel, KW: o.kernel, F: o.filters,
+		SH: o.strides[0], SW: o.strides[1], DH: o.dilation, DW: o.dilation, Groups: o.groups,
+		PadT: st.pads[0], PadL: st.pads[2]}
+	kp.OH = outLen(ph, o.kernel, kp.SH, o.dilation, o.padding)
+	kp.OW = outLen(pw, o.kernel, kp.SW, o.dilation, o.padding)
+	if kp.OH < 1 || kp.OW < 1 {
+		return kp, false
+	}
+	if o.padding == "same" {
+		kp.PadT += samePad(ph, kp.OH, o.kernel, kp.SH, o.dilation)
+		kp.PadL += samePad(pw, kp.OW, o.kernel, kp.SW, o.dilation)
+	}
+	return kp, true
+}
+
 // chooseWinograd times a 3x3 stride-1 convolution both ways on one image
 // and keeps Winograd's F(2x2, 3x3) where it is faster. Which one wins
 // depends on the machine, the channels and the image size.
@@ -284,14 +305,8 @@ func (p *Plan) chooseWinograd(st *pstep, kernel []float32, h, w, c int) {
 	if h == Unknown || w == Unknown || p.winograd == noWinograd {
 		return
 	}
-	ph, pw := h+st.pads[0]+st.pads[1], w+st.pads[2]+st.pads[3]
-	kp.OH, kp.OW = outLen(ph, 3, 1, 1, o.padding), outLen(pw, 3, 1, 1, o.padding)
-	kp.PadT, kp.PadL = st.pads[0], st.pads[2]
-	if o.padding == "same" {
-		kp.PadT += samePad(ph, kp.OH, 3, 1, 1)
-		kp.PadL += samePad(pw, kp.OW, 3, 1, 1)
-	}
-	if kp.OH < 1 || kp.OW < 1 {
+	kp, ok := st.convParams(1, h, w, c)
+	if !ok {
 		return
 	}
 	wk := kernels.NewWinogradKernel(kernel, c, o.filters)
@@ -410,19 +425,10 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor) (*tensor.Tensor, bool, erro
 	switch {
 	case st.conv != nil:
 		o := st.conv
-		n, h, w, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-		ph, pw := h+st.pads[0]+st.pads[1], w+st.pads[2]+st.pads[3]
-		kp := kernels.Conv2DParams{N: n, H: h, W: w, C: c, KH: o.kernel, KW: o.kernel, F: o.filters,
-			SH: o.strides[0], SW: o.strides[1], DH: o.dilation, DW: o.dilation, Groups: o.groups,
-			PadT: st.pads[0], PadL: st.pads[2]}
-		kp.OH = outLen(ph, o.kernel, kp.SH, o.dilation, o.padding)
-		kp.OW = outLen(pw, o.kernel, kp.SW, o.dilation, o.padding)
-		if kp.OH < 1 || kp.OW < 1 {
+		n := x.Shape[0]
+		kp, ok := st.convParams(n, x.Shape[1], x.Shape[2], x.Shape[3])
+		if !ok {
 			return nil, false, fmt.Errorf("input %v is too small", x.Shape)
-		}
-		if o.padding == "same" {
-			kp.PadT += samePad(ph, kp.OH, o.kernel, kp.SH, o.dilation)
-			kp.PadL += samePad(pw, kp.OW, o.kernel, kp.SW, o.dilation)
 		}
 		out := &tensor.Tensor{Shape: []int{n, kp.OH, kp.OW, o.filters}, Data: p.get(n * kp.OH * kp.OW * o.filters)}
 		var res []float32
