@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,6 +43,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	seconds := fs.Float64("seconds", 10, "how long to measure, after one warm-up run")
 	minRuns := fs.Int("runs", 5, "at least this many timed runs")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to this file")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -119,6 +121,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err := step(); err != nil { // warm-up: buffers, page faults
 		return err
 	}
+	if *cpuProfile != "" {
+		stop, err := startProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	var times []float64
 	began := time.Now()
 	for len(times) < *minRuns || time.Since(began).Seconds() < *seconds {
@@ -151,6 +160,20 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  peak memory %s MB (weights %s MB)\n", nn.Thousands(hwm>>20), nn.Thousands(int64(weightBytes)>>20))
 	}
 	return nil
+}
+
+// startProfile starts a CPU profile into path; the returned function ends
+// it and closes the file.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile %s: %w", path, err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // peakRSS reads the process's peak resident memory from /proc, or 0.

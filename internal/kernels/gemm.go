@@ -2,12 +2,13 @@ package kernels
 
 import "sync"
 
-// Blocking of the packed GEMM. A 6x16 tile of C lives in 12 AVX registers
-// while the kernel streams KC steps of a 6-row panel of A and a 16-column
-// panel of B; an MC x KC block of A stays in L2, a KC x N panel of B in L3.
+// Blocking of the packed GEMM. A 12x32 tile of C lives in 24 AVX-512
+// registers (or, with AVX2 only, four 6x16 tiles in turn) while the kernel
+// streams KC steps of a 12-row panel of A and a 32-column panel of B; an
+// MC x KC block of A stays in L2, a KC x N panel of B in L3.
 const (
-	mr = 6
-	nr = 16
+	mr = 12
+	nr = 32
 	kc = 256
 	mc = 96
 )
@@ -223,27 +224,35 @@ func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 	if b.packed == nil {
 		bp = getBuf(np * nr * min(k, kc))
 	}
-	ap := getBuf(mc * min(k, kc))
+	ap := getBuf(mr * min(k, kc))
 	defer putBuf(bp)
 	defer putBuf(ap)
+	// The kernels read whole panels of A where they are (a row-major A
+	// row by row, a transposed one column by column); only the last rows,
+	// short of a panel, are copied into a zero-padded one.
+	rs, ks := a.Stride, 1
+	if a.T {
+		rs, ks = 1, a.Stride
+	}
 	for k0 := 0; k0 < k; k0 += kc {
 		kk := min(kc, k-k0)
 		bpanels := b.block(k0, kk, n, bp)
+		acc := accumulate || k0 > 0
 		var last *Epilogue
 		for i0 := 0; i0 < m; i0 += mc {
 			mm := min(mc, m-i0)
-			acc := accumulate || k0 > 0
 			if k0+kk == k {
 				last = ep.at(i0, 0) // the final k block finishes C
 			}
-			if a.T && mm%mr == 0 {
-				// A transposed holds each panel column's 6 values side by
-				// side already: the kernel reads it in place.
-				macroKernel(mm, n, kk, a.Data[k0*a.Stride+i0:], a.Stride, mr, bpanels, c[i0*ldc:], ldc, acc, last)
-				continue
+			full := mm / mr * mr
+			if full > 0 {
+				in := a.sub(i0, k0).Data
+				macroKernel(full, n, kk, in, rs, ks, mr*rs, bpanels, c[i0*ldc:], ldc, acc, last)
 			}
-			packA(a, i0, mm, k0, kk, *ap)
-			macroKernel(mm, n, kk, *ap, mr, mr*kk, bpanels, c[i0*ldc:], ldc, acc, last)
+			if full < mm {
+				packA(a, i0+full, mm-full, k0, kk, *ap)
+				macroKernel(mm-full, n, kk, *ap, 1, mr, mr*kk, bpanels, c[(i0+full)*ldc:], ldc, acc, last.at(full, 0))
+			}
 		}
 	}
 }
@@ -255,29 +264,16 @@ func packA(a Mat, i0, mm, k0, kk int, dst []float32) {
 		panel := dst[p*mr*kk : (p+1)*mr*kk]
 		rows := min(mr, mm-p*mr)
 		i := i0 + p*mr
-		if a.T {
-			// Column kx of the panel is contiguous in a transposed A.
-			for kx := 0; kx < kk; kx++ {
-				d := panel[kx*mr : kx*mr+mr : kx*mr+mr]
-				src := a.Data[(k0+kx)*a.Stride+i:]
-				if rows == mr { // element by element: a 6-float copy() costs a call
-					src = src[:mr:mr]
-					d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[1], src[2], src[3], src[4], src[5]
-					continue
-				}
-				for r := range d {
-					d[r] = 0
-					if r < rows {
-						d[r] = src[r]
-					}
-				}
-			}
-			continue
-		}
 		for r := 0; r < mr; r++ {
 			if r >= rows {
 				for kx := 0; kx < kk; kx++ {
 					panel[kx*mr+r] = 0
+				}
+				continue
+			}
+			if a.T {
+				for kx := 0; kx < kk; kx++ {
+					panel[kx*mr+r] = a.Data[(k0+kx)*a.Stride+i+r]
 				}
 				continue
 			}
@@ -293,21 +289,19 @@ func packA(a Mat, i0, mm, k0, kk int, dst []float32) {
 func packB(b Mat, k0, kk, n int, dst []float32) {
 	np := (n + nr - 1) / nr
 	for p := 0; p < np; p++ {
-		{
-			panel := dst[p*nr*kk : (p+1)*nr*kk]
-			cols := min(nr, n-p*nr)
-			for kx := 0; kx < kk; kx++ {
-				row := panel[kx*nr : (kx+1)*nr]
-				if !b.T && cols == nr {
-					copy(row, b.Data[(k0+kx)*b.Stride+p*nr:][:nr])
-					continue
-				}
-				for j := 0; j < nr; j++ {
-					if j < cols {
-						row[j] = b.at(k0+kx, p*nr+j)
-					} else {
-						row[j] = 0
-					}
+		panel := dst[p*nr*kk : (p+1)*nr*kk]
+		cols := min(nr, n-p*nr)
+		for kx := 0; kx < kk; kx++ {
+			row := panel[kx*nr : (kx+1)*nr]
+			if !b.T && cols == nr {
+				copy(row, b.Data[(k0+kx)*b.Stride+p*nr:][:nr])
+				continue
+			}
+			for j := 0; j < nr; j++ {
+				if j < cols {
+					row[j] = b.at(k0+kx, p*nr+j)
+				} else {
+					row[j] = 0
 				}
 			}
 		}
@@ -315,9 +309,9 @@ func packB(b Mat, k0, kk, n int, dst []float32) {
 }
 
 // macroKernel multiplies an mm x kk block of A by the packed kk x n panel
-// of B into C. Panel p of A (rows p*mr...) starts at ap[p*step], and its
-// k-th column of mr values at ap[p*step+k*lda].
-func macroKernel(mm, n, kk int, ap []float32, lda, step int, bp []float32, c []float32, ldc int, acc bool, ep *Epilogue) {
+// of B into C. Element (r, k) of A's panel p (rows p*mr...) is at
+// ap[p*step+r*rs+k*ks].
+func macroKernel(mm, n, kk int, ap []float32, rs, ks, step int, bp []float32, c []float32, ldc int, acc bool, ep *Epilogue) {
 	var tile [mr * nr]float32
 	for j0 := 0; j0 < n; j0 += nr {
 		bpanel := bp[(j0/nr)*nr*kk:]
@@ -325,18 +319,20 @@ func macroKernel(mm, n, kk int, ap []float32, lda, step int, bp []float32, c []f
 		for i0 := 0; i0 < mm; i0 += mr {
 			rows := min(mr, mm-i0)
 			ct := c[i0*ldc+j0:]
-			if rows != mr || cols != nr || !microKernelC(kk, ap[(i0/mr)*step:], lda, bpanel, ct, ldc, acc) {
-				microKernel(kk, ap[(i0/mr)*step:], lda, bpanel, &tile)
-				for r := 0; r < rows; r++ {
-					dst := ct[r*ldc:][:cols]
-					src := tile[r*nr:][:cols]
-					if acc {
-						for j, v := range src {
-							dst[j] += v
-						}
-					} else {
-						copy(dst, src)
+			a := ap[(i0/mr)*step:]
+			if rows == mr && cols == nr && microKernelC(kk, a, rs, ks, bpanel, ct, ldc, acc, ep, i0, j0) {
+				continue
+			}
+			microKernel(kk, a, rs, ks, bpanel, &tile)
+			for r := 0; r < rows; r++ {
+				dst := ct[r*ldc:][:cols]
+				src := tile[r*nr:][:cols]
+				if acc {
+					for j, v := range src {
+						dst[j] += v
 					}
+				} else {
+					copy(dst, src)
 				}
 			}
 			if ep != nil { // the tile is still in L1
@@ -346,16 +342,16 @@ func macroKernel(mm, n, kk int, ap []float32, lda, step int, bp []float32, c []f
 	}
 }
 
-// microKernelGo is the portable 6x16 kernel: tile = sum over k of the A
-// panel column times the B panel row. The assembly kernel must match it.
-func microKernelGo(kk int, a []float32, lda int, b []float32, tile *[mr * nr]float32) {
+// microKernelGo is the portable mr x nr kernel: tile = sum over k of A's
+// panel column k times B's panel row k, A's element (r, k) at a[r*rs+k*ks].
+// The assembly kernels must match it bit for bit.
+func microKernelGo(kk int, a []float32, rs, ks int, b []float32, tile *[mr * nr]float32) {
 	var t [mr * nr]float32
 	b = b[:kk*nr]
 	for k := 0; k < kk; k++ {
 		bk := b[k*nr : k*nr+nr]
-		ak := a[k*lda : k*lda+mr]
 		for r := 0; r < mr; r++ {
-			av := ak[r]
+			av := a[r*rs+k*ks]
 			row := t[r*nr : r*nr+nr]
 			for j := range row {
 				row[j] += av * bk[j]
@@ -364,6 +360,38 @@ func microKernelGo(kk int, a []float32, lda int, b []float32, tile *[mr * nr]flo
 	}
 	*tile = t
 }
+
+// asmArgs returns the assembly kernels' epilogue flags, bias and residual
+// pointers for the rows x cols tile at row i, column j finished by e (nil:
+// nothing but acc).
+func (e *Epilogue) asmArgs(acc bool, i, j, rows, cols int) (flags int, bias, res *float32, ldres int) {
+	if acc {
+		flags |= flagAcc
+	}
+	if e == nil {
+		return flags, nil, nil, 0
+	}
+	b := e.Bias[j : j+cols]
+	flags |= flagBias
+	bias = &b[0]
+	if e.Res != nil {
+		r := e.Res[i*e.LdRes+j : (i+rows-1)*e.LdRes+j+cols]
+		flags |= flagRes
+		res, ldres = &r[0], 4*e.LdRes
+	}
+	if e.Relu {
+		flags |= flagRelu
+	}
+	return flags, bias, res, ldres
+}
+
+// The assembly kernels' flags (tools/gen_gemm_asm.py).
+const (
+	flagAcc = 1 << iota
+	flagBias
+	flagRes
+	flagRelu
+)
 
 var bufPool sync.Pool
 

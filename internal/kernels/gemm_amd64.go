@@ -6,59 +6,84 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// useAVX2 selects the assembly kernel on CPUs with AVX2 and FMA.
-var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// The assembly kernels in use, chosen once from the CPU's features: the
+// 12x32 AVX-512 kernel, or four 6x16 AVX2/FMA kernels per tile. Tests turn
+// them off in turn to compare each with the portable kernel.
+var (
+	useAVX512 = cpu.X86.HasAVX512F
+	useAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+)
 
-// kernel6x16c is implemented in gemm_amd64.s: a full tile written into C.
+// kernel12x32 and kernel6x16 are generated into gemm_amd64.s by
+// tools/gen_gemm_asm.py, which documents them: a full tile of C (+)= A*B,
+// finished by the epilogue flags; steps in bytes.
 //
 //go:noescape
-func kernel6x16c(k int, a, b, c *float32, lda, ldb, ldc int, acc bool)
+func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
 
-// microKernelC computes a full 6x16 tile straight into c (row stride ldc),
-// adding to it with acc. It reports false where there is no assembly
-// kernel; the caller then goes through a tile buffer.
-func microKernelC(kk int, a []float32, lda int, b []float32, c []float32, ldc int, acc bool) bool {
-	if !useAVX2 || kk == 0 {
+//go:noescape
+func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
+
+// microKernelC computes a full mr x nr tile straight into c (row stride
+// ldc), adding to it with acc, then finishes it with ep (nil: none) as the
+// tile at row i, column j of ep's matrix. A's
+// element (r, k) is at a[r*rs+k*ks]. It reports false where there is no
+// assembly kernel; the caller then goes through a tile buffer.
+func microKernelC(kk int, a []float32, rs, ks int, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
+	if kk == 0 || !(useAVX512 || useAVX2) {
 		return false
 	}
-	_ = a[(kk-1)*lda+mr-1]
+	_ = a[(mr-1)*rs+(kk-1)*ks]
 	_ = b[kk*nr-1]
 	_ = c[(mr-1)*ldc+nr-1]
-	kernel6x16c(kk, &a[0], &b[0], &c[0], 4*lda, 4*nr, 4*ldc, acc)
+	if useAVX512 {
+		flags, bias, res, ldres := ep.asmArgs(acc, i, j, mr, nr)
+		kernel12x32(kk, &a[0], &b[0], &c[0], 4*rs, 4*ks, 4*nr, 4*ldc, flags, bias, res, ldres)
+		return true
+	}
+	// Four 6x16 quarters: rows 6-11 start 6 rows into A and C, columns
+	// 16-31 16 floats into B's rows and C's.
+	const hr, hc = mr / 2, nr / 2
+	for _, q := range [4][2]int{{0, 0}, {0, hc}, {hr, 0}, {hr, hc}} {
+		flags, bias, res, ldres := ep.asmArgs(acc, i+q[0], j+q[1], hr, hc)
+		kernel6x16(kk, &a[q[0]*rs], &b[q[1]], &c[q[0]*ldc+q[1]], 4*rs, 4*ks, 4*nr, 4*ldc, flags, bias, res, ldres)
+	}
 	return true
 }
 
-// microKernel computes a 6x16 tile from an A panel whose k-th column of 6
-// values starts at a[k*lda] and a B panel whose k-th row of 16 starts at
-// b[k*nr].
-func microKernel(kk int, a []float32, lda int, b []float32, tile *[mr * nr]float32) {
-	if useAVX2 && kk > 0 {
-		_ = a[(kk-1)*lda+mr-1]
-		_ = b[kk*nr-1]
-		kernel6x16c(kk, &a[0], &b[0], &tile[0], 4*lda, 4*nr, 4*nr, false)
-		return
+// microKernel computes an mr x nr tile from A's panel (element (r, k) at
+// a[r*rs+k*ks]) and B's (row k of nr at b[k*nr]).
+func microKernel(kk int, a []float32, rs, ks int, b []float32, tile *[mr * nr]float32) {
+	if !microKernelC(kk, a, rs, ks, b, tile[:], nr, false, nil, 0, 0) {
+		microKernelGo(kk, a, rs, ks, b, tile)
 	}
-	microKernelGo(kk, a, lda, b, tile)
 }
 
-// fmaLoop is implemented in gemm_amd64.s.
+// fmaLoop and fmaLoop512 are implemented in gemm_amd64.s.
 //
 //go:noescape
 func fmaLoop(n int)
 
-// PeakGFLOPS measures the FMA peak of one core over about d of work, or
-// returns 0 where there is no AVX2/FMA kernel.
+//go:noescape
+func fmaLoop512(n int)
+
+// PeakGFLOPS measures the FMA peak of one core over about d of work with
+// the widest vectors in use, or returns 0 where there is no assembly.
 func PeakGFLOPS(d time.Duration) float64 {
-	if !useAVX2 {
+	loop, flops := fmaLoop, 192.0
+	switch {
+	case useAVX512:
+		loop, flops = fmaLoop512, 384
+	case !useAVX2:
 		return 0
 	}
 	n := 1 << 16
 	for {
 		start := time.Now()
-		fmaLoop(n)
+		loop(n)
 		el := time.Since(start)
 		if el >= d {
-			return float64(n) * 192 / el.Seconds() / 1e9
+			return float64(n) * flops / el.Seconds() / 1e9
 		}
 		n *= 2
 	}

@@ -4,13 +4,16 @@ package kernels
 
 import "time"
 
-func microKernel(kk int, a []float32, lda int, b []float32, tile *[mr * nr]float32) {
-	microKernelGo(kk, a, lda, b, tile)
+func microKernel(kk int, a []float32, rs, ks int, b []float32, tile *[mr * nr]float32) {
+	microKernelGo(kk, a, rs, ks, b, tile)
 }
 
 // PeakGFLOPS is 0 where there is no assembly FMA kernel.
 func PeakGFLOPS(d time.Duration) float64 { return 0 }
 
-func microKernelC(kk int, a []float32, lda int, b []float32, c []float32, ldc int, acc bool) bool {
+func microKernelC(kk int, a []float32, rs, ks int, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
 	return false
 }
+
+// Without assembly, both kernel choices stay off; tests may still set them.
+var useAVX512, useAVX2 = false, false
