@@ -368,8 +368,50 @@ func (p *Plan) put(b []float32) {
 	pool.(*sync.Pool).Put(&b)
 }
 
+// StepTime is how long one plan step took in Profile.
+type StepTime struct {
+	Layer string // the last layer the step computes
+	What  string // e.g. "conv 3x3/1 64->64 winograd +relu"
+	Time  time.Duration
+}
+
+// Profile runs the plan once on a batch, timing each step.
+func (p *Plan) Profile(inputs ...*tensor.Tensor) ([]StepTime, error) {
+	times := make([]StepTime, 0, len(p.steps))
+	_, err := p.predict(inputs, func(st *pstep, d time.Duration) {
+		times = append(times, StepTime{Layer: st.layer.name, What: st.describe(), Time: d})
+	})
+	return times, err
+}
+
+// describe says what a step computes, for profiles.
+func (st *pstep) describe() string {
+	switch {
+	case st.conv != nil:
+		o := st.conv
+		s := fmt.Sprintf("conv %dx%d/%d ->%d", o.kernel, o.kernel, o.strides[0], o.filters)
+		if st.wino != nil {
+			s += " winograd"
+		}
+		if st.residual >= 0 {
+			s += " +add"
+		}
+		if st.relu {
+			s += " +relu"
+		}
+		return s
+	case st.pool != nil:
+		return "pool"
+	}
+	return st.layer.class
+}
+
 // Predict runs the plan on a batch, like Model.Predict.
 func (p *Plan) Predict(inputs ...*tensor.Tensor) ([]*tensor.Tensor, error) {
+	return p.predict(inputs, nil)
+}
+
+func (p *Plan) predict(inputs []*tensor.Tensor, timed func(*pstep, time.Duration)) ([]*tensor.Tensor, error) {
 	m := p.m
 	if len(inputs) != len(m.inputs) {
 		return nil, fmt.Errorf("model %q: %d inputs given, the model has %d", m.name, len(inputs), len(m.inputs))
@@ -393,7 +435,14 @@ func (p *Plan) Predict(inputs ...*tensor.Tensor) ([]*tensor.Tensor, error) {
 		}
 	}
 	for _, st := range p.steps {
+		var t0 time.Time
+		if timed != nil {
+			t0 = time.Now()
+		}
 		out, own, err := p.run(st, vals)
+		if timed != nil {
+			timed(st, time.Since(t0))
+		}
 		if err != nil {
 			for v := range vals {
 				if pooled[v] && vals[v] != nil {

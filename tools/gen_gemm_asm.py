@@ -8,12 +8,15 @@ in zmm registers).
 Both kernels have one Go signature:
 
     func kernelRxC(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int,
-        bias, res *float32, ldres int)
+        bias, res *float32, ldres int, taps *int, ntaps int)
 
-A(r, p) is at a + r*ars + p*aks bytes, so one kernel reads packed panels
-(ars = 4, aks = 4*rows), transposed matrices in place (ars = 4, aks = their
-stride) and row-major ones in place (ars = stride, aks = 4). B is a packed
-panel, row p at b + p*ldb. The flags finish the tile before it is stored:
+The product runs over ntaps stretches of k steps each. In stretch t,
+A(r, p) is at a + 4*taps[t] + r*ars + p*aks bytes, so one kernel reads
+packed panels (ars = 4, aks = 4*rows), transposed matrices in place
+(ars = 4, aks = their stride), row-major ones in place (ars = stride,
+aks = 4), and the rows of a convolution's kernel window straight from its
+NHWC input (one stretch per kernel row). B is a packed panel, row p at
+b + p*ldb, read on across the stretches. The flags finish the tile before it is stored:
 1 adds C's values (accumulation over k blocks), 2 adds bias[j], 4 adds
 res[r*ldres/4 + j], 8 applies ReLU, in that order, the order of the
 portable Go epilogue, so both give the same bits.
@@ -39,26 +42,34 @@ def kernel(name, rows, reg, vbytes):
     w(f"""
 // func {name}(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
 //
-// A {rows}x{cols} tile. CX counts k down. {", ".join(bases)} point at A rows
+// A {rows}x{cols} tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. {", ".join(bases)} point at A rows
 // {", ".join(str(3 * i) for i in range(len(bases)))} (each also reaches the next two through R11 = ars) and
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
 // {acc[0][0]}..{acc[-1][1]} hold the tile, row r in {reg}(2r) and {reg}(2r+1); {b0}, {b1}
 // hold the B row; {bcast[0]}..{bcast[-1]} take turns broadcasting A values.
-TEXT ·{name}(SB), NOSPLIT, $0-96
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
+TEXT ·{name}(SB), NOSPLIT, $0-112
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
 	MOVQ aks+40(FP), R8
 	MOVQ ldb+48(FP), R9
 	MOVQ ldc+56(FP), R10""")
-    for i in range(1, len(bases)):
-        w(f"\tLEAQ (R11)(R11*2), BX")
-        w(f"\tLEAQ ({bases[i - 1]})(BX*1), {bases[i]}")
     for row in acc:
         for x in row:
             w(f"\t{zero} {x}, {x}, {x}")
+    w(f"""
+{name}_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX""")
+    for i in range(1, len(bases)):
+        w(f"\tLEAQ (R11)(R11*2), BX")
+        w(f"\tLEAQ ({bases[i - 1]})(BX*1), {bases[i]}")
     w(f"\n{name}_loop:")
     w(f"\tVMOVUPS (DI), {b0}")
     w(f"\tVMOVUPS {vbytes}(DI), {b1}")
@@ -74,6 +85,8 @@ TEXT ·{name}(SB), NOSPLIT, $0-96
     w(f"""	ADDQ R9, DI
 	DECQ CX
 	JNZ  {name}_loop
+	DECQ ntaps+104(FP)
+	JNZ  {name}_tap
 
 	MOVQ flags+64(FP), AX""")
 
@@ -134,6 +147,7 @@ def main():
              '#include "textflag.h"']
     lines += kernel("kernel6x16", 6, "Y", 32)
     lines += kernel("kernel12x32", 12, "Z", 64)
+    lines += kernel("kernel4x32", 4, "Z", 64)
     lines += fma_loop("fmaLoop", "Y", 192)
     lines += fma_loop("fmaLoop512", "Z", 384)
     sys.stdout.write("\n".join(lines) + "\n")

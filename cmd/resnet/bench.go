@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,6 +45,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	seconds := fs.Float64("seconds", 10, "how long to measure, after one warm-up run")
 	minRuns := fs.Int("runs", 5, "at least this many timed runs")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	layers := fs.Int("layers", 0, "also print the plan's N slowest steps (inference)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to this file")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -117,6 +120,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		runtime.GC()
 		debug.FreeOSMemory()
 		step = func() error { _, err := plan.Predict(x); return err }
+		if *layers > 0 {
+			defer printProfile(stdout, plan, x, *layers)
+		}
 	}
 	if err := step(); err != nil { // warm-up: buffers, page faults
 		return err
@@ -160,6 +166,36 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  peak memory %s MB (weights %s MB)\n", nn.Thousands(hwm>>20), nn.Thousands(int64(weightBytes)>>20))
 	}
 	return nil
+}
+
+// printProfile prints the n slowest steps of the plan on x, medians of
+// five runs.
+func printProfile(w io.Writer, plan *nn.Plan, x *tensor.Tensor, n int) {
+	var runs [][]nn.StepTime
+	for range 5 {
+		t, err := plan.Profile(x)
+		if err != nil {
+			fmt.Fprintln(w, "profile:", err)
+			return
+		}
+		runs = append(runs, t)
+	}
+	steps := runs[0]
+	var total time.Duration
+	for i := range steps {
+		d := make([]time.Duration, len(runs))
+		for r := range runs {
+			d[r] = runs[r][i].Time
+		}
+		slices.Sort(d)
+		steps[i].Time = d[len(d)/2]
+		total += steps[i].Time
+	}
+	slices.SortStableFunc(steps, func(a, b nn.StepTime) int { return cmp.Compare(b.Time, a.Time) })
+	fmt.Fprintf(w, "slowest steps (median of 5; all %d steps %.1f ms):\n", len(steps), 1e3*total.Seconds())
+	for _, s := range steps[:min(n, len(steps))] {
+		fmt.Fprintf(w, "  %7.2f ms %5.1f%%  %-28s %s\n", 1e3*s.Time.Seconds(), 100*s.Time.Seconds()/total.Seconds(), s.Layer, s.What)
+	}
 }
 
 // startProfile starts a CPU profile into path; the returned function ends

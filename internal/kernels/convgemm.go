@@ -103,6 +103,9 @@ func ConvForward(p Conv2DParams, in, kernel, bias, out []float32) {
 // PackConvKernel packs each group of an HWIO kernel for ConvForwardPacked.
 func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
 	cg, fg := p.C/p.Groups, p.F/p.Groups
+	if windowShape(p) {
+		return []*PackedB{packWindowKernel(p, kernel)}
+	}
 	packed := make([]*PackedB, p.Groups)
 	for g := range packed {
 		packed[g] = PackB(Mat{Data: kernel[g*fg:], Stride: p.F}, p.KH*p.KW*cg, fg)
@@ -114,6 +117,10 @@ func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
 // an inference plan keeps it, and the output finished by ep (bias per
 // filter, a residual shaped like the output, ReLU) tile by tile.
 func ConvForwardPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, ep *Epilogue) {
+	if windowApplies(p, kernel[0]) {
+		convWindow(p, in, kernel[0], out, ep)
+		return
+	}
 	fg := p.F / p.Groups
 	convForward(p, in, out, func(g, r0, rows int, a Mat, c []float32) {
 		if ep == nil {

@@ -111,29 +111,48 @@ func BenchmarkConvForward3x3(b *testing.B) {
 	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
+// Window cases: output rows at least windowMinWidth wide.
+var windowCases = []Conv2DParams{
+	{N: 2, H: 30, W: 30, C: 5, KH: 3, KW: 3, F: 40, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+	{N: 1, H: 61, W: 61, C: 3, KH: 7, KW: 7, F: 64, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 3, PadL: 3, Groups: 1},
+	{N: 1, H: 57, W: 56, C: 300, KH: 3, KW: 3, F: 33, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+	{N: 1, H: 34, W: 32, C: 4, KH: 3, KW: 3, F: 32, SH: 1, SW: 1, DH: 2, DW: 1, PadT: 2, PadL: 1, Groups: 1},
+}
+
+// The packed path (window convolution where it applies, im2col elsewhere)
+// matches the reference convolution with every kernel the CPU has, and
+// its fused epilogue matches relu(conv + bias + residual).
 func TestConvForwardPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
-	for i, p := range convCases {
-		p = withOut(p)
-		in := randSlice(r, p.N*p.H*p.W*p.C)
-		k := randSlice(r, p.KH*p.KW*p.C/p.Groups*p.F)
-		want := make([]float32, p.N*p.OH*p.OW*p.F)
-		got := make([]float32, len(want))
-		ConvForward(p, in, k, nil, want)
-		ConvForwardPacked(p, in, PackConvKernel(p, k), got, nil)
-		for j := range want {
-			if got[j] != want[j] {
-				t.Fatalf("case %d: packed out[%d] = %v, want %v", i, j, got[j], want[j])
+	for _, isa := range kernelISAs(t) {
+		isa.use()
+		for i, p := range append(append([]Conv2DParams(nil), convCases...), windowCases...) {
+			p = withOut(p)
+			in := randSlice(r, p.N*p.H*p.W*p.C)
+			k := randSlice(r, p.KH*p.KW*p.C/p.Groups*p.F)
+			want := make([]float32, p.N*p.OH*p.OW*p.F)
+			got := make([]float32, len(want))
+			Conv2D(p, in, k, nil, want)
+			packed := PackConvKernel(p, k)
+			if i >= len(convCases) && !windowApplies(p, packed[0]) {
+				t.Fatalf("window case %d: not run by windows", i)
 			}
-		}
-		// With the epilogue: relu(conv + bias + residual).
-		bias := randSlice(r, p.F)
-		res := randSlice(r, len(want))
-		ConvForwardPacked(p, in, PackConvKernel(p, k), got, &Epilogue{Bias: bias, Res: res, LdRes: p.F, Relu: true})
-		for j := range want {
-			w := max(want[j]+bias[j%p.F]+res[j], 0)
-			if math.Abs(float64(got[j]-w)) > 1e-5 {
-				t.Fatalf("case %d: fused out[%d] = %v, want %v", i, j, got[j], w)
+			tol := 1e-5 * math.Sqrt(float64(p.KH*p.KW*p.C)) * 4
+			ConvForwardPacked(p, in, packed, got, nil)
+			for j := range want {
+				if math.Abs(float64(got[j]-want[j])) > tol {
+					t.Fatalf("%s case %d: packed out[%d] = %v, want %v", isa.name, i, j, got[j], want[j])
+				}
+			}
+			// With the epilogue: relu(conv + bias + residual).
+			bias := randSlice(r, p.F)
+			res := randSlice(r, len(want))
+			ConvForwardPacked(p, in, packed, got, &Epilogue{Bias: bias, Res: res, LdRes: p.F, Relu: true})
+			for j := range want {
+				w := max(want[j]+bias[j%p.F]+res[j], 0)
+				if math.Abs(float64(got[j]-w)) > tol {
+					t.Fatalf("%s case %d: fused out[%d] = %v, want %v", isa.name, i, j, got[j], w)
+				}
 			}
 		}
 	}
@@ -183,10 +202,42 @@ func BenchmarkConvWinograd3x3(b *testing.B) {
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s-direct-equivalent")
 	})
-	b.Run("im2col", func(b *testing.B) {
+	b.Run("packed", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			ConvForwardPacked(p, in, pk, out, nil)
 		}
 		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s-direct-equivalent")
 	})
+}
+
+// BenchmarkConvResNet50 times ConvForwardPacked (window or im2col, as it
+// chooses) on ResNet-50's convolution shapes at batch 1.
+func BenchmarkConvResNet50(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		p    Conv2DParams
+	}{
+		{"stem7x7s2", Conv2DParams{H: 224, W: 224, C: 3, KH: 7, KW: 7, F: 64, SH: 2, SW: 2, PadT: 3, PadL: 3}},
+		{"56x56x64_3x3", Conv2DParams{H: 56, W: 56, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, PadT: 1, PadL: 1}},
+		{"56x56x128_3x3s2", Conv2DParams{H: 56, W: 56, C: 128, KH: 3, KW: 3, F: 128, SH: 2, SW: 2, PadT: 1, PadL: 1}},
+		{"28x28x128_3x3", Conv2DParams{H: 28, W: 28, C: 128, KH: 3, KW: 3, F: 128, SH: 1, SW: 1, PadT: 1, PadL: 1}},
+		{"14x14x256_3x3", Conv2DParams{H: 14, W: 14, C: 256, KH: 3, KW: 3, F: 256, SH: 1, SW: 1, PadT: 1, PadL: 1}},
+		{"7x7x512_3x3", Conv2DParams{H: 7, W: 7, C: 512, KH: 3, KW: 3, F: 512, SH: 1, SW: 1, PadT: 1, PadL: 1}},
+		{"56x56x256_1x1s2", Conv2DParams{H: 56, W: 56, C: 256, KH: 1, KW: 1, F: 512, SH: 2, SW: 2}},
+	} {
+		p := c.p
+		p.N, p.DH, p.DW, p.Groups = 1, 1, 1, 1
+		p = withOut(p)
+		b.Run(c.name, func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			in, k := randSlice(r, p.N*p.H*p.W*p.C), randSlice(r, p.KH*p.KW*p.C*p.F)
+			out := make([]float32, p.N*p.OH*p.OW*p.F)
+			pk := PackConvKernel(p, k)
+			for i := 0; i < b.N; i++ {
+				ConvForwardPacked(p, in, pk, out, nil)
+			}
+			flops := 2 * float64(p.N*p.OH*p.OW*p.F*p.KH*p.KW*p.C)
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
 }

@@ -1,6 +1,9 @@
 package kernels
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // Blocking of the packed GEMM. A 12x32 tile of C lives in 24 AVX-512
 // registers (or, with AVX2 only, four 6x16 tiles in turn) while the kernel
@@ -86,17 +89,31 @@ func (e *Epilogue) apply(c []float32, ldc, i0, j0, rows, cols int) {
 type PackedB struct {
 	K, N int
 	data []float32
+	ends []int // where each block of rows ends; nil: every kc rows
 }
 
 // PackB packs the k x n matrix b.
-func PackB(b Mat, k, n int) *PackedB {
+func PackB(b Mat, k, n int) *PackedB { return packBBlocks(b, k, n, nil) }
+
+// packBBlocks packs b in blocks of rows ending at ends (nil: every kc).
+func packBBlocks(b Mat, k, n int, ends []int) *PackedB {
 	np := (n + nr - 1) / nr
-	pb := &PackedB{K: k, N: n, data: make([]float32, np*nr*k)}
-	for k0 := 0; k0 < k; k0 += kc {
-		kk := min(kc, k-k0)
+	pb := &PackedB{K: k, N: n, data: make([]float32, np*nr*k), ends: ends}
+	for k0 := 0; k0 < k; {
+		kk := pb.blockLen(k0)
 		packB(b, k0, kk, n, pb.data[k0*np*nr:])
+		k0 += kk
 	}
 	return pb
+}
+
+// blockLen is the number of rows in the block starting at row k0.
+func (pb *PackedB) blockLen(k0 int) int {
+	if pb.ends == nil {
+		return min(kc, pb.K-k0)
+	}
+	i, _ := slices.BinarySearch(pb.ends, k0+1)
+	return pb.ends[i] - k0
 }
 
 // GemmPacked is Gemm with B packed by PackB.
@@ -147,7 +164,7 @@ func gemm(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, 
 	}
 	// About two jobs per worker: few tall row bands (each packs B once per
 	// k block), cut into column chunks when there are too few rows.
-	jobs := 2 * workers
+	jobs := workers
 	if m*n*k < 1<<16 {
 		jobs = 1 // too small to be worth spreading
 	}
@@ -234,8 +251,11 @@ func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 	if a.T {
 		rs, ks = 1, a.Stride
 	}
-	for k0 := 0; k0 < k; k0 += kc {
-		kk := min(kc, k-k0)
+	for k0, kk := 0, 0; k0 < k; k0 += kk {
+		kk = min(kc, k-k0)
+		if b.packed != nil {
+			kk = b.packed.blockLen(k0)
+		}
 		bpanels := b.block(k0, kk, n, bp)
 		acc := accumulate || k0 > 0
 		var last *Epilogue
@@ -246,12 +266,13 @@ func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 			}
 			full := mm / mr * mr
 			if full > 0 {
-				in := a.sub(i0, k0).Data
-				macroKernel(full, n, kk, in, rs, ks, mr*rs, bpanels, c[i0*ldc:], ldc, acc, last)
+				in := panelA{data: a.sub(i0, k0).Data, rs: rs, ks: ks, taps: oneTap}
+				macroKernel(full, n, kk, in, mr*rs, bpanels, c[i0*ldc:], ldc, acc, last)
 			}
 			if full < mm {
 				packA(a, i0+full, mm-full, k0, kk, *ap)
-				macroKernel(mm-full, n, kk, *ap, 1, mr, mr*kk, bpanels, c[(i0+full)*ldc:], ldc, acc, last.at(full, 0))
+				in := panelA{data: *ap, rs: 1, ks: mr, taps: oneTap}
+				macroKernel(mm-full, n, kk, in, mr*kk, bpanels, c[(i0+full)*ldc:], ldc, acc, last.at(full, 0))
 			}
 		}
 	}
@@ -308,55 +329,90 @@ func packB(b Mat, k0, kk, n int, dst []float32) {
 	}
 }
 
-// macroKernel multiplies an mm x kk block of A by the packed kk x n panel
-// of B into C. Element (r, k) of A's panel p (rows p*mr...) is at
-// ap[p*step+r*rs+k*ks].
-func macroKernel(mm, n, kk int, ap []float32, rs, ks, step int, bp []float32, c []float32, ldc int, acc bool, ep *Epilogue) {
+// panelA says where a kernel reads a panel of A: element (r, k) of
+// stretch t at data[taps[t]+r*rs+k*ks]. A matrix has one stretch at 0; a
+// convolution read in place has one per kernel row.
+type panelA struct {
+	data   []float32
+	rs, ks int
+	taps   []int
+}
+
+var oneTap = []int{0}
+
+// shift returns the panel starting off floats further on.
+func (a panelA) shift(off int) panelA {
+	a.data = a.data[off:]
+	return a
+}
+
+// last is the index of the last element the kernel reads for rows x kk.
+func (a panelA) last(rows, kk int) int {
+	return slices.Max(a.taps) + (rows-1)*a.rs + (kk-1)*a.ks
+}
+
+// macroKernel multiplies an mm x (kk per tap) block of A by the packed
+// panels of B into C; panel p of A (rows p*mr...) starts step floats after
+// panel p-1.
+func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, ldc int, acc bool, ep *Epilogue) {
 	var tile [mr * nr]float32
+	kt := kk * len(a.taps)
 	for j0 := 0; j0 < n; j0 += nr {
-		bpanel := bp[(j0/nr)*nr*kk:]
+		bpanel := bp[(j0/nr)*nr*kt:]
 		cols := min(nr, n-j0)
 		for i0 := 0; i0 < mm; i0 += mr {
 			rows := min(mr, mm-i0)
-			ct := c[i0*ldc+j0:]
-			a := ap[(i0/mr)*step:]
-			if rows == mr && cols == nr && microKernelC(kk, a, rs, ks, bpanel, ct, ldc, acc, ep, i0, j0) {
-				continue
-			}
-			microKernel(kk, a, rs, ks, bpanel, &tile)
-			for r := 0; r < rows; r++ {
-				dst := ct[r*ldc:][:cols]
-				src := tile[r*nr:][:cols]
-				if acc {
-					for j, v := range src {
-						dst[j] += v
-					}
-				} else {
-					copy(dst, src)
-				}
-			}
-			if ep != nil { // the tile is still in L1
-				ep.apply(ct, ldc, i0, j0, rows, cols)
-			}
+			tileOf(rows, kk, a.shift((i0/mr)*step), bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep, i0, j0, &tile)
 		}
 	}
 }
 
-// microKernelGo is the portable mr x nr kernel: tile = sum over k of A's
-// panel column k times B's panel row k, A's element (r, k) at a[r*rs+k*ks].
-// The assembly kernels must match it bit for bit.
-func microKernelGo(kk int, a []float32, rs, ks int, b []float32, tile *[mr * nr]float32) {
+// tileOf computes rows x cols of C (at most mr x nr) from A's panel and
+// B's, at row i, column j of ep's matrix: straight into C where an
+// assembly kernel fits, else through tile.
+func tileOf(rows, kk int, a panelA, bpanel []float32, cols int, c []float32, ldc int, acc bool, ep *Epilogue, i, j int, tile *[mr * nr]float32) {
+	if cols == nr && (rows == mr || rows == smallRows) && microKernelC(rows, kk, a, bpanel, c, ldc, acc, ep, i, j) {
+		return
+	}
+	microKernel(rows, kk, a, bpanel, tile)
+	for r := 0; r < rows; r++ {
+		dst := c[r*ldc:][:cols]
+		src := tile[r*nr:][:cols]
+		if acc {
+			for j, v := range src {
+				dst[j] += v
+			}
+		} else {
+			copy(dst, src)
+		}
+	}
+	if ep != nil { // the tile is still in L1
+		ep.apply(c, ldc, i, j, rows, cols)
+	}
+}
+
+// smallRows is the height of the short kernel that finishes the last rows
+// of a matrix when there are no more than that many.
+const smallRows = 4
+
+// microKernelGo is the portable mr x nr kernel: tile = sum over the taps
+// and k of A's element (r, k) times B's row k. The assembly kernels must
+// match it bit for bit.
+func microKernelGo(kk int, a panelA, b []float32, tile *[mr * nr]float32) {
 	var t [mr * nr]float32
-	b = b[:kk*nr]
-	for k := 0; k < kk; k++ {
-		bk := b[k*nr : k*nr+nr]
-		for r := 0; r < mr; r++ {
-			av := a[r*rs+k*ks]
-			row := t[r*nr : r*nr+nr]
-			for j := range row {
-				row[j] += av * bk[j]
+	b = b[:kk*len(a.taps)*nr]
+	for _, off := range a.taps {
+		for k := 0; k < kk; k++ {
+			bk := b[k*nr : k*nr+nr]
+			for r := 0; r < mr; r++ {
+				av := a.data[off+r*a.rs+k*a.ks]
+				row := t[r*nr : r*nr+nr]
+				for j := range row {
+					row[j] += av * bk[j]
+				}
 			}
 		}
+		b = b[kk*nr:]
 	}
 	*tile = t
 }

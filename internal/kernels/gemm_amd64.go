@@ -14,31 +14,41 @@ var (
 	useAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 )
 
-// kernel12x32 and kernel6x16 are generated into gemm_amd64.s by
-// tools/gen_gemm_asm.py, which documents them: a full tile of C (+)= A*B,
-// finished by the epilogue flags; steps in bytes.
+// kernel12x32, kernel4x32 and kernel6x16 are generated into gemm_amd64.s
+// by tools/gen_gemm_asm.py, which documents them: a full tile of C (+)=
+// A*B, finished by the epilogue flags; steps in bytes, taps in floats.
 //
 //go:noescape
-func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
+func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int)
 
 //go:noescape
-func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
+func kernel4x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int)
 
-// microKernelC computes a full mr x nr tile straight into c (row stride
-// ldc), adding to it with acc, then finishes it with ep (nil: none) as the
-// tile at row i, column j of ep's matrix. A's
-// element (r, k) is at a[r*rs+k*ks]. It reports false where there is no
-// assembly kernel; the caller then goes through a tile buffer.
-func microKernelC(kk int, a []float32, rs, ks int, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
-	if kk == 0 || !(useAVX512 || useAVX2) {
+//go:noescape
+func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int)
+
+// microKernelC computes a full tile of rows (mr or smallRows) x nr straight
+// into c (row stride ldc), adding to it with acc, then finishes it with ep
+// (nil: none) as the tile at row i, column j of ep's matrix. It reports
+// false where no assembly kernel computes such a tile; the caller then
+// goes through a tile buffer.
+func microKernelC(rows, kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
+	switch {
+	case kk == 0 || !(useAVX512 || useAVX2):
+		return false
+	case rows == smallRows && !useAVX512:
 		return false
 	}
-	_ = a[(mr-1)*rs+(kk-1)*ks]
-	_ = b[kk*nr-1]
-	_ = c[(mr-1)*ldc+nr-1]
+	_ = a.data[a.last(rows, kk)]
+	_ = b[kk*len(a.taps)*nr-1]
+	_ = c[(rows-1)*ldc+nr-1]
 	if useAVX512 {
-		flags, bias, res, ldres := ep.asmArgs(acc, i, j, mr, nr)
-		kernel12x32(kk, &a[0], &b[0], &c[0], 4*rs, 4*ks, 4*nr, 4*ldc, flags, bias, res, ldres)
+		kernel := kernel12x32
+		if rows == smallRows {
+			kernel = kernel4x32
+		}
+		flags, bias, res, ldres := ep.asmArgs(acc, i, j, rows, nr)
+		kernel(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps))
 		return true
 	}
 	// Four 6x16 quarters: rows 6-11 start 6 rows into A and C, columns
@@ -46,16 +56,18 @@ func microKernelC(kk int, a []float32, rs, ks int, b []float32, c []float32, ldc
 	const hr, hc = mr / 2, nr / 2
 	for _, q := range [4][2]int{{0, 0}, {0, hc}, {hr, 0}, {hr, hc}} {
 		flags, bias, res, ldres := ep.asmArgs(acc, i+q[0], j+q[1], hr, hc)
-		kernel6x16(kk, &a[q[0]*rs], &b[q[1]], &c[q[0]*ldc+q[1]], 4*rs, 4*ks, 4*nr, 4*ldc, flags, bias, res, ldres)
+		kernel6x16(kk, &a.data[q[0]*a.rs], &b[q[1]], &c[q[0]*ldc+q[1]], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps))
 	}
 	return true
 }
 
-// microKernel computes an mr x nr tile from A's panel (element (r, k) at
-// a[r*rs+k*ks]) and B's (row k of nr at b[k*nr]).
-func microKernel(kk int, a []float32, rs, ks int, b []float32, tile *[mr * nr]float32) {
-	if !microKernelC(kk, a, rs, ks, b, tile[:], nr, false, nil, 0, 0) {
-		microKernelGo(kk, a, rs, ks, b, tile)
+// microKernel computes the first rows of an mr x nr tile (all of them
+// where no shorter kernel fits) from A's panel and B's.
+func microKernel(rows, kk int, a panelA, b []float32, tile *[mr * nr]float32) {
+	if rows > smallRows || !microKernelC(smallRows, kk, a, b, tile[:], nr, false, nil, 0, 0) {
+		if !microKernelC(mr, kk, a, b, tile[:], nr, false, nil, 0, 0) {
+			microKernelGo(kk, a, b, tile)
+		}
 	}
 }
 

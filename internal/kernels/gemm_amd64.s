@@ -4,22 +4,19 @@
 
 // func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
 //
-// A 6x16 tile. CX counts k down. SI, R12 point at A rows
+// A 6x16 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12 point at A rows
 // 0, 3 (each also reaches the next two through R11 = ars) and
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
 // Y0..Y11 hold the tile, row r in Y(2r) and Y(2r+1); Y12, Y13
 // hold the B row; Y14..Y15 take turns broadcasting A values.
-TEXT ·kernel6x16(SB), NOSPLIT, $0-96
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
+TEXT ·kernel6x16(SB), NOSPLIT, $0-112
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
 	MOVQ aks+40(FP), R8
 	MOVQ ldb+48(FP), R9
 	MOVQ ldc+56(FP), R10
-	LEAQ (R11)(R11*2), BX
-	LEAQ (SI)(BX*1), R12
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -32,6 +29,17 @@ TEXT ·kernel6x16(SB), NOSPLIT, $0-96
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
+
+kernel6x16_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
 
 kernel6x16_loop:
 	VMOVUPS (DI), Y12
@@ -59,6 +67,8 @@ kernel6x16_loop:
 	ADDQ R9, DI
 	DECQ CX
 	JNZ  kernel6x16_loop
+	DECQ ntaps+104(FP)
+	JNZ  kernel6x16_tap
 
 	MOVQ flags+64(FP), AX
 	TESTQ $1, AX
@@ -165,26 +175,19 @@ kernel6x16_store:
 
 // func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
 //
-// A 12x32 tile. CX counts k down. SI, R12, R13, AX point at A rows
+// A 12x32 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12, R13, AX point at A rows
 // 0, 3, 6, 9 (each also reaches the next two through R11 = ars) and
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
 // Z0..Z23 hold the tile, row r in Z(2r) and Z(2r+1); Z24, Z25
 // hold the B row; Z26..Z31 take turns broadcasting A values.
-TEXT ·kernel12x32(SB), NOSPLIT, $0-96
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
+TEXT ·kernel12x32(SB), NOSPLIT, $0-112
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
 	MOVQ aks+40(FP), R8
 	MOVQ ldb+48(FP), R9
 	MOVQ ldc+56(FP), R10
-	LEAQ (R11)(R11*2), BX
-	LEAQ (SI)(BX*1), R12
-	LEAQ (R11)(R11*2), BX
-	LEAQ (R12)(BX*1), R13
-	LEAQ (R11)(R11*2), BX
-	LEAQ (R13)(BX*1), AX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -209,6 +212,21 @@ TEXT ·kernel12x32(SB), NOSPLIT, $0-96
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
+
+kernel12x32_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+	LEAQ (R11)(R11*2), BX
+	LEAQ (R12)(BX*1), R13
+	LEAQ (R11)(R11*2), BX
+	LEAQ (R13)(BX*1), AX
 
 kernel12x32_loop:
 	VMOVUPS (DI), Z24
@@ -256,6 +274,8 @@ kernel12x32_loop:
 	ADDQ R9, DI
 	DECQ CX
 	JNZ  kernel12x32_loop
+	DECQ ntaps+104(FP)
+	JNZ  kernel12x32_tap
 
 	MOVQ flags+64(FP), AX
 	TESTQ $1, AX
@@ -435,6 +455,141 @@ kernel12x32_store:
 	ADDQ R10, BX
 	VMOVUPS Z22, (BX)
 	VMOVUPS Z23, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kernel4x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
+//
+// A 4x32 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12 point at A rows
+// 0, 3 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Z0..Z7 hold the tile, row r in Z(2r) and Z(2r+1); Z8, Z9
+// hold the B row; Z10..Z31 take turns broadcasting A values.
+TEXT ·kernel4x32(SB), NOSPLIT, $0-112
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+kernel4x32_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+
+kernel4x32_loop:
+	VMOVUPS (DI), Z8
+	VMOVUPS 64(DI), Z9
+	VBROADCASTSS (SI), Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	VBROADCASTSS (SI)(R11*1), Z11
+	VFMADD231PS Z8, Z11, Z2
+	VFMADD231PS Z9, Z11, Z3
+	VBROADCASTSS (SI)(R11*2), Z12
+	VFMADD231PS Z8, Z12, Z4
+	VFMADD231PS Z9, Z12, Z5
+	VBROADCASTSS (R12), Z13
+	VFMADD231PS Z8, Z13, Z6
+	VFMADD231PS Z9, Z13, Z7
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel4x32_loop
+	DECQ ntaps+104(FP)
+	JNZ  kernel4x32_tap
+
+	MOVQ flags+64(FP), AX
+	TESTQ $1, AX
+	JZ   kernel4x32_bias
+	MOVQ DX, BX
+	VADDPS (BX), Z0, Z0
+	VADDPS 64(BX), Z1, Z1
+	ADDQ R10, BX
+	VADDPS (BX), Z2, Z2
+	VADDPS 64(BX), Z3, Z3
+	ADDQ R10, BX
+	VADDPS (BX), Z4, Z4
+	VADDPS 64(BX), Z5, Z5
+	ADDQ R10, BX
+	VADDPS (BX), Z6, Z6
+	VADDPS 64(BX), Z7, Z7
+
+kernel4x32_bias:
+	TESTQ $2, AX
+	JZ   kernel4x32_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Z8
+	VMOVUPS 64(BX), Z9
+	VADDPS Z8, Z0, Z0
+	VADDPS Z9, Z1, Z1
+	VADDPS Z8, Z2, Z2
+	VADDPS Z9, Z3, Z3
+	VADDPS Z8, Z4, Z4
+	VADDPS Z9, Z5, Z5
+	VADDPS Z8, Z6, Z6
+	VADDPS Z9, Z7, Z7
+
+kernel4x32_res:
+	TESTQ $4, AX
+	JZ   kernel4x32_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Z0, Z0
+	VADDPS 64(BX), Z1, Z1
+	ADDQ R11, BX
+	VADDPS (BX), Z2, Z2
+	VADDPS 64(BX), Z3, Z3
+	ADDQ R11, BX
+	VADDPS (BX), Z4, Z4
+	VADDPS 64(BX), Z5, Z5
+	ADDQ R11, BX
+	VADDPS (BX), Z6, Z6
+	VADDPS 64(BX), Z7, Z7
+
+kernel4x32_relu:
+	TESTQ $8, AX
+	JZ   kernel4x32_store
+	VPXORD Z8, Z8, Z8
+	VMAXPS Z0, Z8, Z0
+	VMAXPS Z1, Z8, Z1
+	VMAXPS Z2, Z8, Z2
+	VMAXPS Z3, Z8, Z3
+	VMAXPS Z4, Z8, Z4
+	VMAXPS Z5, Z8, Z5
+	VMAXPS Z6, Z8, Z6
+	VMAXPS Z7, Z8, Z7
+
+kernel4x32_store:
+	MOVQ DX, BX
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
 	VZEROUPPER
 	RET
 

@@ -4,14 +4,14 @@ package kernels
 
 import "time"
 
-func microKernel(kk int, a []float32, rs, ks int, b []float32, tile *[mr * nr]float32) {
-	microKernelGo(kk, a, rs, ks, b, tile)
+func microKernel(rows, kk int, a panelA, b []float32, tile *[mr * nr]float32) {
+	microKernelGo(kk, a, b, tile)
 }
 
 // PeakGFLOPS is 0 where there is no assembly FMA kernel.
 func PeakGFLOPS(d time.Duration) float64 { return 0 }
 
-func microKernelC(kk int, a []float32, rs, ks int, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
+func microKernelC(rows, kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
 	return false
 }
 

@@ -81,37 +81,56 @@ func gemmCase(t *testing.T, r *rand.Rand, name string, s [3]int) {
 }
 
 // Each assembly kernel the CPU has agrees with the portable one to the
-// last bit on values whose products and sums are exact: A packed or read in
-// place (row-major), written straight into C with and without accumulation,
+// last bit on values whose products and sums are exact: A packed, read in
+// place (row-major) or in stretches (a convolution's kernel rows), full
+// and short tiles written straight into C with and without accumulation,
 // with each epilogue, and through the tile buffer.
 func TestMicroKernelsAgree(t *testing.T) {
 	for _, isa := range kernelISAs(t) {
 		isa.use()
 		for _, kk := range []int{1, 2, 7, 256} {
-			for _, layout := range [][2]int{{1, mr}, {kk + 3, 1}} {
-				rs, ks := layout[0], layout[1]
-				a := make([]float32, (mr-1)*rs+(kk-1)*ks+1)
-				for i := range a {
-					a[i] = float32(i%7 - 3)
-				}
-				b := make([]float32, kk*nr)
+			for _, a := range testPanels(kk) {
+				b := make([]float32, kk*len(a.taps)*nr)
 				for i := range b {
 					b[i] = float32(i%5 - 2)
 				}
-				var x, y [mr * nr]float32
-				microKernel(kk, a, rs, ks, b, &x)
-				microKernelGo(kk, a, rs, ks, b, &y)
-				if x != y {
-					t.Fatalf("%s k=%d rs=%d: kernels differ", isa.name, kk, rs)
+				var y [mr * nr]float32
+				microKernelGo(kk, a, b, &y)
+				for _, rows := range []int{mr, smallRows, 3} {
+					var x [mr * nr]float32
+					microKernel(rows, kk, a, b, &x)
+					if !slices.Equal(x[:rows*nr], y[:rows*nr]) {
+						t.Fatalf("%s k=%d rs=%d taps=%d rows=%d: kernels differ", isa.name, kk, a.rs, len(a.taps), rows)
+					}
 				}
 				for _, ep := range testEpilogues() {
 					for _, acc := range []bool{false, true} {
-						checkTileInC(t, isa.name, kk, a, rs, ks, b, &y, acc, ep)
+						for _, rows := range []int{mr, smallRows} {
+							checkTileInC(t, isa.name, rows, kk, a, b, &y, acc, ep)
+						}
 					}
 				}
 			}
 		}
 	}
+}
+
+// testPanels returns A panels of exact values for kk steps: packed, a
+// row-major matrix in place, and three stretches of a convolution input.
+func testPanels(kk int) []panelA {
+	layouts := []panelA{
+		{rs: 1, ks: mr, taps: oneTap},
+		{rs: kk + 3, ks: 1, taps: oneTap},
+		{rs: 2 * kk, ks: 1, taps: []int{0, 5 * kk, 3}},
+	}
+	for i, a := range layouts {
+		a.data = make([]float32, a.last(mr, kk)+1)
+		for j := range a.data {
+			a.data[j] = float32(j%7 - 3)
+		}
+		layouts[i] = a
+	}
+	return layouts
 }
 
 // testEpilogues returns no epilogue, bias only, and bias + residual +
@@ -133,7 +152,7 @@ func testEpilogues() []*Epilogue {
 // checkTileInC runs microKernelC into a wider C holding values, as the
 // tile at row mr, column nr of ep's matrix, and compares with the portable
 // tile y added (acc) or copied, then finished by the Go epilogue.
-func checkTileInC(t *testing.T, name string, kk int, a []float32, rs, ks int, b []float32, y *[mr * nr]float32, acc bool, ep *Epilogue) {
+func checkTileInC(t *testing.T, name string, rows, kk int, a panelA, b []float32, y *[mr * nr]float32, acc bool, ep *Epilogue) {
 	t.Helper()
 	const ldc = nr + 5
 	c := make([]float32, mr*ldc)
@@ -141,10 +160,10 @@ func checkTileInC(t *testing.T, name string, kk int, a []float32, rs, ks int, b 
 		c[i] = float32(i % 3)
 	}
 	want := append([]float32(nil), c...)
-	if !microKernelC(kk, a, rs, ks, b, c, ldc, acc, ep, mr, nr) {
+	if !microKernelC(rows, kk, a, b, c, ldc, acc, ep, mr, nr) {
 		return
 	}
-	for r := 0; r < mr; r++ {
+	for r := 0; r < rows; r++ {
 		for j := 0; j < nr; j++ {
 			if acc {
 				want[r*ldc+j] += y[r*nr+j]
@@ -154,10 +173,10 @@ func checkTileInC(t *testing.T, name string, kk int, a []float32, rs, ks int, b 
 		}
 	}
 	if ep != nil {
-		ep.apply(want, ldc, mr, nr, mr, nr)
+		ep.apply(want, ldc, mr, nr, rows, nr)
 	}
 	if !slices.Equal(c, want) {
-		t.Fatalf("%s k=%d rs=%d acc=%v epilogue=%+v: tile in C differs", name, kk, rs, acc, ep != nil)
+		t.Fatalf("%s rows=%d k=%d rs=%d taps=%d acc=%v epilogue=%v: tile in C differs", name, rows, kk, a.rs, len(a.taps), acc, ep != nil)
 	}
 }
 
@@ -203,7 +222,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 	bb := make([]float32, kc*nr)
 	var tile [mr * nr]float32
 	for i := 0; i < b.N; i++ {
-		microKernel(kc, a, 1, mr, bb, &tile)
+		microKernel(mr, kc, panelA{data: a, rs: 1, ks: mr, taps: oneTap}, bb, &tile)
 	}
 	b.ReportMetric(2*mr*nr*kc*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
@@ -214,4 +233,24 @@ func BenchmarkFMAPeak(b *testing.B) {
 		g = PeakGFLOPS(50 * time.Millisecond)
 	}
 	b.ReportMetric(g, "GFLOP/s")
+}
+
+// BenchmarkGemmResNet50 times the products of ResNet-50's convolutions at
+// batch 1 (m output pixels, k = taps x input channels, n filters), B packed
+// as the plan packs weights.
+func BenchmarkGemmResNet50(b *testing.B) {
+	for _, s := range [][3]int{{12544, 147, 64}, {3136, 576, 64}, {3136, 64, 256}, {3136, 256, 64}, {784, 1152, 128}, {196, 2304, 256}, {196, 256, 1024}, {49, 4608, 512}, {49, 512, 2048}} {
+		m, k, n := s[0], s[1], s[2]
+		b.Run(fmt.Sprintf("%dx%dx%d", m, k, n), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 2))
+			x := Mat{randSlice(r, m*k), k, false}
+			w := PackB(Mat{randSlice(r, k*n), n, false}, k, n)
+			c := make([]float32, m*n)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				GemmPacked(m, x, w, c, n, false)
+			}
+			b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
 }

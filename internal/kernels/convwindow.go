@@ -1,0 +1,137 @@
+package kernels
+
+// Window convolution: the matrix product of im2col without im2col. In an
+// NHWC image, one kernel row (ky) of the window under output pixel (oy, ox)
+// is KW*C contiguous floats, and the same row under (oy, ox+1) starts
+// SW*C floats later. So a panel of consecutive output pixels of one output
+// row is an A panel the kernels read in place, with one stretch (tap) per
+// kernel row, once the input has a zero border.
+
+// windowMinWidth is the narrowest output for window convolution: narrower
+// rows fill the 12-row tiles poorly, and their im2col is small anyway.
+const windowMinWidth = 28
+
+// windowShape reports whether p's kernel is packed for window
+// convolution: one group, more than one tap.
+func windowShape(p Conv2DParams) bool {
+	return p.Groups == 1 && p.KH*p.KW > 1
+}
+
+// windowApplies reports whether ConvForwardPacked runs p by windows: its
+// kernel packed so, no dilation across, wide enough rows.
+func windowApplies(p Conv2DParams, w *PackedB) bool {
+	return windowShape(p) && w.ends != nil && p.DW == 1 && p.OW >= windowMinWidth
+}
+
+// windowBlock is a block of the kernel's rows (K = KH x KW*C): taps kernel
+// rows from t0, each the stretch [c0, c0+kk) of its KW*C values.
+type windowBlock struct{ t0, taps, c0, kk int }
+
+// windowBlocks cuts K into blocks of at most kc rows that the kernels read
+// as stretches: whole kernel rows grouped, or one kernel row cut in parts.
+func windowBlocks(p Conv2DParams) []windowBlock {
+	l := p.KW * p.C
+	var bs []windowBlock
+	if l <= kc {
+		g := kc / l
+		for t := 0; t < p.KH; t += g {
+			bs = append(bs, windowBlock{t0: t, taps: min(g, p.KH-t), kk: l})
+		}
+		return bs
+	}
+	parts := (l + kc - 1) / kc
+	for t := 0; t < p.KH; t++ {
+		for i := 0; i < parts; i++ {
+			c0, c1 := i*l/parts, (i+1)*l/parts
+			bs = append(bs, windowBlock{t0: t, taps: 1, c0: c0, kk: c1 - c0})
+		}
+	}
+	return bs
+}
+
+// packWindowKernel packs an HWIO kernel (K x F) in the blocks of
+// windowBlocks.
+func packWindowKernel(p Conv2DParams, kernel []float32) *PackedB {
+	var ends []int
+	l := p.KW * p.C
+	for _, b := range windowBlocks(p) {
+		ends = append(ends, (b.t0+b.taps-1)*l+b.c0+b.kk)
+	}
+	return packBBlocks(Mat{Data: kernel, Stride: p.F}, p.KH*l, p.F, ends)
+}
+
+// convWindow computes out = conv(in) * w finished by ep (nil: none).
+func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epilogue) {
+	hp := (p.OH-1)*p.SH + (p.KH-1)*p.DH + 1
+	wp := (p.OW-1)*p.SW + p.KW
+	row := wp * p.C
+	// Slack: a short last panel is computed as a full one, reading on.
+	buf := getBuf(p.N*hp*row + mr*p.SW*p.C)
+	defer putBuf(buf)
+	padded := *buf
+	padInput(p, in, hp, wp, padded)
+	blocks := windowBlocks(p)
+	offs := make([][]int, len(blocks))
+	for i, b := range blocks {
+		for t := b.t0; t < b.t0+b.taps; t++ {
+			offs[i] = append(offs[i], t*p.DH*row+b.c0)
+		}
+	}
+	np := (p.F + nr - 1) / nr
+	// One stretch of rows per core: each stretch streams all of the
+	// kernel, so fewer stretches read it fewer times.
+	ParallelFor(p.N*p.OH, (p.N*p.OH+Workers()-1)/Workers(), func(lo, hi int) {
+		var tile [mr * nr]float32
+		k0 := 0
+		for bi, b := range blocks {
+			kt := b.taps * b.kk
+			acc, last := bi > 0, ep
+			if bi < len(blocks)-1 {
+				last = nil
+			}
+			for j0 := 0; j0 < p.F; j0 += nr {
+				bpanel := w.data[k0*np*nr+(j0/nr)*nr*kt:]
+				cols := min(nr, p.F-j0)
+				for orow := lo; orow < hi; orow++ {
+					n, oy := orow/p.OH, orow%p.OH
+					base := (n*hp + oy*p.SH) * row
+					for ox := 0; ox < p.OW; {
+						rows := min(mr, p.OW-ox)
+						if rows < mr {
+							rows = min(smallRows, rows)
+						}
+						a := panelA{data: padded[base+ox*p.SW*p.C:], rs: p.SW * p.C, ks: 1, taps: offs[bi]}
+						i := orow*p.OW + ox
+						tileOf(rows, b.kk, a, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)
+						ox += rows
+					}
+				}
+			}
+			k0 += kt
+		}
+	})
+}
+
+// padInput copies the input into an n x hp x wp x c buffer with p's zero
+// border (top and left padding; bottom and right as far as the windows
+// reach), clearing the slack after it.
+func padInput(p Conv2DParams, in []float32, hp, wp int, dst []float32) {
+	row := wp * p.C
+	clear(dst[p.N*hp*row:])
+	ParallelFor(p.N*hp, 8, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			n, y := r/hp, r%hp-p.PadT
+			d := dst[r*row : (r+1)*row]
+			if y < 0 || y >= p.H {
+				clear(d)
+				continue
+			}
+			x0 := min(wp, p.PadL)
+			x1 := max(x0, min(wp, p.PadL+p.W))
+			clear(d[:x0*p.C])
+			src := in[((n*p.H+y)*p.W+x0-p.PadL)*p.C:]
+			copy(d[x0*p.C:x1*p.C], src[:(x1-x0)*p.C])
+			clear(d[x1*p.C:])
+		}
+	})
+}
