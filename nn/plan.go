@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 	"time"
 
@@ -24,7 +25,8 @@ type Plan struct {
 	outputs  []int
 	uses     []int // readers of each value, outputs counting once more
 	format   DataFormat
-	bufs     sync.Map // length -> *sync.Pool of []float32
+	mu       sync.Mutex
+	free     map[int][][]float32 // activation buffers by length
 	winograd int
 }
 
@@ -112,6 +114,7 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 		return val[l]
 	}
 	absorbed := map[*Layer]bool{}
+	freed := 0                      // bytes of weights consumed since the last collection
 	deferred := map[*Layer]*pstep{} // Add layer -> convolution to fuse into it
 	nonNegative := map[*Layer]bool{}
 	for _, l := range m.layers {
@@ -143,13 +146,22 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 			p.steps = append(p.steps, st)
 			nonNegative[l] = op.max && nonNegative[src]
 		case *conv2DOp:
-			st, last := p.fuseConv(l, op, sole, absorbed, val)
+			st, last := p.fuseConv(l, op, sole, absorbed, val, cc.consume)
 			if cc.consume {
 				for x := l; ; x = sole(x) {
+					for _, v := range x.vals {
+						freed += 4 * len(v.Data)
+					}
 					x.vals = nil // folded into the plan; the GC may take them now
 					if x == last {
 						break
 					}
+				}
+				// Collect every few MB: the garbage the GC would otherwise
+				// let pile up (up to the live heap) is the peak memory.
+				if freed > 4<<20 {
+					runtime.GC()
+					freed = 0
 				}
 			}
 			if add := sole(last); add != nil {
@@ -227,7 +239,7 @@ func (p *Plan) generic(l *Layer, val map[*Layer]int, newVal func(*Layer) int) {
 
 // fuseConv makes the step of a convolution, folding the padding before it
 // and the BatchNormalization after it. It returns the last layer fused.
-func (p *Plan) fuseConv(l *Layer, op *conv2DOp, sole func(*Layer) *Layer, absorbed map[*Layer]bool, val map[*Layer]int) (*pstep, *Layer) {
+func (p *Plan) fuseConv(l *Layer, op *conv2DOp, sole func(*Layer) *Layer, absorbed map[*Layer]bool, val map[*Layer]int, consume bool) (*pstep, *Layer) {
 	st := &pstep{layer: l, conv: op, residual: -1}
 	src := l.inputs[0].layer
 	if pad, ok := src.op.(*zeroPaddingOp); ok && absorbed[src] {
@@ -237,7 +249,10 @@ func (p *Plan) fuseConv(l *Layer, op *conv2DOp, sole func(*Layer) *Layer, absorb
 	st.ins = []int{val[src]}
 	w := l.values()
 	f := op.filters
-	kernel := append([]float32(nil), w[0].Data...)
+	kernel := w[0].Data
+	if !consume { // else the weights are the plan's to fold in place
+		kernel = append([]float32(nil), kernel...)
+	}
 	st.bias = make([]float32, f)
 	if op.useBias {
 		copy(st.bias, w[1].Data)
@@ -355,17 +370,27 @@ func (p *Plan) fuseRelu(st *pstep, last *Layer, sole func(*Layer) *Layer, absorb
 // Steps is the number of steps the plan runs, for tests and reports.
 func (p *Plan) Steps() int { return len(p.steps) }
 
+// get returns an activation buffer of n floats from the plan's free
+// lists, which keep as many buffers of each size as were ever in use at
+// once (unlike a sync.Pool they survive collections: steady serving
+// allocates nothing).
 func (p *Plan) get(n int) []float32 {
-	pool, _ := p.bufs.LoadOrStore(n, &sync.Pool{})
-	if b, ok := pool.(*sync.Pool).Get().(*[]float32); ok {
-		return *b
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if l := p.free[n]; len(l) > 0 {
+		p.free[n] = l[:len(l)-1]
+		return l[len(l)-1]
 	}
 	return make([]float32, n)
 }
 
 func (p *Plan) put(b []float32) {
-	pool, _ := p.bufs.LoadOrStore(len(b), &sync.Pool{})
-	pool.(*sync.Pool).Put(&b)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.free == nil {
+		p.free = map[int][][]float32{}
+	}
+	p.free[len(b)] = append(p.free[len(b)], b)
 }
 
 // StepTime is how long one plan step took in Profile.

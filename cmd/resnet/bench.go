@@ -45,6 +45,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	seconds := fs.Float64("seconds", 10, "how long to measure, after one warm-up run")
 	minRuns := fs.Int("runs", 5, "at least this many timed runs")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	wino := fs.String("winograd", "auto", "Winograd F(2x2,3x3) for 3x3 stride-1 convolutions: auto (where timed faster), off, on")
 	layers := fs.Int("layers", 0, "also print the plan's N slowest steps (inference)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to this file")
 	pos, err := parse(fs, args)
@@ -113,7 +114,17 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	case *reference:
 		step = func() error { _, err := m.Predict(x); return err }
 	default:
-		plan, err := m.Compile(nn.ConsumeWeights()) // weights held once: the serving footprint
+		copts := []nn.CompileOption{nn.ConsumeWeights()} // weights held once: the serving footprint
+		switch *wino {
+		case "auto":
+		case "off":
+			copts = append(copts, nn.NoWinograd())
+		case "on":
+			copts = append(copts, nn.ForceWinograd())
+		default:
+			return usageErrorf("--winograd must be auto, off or on, got %q", *wino)
+		}
+		plan, err := m.Compile(copts...)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math/bits"
 	"slices"
 	"sync"
 )
@@ -449,17 +450,41 @@ const (
 	flagRelu
 )
 
-var bufPool sync.Pool
+// scratch holds free scratch buffers by size class: class c holds slices
+// of capacity 1<<c floats. Exact classes mean a buffer taken is never
+// dropped for being too small, and unlike a sync.Pool the lists survive
+// collections, so steady use allocates nothing: garbage is what lets a
+// process's heap grow to twice the model's weights. The lists hold as many
+// buffers of a class as were ever in use at once.
+var scratch struct {
+	mu   sync.Mutex
+	free [48][]*[]float32
+}
 
-// getBuf returns a pooled slice of at least n floats; hot loops reuse
-// packing buffers instead of allocating per call.
+// getBuf returns a scratch slice of n floats (contents undefined); hot
+// loops reuse packing and scratch buffers instead of allocating per call.
 func getBuf(n int) *[]float32 {
-	if p, ok := bufPool.Get().(*[]float32); ok && cap(*p) >= n {
+	c := bits.Len(uint(max(n, 1) - 1))
+	scratch.mu.Lock()
+	if l := scratch.free[c]; len(l) > 0 {
+		p := l[len(l)-1]
+		scratch.free[c] = l[:len(l)-1]
+		scratch.mu.Unlock()
 		*p = (*p)[:n]
 		return p
 	}
-	s := make([]float32, n)
+	scratch.mu.Unlock()
+	s := make([]float32, n, 1<<c)
 	return &s
 }
 
-func putBuf(p *[]float32) { bufPool.Put(p) }
+// putBuf returns a slice from getBuf to the free lists.
+func putBuf(p *[]float32) {
+	c := bits.Len(uint(cap(*p))) - 1
+	if cap(*p) != 1<<c {
+		return // not from getBuf
+	}
+	scratch.mu.Lock()
+	scratch.free[c] = append(scratch.free[c], p)
+	scratch.mu.Unlock()
+}

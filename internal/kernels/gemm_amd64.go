@@ -43,12 +43,13 @@ func microKernelC(rows, kk int, a panelA, b []float32, c []float32, ldc int, acc
 	_ = b[kk*len(a.taps)*nr-1]
 	_ = c[(rows-1)*ldc+nr-1]
 	if useAVX512 {
-		kernel := kernel12x32
-		if rows == smallRows {
-			kernel = kernel4x32
-		}
+		// Direct calls: through a func value, c would escape to the heap.
 		flags, bias, res, ldres := ep.asmArgs(acc, i, j, rows, nr)
-		kernel(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps))
+		if rows == smallRows {
+			kernel4x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps))
+		} else {
+			kernel12x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps))
+		}
 		return true
 	}
 	// Four 6x16 quarters: rows 6-11 start 6 rows into A and C, columns
