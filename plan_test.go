@@ -1,6 +1,7 @@
 package resnet
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 
@@ -20,6 +21,8 @@ func TestPlanMatchesReference(t *testing.T) {
 		{"resnet50", []Option{InputShape(64, 64, 3)}, []int{2, 64, 64, 3}},
 		{"resnet50", []Option{WithFlavor(Torch), InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
 		{"resnet18", []Option{WithFlavor(Torch), InputShape(48, 40, 3)}, []int{2, 48, 40, 3}},
+		{"resnet18", []Option{WithFlavor(Torch), InputShape(128, 120, 3)}, []int{1, 128, 120, 3}}, // window convolutions
+		{"resnet50", []Option{InputShape(128, 128, 3)}, []int{1, 128, 128, 3}},               // ... with Keras' "same" strided 3x3
 		{"resnet34", []Option{InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
 		{"resnet50v2", []Option{InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
 		{"resnext50_32x4d", []Option{InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
@@ -80,6 +83,36 @@ func nonTrivial(m *nn.Model) error {
 		}
 	}
 	return nil
+}
+
+// A plan in steady use allocates little: buffers are reused, not garbage
+// that would let the heap grow to twice the weights.
+func TestPlanSteadyStateAllocations(t *testing.T) {
+	m := mustBuild(t, "resnet18", WithFlavor(Torch), InputShape(96, 96, 3))
+	plan, err := m.Compile(nn.NoWinograd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.New(2, 96, 96, 3)
+	for range 2 {
+		if _, err := plan.Predict(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const runs = 5
+	for range runs {
+		plan.Predict(x)
+	}
+	runtime.ReadMemStats(&after)
+	// The largest activation here is 2x48x48x64 floats, 1.2 MB; what is
+	// left is small bookkeeping (tensor headers, closures) and the output.
+	per := (after.TotalAlloc - before.TotalAlloc) / runs
+	t.Logf("%d bytes allocated per Predict", per)
+	if per > 64<<10 {
+		t.Errorf("%d bytes allocated per Predict, want < 64 KB", per)
+	}
 }
 
 func TestPlanConcurrent(t *testing.T) {
