@@ -57,6 +57,33 @@ func checkGolden(t *testing.T, m *nn.Model, golden string) {
 			t.Errorf("%s: %s differs from PyTorch by %g (scale %g)", golden, name, diff, scale)
 		}
 	}
+	checkPlanGolden(t, m, golden, g)
+}
+
+// checkPlanGolden compares the compiled plan's logits with PyTorch's, with
+// the default choice of algorithms, matrix products only and Winograd
+// wherever it applies.
+func checkPlanGolden(t *testing.T, m *nn.Model, golden string, g *weights.File) {
+	t.Helper()
+	for _, mode := range []struct {
+		name string
+		opts []nn.CompileOption
+	}{{"default", nil}, {"matrix products", []nn.CompileOption{nn.NoWinograd()}}, {"Winograd", []nn.CompileOption{nn.ForceWinograd()}}} {
+		plan, err := m.Compile(mode.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := plan.Predict(g.Tensors["input"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := g.Tensors["logits"]
+		diff, scale, err := tensor.MaxAbsDiff(&tensor.Tensor{Shape: want.Shape, Data: got[0].Data}, want)
+		t.Logf("%s plan (%s, %d Winograd layers) logits max |error| %.3g, relative %.2g", golden, mode.name, plan.WinogradLayers(), diff, diff/scale)
+		if err != nil || diff > 1e-4*scale {
+			t.Errorf("%s: the plan (%s) differs from PyTorch by %g (scale %g) %v", golden, mode.name, diff, scale, err)
+		}
+	}
 }
 
 func TestGoldenTorchvision(t *testing.T) {

@@ -41,21 +41,27 @@ func TestPlanMatchesReference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		plan, err := m.Compile(nn.NoWinograd())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if plan.Steps() >= len(m.Layers())-1 {
-			t.Errorf("%s: %d steps for %d layers: nothing was fused", tt.arch, plan.Steps(), len(m.Layers()))
-		}
-		for run := 0; run < 2; run++ { // the second run reuses pooled buffers
-			got, err := plan.Predict(x)
+		for _, mode := range []struct {
+			name string
+			opts []nn.CompileOption
+		}{{"matrix products", []nn.CompileOption{nn.NoWinograd()}}, {"default", nil}, {"Winograd", []nn.CompileOption{nn.ForceWinograd()}}} {
+			plan, err := m.Compile(mode.opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			diff, scale, err := tensor.MaxAbsDiff(got[0], want[0])
-			if err != nil || diff > 1e-4*scale {
-				t.Errorf("%s %v: plan differs from the reference by %g (scale %g) %v", tt.arch, tt.in, diff, scale, err)
+			if plan.Steps() >= len(m.Layers())-1 {
+				t.Errorf("%s: %d steps for %d layers: nothing was fused", tt.arch, plan.Steps(), len(m.Layers()))
+			}
+			for run := 0; run < 2; run++ { // the second run reuses pooled buffers
+				got, err := plan.Predict(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				diff, scale, err := tensor.MaxAbsDiff(got[0], want[0])
+				if err != nil || diff > 1e-4*scale {
+					t.Errorf("%s %v (%s, %d Winograd layers): plan differs from the reference by %g (scale %g) %v",
+						tt.arch, tt.in, mode.name, plan.WinogradLayers(), diff, scale, err)
+				}
 			}
 		}
 	}

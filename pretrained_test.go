@@ -1,6 +1,7 @@
 package resnet
 
 import (
+	"github.com/resnet-go/resnet/tensor"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,21 @@ func TestPretrainedKerasResNet50(t *testing.T) {
 		if p[0].Name != want || p[0].Score < 0.5 {
 			t.Errorf("image %d: top-1 %s (%.3f), want %s", i, p[0].Name, p[0].Score, want)
 		}
+	}
+	// The compiled plan (BatchNorm folded, Winograd where preferred) gives
+	// the same probabilities.
+	plan, err := m.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := plan.Predict(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff, scale, err := tensor.MaxAbsDiff(fast[0], out[0])
+	t.Logf("plan (%d Winograd layers): probabilities within %.2g of the reference", plan.WinogradLayers(), diff)
+	if err != nil || diff > 1e-4*scale {
+		t.Errorf("the plan's probabilities differ from the reference by %g (scale %g) %v", diff, scale, err)
 	}
 }
 

@@ -40,7 +40,7 @@ type pstep struct {
 	conv     *conv2DOp
 	pads     [4]int // top, bottom, left, right
 	packed   []*kernels.PackedB
-	wino     *kernels.WinogradKernel // set when Winograd was timed faster
+	wino     *kernels.WinogradKernel // set (and packed nil) when run by Winograd
 	bias     []float32
 	relu     bool
 	residual int // value added before the ReLU, or -1
@@ -57,13 +57,15 @@ type compileConfig struct {
 }
 
 const (
-	timeWinograd  = iota // time both and keep the faster (the default)
-	noWinograd           // matrix products only: quicker to compile, deterministic
+	autoWinograd  = iota // where the kernels prefer it (the default)
+	noWinograd           // matrix products only
 	forceWinograd        // Winograd wherever it applies
 )
 
-// NoWinograd skips timing Winograd against im2col: every convolution runs
-// as a matrix product, and compiling is quicker and deterministic.
+// NoWinograd runs every convolution as a matrix product. By default 3x3
+// stride-1 convolutions run by Winograd's F(2x2, 3x3) where that is faster:
+// with AVX-512 transforms, channels in multiples of 16, outputs of at least
+// 14x14 at the model's input size.
 func NoWinograd() CompileOption { return func(c *compileConfig) { c.winograd = noWinograd } }
 
 // ForceWinograd runs every 3x3 stride-1 convolution by Winograd's
@@ -303,44 +305,22 @@ func (st *pstep) convParams(n, h, w, c int) (kp kernels.Conv2DParams, ok bool) {
 	return kp, true
 }
 
-// chooseWinograd times a 3x3 stride-1 convolution both ways on one image
-// and keeps Winograd's F(2x2, 3x3) where it is faster. Which one wins
-// depends on the machine, the channels and the image size.
+// chooseWinograd picks Winograd's F(2x2, 3x3) for a 3x3 stride-1
+// convolution where the kernels say it is faster at the model's input size
+// (or everywhere it applies, when forced), and then keeps only its
+// transformed kernel.
 func (p *Plan) chooseWinograd(st *pstep, kernel []float32, h, w, c int) {
 	o := st.conv
-	kp := kernels.Conv2DParams{N: 1, H: h, W: w, C: c, KH: o.kernel, KW: o.kernel, F: o.filters, SH: o.strides[0], SW: o.strides[1],
-		DH: o.dilation, DW: o.dilation, Groups: o.groups}
-	if !kernels.WinogradApplies(kp) {
-		return
-	}
-	if p.winograd == forceWinograd {
-		st.wino = kernels.NewWinogradKernel(kernel, c, o.filters)
-		return
-	}
-	if h == Unknown || w == Unknown || p.winograd == noWinograd {
+	if p.winograd == noWinograd || h == Unknown || w == Unknown {
 		return
 	}
 	kp, ok := st.convParams(1, h, w, c)
-	if !ok {
+	if !ok || !kernels.WinogradApplies(kp) {
 		return
 	}
-	wk := kernels.NewWinogradKernel(kernel, c, o.filters)
-	in := make([]float32, h*w*c)
-	out := make([]float32, kp.OH*kp.OW*o.filters)
-	best := func(run func()) time.Duration {
-		run() // warm-up
-		b := time.Duration(math.MaxInt64)
-		for i := 0; i < 3; i++ {
-			t0 := time.Now()
-			run()
-			b = min(b, time.Since(t0))
-		}
-		return b
-	}
-	direct := best(func() { kernels.ConvForwardPacked(kp, in, st.packed, out, nil) })
-	wino := best(func() { kernels.WinogradConv(kp, in, wk, out) })
-	if wino < direct {
-		st.wino = wk
+	if p.winograd == forceWinograd || kernels.WinogradPreferred(kp) {
+		st.wino = kernels.NewWinogradKernel(kernel, c, o.filters)
+		st.packed = nil
 	}
 }
 
@@ -509,11 +489,10 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor) (*tensor.Tensor, bool, erro
 		if st.residual >= 0 {
 			res = vals[st.residual].Data
 		}
+		ep := &kernels.Epilogue{Bias: st.bias, Res: res, LdRes: o.filters, Relu: st.relu}
 		if st.wino != nil {
-			kernels.WinogradConv(kp, x.Data, st.wino, out.Data)
-			kernels.BiasAddRelu(out.Data, st.bias, res, st.relu)
+			kernels.WinogradConv(kp, x.Data, st.wino, out.Data, ep)
 		} else {
-			ep := &kernels.Epilogue{Bias: st.bias, Res: res, LdRes: o.filters, Relu: st.relu}
 			kernels.ConvForwardPacked(kp, x.Data, st.packed, out.Data, ep)
 		}
 		return out, true, nil

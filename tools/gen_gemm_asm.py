@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes internal/kernels/gemm_amd64.s: the GEMM micro-kernels and the FMA
-peak probes, for AVX2 (6x16 tiles in ymm registers) and AVX-512 (12x32 tiles
-in zmm registers).
+peak probes, for AVX2 (6x16 tiles in ymm registers) and AVX-512 (12x32 and
+4x32 tiles in zmm registers), and the AVX-512 Winograd transforms.
 
     python3 tools/gen_gemm_asm.py > internal/kernels/gemm_amd64.s
 
@@ -142,12 +142,167 @@ TEXT ·{name}(SB), NOSPLIT, $0-8
     return out
 
 
+def wino_input():
+    """Winograd F(2x2,3x3) input transform of one tile, 16 channels a step."""
+    out = ["""
+// func winoInput16(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
+//
+// V = B'dB for one 4x4 input tile d, 16 channels at a time for groups
+// steps: d[i][j] at src + i*rowStride + j*pixStride, V[e] stored at
+// dst + e*eStride (bytes). R11, R12, R13, AX point at input rows 0-3 and
+// BX = 3*pixStride reaches column 3; SI walks the stores a row of four
+// elements at a time, DX = 3*eStride; CX counts the groups. Z0..Z15 take
+// d (Z(4i+j)), Z16..Z31 B'd, then Z0..Z15 V. The adds and subtractions
+// are those of the portable winoInputGo, in its order.
+TEXT ·winoInput16(SB), NOSPLIT, $0-48
+	MOVQ groups+0(FP), CX
+	MOVQ src+8(FP), R11
+	MOVQ rowStride+16(FP), R8
+	MOVQ pixStride+24(FP), R9
+	MOVQ dst+32(FP), DI
+	MOVQ eStride+40(FP), R10
+	LEAQ (R11)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	LEAQ (R13)(R8*1), AX
+	LEAQ (R9)(R9*2), BX
+	LEAQ (R10)(R10*2), DX
+
+winoin_loop:"""]
+    w = out.append
+    rows = ["R11", "R12", "R13", "AX"]
+    cols = ["", "(R9*1)", "(R9*2)", "(BX*1)"]
+    for i in range(4):
+        for j in range(4):
+            w(f"\tVMOVUPS ({rows[i]}){cols[j]}, Z{4 * i + j}")
+    # rows: s0 = d0 - d2, s1 = d1 + d2, s2 = d2 - d1, s3 = d1 - d3 (per column j)
+    for j in range(4):
+        d = [f"Z{4 * i + j}" for i in range(4)]
+        s_ = [f"Z{16 + 4 * i + j}" for i in range(4)]
+        w(f"\tVSUBPS {d[2]}, {d[0]}, {s_[0]}")
+        w(f"\tVADDPS {d[2]}, {d[1]}, {s_[1]}")
+        w(f"\tVSUBPS {d[1]}, {d[2]}, {s_[2]}")
+        w(f"\tVSUBPS {d[3]}, {d[1]}, {s_[3]}")
+    # columns: v0 = a0 - a2, v1 = a1 + a2, v2 = a2 - a1, v3 = a1 - a3 (per row i)
+    for i in range(4):
+        a = [f"Z{16 + 4 * i + j}" for j in range(4)]
+        v = [f"Z{4 * i + j}" for j in range(4)]
+        w(f"\tVSUBPS {a[2]}, {a[0]}, {v[0]}")
+        w(f"\tVADDPS {a[2]}, {a[1]}, {v[1]}")
+        w(f"\tVSUBPS {a[1]}, {a[2]}, {v[2]}")
+        w(f"\tVSUBPS {a[3]}, {a[1]}, {v[3]}")
+    w("\tMOVQ DI, SI")
+    ecols = ["", "(R10*1)", "(R10*2)", "(DX*1)"]
+    for i in range(4):
+        for j in range(4):
+            w(f"\tVMOVUPS Z{4 * i + j}, (SI){ecols[j]}")
+        if i < 3:
+            w("\tLEAQ (SI)(R10*4), SI")
+    for r in rows + ["DI"]:
+        w(f"\tADDQ $64, {r}")
+    w("\tDECQ CX\n\tJNZ  winoin_loop\n\tVZEROUPPER\n\tRET")
+    return out
+
+
+def wino_output():
+    """Winograd F(2x2,3x3) output transform of one tile with the epilogue."""
+    out = [f"""
+// func winoOutput16(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32)
+//
+// Y = A'MA for one tile, 16 channels at a time for groups steps: M[e] at
+// m + e*eStride, the 2x2 outputs stored at dst + i*rowStride + j*pixStride
+// (bytes), after adding bias (flag {FLAG_BIAS}), the residual at the same
+// offsets from res (flag {FLAG_RES}), and ReLU (flag {FLAG_RELU}). R11, R12, R13, AX
+// point at M[0], M[4], M[8], M[12], BX = 3*eStride; DX = dst + rowStride;
+// SI carries the bias and residual pointers, kept in their argument
+// slots; CX counts the groups. Z0..Z15 take M, Z16..Z23 A'M, Z24..Z27 Y.
+TEXT ·winoOutput16(SB), NOSPLIT, $0-72
+	MOVQ groups+0(FP), CX
+	MOVQ m+8(FP), R11
+	MOVQ eStride+16(FP), R8
+	MOVQ dst+24(FP), DI
+	MOVQ rowStride+32(FP), R9
+	MOVQ pixStride+40(FP), R10
+	LEAQ (R11)(R8*4), R12
+	LEAQ (R12)(R8*4), R13
+	LEAQ (R13)(R8*4), AX
+	LEAQ (R8)(R8*2), BX
+	VPXORD Z31, Z31, Z31
+
+winoout_loop:"""]
+    w = out.append
+    rows = ["R11", "R12", "R13", "AX"]
+    cols = ["", "(R8*1)", "(R8*2)", "(BX*1)"]
+    for i in range(4):
+        for j in range(4):
+            w(f"\tVMOVUPS ({rows[i]}){cols[j]}, Z{4 * i + j}")
+    # A'M: r0j = (m0j + m1j) + m2j, r1j = (m1j - m2j) - m3j
+    for j in range(4):
+        m = [f"Z{4 * i + j}" for i in range(4)]
+        r0, r1 = f"Z{16 + j}", f"Z{20 + j}"
+        w(f"\tVADDPS {m[1]}, {m[0]}, {r0}")
+        w(f"\tVADDPS {m[2]}, {r0}, {r0}")
+        w(f"\tVSUBPS {m[2]}, {m[1]}, {r1}")
+        w(f"\tVSUBPS {m[3]}, {r1}, {r1}")
+    # (A'M)A: y0 = (r0 + r1) + r2, y1 = (r1 - r2) - r3, per row of A'M
+    ys = ["Z24", "Z25", "Z26", "Z27"]  # y00, y01, y10, y11
+    for i in range(2):
+        r = [f"Z{16 + 4 * i + j}" for j in range(4)]
+        y0, y1 = ys[2 * i], ys[2 * i + 1]
+        w(f"\tVADDPS {r[1]}, {r[0]}, {y0}")
+        w(f"\tVADDPS {r[2]}, {y0}, {y0}")
+        w(f"\tVSUBPS {r[2]}, {r[1]}, {y1}")
+        w(f"\tVSUBPS {r[3]}, {y1}, {y1}")
+    w(f"""	MOVQ flags+48(FP), SI
+	TESTQ ${FLAG_BIAS}, SI
+	JZ   winoout_res
+	MOVQ bias+56(FP), SI
+	VMOVUPS (SI), Z28""")
+    for y in ys:
+        w(f"\tVADDPS Z28, {y}, {y}")
+    w(f"""	ADDQ $64, SI
+	MOVQ SI, bias+56(FP)
+
+winoout_res:
+	MOVQ flags+48(FP), SI
+	TESTQ ${FLAG_RES}, SI
+	JZ   winoout_relu
+	MOVQ res+64(FP), SI
+	VADDPS (SI), Z24, Z24
+	VADDPS (SI)(R10*1), Z25, Z25
+	ADDQ R9, SI
+	VADDPS (SI), Z26, Z26
+	VADDPS (SI)(R10*1), Z27, Z27
+	SUBQ R9, SI
+	ADDQ $64, SI
+	MOVQ SI, res+64(FP)
+
+winoout_relu:
+	MOVQ flags+48(FP), SI
+	TESTQ ${FLAG_RELU}, SI
+	JZ   winoout_store""")
+    for y in ys:
+        w(f"\tVMAXPS {y}, Z31, {y}")
+    w("""
+winoout_store:
+	LEAQ (DI)(R9*1), DX
+	VMOVUPS Z24, (DI)
+	VMOVUPS Z25, (DI)(R10*1)
+	VMOVUPS Z26, (DX)
+	VMOVUPS Z27, (DX)(R10*1)""")
+    for r in rows + ["DI"]:
+        w(f"\tADDQ $64, {r}")
+    w("\tDECQ CX\n\tJNZ  winoout_loop\n\tVZEROUPPER\n\tRET")
+    return out
+
+
 def main():
     lines = ["// Code generated by tools/gen_gemm_asm.py; DO NOT EDIT.", "",
              '#include "textflag.h"']
     lines += kernel("kernel6x16", 6, "Y", 32)
     lines += kernel("kernel12x32", 12, "Z", 64)
     lines += kernel("kernel4x32", 4, "Z", 64)
+    lines += wino_input()
+    lines += wino_output()
     lines += fma_loop("fmaLoop", "Y", 192)
     lines += fma_loop("fmaLoop512", "Z", 384)
     sys.stdout.write("\n".join(lines) + "\n")

@@ -131,6 +131,10 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usageErrorf("--resize %q: want squash or crop", *resize)
 	}
+	plan, err := p.model.Compile(nn.ConsumeWeights())
+	if err != nil {
+		return err
+	}
 	var results []imageJSON
 	for lo := 0; lo < len(images); lo += *batch {
 		chunk := images[lo:min(lo+*batch, len(images))]
@@ -138,7 +142,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		outs, err := p.model.Predict(x)
+		outs, err := plan.Predict(x)
 		if err != nil {
 			return err
 		}

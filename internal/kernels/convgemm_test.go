@@ -1,8 +1,10 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -158,56 +160,109 @@ func TestConvForwardPacked(t *testing.T) {
 	}
 }
 
+// Winograd matches the direct convolution within a bound that grows with
+// the channels, with each kernel the CPU has: odd sizes (edge tiles),
+// several images and blocks of tiles, channels in and out of 16-wide
+// groups, and the fused bias, residual and ReLU.
 func TestWinogradMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	cases := []Conv2DParams{
 		{N: 2, H: 7, W: 6, C: 5, KH: 3, KW: 3, F: 9, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
 		{N: 1, H: 8, W: 8, C: 16, KH: 3, KW: 3, F: 16, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 0, PadL: 0, Groups: 1},
 		{N: 3, H: 14, W: 13, C: 32, KH: 3, KW: 3, F: 20, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+		{N: 2, H: 28, W: 28, C: 64, KH: 3, KW: 3, F: 48, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
 	}
-	for i, p := range cases {
-		p = withOut(p)
-		if !WinogradApplies(p) {
-			t.Fatalf("case %d: not applicable", i)
-		}
-		in := randSlice(r, p.N*p.H*p.W*p.C)
-		k := randSlice(r, 9*p.C*p.F)
-		want := make([]float32, p.N*p.OH*p.OW*p.F)
-		got := make([]float32, len(want))
-		Conv2D(p, in, k, nil, want)
-		WinogradConv(p, in, NewWinogradKernel(k, p.C, p.F), got)
-		var worst, scale float64
-		for j := range want {
-			worst = math.Max(worst, math.Abs(float64(got[j]-want[j])))
-			scale = math.Max(scale, math.Abs(float64(want[j])))
-		}
-		t.Logf("case %d: largest error %.3g of %.3g (%.2g relative)", i, worst, scale, worst/scale)
-		if worst > 1e-5*scale*math.Sqrt(float64(p.C)) {
-			t.Errorf("case %d: Winograd differs from direct by %g (scale %g)", i, worst, scale)
+	for _, isa := range kernelISAs(t) {
+		isa.use()
+		for i, p := range cases {
+			p = withOut(p)
+			if !WinogradApplies(p) {
+				t.Fatalf("case %d: not applicable", i)
+			}
+			in := randSlice(r, p.N*p.H*p.W*p.C)
+			k := randSlice(r, 9*p.C*p.F)
+			bias, res := randSlice(r, p.F), randSlice(r, p.N*p.OH*p.OW*p.F)
+			want := make([]float32, p.N*p.OH*p.OW*p.F)
+			got := make([]float32, len(want))
+			Conv2D(p, in, k, nil, want)
+			wk := NewWinogradKernel(k, p.C, p.F)
+			for _, ep := range []*Epilogue{nil, {Bias: bias, Res: res, LdRes: p.F, Relu: true}} {
+				WinogradConv(p, in, wk, got, ep)
+				var worst, scale float64
+				for j, w := range want {
+					if ep != nil {
+						w = max(w+bias[j%p.F]+res[j], 0)
+					}
+					worst = math.Max(worst, math.Abs(float64(got[j]-w)))
+					scale = math.Max(scale, math.Abs(float64(w)))
+				}
+				t.Logf("%s case %d epilogue %v: largest error %.3g of %.3g (%.2g relative)", isa.name, i, ep != nil, worst, scale, worst/scale)
+				if worst > 1e-5*scale*math.Sqrt(float64(p.C)) {
+					t.Errorf("%s case %d: Winograd differs from direct by %g (scale %g)", isa.name, i, worst, scale)
+				}
+			}
 		}
 	}
 }
 
+// The assembly transforms give the portable ones' bits.
+func TestWinogradTransformsAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	const c, row, pix, es = 48, 5 * 48, 48, 50
+	src := randSlice(r, 4*row)
+	bias, res := randSlice(r, c), randSlice(r, 2*row)
+	for _, isa := range kernelISAs(t) {
+		isa.use()
+		var v [2][]float32
+		for i, fn := range []func(int, []float32, int, int, []float32, int){winoInput, winoInputGo} {
+			v[i] = make([]float32, 16*es)
+			fn(c, src, row, pix, v[i], es)
+		}
+		if !slices.Equal(v[0], v[1]) {
+			t.Fatalf("%s: input transforms differ", isa.name)
+		}
+		for _, relu := range []bool{false, true} {
+			var y [2][]float32
+			for i := range y {
+				y[i] = make([]float32, 2*row)
+			}
+			if !winoOutputAsm(c, v[0], es, y[0], row, pix, bias, res, relu) {
+				continue
+			}
+			winoOutputGo(c, v[0], es, y[1], row, pix, bias, res, relu, 2, 2)
+			if !slices.Equal(y[0], y[1]) {
+				t.Fatalf("%s relu=%v: output transforms differ", isa.name, relu)
+			}
+		}
+	}
+}
+
+// BenchmarkConvWinograd3x3 compares Winograd with ConvForwardPacked on
+// ResNet-50's 3x3 stride-1 shapes at batch 1, in direct-convolution
+// GFLOP/s (so Winograd can pass the machine's peak).
 func BenchmarkConvWinograd3x3(b *testing.B) {
-	p := withOut(Conv2DParams{N: 1, H: 56, W: 56, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1})
-	r := rand.New(rand.NewPCG(1, 1))
-	in, k := randSlice(r, p.N*p.H*p.W*p.C), randSlice(r, 9*p.C*p.F)
-	out := make([]float32, p.N*p.OH*p.OW*p.F)
-	wk := NewWinogradKernel(k, p.C, p.F)
-	pk := PackConvKernel(p, k)
-	flops := 2 * float64(p.N*p.OH*p.OW*p.F*9*p.C)
-	b.Run("winograd", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			WinogradConv(p, in, wk, out)
-		}
-		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s-direct-equivalent")
-	})
-	b.Run("packed", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			ConvForwardPacked(p, in, pk, out, nil)
-		}
-		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s-direct-equivalent")
-	})
+	for _, s := range [][2]int{{56, 64}, {28, 128}, {14, 256}, {7, 512}} {
+		p := withOut(Conv2DParams{N: 1, H: s[0], W: s[0], C: s[1], KH: 3, KW: 3, F: s[1], SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1})
+		r := rand.New(rand.NewPCG(1, 1))
+		in, k := randSlice(r, p.N*p.H*p.W*p.C), randSlice(r, 9*p.C*p.F)
+		out := make([]float32, p.N*p.OH*p.OW*p.F)
+		wk := NewWinogradKernel(k, p.C, p.F)
+		pk := PackConvKernel(p, k)
+		flops := 2 * float64(p.N*p.OH*p.OW*p.F*9*p.C)
+		name := fmt.Sprintf("%dx%dx%d", s[0], s[0], s[1])
+		b.Run(name+"/winograd", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				WinogradConv(p, in, wk, out, nil)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		b.Run(name+"/packed", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				ConvForwardPacked(p, in, pk, out, nil)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
 }
 
 // BenchmarkConvResNet50 times ConvForwardPacked (window or im2col, as it

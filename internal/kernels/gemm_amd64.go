@@ -101,3 +101,51 @@ func PeakGFLOPS(d time.Duration) float64 {
 		n *= 2
 	}
 }
+
+// winoInput16 and winoOutput16 are generated into gemm_amd64.s by
+// tools/gen_gemm_asm.py, which documents them: the Winograd transforms of
+// one tile, 16 channels a step, strides in bytes.
+//
+//go:noescape
+func winoInput16(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
+
+//go:noescape
+func winoOutput16(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32)
+
+// winoInput is the input transform (winoInputGo's arguments), by AVX-512
+// for whole groups of 16 channels.
+func winoInput(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
+	if !useAVX512 || c%16 != 0 {
+		winoInputGo(c, src, rowStride, pixStride, dst, eStride)
+		return
+	}
+	_ = src[3*rowStride+3*pixStride+c-1]
+	_ = dst[15*eStride+c-1]
+	winoInput16(c/16, &src[0], 4*rowStride, 4*pixStride, &dst[0], 4*eStride)
+}
+
+// winoOutputAsm is the output transform of a whole tile (winoOutputGo's
+// arguments) by AVX-512; it reports false where it cannot run.
+func winoOutputAsm(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
+	if !useAVX512 || f%16 != 0 {
+		return false
+	}
+	_ = m[15*eStride+f-1]
+	last := rowStride + pixStride + f - 1
+	_ = dst[last]
+	flags := 0
+	var bp, rp *float32
+	if bias != nil {
+		flags |= flagBias
+		bp = &bias[:f][0]
+	}
+	if res != nil {
+		flags |= flagRes
+		rp = &res[:last+1][0]
+	}
+	if relu {
+		flags |= flagRelu
+	}
+	winoOutput16(f/16, &m[0], 4*eStride, &dst[0], 4*rowStride, 4*pixStride, flags, bp, rp)
+	return true
+}

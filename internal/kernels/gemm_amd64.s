@@ -593,6 +593,221 @@ kernel4x32_store:
 	VZEROUPPER
 	RET
 
+// func winoInput16(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
+//
+// V = B'dB for one 4x4 input tile d, 16 channels at a time for groups
+// steps: d[i][j] at src + i*rowStride + j*pixStride, V[e] stored at
+// dst + e*eStride (bytes). R11, R12, R13, AX point at input rows 0-3 and
+// BX = 3*pixStride reaches column 3; SI walks the stores a row of four
+// elements at a time, DX = 3*eStride; CX counts the groups. Z0..Z15 take
+// d (Z(4i+j)), Z16..Z31 B'd, then Z0..Z15 V. The adds and subtractions
+// are those of the portable winoInputGo, in its order.
+TEXT ·winoInput16(SB), NOSPLIT, $0-48
+	MOVQ groups+0(FP), CX
+	MOVQ src+8(FP), R11
+	MOVQ rowStride+16(FP), R8
+	MOVQ pixStride+24(FP), R9
+	MOVQ dst+32(FP), DI
+	MOVQ eStride+40(FP), R10
+	LEAQ (R11)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	LEAQ (R13)(R8*1), AX
+	LEAQ (R9)(R9*2), BX
+	LEAQ (R10)(R10*2), DX
+
+winoin_loop:
+	VMOVUPS (R11), Z0
+	VMOVUPS (R11)(R9*1), Z1
+	VMOVUPS (R11)(R9*2), Z2
+	VMOVUPS (R11)(BX*1), Z3
+	VMOVUPS (R12), Z4
+	VMOVUPS (R12)(R9*1), Z5
+	VMOVUPS (R12)(R9*2), Z6
+	VMOVUPS (R12)(BX*1), Z7
+	VMOVUPS (R13), Z8
+	VMOVUPS (R13)(R9*1), Z9
+	VMOVUPS (R13)(R9*2), Z10
+	VMOVUPS (R13)(BX*1), Z11
+	VMOVUPS (AX), Z12
+	VMOVUPS (AX)(R9*1), Z13
+	VMOVUPS (AX)(R9*2), Z14
+	VMOVUPS (AX)(BX*1), Z15
+	VSUBPS Z8, Z0, Z16
+	VADDPS Z8, Z4, Z20
+	VSUBPS Z4, Z8, Z24
+	VSUBPS Z12, Z4, Z28
+	VSUBPS Z9, Z1, Z17
+	VADDPS Z9, Z5, Z21
+	VSUBPS Z5, Z9, Z25
+	VSUBPS Z13, Z5, Z29
+	VSUBPS Z10, Z2, Z18
+	VADDPS Z10, Z6, Z22
+	VSUBPS Z6, Z10, Z26
+	VSUBPS Z14, Z6, Z30
+	VSUBPS Z11, Z3, Z19
+	VADDPS Z11, Z7, Z23
+	VSUBPS Z7, Z11, Z27
+	VSUBPS Z15, Z7, Z31
+	VSUBPS Z18, Z16, Z0
+	VADDPS Z18, Z17, Z1
+	VSUBPS Z17, Z18, Z2
+	VSUBPS Z19, Z17, Z3
+	VSUBPS Z22, Z20, Z4
+	VADDPS Z22, Z21, Z5
+	VSUBPS Z21, Z22, Z6
+	VSUBPS Z23, Z21, Z7
+	VSUBPS Z26, Z24, Z8
+	VADDPS Z26, Z25, Z9
+	VSUBPS Z25, Z26, Z10
+	VSUBPS Z27, Z25, Z11
+	VSUBPS Z30, Z28, Z12
+	VADDPS Z30, Z29, Z13
+	VSUBPS Z29, Z30, Z14
+	VSUBPS Z31, Z29, Z15
+	MOVQ DI, SI
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, (SI)(R10*1)
+	VMOVUPS Z2, (SI)(R10*2)
+	VMOVUPS Z3, (SI)(DX*1)
+	LEAQ (SI)(R10*4), SI
+	VMOVUPS Z4, (SI)
+	VMOVUPS Z5, (SI)(R10*1)
+	VMOVUPS Z6, (SI)(R10*2)
+	VMOVUPS Z7, (SI)(DX*1)
+	LEAQ (SI)(R10*4), SI
+	VMOVUPS Z8, (SI)
+	VMOVUPS Z9, (SI)(R10*1)
+	VMOVUPS Z10, (SI)(R10*2)
+	VMOVUPS Z11, (SI)(DX*1)
+	LEAQ (SI)(R10*4), SI
+	VMOVUPS Z12, (SI)
+	VMOVUPS Z13, (SI)(R10*1)
+	VMOVUPS Z14, (SI)(R10*2)
+	VMOVUPS Z15, (SI)(DX*1)
+	ADDQ $64, R11
+	ADDQ $64, R12
+	ADDQ $64, R13
+	ADDQ $64, AX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  winoin_loop
+	VZEROUPPER
+	RET
+
+// func winoOutput16(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32)
+//
+// Y = A'MA for one tile, 16 channels at a time for groups steps: M[e] at
+// m + e*eStride, the 2x2 outputs stored at dst + i*rowStride + j*pixStride
+// (bytes), after adding bias (flag 2), the residual at the same
+// offsets from res (flag 4), and ReLU (flag 8). R11, R12, R13, AX
+// point at M[0], M[4], M[8], M[12], BX = 3*eStride; DX = dst + rowStride;
+// SI carries the bias and residual pointers, kept in their argument
+// slots; CX counts the groups. Z0..Z15 take M, Z16..Z23 A'M, Z24..Z27 Y.
+TEXT ·winoOutput16(SB), NOSPLIT, $0-72
+	MOVQ groups+0(FP), CX
+	MOVQ m+8(FP), R11
+	MOVQ eStride+16(FP), R8
+	MOVQ dst+24(FP), DI
+	MOVQ rowStride+32(FP), R9
+	MOVQ pixStride+40(FP), R10
+	LEAQ (R11)(R8*4), R12
+	LEAQ (R12)(R8*4), R13
+	LEAQ (R13)(R8*4), AX
+	LEAQ (R8)(R8*2), BX
+	VPXORD Z31, Z31, Z31
+
+winoout_loop:
+	VMOVUPS (R11), Z0
+	VMOVUPS (R11)(R8*1), Z1
+	VMOVUPS (R11)(R8*2), Z2
+	VMOVUPS (R11)(BX*1), Z3
+	VMOVUPS (R12), Z4
+	VMOVUPS (R12)(R8*1), Z5
+	VMOVUPS (R12)(R8*2), Z6
+	VMOVUPS (R12)(BX*1), Z7
+	VMOVUPS (R13), Z8
+	VMOVUPS (R13)(R8*1), Z9
+	VMOVUPS (R13)(R8*2), Z10
+	VMOVUPS (R13)(BX*1), Z11
+	VMOVUPS (AX), Z12
+	VMOVUPS (AX)(R8*1), Z13
+	VMOVUPS (AX)(R8*2), Z14
+	VMOVUPS (AX)(BX*1), Z15
+	VADDPS Z4, Z0, Z16
+	VADDPS Z8, Z16, Z16
+	VSUBPS Z8, Z4, Z20
+	VSUBPS Z12, Z20, Z20
+	VADDPS Z5, Z1, Z17
+	VADDPS Z9, Z17, Z17
+	VSUBPS Z9, Z5, Z21
+	VSUBPS Z13, Z21, Z21
+	VADDPS Z6, Z2, Z18
+	VADDPS Z10, Z18, Z18
+	VSUBPS Z10, Z6, Z22
+	VSUBPS Z14, Z22, Z22
+	VADDPS Z7, Z3, Z19
+	VADDPS Z11, Z19, Z19
+	VSUBPS Z11, Z7, Z23
+	VSUBPS Z15, Z23, Z23
+	VADDPS Z17, Z16, Z24
+	VADDPS Z18, Z24, Z24
+	VSUBPS Z18, Z17, Z25
+	VSUBPS Z19, Z25, Z25
+	VADDPS Z21, Z20, Z26
+	VADDPS Z22, Z26, Z26
+	VSUBPS Z22, Z21, Z27
+	VSUBPS Z23, Z27, Z27
+	MOVQ flags+48(FP), SI
+	TESTQ $2, SI
+	JZ   winoout_res
+	MOVQ bias+56(FP), SI
+	VMOVUPS (SI), Z28
+	VADDPS Z28, Z24, Z24
+	VADDPS Z28, Z25, Z25
+	VADDPS Z28, Z26, Z26
+	VADDPS Z28, Z27, Z27
+	ADDQ $64, SI
+	MOVQ SI, bias+56(FP)
+
+winoout_res:
+	MOVQ flags+48(FP), SI
+	TESTQ $4, SI
+	JZ   winoout_relu
+	MOVQ res+64(FP), SI
+	VADDPS (SI), Z24, Z24
+	VADDPS (SI)(R10*1), Z25, Z25
+	ADDQ R9, SI
+	VADDPS (SI), Z26, Z26
+	VADDPS (SI)(R10*1), Z27, Z27
+	SUBQ R9, SI
+	ADDQ $64, SI
+	MOVQ SI, res+64(FP)
+
+winoout_relu:
+	MOVQ flags+48(FP), SI
+	TESTQ $8, SI
+	JZ   winoout_store
+	VMAXPS Z24, Z31, Z24
+	VMAXPS Z25, Z31, Z25
+	VMAXPS Z26, Z31, Z26
+	VMAXPS Z27, Z31, Z27
+
+winoout_store:
+	LEAQ (DI)(R9*1), DX
+	VMOVUPS Z24, (DI)
+	VMOVUPS Z25, (DI)(R10*1)
+	VMOVUPS Z26, (DX)
+	VMOVUPS Z27, (DX)(R10*1)
+	ADDQ $64, R11
+	ADDQ $64, R12
+	ADDQ $64, R13
+	ADDQ $64, AX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  winoout_loop
+	VZEROUPPER
+	RET
+
 // func fmaLoop(n int)
 //
 // n iterations of 12 independent FMAs on registers only, 192 flops

@@ -17,3 +17,11 @@ func microKernelC(rows, kk int, a panelA, b []float32, c []float32, ldc int, acc
 
 // Without assembly, both kernel choices stay off; tests may still set them.
 var useAVX512, useAVX2 = false, false
+
+func winoInput(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
+	winoInputGo(c, src, rowStride, pixStride, dst, eStride)
+}
+
+func winoOutputAsm(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
+	return false
+}
