@@ -22,7 +22,7 @@ func TestPlanMatchesReference(t *testing.T) {
 		{"resnet50", []Option{WithFlavor(Torch), InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
 		{"resnet18", []Option{WithFlavor(Torch), InputShape(48, 40, 3)}, []int{2, 48, 40, 3}},
 		{"resnet18", []Option{WithFlavor(Torch), InputShape(128, 120, 3)}, []int{1, 128, 120, 3}}, // window convolutions
-		{"resnet50", []Option{InputShape(128, 128, 3)}, []int{1, 128, 128, 3}},               // ... with Keras' "same" strided 3x3
+		{"resnet50", []Option{InputShape(128, 128, 3)}, []int{1, 128, 128, 3}},                    // ... with Keras' "same" strided 3x3
 		{"resnet34", []Option{InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
 		{"resnet50v2", []Option{InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
 		{"resnext50_32x4d", []Option{InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
