@@ -295,12 +295,15 @@ func (o *globalPoolOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Te
 			}
 		}
 		for p := 0; p < hw; p++ {
-			for ch, v := range x.Data[(b*hw+p)*c:][:c] {
-				if o.max {
+			px := x.Data[(b*hw+p)*c:][:c]
+			if o.max {
+				for ch, v := range px {
 					acc[ch] = math.Max(acc[ch], float64(v))
-				} else {
-					acc[ch] += float64(v)
 				}
+				continue
+			}
+			for ch, v := range px {
+				acc[ch] += float64(v)
 			}
 		}
 		for ch := range o1 {

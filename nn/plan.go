@@ -45,7 +45,8 @@ type pstep struct {
 	relu     bool
 	residual int // value added before the ReLU, or -1
 
-	pool *poolOp // max pooling with folded padding
+	pool  *poolOp  // max pooling with folded padding
+	dense *denseOp // a Dense layer on pre-packed weights
 }
 
 // CompileOption changes how Compile works.
@@ -137,6 +138,24 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 				continue
 			}
 			p.generic(l, val, newVal)
+		case *denseOp:
+			if p.format == ChannelsFirst && len(l.inputs[0].shape) == 3 {
+				p.generic(l, val, newVal) // its errors are the reference's
+				continue
+			}
+			w := l.values()
+			st := &pstep{layer: l, dense: op, ins: []int{val[l.inputs[0].layer]}, residual: -1}
+			k := w[0].Shape[0]
+			st.packed = []*kernels.PackedB{kernels.PackB(kernels.Mat{Data: w[0].Data, Stride: op.units}, k, op.units)}
+			st.bias = make([]float32, op.units)
+			if op.useBias {
+				copy(st.bias, w[1].Data)
+			}
+			if cc.consume {
+				l.vals = nil
+			}
+			st.out = newVal(l)
+			p.steps = append(p.steps, st)
 		case *poolOp:
 			src := l.inputs[0].layer
 			st := &pstep{layer: l, pool: op, residual: -1}
@@ -407,6 +426,8 @@ func (st *pstep) describe() string {
 		return s
 	case st.pool != nil:
 		return "pool"
+	case st.dense != nil:
+		return fmt.Sprintf("dense ->%d %s", st.dense.units, st.dense.activation)
 	}
 	return st.layer.class
 }
@@ -495,6 +516,15 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor) (*tensor.Tensor, bool, erro
 		} else {
 			kernels.ConvForwardPacked(kp, x.Data, st.packed, out.Data, ep)
 		}
+		return out, true, nil
+	case st.dense != nil:
+		o := st.dense
+		k := x.Shape[len(x.Shape)-1]
+		rows := len(x.Data) / k
+		shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), o.units)
+		out := &tensor.Tensor{Shape: shape, Data: p.get(rows * o.units)}
+		kernels.GemmPackedEpilogue(rows, kernels.Mat{Data: x.Data, Stride: k}, st.packed[0], out.Data, o.units, &kernels.Epilogue{Bias: st.bias})
+		activate(o.activation, out.Shape, out.Data)
 		return out, true, nil
 	case st.pool != nil:
 		o := st.pool

@@ -132,9 +132,7 @@ func pool(p PoolParams, in, out []float32, isMax bool) {
 						case count == 0:
 							copy(o, px)
 						case isMax:
-							for c, v := range px {
-								o[c] = max(o[c], v)
-							}
+							maxInto(o, px)
 						default:
 							for c, v := range px {
 								o[c] += v
@@ -152,4 +150,12 @@ func pool(p PoolParams, in, out []float32, isMax bool) {
 			}
 		}
 	})
+}
+
+// maxIntoGo is the portable maxInto: dst[i] = max(dst[i], src[i]).
+func maxIntoGo(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = max(dst[i], v)
+	}
 }

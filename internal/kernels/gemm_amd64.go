@@ -149,3 +149,21 @@ func winoOutputAsm(f int, m []float32, eStride int, dst []float32, rowStride, pi
 	winoOutput16(f/16, &m[0], 4*eStride, &dst[0], 4*rowStride, 4*pixStride, flags, bp, rp)
 	return true
 }
+
+// maxInto16 is generated into gemm_amd64.s by tools/gen_gemm_asm.py.
+//
+//go:noescape
+func maxInto16(dst, src *float32, groups int)
+
+// maxInto sets dst[i] = max(dst[i], src[i]), as maxIntoGo.
+func maxInto(dst, src []float32) {
+	n := len(dst)
+	if !useAVX512 || n < 16 {
+		maxIntoGo(dst, src)
+		return
+	}
+	src = src[:n]
+	g := n / 16
+	maxInto16(&dst[0], &src[0], g)
+	maxIntoGo(dst[16*g:], src[16*g:])
+}

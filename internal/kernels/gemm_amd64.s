@@ -808,6 +808,31 @@ winoout_store:
 	VZEROUPPER
 	RET
 
+// func maxInto16(dst, src *float32, groups int)
+//
+// dst[i] = max(dst[i], src[i]) for 16*groups floats, NaN from either side
+// kept, as Go's max keeps it: VMAXPS returns its second operand (dst's
+// value) when either is NaN, then K1 marks src's NaNs, which are copied
+// over. DI walks dst, SI src; CX counts the groups.
+TEXT ·maxInto16(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ groups+16(FP), CX
+
+maxinto_loop:
+	VMOVUPS (DI), Z0
+	VMOVUPS (SI), Z1
+	VMAXPS Z0, Z1, Z2
+	VCMPPS $3, Z1, Z1, K1
+	VMOVAPS Z1, K1, Z2
+	VMOVUPS Z2, (DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	DECQ CX
+	JNZ  maxinto_loop
+	VZEROUPPER
+	RET
+
 // func fmaLoop(n int)
 //
 // n iterations of 12 independent FMAs on registers only, 192 flops

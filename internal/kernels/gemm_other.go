@@ -25,3 +25,5 @@ func winoInput(c int, src []float32, rowStride, pixStride int, dst []float32, eS
 func winoOutputAsm(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
 	return false
 }
+
+func maxInto(dst, src []float32) { maxIntoGo(dst, src) }

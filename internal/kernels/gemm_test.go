@@ -254,3 +254,31 @@ func BenchmarkGemmResNet50(b *testing.B) {
 		})
 	}
 }
+
+// The vector max keeps Go's max semantics, NaN from either side included.
+func TestMaxIntoAgrees(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, isa := range kernelISAs(t) {
+		isa.use()
+		for _, n := range []int{0, 5, 16, 37} {
+			a, b := make([]float32, n), make([]float32, n)
+			for i := range a {
+				a[i], b[i] = float32(i%7-3), float32(i%5-2)
+				switch i % 11 {
+				case 3:
+					a[i] = nan
+				case 7:
+					b[i] = nan
+				}
+			}
+			got, want := slices.Clone(a), slices.Clone(a)
+			maxInto(got, b)
+			maxIntoGo(want, b)
+			for i := range got {
+				if got[i] != want[i] && !(got[i] != got[i] && want[i] != want[i]) {
+					t.Fatalf("%s n=%d: [%d] = %v, want %v", isa.name, n, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
