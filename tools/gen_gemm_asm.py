@@ -55,6 +55,23 @@ TEXT ·{name}(SB), NOSPLIT, $0-112
 	MOVQ aks+40(FP), R8
 	MOVQ ldb+48(FP), R9
 	MOVQ ldc+56(FP), R10""")
+    # C's tile (and the residual's) are usually cold: fetch them while the
+    # loop computes, rather than stall on them at the stores.
+    lines_per_row = max(1, 2 * vbytes // 64)
+    w("\tMOVQ DX, BX")
+    for r in range(rows):
+        for l in range(lines_per_row):
+            w(f"\tPREFETCHT0 {64 * l}(BX)")
+        if r < rows - 1:
+            w("\tADDQ R10, BX")
+    w(f"\tMOVQ flags+64(FP), AX\n\tTESTQ ${FLAG_RES}, AX\n\tJZ   {name}_zero")
+    w("\tMOVQ res+80(FP), BX\n\tMOVQ ldres+88(FP), AX")
+    for r in range(rows):
+        for l in range(lines_per_row):
+            w(f"\tPREFETCHT0 {64 * l}(BX)")
+        if r < rows - 1:
+            w("\tADDQ AX, BX")
+    w(f"\n{name}_zero:")
     for row in acc:
         for x in row:
             w(f"\t{zero} {x}, {x}, {x}")
