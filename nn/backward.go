@@ -14,7 +14,7 @@ func (o *conv2DOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	dx := tensor.New(c.in[0].Shape...)
+	dx := c.al.New(c.in[0].Shape...)
 	var dk, db []float32
 	if c.gw != nil {
 		dk = c.gw[0].Data
@@ -32,7 +32,7 @@ func (o *zeroPaddingOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	x := c.in[0]
 	n, h, w, ch := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	oh, ow := h+o.top+o.bottom, w+o.left+o.right
-	dx := tensor.New(x.Shape...)
+	dx := c.al.New(x.Shape...)
 	for b := 0; b < n; b++ {
 		for y := 0; y < h; y++ {
 			copy(dx.Data[(b*h+y)*w*ch:][:w*ch], c.gout.Data[((b*oh+y+o.top)*ow+o.left)*ch:])
@@ -79,11 +79,11 @@ func channelSums(x []float32, c, inner int, acc []float64, f func(v float32, i i
 	}
 }
 
-func (o *batchNormOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen bool) (*tensor.Tensor, any, error) {
+func (o *batchNormOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen bool, al *arena) (*tensor.Tensor, any, error) {
 	x := in[0]
 	c, inner := o.bnShape(x, f)
 	if frozen {
-		out, err := o.forward(in, w, f)
+		out, err := o.forward(in, w, f, al)
 		inv := make([]float64, c)
 		for i := range inv {
 			inv[i] = 1 / math.Sqrt(float64(w[3].Data[i])+o.epsilon)
@@ -132,8 +132,8 @@ func (o *batchNormOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen 
 		mm[ch] = float32(o.momentum*float64(mm[ch]) + (1-o.momentum)*mean[ch])
 		mv[ch] = float32(o.momentum*float64(mv[ch]) + (1-o.momentum)*v)
 	}
-	out := tensor.New(x.Shape...)
-	xhat := make([]float32, len(x.Data))
+	out := al.New(x.Shape...)
+	xhat := al.floats(len(x.Data))
 	if inner == 1 {
 		kernels.Normalize(x.Data, xhat, out.Data, c, scale, shift, gamma, beta)
 		return out, &bnCache{xhat: xhat, invStd: inv, batch: true}, nil
@@ -163,7 +163,7 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	ch, inner := o.bnShape(x, c.f)
 	cache := c.cache.(*bnCache)
 	gamma := c.w[0].Data
-	dx := tensor.New(x.Shape...)
+	dx := c.al.New(x.Shape...)
 	a, b := make([]float32, ch), make([]float32, ch)
 	if !cache.batch { // frozen: an affine map with the moving statistics
 		for k := range a {
@@ -221,8 +221,8 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 
 // activationGrad returns the gradient at an activation's input from the
 // gradient g at its output y.
-func activationGrad(fn string, shape []int, y, g []float32) []float32 {
-	d := make([]float32, len(g))
+func activationGrad(al *arena, fn string, shape []int, y, g []float32) []float32 {
+	d := al.floats(len(g))
 	switch fn {
 	case "relu":
 		kernels.ReluGrad(y, g, d)
@@ -256,7 +256,7 @@ func (o *activationOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	if c.logits {
 		return []*tensor.Tensor{c.gout}, nil
 	}
-	d := activationGrad(o.fn, c.out.Shape, c.out.Data, c.gout.Data)
+	d := activationGrad(c.al, o.fn, c.out.Shape, c.out.Data, c.gout.Data)
 	return []*tensor.Tensor{{Shape: append([]int(nil), c.in[0].Shape...), Data: d}}, nil
 }
 
@@ -276,7 +276,7 @@ func (o *poolOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	if o.padding == "same" {
 		pt, pl = samePad(h, oh, o.size, o.strides[0], 1), samePad(w, ow, o.size, o.strides[1], 1)
 	}
-	dx := tensor.New(x.Shape...)
+	dx := c.al.New(x.Shape...)
 	for b := 0; b < n; b++ {
 		for oy := 0; oy < oh; oy++ {
 			for ox := 0; ox < ow; ox++ {
@@ -319,7 +319,7 @@ func (o *poolOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 func (o *globalPoolOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	x := c.in[0]
 	n, hw, ch := x.Shape[0], x.Shape[1]*x.Shape[2], x.Shape[3]
-	dx := tensor.New(x.Shape...)
+	dx := c.al.New(x.Shape...)
 	for b := 0; b < n; b++ {
 		g := c.gout.Data[b*ch : (b+1)*ch]
 		if !o.max {
@@ -345,13 +345,13 @@ func (o *globalPoolOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	return []*tensor.Tensor{dx}, nil
 }
 
-func (o *denseOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, _ bool) (*tensor.Tensor, any, error) {
+func (o *denseOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, _ bool, al *arena) (*tensor.Tensor, any, error) {
 	lin := denseOp{units: o.units, useBias: o.useBias, activation: "linear"}
-	z, err := lin.forward(in, w, f)
+	z, err := lin.forward(in, w, f, al)
 	if err != nil {
 		return nil, nil, err
 	}
-	out := z.Clone()
+	out := al.Clone(z)
 	activate(o.activation, out.Shape, out.Data)
 	return out, z, nil
 }
@@ -362,7 +362,7 @@ func (o *denseOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	rows := len(x.Data) / k
 	gz := c.gout.Data
 	if !c.logits {
-		gz = activationGrad(o.activation, c.out.Shape, c.out.Data, gz)
+		gz = activationGrad(c.al, o.activation, c.out.Shape, c.out.Data, gz)
 	}
 	if c.gw != nil {
 		kernels.Gemm(k, o.units, rows, kernels.Mat{Data: x.Data, Stride: k, T: true},
@@ -371,7 +371,7 @@ func (o *denseOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 			kernels.SumRows(gz, c.gw[1].Data)
 		}
 	}
-	dx := tensor.New(x.Shape...)
+	dx := c.al.New(x.Shape...)
 	kernels.Gemm(rows, k, o.units, kernels.Mat{Data: gz, Stride: o.units},
 		kernels.Mat{Data: c.w[0].Data, Stride: o.units, T: true}, dx.Data, k, false)
 	return []*tensor.Tensor{dx}, nil
@@ -393,7 +393,7 @@ func (o *paddedIdentityOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	n, h, w, ch := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	oh, ow := c.out.Shape[1], c.out.Shape[2]
 	before := (o.channels - ch) / 2
-	dx := tensor.New(x.Shape...)
+	dx := c.al.New(x.Shape...)
 	for b := 0; b < n; b++ {
 		for y := 0; y < oh; y++ {
 			for xx := 0; xx < ow; xx++ {

@@ -48,7 +48,7 @@ func (m *Model) Predict(inputs ...*tensor.Tensor) ([]*tensor.Tensor, error) {
 		for i, t := range l.inputs {
 			ins[i] = vals[t.layer]
 		}
-		out, err := l.op.forward(ins, l.values(), f)
+		out, err := l.op.forward(ins, l.values(), f, nil)
 		if err != nil {
 			return nil, fmt.Errorf("model %q: layer %q (%s): %w", m.name, l.name, l.class, err)
 		}
@@ -134,12 +134,12 @@ func (o *conv2DOp) params(x *tensor.Tensor) (kernels.Conv2DParams, error) {
 	return p, nil
 }
 
-func (o *conv2DOp) forward(in, w []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
+func (o *conv2DOp) forward(in, w []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
 	p, err := o.params(in[0])
 	if err != nil {
 		return nil, err
 	}
-	out := tensor.New(p.N, p.OH, p.OW, o.filters)
+	out := al.New(p.N, p.OH, p.OW, o.filters)
 	var bias []float32
 	if o.useBias {
 		bias = w[1].Data
@@ -148,11 +148,11 @@ func (o *conv2DOp) forward(in, w []*tensor.Tensor, _ DataFormat) (*tensor.Tensor
 	return out, nil
 }
 
-func (o *zeroPaddingOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
+func (o *zeroPaddingOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
 	x := in[0]
 	n, h, w, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	oh, ow := h+o.top+o.bottom, w+o.left+o.right
-	out := tensor.New(n, oh, ow, c)
+	out := al.New(n, oh, ow, c)
 	for b := 0; b < n; b++ {
 		for y := 0; y < h; y++ {
 			src := x.Data[((b*h+y)*w)*c:][:w*c]
@@ -171,7 +171,7 @@ func internalAxis(axis, rank int, f DataFormat) int {
 	return axis
 }
 
-func (o *batchNormOp) forward(in, w []*tensor.Tensor, f DataFormat) (*tensor.Tensor, error) {
+func (o *batchNormOp) forward(in, w []*tensor.Tensor, f DataFormat, al *arena) (*tensor.Tensor, error) {
 	x := in[0]
 	axis := internalAxis(o.axis, len(x.Shape), f)
 	c := x.Shape[axis]
@@ -186,7 +186,7 @@ func (o *batchNormOp) forward(in, w []*tensor.Tensor, f DataFormat) (*tensor.Ten
 		scale[i] = float32(s)
 		shift[i] = float32(float64(beta[i]) - float64(mean[i])*s)
 	}
-	out := tensor.New(x.Shape...)
+	out := al.New(x.Shape...)
 	if inner == 1 {
 		kernels.Affine(x.Data, out.Data, c, scale, shift)
 		return out, nil
@@ -237,11 +237,11 @@ func Softmax(x []float32) {
 
 var errChannelsFirstLastAxis = errors.New("acting on the last axis of a channels-first image is not supported; apply it after pooling")
 
-func (o *activationOp) forward(in, _ []*tensor.Tensor, f DataFormat) (*tensor.Tensor, error) {
+func (o *activationOp) forward(in, _ []*tensor.Tensor, f DataFormat, al *arena) (*tensor.Tensor, error) {
 	if o.fn == "softmax" && f == ChannelsFirst && len(in[0].Shape) == 4 {
 		return nil, errChannelsFirstLastAxis
 	}
-	out := tensor.New(in[0].Shape...)
+	out := al.New(in[0].Shape...)
 	if o.fn == "relu" {
 		kernels.Relu(in[0].Data, out.Data)
 		return out, nil
@@ -251,15 +251,15 @@ func (o *activationOp) forward(in, _ []*tensor.Tensor, f DataFormat) (*tensor.Te
 	return out, nil
 }
 
-func (addOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
-	out := in[0].Clone()
+func (addOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
+	out := al.Clone(in[0])
 	for _, t := range in[1:] {
 		kernels.AddTo(out.Data, t.Data)
 	}
 	return out, nil
 }
 
-func (o *poolOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
+func (o *poolOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
 	x := in[0]
 	n, h, w, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	p := kernels.PoolParams{N: n, H: h, W: w, C: c, KH: o.size, KW: o.size, SH: o.strides[0], SW: o.strides[1]}
@@ -272,7 +272,7 @@ func (o *poolOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, 
 		p.PadT = samePad(h, p.OH, o.size, p.SH, 1)
 		p.PadL = samePad(w, p.OW, o.size, p.SW, 1)
 	}
-	out := tensor.New(n, p.OH, p.OW, c)
+	out := al.New(n, p.OH, p.OW, c)
 	if o.max {
 		kernels.MaxPool(p, x.Data, out.Data)
 	} else {
@@ -281,10 +281,10 @@ func (o *poolOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, 
 	return out, nil
 }
 
-func (o *globalPoolOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
+func (o *globalPoolOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
 	x := in[0]
 	n, hw, c := x.Shape[0], x.Shape[1]*x.Shape[2], x.Shape[3]
-	out := tensor.New(n, c)
+	out := al.New(n, c)
 	for b := 0; b < n; b++ {
 		o1 := out.Data[b*c : (b+1)*c]
 		acc := make([]float64, c)
@@ -317,7 +317,7 @@ func (o *globalPoolOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Te
 	return out, nil
 }
 
-func (o *denseOp) forward(in, w []*tensor.Tensor, f DataFormat) (*tensor.Tensor, error) {
+func (o *denseOp) forward(in, w []*tensor.Tensor, f DataFormat, al *arena) (*tensor.Tensor, error) {
 	x := in[0]
 	if f == ChannelsFirst && len(x.Shape) == 4 {
 		return nil, errChannelsFirstLastAxis
@@ -325,7 +325,7 @@ func (o *denseOp) forward(in, w []*tensor.Tensor, f DataFormat) (*tensor.Tensor,
 	k := x.Shape[len(x.Shape)-1]
 	rows := len(x.Data) / k
 	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), o.units)
-	out := tensor.New(shape...)
+	out := al.New(shape...)
 	var bias []float32
 	if o.useBias {
 		bias = w[1].Data
@@ -335,18 +335,18 @@ func (o *denseOp) forward(in, w []*tensor.Tensor, f DataFormat) (*tensor.Tensor,
 	return out, nil
 }
 
-func (flattenOp) forward(in, _ []*tensor.Tensor, f DataFormat) (*tensor.Tensor, error) {
+func (flattenOp) forward(in, _ []*tensor.Tensor, f DataFormat, al *arena) (*tensor.Tensor, error) {
 	x := fromInternal(in[0], f) // Keras flattens channels-first images in C, H, W order
 	n := x.Shape[0]
 	return &tensor.Tensor{Shape: []int{n, len(x.Data) / n}, Data: append([]float32(nil), x.Data...)}, nil
 }
 
-func (o *paddedIdentityOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
+func (o *paddedIdentityOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
 	x := in[0]
 	n, h, w, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	oh, ow := (h+o.stride-1)/o.stride, (w+o.stride-1)/o.stride
 	before := (o.channels - c) / 2
-	out := tensor.New(n, oh, ow, o.channels)
+	out := al.New(n, oh, ow, o.channels)
 	for b := 0; b < n; b++ {
 		for y := 0; y < oh; y++ {
 			for xx := 0; xx < ow; xx++ {
@@ -358,6 +358,6 @@ func (o *paddedIdentityOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tenso
 	return out, nil
 }
 
-func (inputOp) forward(in, _ []*tensor.Tensor, _ DataFormat) (*tensor.Tensor, error) {
+func (inputOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
 	return in[0], nil
 }

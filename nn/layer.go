@@ -49,7 +49,7 @@ type op interface {
 	infer(in []Shape, f DataFormat) (spec, error)
 	// forward computes the output from batched channels-last inputs and
 	// the layer's weights.
-	forward(in []*tensor.Tensor, w []*tensor.Tensor, f DataFormat) (*tensor.Tensor, error)
+	forward(in []*tensor.Tensor, w []*tensor.Tensor, f DataFormat, al *arena) (*tensor.Tensor, error)
 }
 
 type spec struct {

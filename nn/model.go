@@ -17,7 +17,8 @@ type Model struct {
 	// sequential is Keras' "sequential_like": one layer per depth and no
 	// layer with several inputs. It decides the summary's layout.
 	sequential bool
-	consumed   bool // a plan took the weights
+	consumed   bool   // a plan took the weights
+	arena      *arena // step buffers, when ReuseBuffers is on
 }
 
 // NewModel builds the model that computes outputs from inputs, checking the

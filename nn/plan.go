@@ -552,6 +552,6 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor) (*tensor.Tensor, bool, erro
 	for i, v := range st.ins {
 		ins[i] = vals[v]
 	}
-	out, err := st.layer.op.forward(ins, st.layer.values(), p.format)
+	out, err := st.layer.op.forward(ins, st.layer.values(), p.format, nil)
 	return out, false, err
 }

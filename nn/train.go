@@ -10,7 +10,7 @@ import (
 // trainOp is implemented by layers whose training forward pass differs
 // from inference (BatchNormalization) or that keep something for backward.
 type trainOp interface {
-	forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen bool) (out *tensor.Tensor, cache any, err error)
+	forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen bool, al *arena) (out *tensor.Tensor, cache any, err error)
 }
 
 // backOp computes a layer's gradients: it returns the gradients of its
@@ -26,7 +26,8 @@ type backCtx struct {
 	gout   *tensor.Tensor
 	w, gw  []*tensor.Tensor
 	f      DataFormat
-	logits bool // gout is the gradient of the pre-softmax output
+	logits bool   // gout is the gradient of the pre-softmax output
+	al     *arena // where the gradients' buffers come from
 }
 
 // Tape is a recorded training forward pass: every layer's output and what
@@ -36,6 +37,7 @@ type Tape struct {
 	vals       map[*Layer]*tensor.Tensor
 	caches     map[*Layer]any
 	inputGrads []*tensor.Tensor
+	al         *arena // the model's step buffers, or nil
 }
 
 // ForwardTrain runs the model in training mode (BatchNormalization uses
@@ -49,7 +51,8 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 		return nil, nil, fmt.Errorf("model %q: %d inputs given, the model has %d", m.name, len(inputs), len(m.inputs))
 	}
 	f := m.inputs[0].g.format
-	t := &Tape{m: m, vals: map[*Layer]*tensor.Tensor{}, caches: map[*Layer]any{}}
+	t := &Tape{m: m, vals: map[*Layer]*tensor.Tensor{}, caches: map[*Layer]any{}, al: m.arena}
+	m.arena.reset() // the previous step's tensors are dead now
 	batch := -1
 	for i, in := range inputs {
 		if err := m.checkInput(i, in, &batch); err != nil {
@@ -68,9 +71,9 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 		var out *tensor.Tensor
 		var err error
 		if to, ok := l.op.(trainOp); ok {
-			out, t.caches[l], err = to.forwardTrain(ins, l.values(), f, l.frozen)
+			out, t.caches[l], err = to.forwardTrain(ins, l.values(), f, l.frozen, t.al)
 		} else {
-			out, err = l.op.forward(ins, l.values(), f)
+			out, err = l.op.forward(ins, l.values(), f, t.al)
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("model %q: layer %q (%s): %w", m.name, l.name, l.class, err)
@@ -122,8 +125,9 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 		if _, ok := t.Logits(i); ok && logits {
 			fromLogits[l] = true
 		}
-		addGrad(grads, l, toInternal(g, f))
+		addGrad(t.al, grads, l, toInternal(g, f))
 	}
+	life := t.lifetimes(gradOutputs)
 	for i := len(m.layers) - 1; i >= 0; i-- {
 		l := m.layers[i]
 		g, ok := grads[l]
@@ -147,15 +151,16 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 			gw = l.gradients()
 		}
 		gin, err := bo.backward(backCtx{in: ins, out: t.vals[l], cache: t.caches[l], gout: g,
-			w: l.values(), gw: gw, f: f, logits: fromLogits[l]})
+			w: l.values(), gw: gw, f: f, logits: fromLogits[l], al: t.al})
 		if err != nil {
 			return fmt.Errorf("model %q: layer %q (%s) backward: %w", m.name, l.name, l.class, err)
 		}
 		for j, x := range l.inputs {
 			if gin[j] != nil {
-				addGrad(grads, x.layer, gin[j])
+				addGrad(t.al, grads, x.layer, gin[j])
 			}
 		}
+		life.done(l, g, ins, t.vals[l], t.caches[l], grads)
 	}
 	t.inputGrads = make([]*tensor.Tensor, len(m.inputs))
 	for i, in := range m.inputs {
@@ -170,9 +175,82 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 // Backward (nil for an input nothing depends on).
 func (t *Tape) InputGrads() []*tensor.Tensor { return t.inputGrads }
 
-func addGrad(grads map[*Layer]*tensor.Tensor, l *Layer, g *tensor.Tensor) {
+// lifetimes tracks which of a step's buffers Backward still needs, so that
+// each goes back to the arena as soon as its last reader has run: at most
+// about half the activations and gradients are held at once.
+type lifetimes struct {
+	al    *arena
+	reads map[*float32]int  // backward passes still to read a forward value
+	keep  map[*float32]bool // the outputs (and logits) the caller may still read
+}
+
+func dataKey(t *tensor.Tensor) *float32 {
+	if t == nil || len(t.Data) == 0 {
+		return nil
+	}
+	return &t.Data[0]
+}
+
+func (t *Tape) lifetimes(gradOutputs []*tensor.Tensor) *lifetimes {
+	lt := &lifetimes{al: t.al, reads: map[*float32]int{}, keep: map[*float32]bool{}}
+	if t.al == nil {
+		return lt
+	}
+	for _, l := range t.m.layers {
+		if len(l.inputs) == 0 {
+			continue
+		}
+		lt.reads[dataKey(t.vals[l])]++
+		for _, x := range l.inputs {
+			lt.reads[dataKey(t.vals[x.layer])]++
+		}
+	}
+	for i, o := range t.m.outputs {
+		lt.keep[dataKey(t.vals[o.layer])] = true
+		if lg, ok := t.Logits(i); ok {
+			lt.keep[dataKey(lg)] = true
+		}
+	}
+	for _, g := range gradOutputs {
+		lt.keep[dataKey(g)] = true
+	}
+	return lt
+}
+
+// done releases what layer l's backward pass was the last to read: its
+// output, its inputs, its BatchNorm cache, and its output gradient g
+// unless another pending gradient shares it.
+func (lt *lifetimes) done(l *Layer, g *tensor.Tensor, ins []*tensor.Tensor, out *tensor.Tensor, cache any, grads map[*Layer]*tensor.Tensor) {
+	if lt.al == nil {
+		return
+	}
+	for _, v := range append(ins, out) {
+		k := dataKey(v)
+		if k == nil {
+			continue
+		}
+		if lt.reads[k]--; lt.reads[k] == 0 && !lt.keep[k] {
+			lt.al.release(v.Data)
+		}
+	}
+	if c, ok := cache.(*bnCache); ok {
+		lt.al.release(c.xhat)
+	}
+	k := dataKey(g)
+	if k == nil || lt.keep[k] || lt.reads[k] > 0 {
+		return
+	}
+	for _, other := range grads {
+		if dataKey(other) == k {
+			return
+		}
+	}
+	lt.al.release(g.Data)
+}
+
+func addGrad(al *arena, grads map[*Layer]*tensor.Tensor, l *Layer, g *tensor.Tensor) {
 	if prev, ok := grads[l]; ok {
-		sum := prev.Clone() // prev may be shared with another layer's gradient
+		sum := al.Clone(prev) // prev may be shared with another layer's gradient
 		kernels.AddTo(sum.Data, g.Data)
 		grads[l] = sum
 		return

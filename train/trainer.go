@@ -123,6 +123,8 @@ func (t *Trainer) Fit() ([]Epoch, error) {
 	if err := t.defaults(); err != nil {
 		return nil, err
 	}
+	t.Model.ReuseBuffers(true) // each step's tensors die with it: reuse them
+	defer t.Model.ReuseBuffers(false)
 	start := 0
 	if t.Resume && t.OutDir != "" {
 		e, err := t.resume()

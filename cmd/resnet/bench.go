@@ -95,6 +95,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			labels[i] = i % k
 		}
 		opt := &train.SGD{Momentum: 0.9, WeightDecay: 1e-4}
+		m.ReuseBuffers(true) // as the Trainer runs
 		step = func() error {
 			m.ZeroGrads()
 			tape, out, err := m.ForwardTrain(x)
