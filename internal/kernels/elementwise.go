@@ -130,26 +130,32 @@ func Combine(g, h, out []float32, c int, a, b, k []float32) {
 
 // Relu writes max(x, 0) into out (which may be x).
 func Relu(x, out []float32) {
-	ParallelFor(len(x), grain, func(lo, hi int) {
-		o := out[lo:hi]
-		for i, v := range x[lo:hi] {
-			o[i] = max(v, 0)
-		}
-	})
+	ParallelFor(len(x), grain, func(lo, hi int) { relu(x[lo:hi], out[lo:hi]) })
+}
+
+// reluGo is the portable relu.
+func reluGo(x, out []float32) {
+	out = out[:len(x)]
+	for i, v := range x {
+		out[i] = max(v, 0)
+	}
 }
 
 // ReluGrad writes g where y > 0 and 0 elsewhere into d.
 func ReluGrad(y, g, d []float32) {
-	ParallelFor(len(y), grain, func(lo, hi int) {
-		dd, gg := d[lo:hi], g[lo:hi]
-		for i, v := range y[lo:hi] {
-			if v > 0 {
-				dd[i] = gg[i]
-			} else {
-				dd[i] = 0
-			}
+	ParallelFor(len(y), grain, func(lo, hi int) { reluGrad(y[lo:hi], g[lo:hi], d[lo:hi]) })
+}
+
+// reluGradGo is the portable reluGrad.
+func reluGradGo(y, g, d []float32) {
+	g, d = g[:len(y)], d[:len(y)]
+	for i, v := range y {
+		if v > 0 {
+			d[i] = g[i]
+		} else {
+			d[i] = 0
 		}
-	})
+	}
 }
 
 // AddTo adds x into y.

@@ -167,3 +167,36 @@ func maxInto(dst, src []float32) {
 	maxInto16(&dst[0], &src[0], g)
 	maxIntoGo(dst[16*g:], src[16*g:])
 }
+
+// relu16 and reluGrad16 are generated into gemm_amd64.s by
+// tools/gen_gemm_asm.py.
+//
+//go:noescape
+func relu16(x, out *float32, groups int)
+
+//go:noescape
+func reluGrad16(y, grad, d *float32, groups int)
+
+// relu is reluGo by AVX-512 for whole groups of 16.
+func relu(x, out []float32) {
+	g := len(x) / 16
+	if !useAVX512 || g == 0 {
+		reluGo(x, out)
+		return
+	}
+	out = out[:len(x)]
+	relu16(&x[0], &out[0], g)
+	reluGo(x[16*g:], out[16*g:])
+}
+
+// reluGrad is reluGradGo by AVX-512 for whole groups of 16.
+func reluGrad(y, g, d []float32) {
+	n := len(y) / 16
+	if !useAVX512 || n == 0 {
+		reluGradGo(y, g, d)
+		return
+	}
+	g, d = g[:len(y)], d[:len(y)]
+	reluGrad16(&y[0], &g[0], &d[0], n)
+	reluGradGo(y[16*n:], g[16*n:], d[16*n:])
+}

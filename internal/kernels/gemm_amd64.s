@@ -971,6 +971,53 @@ maxinto_loop:
 	VZEROUPPER
 	RET
 
+// func relu16(x, out *float32, groups int)
+//
+// out[i] = max(x[i], 0) for 16*groups floats: VMAXPS with x second keeps a
+// NaN in x. SI walks x, DI out; CX counts the groups; Z31 is zero.
+TEXT ·relu16(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ out+8(FP), DI
+	MOVQ groups+16(FP), CX
+	VPXORD Z31, Z31, Z31
+
+relu_loop:
+	VMOVUPS (SI), Z0
+	VMAXPS Z0, Z31, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  relu_loop
+	VZEROUPPER
+	RET
+
+// func reluGrad16(y, grad, d *float32, groups int)
+//
+// d[i] = grad[i] where y[i] > 0, else 0, for 16*groups floats, without a
+// branch per value (a ReLU's signs are a coin toss for the predictor).
+// K1 marks y > 0 (ordered: NaN gives 0); the masked load zeroes the rest.
+// SI walks y, BX grad, DI d; CX counts the groups; Z31 is zero.
+TEXT ·reluGrad16(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), SI
+	MOVQ grad+8(FP), BX
+	MOVQ d+16(FP), DI
+	MOVQ groups+24(FP), CX
+	VPXORD Z31, Z31, Z31
+
+relugrad_loop:
+	VMOVUPS (SI), Z0
+	VCMPPS $0x1e, Z31, Z0, K1
+	VMOVUPS.Z (BX), K1, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, BX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  relugrad_loop
+	VZEROUPPER
+	RET
+
 // func fmaLoop(n int)
 //
 // n iterations of 12 independent FMAs on registers only, 192 flops

@@ -27,3 +27,7 @@ func winoOutputAsm(f int, m []float32, eStride int, dst []float32, rowStride, pi
 }
 
 func maxInto(dst, src []float32) { maxIntoGo(dst, src) }
+
+func relu(x, out []float32) { reluGo(x, out) }
+
+func reluGrad(y, g, d []float32) { reluGradGo(y, g, d) }

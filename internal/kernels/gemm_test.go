@@ -282,3 +282,38 @@ func TestMaxIntoAgrees(t *testing.T) {
 		}
 	}
 }
+
+// The vector ReLU and its gradient match the portable ones, NaN included.
+func TestReluAgrees(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, isa := range kernelISAs(t) {
+		isa.use()
+		for _, n := range []int{0, 7, 16, 53} {
+			x, g := make([]float32, n), make([]float32, n)
+			for i := range x {
+				x[i], g[i] = float32(i%7-3), float32(i+1)
+				if i%13 == 5 {
+					x[i] = nan
+				}
+			}
+			var outs, grads [2][]float32
+			for i, f := range []func(x, out []float32){relu, reluGo} {
+				outs[i] = make([]float32, n)
+				f(x, outs[i])
+			}
+			for i, f := range []func(y, g, d []float32){reluGrad, reluGradGo} {
+				grads[i] = make([]float32, n)
+				f(x, g, grads[i])
+			}
+			for i := range x {
+				a, b := outs[0][i], outs[1][i]
+				if a != b && !(a != a && b != b) {
+					t.Fatalf("%s n=%d: relu[%d] = %v, want %v", isa.name, n, i, a, b)
+				}
+			}
+			if !slices.Equal(grads[0], grads[1]) {
+				t.Fatalf("%s n=%d: relu gradients differ", isa.name, n)
+			}
+		}
+	}
+}
