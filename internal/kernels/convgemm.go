@@ -89,8 +89,18 @@ func col2im(p Conv2DParams, cols []float32, g, r0, rows int, dx []float32) {
 	})
 }
 
-// ConvForward computes out = conv(in, kernel) + bias with im2col and GEMM.
+// ConvForward computes out = conv(in, kernel) + bias: by windows where
+// they apply (the kernel packed on the fly), else with im2col and GEMM.
 func ConvForward(p Conv2DParams, in, kernel, bias, out []float32) {
+	if windowShape(p) && p.DW == 1 && windowWorthIt(p) {
+		w := packWindowKernel(p, kernel)
+		var ep *Epilogue
+		if bias != nil {
+			ep = &Epilogue{Bias: bias}
+		}
+		convWindow(p, in, w, out, ep)
+		return
+	}
 	fg := p.F / p.Groups
 	convForward(p, in, out, func(g, _, rows int, a Mat, c []float32) {
 		Gemm(rows, fg, a.width(p), a, Mat{Data: kernel[g*fg:], Stride: p.F}, c, p.F, false)
@@ -182,6 +192,10 @@ func ConvBackward(p Conv2DParams, in, kernel, dy, dx, dkernel, dbias []float32) 
 	cg, fg := p.C/p.Groups, p.F/p.Groups
 	k := p.KH * p.KW * cg
 	total := p.N * p.OH * p.OW
+	if dx != nil && convTransposeByWindows(p) {
+		convBackwardInput(p, kernel, dy, dx)
+		dx = nil // done: what is left is the kernel's gradient
+	}
 	if dx != nil {
 		clear(dx)
 	}
@@ -227,4 +241,41 @@ func SumRows(x, acc []float32) {
 	for i := range acc {
 		acc[i] += float32(sum[i])
 	}
+}
+
+// convTransposeByWindows reports whether the input gradient of p is a
+// window convolution of the output gradient: stride 1, no dilation, one
+// group.
+func convTransposeByWindows(p Conv2DParams) bool {
+	q := transposedParams(p)
+	return p.SH == 1 && p.SW == 1 && p.DH == 1 && p.DW == 1 && windowShape(p) && windowWorthIt(q)
+}
+
+// transposedParams describes the convolution of dy that gives dx at
+// stride 1: the kernel turned 180 degrees with inputs and outputs swapped,
+// and the padding that makes every tap reach (K-1-pad).
+func transposedParams(p Conv2DParams) Conv2DParams {
+	return Conv2DParams{N: p.N, H: p.OH, W: p.OW, C: p.F, KH: p.KH, KW: p.KW, F: p.C,
+		SH: 1, SW: 1, DH: 1, DW: 1, PadT: p.KH - 1 - p.PadT, PadL: p.KW - 1 - p.PadL,
+		OH: p.H, OW: p.W, Groups: 1}
+}
+
+// convBackwardInput overwrites dx with the gradient of p's input from dy.
+func convBackwardInput(p Conv2DParams, kernel, dy, dx []float32) {
+	q := transposedParams(p)
+	buf := getBuf(len(kernel))
+	defer putBuf(buf)
+	flipped := *buf // HWIO with I = p.F, O = p.C
+	for ky := 0; ky < p.KH; ky++ {
+		for kx := 0; kx < p.KW; kx++ {
+			src := kernel[((p.KH-1-ky)*p.KW+p.KW-1-kx)*p.C*p.F:][:p.C*p.F]
+			dst := flipped[(ky*p.KW+kx)*p.F*p.C:][:p.F*p.C]
+			for c := 0; c < p.C; c++ {
+				for f, v := range src[c*p.F : (c+1)*p.F] {
+					dst[f*p.C+c] = v
+				}
+			}
+		}
+	}
+	convWindow(q, dy, packWindowKernel(q, flipped), dx, nil)
 }

@@ -25,7 +25,7 @@ func withOut(p Conv2DParams) Conv2DParams {
 
 func TestConvForwardMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for i, p := range convCases {
+	for i, p := range append(append([]Conv2DParams(nil), convCases...), transposeCases...) {
 		p = withOut(p)
 		in := randSlice(r, p.N*p.H*p.W*p.C)
 		k := randSlice(r, p.KH*p.KW*p.C/p.Groups*p.F)
@@ -74,10 +74,23 @@ func naiveBackward(p Conv2DParams, in, k, dy []float32) (dx, dk, db []float64) {
 	return dx, dk, db
 }
 
+// Backward cases whose input gradient is a window convolution of dy.
+var transposeCases = []Conv2DParams{
+	{N: 1, H: 30, W: 29, C: 5, KH: 3, KW: 3, F: 12, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+	{N: 8, H: 8, W: 8, C: 16, KH: 3, KW: 3, F: 24, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+	{N: 1, H: 32, W: 33, C: 3, KH: 3, KW: 3, F: 4, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 0, PadL: 0, Groups: 1},
+	{N: 1, H: 34, W: 34, C: 2, KH: 5, KW: 5, F: 3, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 2, PadL: 2, Groups: 1},
+}
+
+// The gradients match a float64 scatter through every tap, by im2col and
+// col2im and, where it applies, by a window convolution of dy.
 func TestConvBackwardMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for i, p := range convCases {
+	for i, p := range append(append([]Conv2DParams(nil), convCases...), transposeCases...) {
 		p = withOut(p)
+		if i >= len(convCases) && !convTransposeByWindows(p) {
+			t.Fatalf("transpose case %d: not run by windows", i)
+		}
 		in := randSlice(r, p.N*p.H*p.W*p.C)
 		k := randSlice(r, p.KH*p.KW*p.C/p.Groups*p.F)
 		dy := randSlice(r, p.N*p.OH*p.OW*p.F)

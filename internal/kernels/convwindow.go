@@ -18,9 +18,16 @@ func windowShape(p Conv2DParams) bool {
 }
 
 // windowApplies reports whether ConvForwardPacked runs p by windows: its
-// kernel packed so, no dilation across, wide enough rows.
+// kernel packed so, no dilation across, rows worth it.
 func windowApplies(p Conv2DParams, w *PackedB) bool {
-	return windowShape(p) && w.ends != nil && p.DW == 1 && p.OW >= windowMinWidth
+	return windowShape(p) && w.ends != nil && p.DW == 1 && windowWorthIt(p)
+}
+
+// windowWorthIt reports whether p's output rows suit window convolution:
+// wide rows, or many rows at least 8 wide (a training batch), whose
+// im2col would be large.
+func windowWorthIt(p Conv2DParams) bool {
+	return p.OW >= windowMinWidth || (p.OW >= 8 && p.N*p.OH >= 64)
 }
 
 // windowBlock is a block of the kernel's rows (K = KH x KW*C): taps kernel
