@@ -306,7 +306,7 @@ func TestEvaluateMatchesPredict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, _ := Evaluate(back, ds, 20, nil)
+	r2, _ := Evaluate(back, ds, 7, nil)
 	if r2 != r {
 		t.Errorf("reloaded model evaluates differently: %+v vs %+v", r2, r)
 	}
