@@ -163,13 +163,19 @@ func gemm(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, 
 		gemmSplitK(m, n, k, a, b, c, ldc, accumulate, workers)
 		return
 	}
-	// About two jobs per worker: few tall row bands (each packs B once per
-	// k block), cut into column chunks when there are too few rows.
+	// One job per worker: row bands (each reads only its rows of A), or
+	// column bands when whole panels share out more evenly that way (49 or
+	// 196 rows of a small image: 5 or 17 row panels for 2 workers).
 	jobs := workers
 	if m*n*k < 1<<16 {
 		jobs = 1 // too small to be worth spreading
 	}
-	mb = min(mb, jobs)
+	rowPanels := (m + mr - 1) / mr
+	share := func(panels int) float64 { return float64((panels+jobs-1)/jobs) / float64(panels) }
+	mb = min(rowPanels, jobs)
+	if share(nb) < share(rowPanels) {
+		mb = 1
+	}
 	nsplit := min(nb, max(1, (jobs+mb-1)/mb))
 	panels := (nb + nsplit - 1) / nsplit
 	rowsPer := ((m+mb-1)/mb + mr - 1) / mr * mr
