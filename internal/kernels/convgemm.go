@@ -196,15 +196,30 @@ func ConvBackward(p Conv2DParams, in, kernel, dy, dx, dkernel, dbias []float32) 
 		convBackwardInput(p, kernel, dy, dx)
 		dx = nil // done: what is left is the kernel's gradient
 	}
+	if windowKernelGrad(p) {
+		convBackwardKernel(p, in, dy, dkernel)
+		if dx == nil {
+			if dbias != nil {
+				SumRows(dy, dbias)
+			}
+			return
+		}
+		dkernel = nil // done: im2col and col2im are left for dx
+	}
 	if dx != nil {
 		clear(dx)
 	}
 	for g := 0; g < p.Groups; g++ {
 		w := Mat{Data: kernel[g*fg:], Stride: p.F, T: true} // (fg x K) view of the kernel
-		dw := dkernel[g*fg:]
+		var dw []float32
+		if dkernel != nil {
+			dw = dkernel[g*fg:]
+		}
 		dyg := Mat{Data: dy[g*fg:], Stride: p.F}
 		if p.pointwise() {
-			Gemm(cg, fg, total, Mat{Data: in[g*cg:], Stride: p.C, T: true}, dyg, dw, p.F, true)
+			if dw != nil {
+				Gemm(cg, fg, total, Mat{Data: in[g*cg:], Stride: p.C, T: true}, dyg, dw, p.F, true)
+			}
 			if dx != nil {
 				Gemm(total, cg, fg, dyg, w, dx[g*cg:], p.C, false)
 			}
@@ -216,7 +231,9 @@ func ConvBackward(p Conv2DParams, in, kernel, dy, dx, dkernel, dbias []float32) 
 			rows := min(chunk, total-r0)
 			im2col(p, in, g, r0, rows, *cols)
 			dyc := Mat{Data: dy[r0*p.F+g*fg:], Stride: p.F}
-			Gemm(k, fg, rows, Mat{Data: *cols, Stride: k, T: true}, dyc, dw, p.F, true)
+			if dw != nil {
+				Gemm(k, fg, rows, Mat{Data: *cols, Stride: k, T: true}, dyc, dw, p.F, true)
+			}
 			if dx != nil {
 				Gemm(rows, k, fg, dyc, w, *cols, k, false)
 				col2im(p, *cols, g, r0, rows, dx)

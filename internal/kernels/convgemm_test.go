@@ -86,9 +86,11 @@ var transposeCases = []Conv2DParams{
 // col2im and, where it applies, by a window convolution of dy.
 func TestConvBackwardMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for i, p := range append(append([]Conv2DParams(nil), convCases...), transposeCases...) {
+	cases := append(append([]Conv2DParams(nil), convCases...), transposeCases...)
+	cases = append(cases, windowCases[1], windowCases[3]) // stride 2 7x7; dilated rows
+	for i, p := range cases {
 		p = withOut(p)
-		if i >= len(convCases) && !convTransposeByWindows(p) {
+		if i >= len(convCases) && i < len(convCases)+len(transposeCases) && !convTransposeByWindows(p) {
 			t.Fatalf("transpose case %d: not run by windows", i)
 		}
 		in := randSlice(r, p.N*p.H*p.W*p.C)

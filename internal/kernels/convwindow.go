@@ -1,5 +1,7 @@
 package kernels
 
+import "sync"
+
 // Window convolution: the matrix product of im2col without im2col. In an
 // NHWC image, one kernel row (ky) of the window under output pixel (oy, ox)
 // is KW*C contiguous floats, and the same row under (oy, ox+1) starts
@@ -139,6 +141,69 @@ func padInput(p Conv2DParams, in []float32, hp, wp int, dst []float32) {
 			src := in[((n*p.H+y)*p.W+x0-p.PadL)*p.C:]
 			copy(d[x0*p.C:x1*p.C], src[:(x1-x0)*p.C])
 			clear(d[x1*p.C:])
+		}
+	})
+}
+
+// windowKernelGrad reports whether convBackwardKernel computes p's kernel
+// gradient: one group, no dilation across.
+func windowKernelGrad(p Conv2DParams) bool {
+	return windowShape(p) && p.DW == 1
+}
+
+// convBackwardKernel adds the gradient of p's kernel (HWIO) from its input
+// and dy, without im2col. For kernel row ky, the gradient is a KW*C x F
+// matrix: sum over output pixels of the input window's row (KW*C
+// contiguous values of the padded input) times dy's row. The window rows
+// are read in place as the A panel, one stretch per output row; only dy is
+// packed, a block of output rows at a time.
+func convBackwardKernel(p Conv2DParams, in, dy, dkernel []float32) {
+	hp := (p.OH-1)*p.SH + (p.KH-1)*p.DH + 1
+	wp := (p.OW-1)*p.SW + p.KW
+	row := wp * p.C
+	m := p.KW * p.C
+	buf := getBuf(p.N*hp*row + mr)
+	defer putBuf(buf)
+	padded := *buf
+	padInput(p, in, hp, wp, padded)
+	clear(padded[p.N*hp*row:])
+	g := max(1, kc/p.OW) // output rows per block of dy
+	outRows := p.N * p.OH
+	blocks := (outRows + g - 1) / g
+	np := (p.F + nr - 1) / nr
+	var mu sync.Mutex
+	workers := Workers()
+	ParallelFor(blocks, (blocks+workers-1)/workers, func(lo, hi int) {
+		part := getBuf(p.KH * m * p.F)
+		bp := getBuf(np * nr * g * p.OW)
+		defer putBuf(part)
+		defer putBuf(bp)
+		clear(*part)
+		offs := make([]int, g)
+		var tile [mr * nr]float32
+		for b := lo; b < hi; b++ {
+			r0, r1 := b*g, min(outRows, (b+1)*g)
+			taps := offs[:r1-r0]
+			packB(Mat{Data: dy[r0*p.OW*p.F:], Stride: p.F}, 0, (r1-r0)*p.OW, p.F, *bp)
+			for ky := 0; ky < p.KH; ky++ {
+				for t := range taps {
+					n, oy := (r0+t)/p.OH, (r0+t)%p.OH
+					taps[t] = (n*hp + oy*p.SH + ky*p.DH) * row
+				}
+				for m0 := 0; m0 < m; m0 += mr {
+					a := panelA{data: padded[m0:], rs: 1, ks: p.SW * p.C, taps: taps}
+					for j0 := 0; j0 < p.F; j0 += nr {
+						c := (*part)[(ky*m+m0)*p.F+j0:]
+						bpanel := (*bp)[(j0/nr)*nr*len(taps)*p.OW:]
+						tileOf(min(mr, m-m0), p.OW, a, bpanel, min(nr, p.F-j0), c, p.F, true, nil, 0, 0, &tile)
+					}
+				}
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for i, v := range *part {
+			dkernel[i] += v
 		}
 	})
 }
