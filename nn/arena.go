@@ -18,7 +18,11 @@ type arena struct {
 }
 
 // floats returns n zeroed floats.
-func (a *arena) floats(n int) []float32 {
+func (a *arena) floats(n int) []float32 { return a.take(n, true) }
+
+// take returns n floats, zeroed if zero is set (else what a previous user
+// left: for buffers the caller overwrites whole).
+func (a *arena) take(n int, zero bool) []float32 {
 	if a == nil {
 		return make([]float32, n)
 	}
@@ -28,7 +32,9 @@ func (a *arena) floats(n int) []float32 {
 	if l := a.free[n]; len(l) > 0 {
 		b = l[len(l)-1]
 		a.free[n] = l[:len(l)-1]
-		clear(b)
+		if zero {
+			clear(b)
+		}
 	} else {
 		b = make([]float32, n)
 	}
@@ -56,17 +62,23 @@ func (a *arena) release(b []float32) {
 }
 
 // New returns a zeroed tensor of the shape.
-func (a *arena) New(shape ...int) *tensor.Tensor {
+func (a *arena) New(shape ...int) *tensor.Tensor { return a.tensor(shape, true) }
+
+// NewUninit returns a tensor of the shape for the caller to overwrite
+// whole: its values are undefined (zero without an arena).
+func (a *arena) NewUninit(shape ...int) *tensor.Tensor { return a.tensor(shape, false) }
+
+func (a *arena) tensor(shape []int, zero bool) *tensor.Tensor {
 	n := 1
 	for _, d := range shape {
 		n *= d
 	}
-	return &tensor.Tensor{Shape: append([]int(nil), shape...), Data: a.floats(n)}
+	return &tensor.Tensor{Shape: append([]int(nil), shape...), Data: a.take(n, zero)}
 }
 
 // Clone returns a copy of t.
 func (a *arena) Clone(t *tensor.Tensor) *tensor.Tensor {
-	c := a.New(t.Shape...)
+	c := a.NewUninit(t.Shape...)
 	copy(c.Data, t.Data)
 	return c
 }

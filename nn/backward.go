@@ -14,7 +14,7 @@ func (o *conv2DOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	dx := c.al.New(c.in[0].Shape...)
+	dx := c.al.NewUninit(c.in[0].Shape...) // ConvBackward overwrites it
 	var dk, db []float32
 	if c.gw != nil {
 		dk = c.gw[0].Data
@@ -43,7 +43,9 @@ func (o *zeroPaddingOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 
 // bnCache is what a training BatchNormalization keeps for backward.
 type bnCache struct {
-	xhat   []float32
+	xhat   []float32 // channels-first only; channels-last keeps scale and shift
+	scale  []float32 // xhat = x*scale + shift
+	shift  []float32
 	invStd []float64
 	batch  bool // batch statistics (training), not the moving ones
 }
@@ -132,12 +134,14 @@ func (o *batchNormOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen 
 		mm[ch] = float32(o.momentum*float64(mm[ch]) + (1-o.momentum)*mean[ch])
 		mv[ch] = float32(o.momentum*float64(mv[ch]) + (1-o.momentum)*v)
 	}
-	out := al.New(x.Shape...)
-	xhat := al.floats(len(x.Data))
+	out := al.NewUninit(x.Shape...)
 	if inner == 1 {
-		kernels.Normalize(x.Data, xhat, out.Data, c, scale, shift, gamma, beta)
-		return out, &bnCache{xhat: xhat, invStd: inv, batch: true}, nil
+		// xhat is not kept: backward recomputes it from x (which it
+		// reads anyway) with scale and shift, a buffer and a pass saved.
+		kernels.Normalize(x.Data, nil, out.Data, c, scale, shift, gamma, beta)
+		return out, &bnCache{scale: scale, shift: shift, invStd: inv, batch: true}, nil
 	}
+	xhat := al.floats(len(x.Data))
 	for off := 0; off < len(x.Data); off += c * inner {
 		for ch := 0; ch < c; ch++ {
 			s, sh, g, b := scale[ch], shift[ch], gamma[ch], beta[ch]
@@ -163,7 +167,7 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	ch, inner := o.bnShape(x, c.f)
 	cache := c.cache.(*bnCache)
 	gamma := c.w[0].Data
-	dx := c.al.New(x.Shape...)
+	dx := c.al.NewUninit(x.Shape...) // every value is written
 	a, b := make([]float32, ch), make([]float32, ch)
 	if !cache.batch { // frozen: an affine map with the moving statistics
 		for k := range a {
@@ -172,7 +176,11 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	} else {
 		var sumG, sumGX []float64
 		if inner == 1 {
-			sumG, sumGX = kernels.DotChannels(g, cache.xhat, ch)
+			// sum g*xhat = scale*sum(g*x) + shift*sum(g)
+			sumG, sumGX = kernels.DotChannels(g, x.Data, ch)
+			for k := range sumGX {
+				sumGX[k] = float64(cache.scale[k])*sumGX[k] + float64(cache.shift[k])*sumG[k]
+			}
 		} else {
 			sumG, sumGX = make([]float64, ch), make([]float64, ch)
 			channelSums(g, ch, inner, sumG, func(v float32, _ int) float64 { return float64(v) })
@@ -195,7 +203,12 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 			cs[k] = float32(-f * sumG[k] / n)
 		}
 		if inner == 1 {
-			kernels.Combine(g, cache.xhat, dx.Data, ch, a, b, cs)
+			// b*xhat + cs = (b*scale)*x + (b*shift + cs)
+			for k := range b {
+				bk := float64(b[k])
+				b[k], cs[k] = float32(bk*float64(cache.scale[k])), float32(bk*float64(cache.shift[k])+float64(cs[k]))
+			}
+			kernels.Combine(g, x.Data, dx.Data, ch, a, b, cs)
 			return []*tensor.Tensor{dx}, nil
 		}
 		for off := 0; off < len(g); off += ch * inner {
@@ -222,7 +235,7 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 // activationGrad returns the gradient at an activation's input from the
 // gradient g at its output y.
 func activationGrad(al *arena, fn string, shape []int, y, g []float32) []float32 {
-	d := al.floats(len(g))
+	d := al.take(len(g), fn != "relu") // ReluGrad writes every value
 	switch fn {
 	case "relu":
 		kernels.ReluGrad(y, g, d)

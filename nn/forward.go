@@ -139,7 +139,7 @@ func (o *conv2DOp) forward(in, w []*tensor.Tensor, _ DataFormat, al *arena) (*te
 	if err != nil {
 		return nil, err
 	}
-	out := al.New(p.N, p.OH, p.OW, o.filters)
+	out := al.NewUninit(p.N, p.OH, p.OW, o.filters) // ConvForward writes every value
 	var bias []float32
 	if o.useBias {
 		bias = w[1].Data
@@ -241,7 +241,7 @@ func (o *activationOp) forward(in, _ []*tensor.Tensor, f DataFormat, al *arena) 
 	if o.fn == "softmax" && f == ChannelsFirst && len(in[0].Shape) == 4 {
 		return nil, errChannelsFirstLastAxis
 	}
-	out := al.New(in[0].Shape...)
+	out := al.NewUninit(in[0].Shape...) // written whole below
 	if o.fn == "relu" {
 		kernels.Relu(in[0].Data, out.Data)
 		return out, nil

@@ -102,8 +102,19 @@ func Affine(x, out []float32, c int, a, b []float32) {
 }
 
 // Normalize computes xhat = x*scale + shift and out = xhat*gamma + beta
-// per channel: BatchNorm's training forward pass.
+// per channel: BatchNorm's training forward pass. xhat may be nil.
 func Normalize(x, xhat, out []float32, c int, scale, shift, gamma, beta []float32) {
+	if xhat == nil {
+		ParallelFor(len(x)/c, rowsGrain(c), func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				xr, or := x[r*c:r*c+c], out[r*c:r*c+c]
+				for i, v := range xr {
+					or[i] = (v*scale[i]+shift[i])*gamma[i] + beta[i]
+				}
+			}
+		})
+		return
+	}
 	ParallelFor(len(x)/c, rowsGrain(c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, hr, or := x[r*c:r*c+c], xhat[r*c:r*c+c], out[r*c:r*c+c]

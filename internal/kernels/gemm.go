@@ -321,8 +321,9 @@ func packB(b Mat, k0, kk, n int, dst []float32) {
 		cols := min(nr, n-p*nr)
 		for kx := 0; kx < kk; kx++ {
 			row := panel[kx*nr : (kx+1)*nr]
-			if !b.T && cols == nr {
-				copy(row, b.Data[(k0+kx)*b.Stride+p*nr:][:nr])
+			if !b.T {
+				copy(row[:cols], b.Data[(k0+kx)*b.Stride+p*nr:][:cols])
+				clear(row[cols:])
 				continue
 			}
 			for j := 0; j < nr; j++ {
