@@ -166,6 +166,14 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	x, g := c.in[0], c.gout.Data
 	ch, inner := o.bnShape(x, c.f)
 	cache := c.cache.(*bnCache)
+	var mask []float32
+	if c.mask != nil {
+		if inner == 1 && cache.batch {
+			mask = c.mask.Data // applied as g is read
+		} else {
+			g = activationGrad(c.al, "relu", c.mask.Shape, c.mask.Data, g)
+		}
+	}
 	gamma := c.w[0].Data
 	dx := c.al.NewUninit(x.Shape...) // every value is written
 	a, b := make([]float32, ch), make([]float32, ch)
@@ -177,7 +185,7 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 		var sumG, sumGX []float64
 		if inner == 1 {
 			// sum g*xhat = scale*sum(g*x) + shift*sum(g)
-			sumG, sumGX = kernels.DotChannels(g, x.Data, ch)
+			sumG, sumGX = kernels.DotChannelsMasked(g, mask, x.Data, ch)
 			for k := range sumGX {
 				sumGX[k] = float64(cache.scale[k])*sumGX[k] + float64(cache.shift[k])*sumG[k]
 			}
@@ -208,7 +216,7 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 				bk := float64(b[k])
 				b[k], cs[k] = float32(bk*float64(cache.scale[k])), float32(bk*float64(cache.shift[k])+float64(cs[k]))
 			}
-			kernels.Combine(g, x.Data, dx.Data, ch, a, b, cs)
+			kernels.CombineMasked(g, mask, x.Data, dx.Data, ch, a, b, cs)
 			return []*tensor.Tensor{dx}, nil
 		}
 		for off := 0; off < len(g); off += ch * inner {

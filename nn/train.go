@@ -28,6 +28,9 @@ type backCtx struct {
 	f      DataFormat
 	logits bool   // gout is the gradient of the pre-softmax output
 	al     *arena // where the gradients' buffers come from
+	// mask, for a BatchNorm whose ReLU was fused into its backward, is the
+	// ReLU's output: the gradient is gout where mask > 0, else 0.
+	mask *tensor.Tensor
 }
 
 // Tape is a recorded training forward pass: every layer's output and what
@@ -128,6 +131,8 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 		addGrad(t.al, grads, l, toInternal(g, f))
 	}
 	life := t.lifetimes(gradOutputs)
+	readers := t.m.readers()
+	masks := map[*Layer]*tensor.Tensor{} // BatchNorm -> the ReLU output masking its gradient
 	for i := len(m.layers) - 1; i >= 0; i-- {
 		l := m.layers[i]
 		g, ok := grads[l]
@@ -138,6 +143,16 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 			continue
 		}
 		delete(grads, l)
+		if bn := fusedRelu(l, readers, fromLogits[l]); bn != nil {
+			// The BatchNorm's backward applies this ReLU's mask as it
+			// reads g: the ReLU's own pass and its output are skipped.
+			y := t.vals[l]
+			masks[bn] = y
+			life.hold(y)
+			addGrad(t.al, grads, bn, g)
+			life.done(l, g, []*tensor.Tensor{t.vals[bn]}, y, nil, grads)
+			continue
+		}
 		bo, ok := l.op.(backOp)
 		if !ok {
 			return fmt.Errorf("model %q: layer %q (%s) has no backward pass", m.name, l.name, l.class)
@@ -151,7 +166,7 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 			gw = l.gradients()
 		}
 		gin, err := bo.backward(backCtx{in: ins, out: t.vals[l], cache: t.caches[l], gout: g,
-			w: l.values(), gw: gw, f: f, logits: fromLogits[l], al: t.al})
+			w: l.values(), gw: gw, f: f, logits: fromLogits[l], al: t.al, mask: masks[l]})
 		if err != nil {
 			return fmt.Errorf("model %q: layer %q (%s) backward: %w", m.name, l.name, l.class, err)
 		}
@@ -161,6 +176,9 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 			}
 		}
 		life.done(l, g, ins, t.vals[l], t.caches[l], grads)
+		if y := masks[l]; y != nil {
+			life.drop(y)
+		}
 	}
 	t.inputGrads = make([]*tensor.Tensor, len(m.inputs))
 	for i, in := range m.inputs {
@@ -182,6 +200,52 @@ type lifetimes struct {
 	al    *arena
 	reads map[*float32]int  // backward passes still to read a forward value
 	keep  map[*float32]bool // the outputs (and logits) the caller may still read
+}
+
+// hold keeps v alive for one more reader; drop is that reader done.
+func (lt *lifetimes) hold(v *tensor.Tensor) {
+	if k := dataKey(v); k != nil {
+		lt.reads[k]++
+	}
+}
+
+func (lt *lifetimes) drop(v *tensor.Tensor) {
+	k := dataKey(v)
+	if lt.al == nil || k == nil {
+		return
+	}
+	if lt.reads[k]--; lt.reads[k] == 0 && !lt.keep[k] {
+		lt.al.release(v.Data)
+	}
+}
+
+// fusedRelu returns the BatchNorm whose backward takes over ReLU layer l's:
+// l's only input is a BatchNorm in training mode that nothing else reads.
+func fusedRelu(l *Layer, readers map[*Layer]int, logits bool) *Layer {
+	a, ok := l.op.(*activationOp)
+	if !ok || a.fn != "relu" || logits || len(l.inputs) != 1 {
+		return nil
+	}
+	bn := l.inputs[0].layer
+	if _, ok := bn.op.(*batchNormOp); !ok || bn.frozen || readers[bn] != 1 {
+		return nil
+	}
+	return bn
+}
+
+// readers counts the layers reading each layer's output, model outputs
+// counting once more.
+func (m *Model) readers() map[*Layer]int {
+	n := map[*Layer]int{}
+	for _, l := range m.layers {
+		for _, x := range l.inputs {
+			n[x.layer]++
+		}
+	}
+	for _, o := range m.outputs {
+		n[o.layer]++
+	}
+	return n
 }
 
 func dataKey(t *tensor.Tensor) *float32 {

@@ -1,5 +1,7 @@
 package kernels
 
+import "math"
+
 // Element-wise passes over channels-last data (the channel cycles fastest,
 // rows of c values), spread over the pool. They are memory-bound, so two
 // cores are worth nearly twice one.
@@ -63,14 +65,35 @@ func ChannelSums(x []float32, c int, mean []float64) (sum, sq []float64) {
 
 // DotChannels returns per-channel sums of g and of g*h.
 func DotChannels(g, h []float32, c int) (sumG, sumGH []float64) {
+	return DotChannelsMasked(g, nil, h, c)
+}
+
+// DotChannelsMasked is DotChannels of g where y > 0 (0 elsewhere): with y
+// a ReLU's output, the gradient at its input, never written out. y nil
+// masks nothing.
+func DotChannelsMasked(g, y, h []float32, c int) (sumG, sumGH []float64) {
 	rows := len(g) / c
 	parts := Workers() * 2
 	ps, qs := make([][]float64, parts), make([][]float64, parts)
 	ParallelFor(parts, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			s, q := make([]float64, c), make([]float64, c)
-			for r := p * rows / parts; r < (p+1)*rows/parts; r++ {
+			r0, r1 := p*rows/parts, (p+1)*rows/parts
+			if dotMaskedAsm(g[r0*c:r1*c], y, r0, h[r0*c:r1*c], c, s, q) {
+				ps[p], qs[p] = s, q
+				continue
+			}
+			for r := r0; r < r1; r++ {
 				gr, hr := g[r*c:r*c+c], h[r*c:r*c+c]
+				if y != nil {
+					yr := y[r*c : r*c+c]
+					for i, v := range gr {
+						v = masked(v, yr[i])
+						s[i] += float64(v)
+						q[i] += float64(v) * float64(hr[i])
+					}
+					continue
+				}
 				for i, v := range gr {
 					s[i] += float64(v)
 					q[i] += float64(v) * float64(hr[i])
@@ -129,14 +152,41 @@ func Normalize(x, xhat, out []float32, c int, scale, shift, gamma, beta []float3
 
 // Combine computes out = g*a + h*b + k per channel.
 func Combine(g, h, out []float32, c int, a, b, k []float32) {
+	CombineMasked(g, nil, h, out, c, a, b, k)
+}
+
+// CombineMasked is Combine of g where y > 0 (0 elsewhere), as
+// DotChannelsMasked.
+func CombineMasked(g, y, h, out []float32, c int, a, b, k []float32) {
 	ParallelFor(len(g)/c, rowsGrain(c), func(lo, hi int) {
+		if combineMaskedAsm(g[lo*c:hi*c], y, lo, h[lo*c:hi*c], out[lo*c:hi*c], c, a, b, k) {
+			return
+		}
 		for r := lo; r < hi; r++ {
 			gr, hr, or := g[r*c:r*c+c], h[r*c:r*c+c], out[r*c:r*c+c]
+			if y != nil {
+				yr := y[r*c : r*c+c]
+				for i, v := range gr {
+					or[i] = masked(v, yr[i])*a[i] + hr[i]*b[i] + k[i]
+				}
+				continue
+			}
 			for i, v := range gr {
 				or[i] = v*a[i] + hr[i]*b[i] + k[i]
 			}
 		}
 	})
+}
+
+// masked returns g where y > 0 and 0 elsewhere (y a ReLU's output: 0, -0
+// or positive), in integer operations: a branch per value would be
+// mispredicted half the time.
+func masked(g, y float32) float32 {
+	b := int32(math.Float32bits(y))
+	// All ones iff 0 < b <= +Inf's bits: y > 0 and not NaN, as the
+	// assembly's ordered comparison.
+	keep := uint32(-b>>31) &^ uint32(b>>31) &^ uint32((0x7f800000-b)>>31)
+	return math.Float32frombits(math.Float32bits(g) & keep)
 }
 
 // Relu writes max(x, 0) into out (which may be x).

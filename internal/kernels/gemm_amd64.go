@@ -200,3 +200,74 @@ func reluGrad(y, g, d []float32) {
 	reluGrad16(&y[0], &g[0], &d[0], n)
 	reluGradGo(y[16*n:], g[16*n:], d[16*n:])
 }
+
+// combineMasked16 and dotMasked16 are generated into gemm_amd64.s by
+// tools/gen_gemm_asm.py.
+//
+//go:noescape
+func combineMasked16(grad, y, h, out *float32, rows, groups, ystride int, a, b, k *float32)
+
+//go:noescape
+func dotMasked16(grad, y, h *float32, rows, groups, ystride int, sum, sq *float64)
+
+// noMask returns c ones: the mask that keeps everything, read as one row
+// again and again (stride 0).
+func noMask(c int) []float32 {
+	m := make([]float32, c)
+	for i := range m {
+		m[i] = 1
+	}
+	return m
+}
+
+// maskRows returns the mask rows from row r0 (y nil: ones) and their
+// stride in bytes.
+func maskRows(y, ones []float32, r0, rows, c int) ([]float32, int) {
+	if y == nil {
+		return ones, 0
+	}
+	return y[r0*c : (r0+rows)*c], 4 * c
+}
+
+// combineMaskedAsm is CombineMasked's loop over rows [r0, r0+len(g)/c) by
+// AVX-512; it reports false where it cannot run.
+func combineMaskedAsm(g, y []float32, r0 int, h, out []float32, c int, a, b, k []float32) bool {
+	rows := len(g) / max(c, 1)
+	if !useAVX512 || c%16 != 0 || rows == 0 {
+		return false
+	}
+	var ones []float32
+	if y == nil {
+		ones = noMask(c)
+	}
+	m, ys := maskRows(y, ones, r0, rows, c)
+	h, out = h[:len(g)], out[:len(g)]
+	a, b, k = a[:c], b[:c], k[:c]
+	combineMasked16(&g[0], &m[0], &h[0], &out[0], rows, c/16, ys, &a[0], &b[0], &k[0])
+	return true
+}
+
+// dotMaskedBlock is how many rows dotMasked16 sums in float32 before adding
+// into float64: the rounding of a short float32 sum stays near 1e-7.
+const dotMaskedBlock = 16
+
+// dotMaskedAsm adds DotChannelsMasked's sums over rows [r0, r0+len(g)/c)
+// into s and q by AVX-512; it reports false where it cannot run.
+func dotMaskedAsm(g, y []float32, r0 int, h []float32, c int, s, q []float64) bool {
+	rows := len(g) / max(c, 1)
+	if !useAVX512 || c%16 != 0 || rows == 0 {
+		return false
+	}
+	h = h[:len(g)]
+	s, q = s[:c], q[:c]
+	var ones []float32
+	if y == nil {
+		ones = noMask(c)
+	}
+	for lo := 0; lo < rows; lo += dotMaskedBlock {
+		n := min(dotMaskedBlock, rows-lo)
+		m, ys := maskRows(y, ones, r0+lo, n, c)
+		dotMasked16(&g[lo*c], &m[0], &h[lo*c], n, c/16, ys, &s[0], &q[0])
+	}
+	return true
+}

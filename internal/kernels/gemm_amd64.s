@@ -1018,6 +1018,122 @@ relugrad_loop:
 	VZEROUPPER
 	RET
 
+// func combineMasked16(grad, y, h, out *float32, rows, groups, ystride int, a, b, k *float32)
+//
+// BatchNorm's input gradient with its ReLU fused: for each of rows rows of
+// 16*groups channels, out = (gm*a + h*b) + k per channel, gm = grad where
+// y > 0 (ordered: NaN masks), else 0 - the portable CombineMasked's
+// operations, in its order. y advances ystride bytes a row (0: one row of
+// ones for no mask). SI, DI, R8, R9 walk grad, y, h, out; R10, R11, R12 walk
+// a, b, k from their argument slots each row; CX counts rows, DX groups.
+TEXT ·combineMasked16(SB), NOSPLIT, $0-80
+	MOVQ grad+0(FP), SI
+	MOVQ h+16(FP), R8
+	MOVQ out+24(FP), R9
+	MOVQ rows+32(FP), CX
+	VPXORD Z31, Z31, Z31
+
+cmb_row:
+	MOVQ groups+40(FP), DX
+	MOVQ y+8(FP), DI
+	MOVQ a+56(FP), R10
+	MOVQ b+64(FP), R11
+	MOVQ k+72(FP), R12
+
+cmb_group:
+	VMOVUPS (DI), Z1
+	VCMPPS $0x1e, Z31, Z1, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS (R10), Z0, Z0
+	VMOVUPS (R8), Z2
+	VMULPS (R11), Z2, Z2
+	VADDPS Z2, Z0, Z0
+	VADDPS (R12), Z0, Z0
+	VMOVUPS Z0, (R9)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $64, R10
+	ADDQ $64, R11
+	ADDQ $64, R12
+	DECQ DX
+	JNZ  cmb_group
+	MOVQ y+8(FP), AX
+	ADDQ ystride+48(FP), AX
+	MOVQ AX, y+8(FP)
+	DECQ CX
+	JNZ  cmb_row
+	VZEROUPPER
+	RET
+
+// func dotMasked16(grad, y, h *float32, rows, groups, ystride int, sum, sq *float64)
+//
+// Adds, per channel of 16*groups, the sums over rows rows (a few: they
+// are summed in float32) of gm and gm*h, gm = grad where y > 0 (ordered),
+// into the float64 sum and sq. y advances ystride bytes a row (0: ones).
+// One group at a time: SI, DI, R8 walk its column of grad, y, h by R9 = the
+// row stride; Z0 and Z1 sum; CX counts rows, DX groups; BX, R10 walk sum
+// and sq; R11, R12, R13 hold the group's first grad, y, h.
+TEXT ·dotMasked16(SB), NOSPLIT, $0-64
+	MOVQ grad+0(FP), R11
+	MOVQ y+8(FP), R12
+	MOVQ h+16(FP), R13
+	MOVQ groups+32(FP), DX
+	MOVQ DX, R9
+	SHLQ $6, R9
+	MOVQ sum+48(FP), BX
+	MOVQ sq+56(FP), R10
+	VPXORD Z31, Z31, Z31
+
+dot_group:
+	MOVQ R11, SI
+	MOVQ R12, DI
+	MOVQ R13, R8
+	MOVQ rows+24(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+
+dot_row:
+	VMOVUPS (DI), Z2
+	VCMPPS $0x1e, Z31, Z2, K1
+	VMOVUPS.Z (SI), K1, Z3
+	VADDPS Z3, Z0, Z0
+	VFMADD231PS (R8), Z3, Z1
+	ADDQ R9, SI
+	ADDQ ystride+40(FP), DI
+	ADDQ R9, R8
+	DECQ CX
+	JNZ  dot_row
+	VCVTPS2PD Y0, Z4
+	VEXTRACTF64X4 $1, Z0, Y5
+	VCVTPS2PD Y5, Z5
+	VADDPD (BX), Z4, Z4
+	VADDPD 64(BX), Z5, Z5
+	VMOVUPD Z4, (BX)
+	VMOVUPD Z5, 64(BX)
+	VCVTPS2PD Y1, Z4
+	VEXTRACTF64X4 $1, Z1, Y5
+	VCVTPS2PD Y5, Z5
+	VADDPD (R10), Z4, Z4
+	VADDPD 64(R10), Z5, Z5
+	VMOVUPD Z4, (R10)
+	VMOVUPD Z5, 64(R10)
+	ADDQ $128, BX
+	ADDQ $128, R10
+	ADDQ $64, R11
+	MOVQ ystride+40(FP), AX
+	TESTQ AX, AX
+	JZ   dot_next
+	ADDQ $64, R12
+
+dot_next:
+	ADDQ $64, R13
+	DECQ DX
+	JNZ  dot_group
+	VZEROUPPER
+	RET
+
 // func fmaLoop(n int)
 //
 // n iterations of 12 independent FMAs on registers only, 192 flops
