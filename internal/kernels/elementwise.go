@@ -12,7 +12,10 @@ const grain = 1 << 13 // values per chunk
 func rowsGrain(c int) int { return max(1, grain/max(1, c)) }
 
 // ChannelSums returns, per channel, the sum of x and the sum of (x-mean)^2
-// given mean (pass nil to skip the second).
+// given mean (pass nil to skip the second). It adds in float64 value by
+// value: float32 sums of even 16 rows move a channel's mean enough (1e-6
+// relative) to change a CIFAR ResNet-20's gradients by 1% against PyTorch
+// where a channel's spread is far below its mean.
 func ChannelSums(x []float32, c int, mean []float64) (sum, sq []float64) {
 	rows := len(x) / c
 	parts := Workers() * 2
@@ -31,7 +34,8 @@ func ChannelSums(x []float32, c int, mean []float64) (sum, sq []float64) {
 					m32[i] = float32(mean[i])
 				}
 			}
-			for r := p * rows / parts; r < (p+1)*rows/parts; r++ {
+			r0, r1 := p*rows/parts, (p+1)*rows/parts
+			for r := r0; r < r1; r++ {
 				row := x[r*c : r*c+c]
 				for i, v := range row {
 					s[i] += float64(v)
@@ -129,6 +133,9 @@ func Affine(x, out []float32, c int, a, b []float32) {
 func Normalize(x, xhat, out []float32, c int, scale, shift, gamma, beta []float32) {
 	if xhat == nil {
 		ParallelFor(len(x)/c, rowsGrain(c), func(lo, hi int) {
+			if normalizeAsm(x[lo*c:hi*c], out[lo*c:hi*c], c, scale, shift, gamma, beta) {
+				return
+			}
 			for r := lo; r < hi; r++ {
 				xr, or := x[r*c:r*c+c], out[r*c:r*c+c]
 				for i, v := range xr {

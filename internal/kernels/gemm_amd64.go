@@ -271,3 +271,21 @@ func dotMaskedAsm(g, y []float32, r0 int, h []float32, c int, s, q []float64) bo
 	}
 	return true
 }
+
+// normalize16 is generated into gemm_amd64.s by tools/gen_gemm_asm.py.
+//
+//go:noescape
+func normalize16(x, out *float32, rows, groups int, scale, shift, gamma, beta *float32)
+
+// normalizeAsm is Normalize's loop (without xhat) over whole rows by
+// AVX-512; it reports false where it cannot run.
+func normalizeAsm(x, out []float32, c int, scale, shift, gamma, beta []float32) bool {
+	rows := len(x) / max(c, 1)
+	if !useAVX512 || c%16 != 0 || rows == 0 {
+		return false
+	}
+	out = out[:len(x)]
+	scale, shift, gamma, beta = scale[:c], shift[:c], gamma[:c], beta[:c]
+	normalize16(&x[0], &out[0], rows, c/16, &scale[0], &shift[0], &gamma[0], &beta[0])
+	return true
+}

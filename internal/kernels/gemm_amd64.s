@@ -1134,6 +1134,45 @@ dot_next:
 	VZEROUPPER
 	RET
 
+// func normalize16(x, out *float32, rows, groups int, scale, shift, gamma, beta *float32)
+//
+// BatchNorm's training output: out = (x*scale + shift)*gamma + beta per
+// channel, rounded after each operation as the portable Normalize rounds.
+// SI, DI walk x, out; R10..R13 walk scale, shift, gamma, beta from their
+// argument slots each row; CX counts rows, DX groups of 16 channels.
+TEXT ·normalize16(SB), NOSPLIT, $0-64
+	MOVQ x+0(FP), SI
+	MOVQ out+8(FP), DI
+	MOVQ rows+16(FP), CX
+
+nrm_row:
+	MOVQ groups+24(FP), DX
+	MOVQ scale+32(FP), R10
+	MOVQ shift+40(FP), R11
+	MOVQ gamma+48(FP), R12
+	MOVQ beta+56(FP), R13
+
+nrm_group:
+	VMOVUPS (SI), Z0
+	VMULPS (R10), Z0, Z0
+	VADDPS (R11), Z0, Z0
+	VMULPS (R12), Z0, Z0
+	VADDPS (R13), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R10
+	ADDQ $64, R11
+	ADDQ $64, R12
+	ADDQ $64, R13
+	DECQ DX
+	JNZ  nrm_group
+	DECQ CX
+	JNZ  nrm_row
+	VZEROUPPER
+	RET
+	RET
+
 // func fmaLoop(n int)
 //
 // n iterations of 12 independent FMAs on registers only, 192 flops
