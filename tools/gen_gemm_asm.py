@@ -48,13 +48,19 @@ def kernel(name, rows, reg, vbytes):
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
 // {acc[0][0]}..{acc[-1][1]} hold the tile, row r in {reg}(2r) and {reg}(2r+1); {b0}, {b1}
 // hold the B row; {bcast[0]}..{bcast[-1]} take turns broadcasting A values.
-TEXT ·{name}(SB), NOSPLIT, $0-112
+// A 12-row loop also prefetches the B panel after this one (pf bytes on,
+// BX in the loop): the next tile's, cold the first time weights pass.
+TEXT ·{name}(SB), NOSPLIT, $8-112
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
 	MOVQ aks+40(FP), R8
 	MOVQ ldb+48(FP), R9
-	MOVQ ldc+56(FP), R10""")
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ AX, pf-8(SP)""")
     # C's tile (and the residual's) are usually cold: fetch them while the
     # loop computes, rather than stall on them at the stores.
     lines_per_row = max(1, 2 * vbytes // 64)
@@ -87,9 +93,13 @@ TEXT ·{name}(SB), NOSPLIT, $0-112
     for i in range(1, len(bases)):
         w(f"\tLEAQ (R11)(R11*2), BX")
         w(f"\tLEAQ ({bases[i - 1]})(BX*1), {bases[i]}")
+    w("\tMOVQ pf-8(SP), BX")
     w(f"\n{name}_loop:")
     w(f"\tVMOVUPS (DI), {b0}")
     w(f"\tVMOVUPS {vbytes}(DI), {b1}")
+    if rows >= 12:  # shorter tiles have no load slots to spare
+        w("\tPREFETCHT0 (DI)(BX*1)")
+        w("\tPREFETCHT0 64(DI)(BX*1)")
     for r in range(rows):
         base = bases[r // 3]
         addr = [f"({base})", f"({base})(R11*1)", f"({base})(R11*2)"][r % 3]

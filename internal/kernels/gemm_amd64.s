@@ -10,13 +10,19 @@
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
 // Y0..Y11 hold the tile, row r in Y(2r) and Y(2r+1); Y12, Y13
 // hold the B row; Y14..Y15 take turns broadcasting A values.
-TEXT ·kernel6x16(SB), NOSPLIT, $0-112
+// A 12-row loop also prefetches the B panel after this one (pf bytes on,
+// BX in the loop): the next tile's, cold the first time weights pass.
+TEXT ·kernel6x16(SB), NOSPLIT, $8-112
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
 	MOVQ aks+40(FP), R8
 	MOVQ ldb+48(FP), R9
 	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ AX, pf-8(SP)
 	MOVQ DX, BX
 	PREFETCHT0 0(BX)
 	ADDQ R10, BX
@@ -70,6 +76,7 @@ kernel6x16_tap:
 	MOVQ k+0(FP), CX
 	LEAQ (R11)(R11*2), BX
 	LEAQ (SI)(BX*1), R12
+	MOVQ pf-8(SP), BX
 
 kernel6x16_loop:
 	VMOVUPS (DI), Y12
@@ -211,13 +218,19 @@ kernel6x16_store:
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
 // Z0..Z23 hold the tile, row r in Z(2r) and Z(2r+1); Z24, Z25
 // hold the B row; Z26..Z31 take turns broadcasting A values.
-TEXT ·kernel12x32(SB), NOSPLIT, $0-112
+// A 12-row loop also prefetches the B panel after this one (pf bytes on,
+// BX in the loop): the next tile's, cold the first time weights pass.
+TEXT ·kernel12x32(SB), NOSPLIT, $8-112
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
 	MOVQ aks+40(FP), R8
 	MOVQ ldb+48(FP), R9
 	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ AX, pf-8(SP)
 	MOVQ DX, BX
 	PREFETCHT0 0(BX)
 	PREFETCHT0 64(BX)
@@ -335,10 +348,13 @@ kernel12x32_tap:
 	LEAQ (R12)(BX*1), R13
 	LEAQ (R11)(R11*2), BX
 	LEAQ (R13)(BX*1), AX
+	MOVQ pf-8(SP), BX
 
 kernel12x32_loop:
 	VMOVUPS (DI), Z24
 	VMOVUPS 64(DI), Z25
+	PREFETCHT0 (DI)(BX*1)
+	PREFETCHT0 64(DI)(BX*1)
 	VBROADCASTSS (SI), Z26
 	VFMADD231PS Z24, Z26, Z0
 	VFMADD231PS Z25, Z26, Z1
@@ -574,13 +590,19 @@ kernel12x32_store:
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
 // Z0..Z7 hold the tile, row r in Z(2r) and Z(2r+1); Z8, Z9
 // hold the B row; Z10..Z31 take turns broadcasting A values.
-TEXT ·kernel4x32(SB), NOSPLIT, $0-112
+// A 12-row loop also prefetches the B panel after this one (pf bytes on,
+// BX in the loop): the next tile's, cold the first time weights pass.
+TEXT ·kernel4x32(SB), NOSPLIT, $8-112
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
 	MOVQ aks+40(FP), R8
 	MOVQ ldb+48(FP), R9
 	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ AX, pf-8(SP)
 	MOVQ DX, BX
 	PREFETCHT0 0(BX)
 	PREFETCHT0 64(BX)
@@ -630,6 +652,7 @@ kernel4x32_tap:
 	MOVQ k+0(FP), CX
 	LEAQ (R11)(R11*2), BX
 	LEAQ (SI)(BX*1), R12
+	MOVQ pf-8(SP), BX
 
 kernel4x32_loop:
 	VMOVUPS (DI), Z8
