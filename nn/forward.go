@@ -31,15 +31,7 @@ func (m *Model) Predict(inputs ...*tensor.Tensor) ([]*tensor.Tensor, error) {
 		vals[m.inputs[i].layer] = toInternal(in, f)
 	}
 	// Free each output once its last consumer has run.
-	uses := map[*Layer]int{}
-	for _, l := range m.layers {
-		for _, t := range l.inputs {
-			uses[t.layer]++
-		}
-	}
-	for _, t := range m.outputs {
-		uses[t.layer]++
-	}
+	uses := m.readers()
 	for _, l := range m.layers {
 		if _, ok := l.op.(inputOp); ok {
 			continue
