@@ -218,7 +218,7 @@ func ConvBackward(p Conv2DParams, in, kernel, dy, dx, dkernel, dbias []float32) 
 		dyg := Mat{Data: dy[g*fg:], Stride: p.F}
 		if p.pointwise() {
 			if dw != nil {
-				Gemm(cg, fg, total, Mat{Data: in[g*cg:], Stride: p.C, T: true}, dyg, dw, p.F, true)
+				pointwiseKernelGrad(p, g, in, dy, dw, total)
 			}
 			if dx != nil {
 				Gemm(total, cg, fg, dyg, w, dx[g*cg:], p.C, false)
@@ -295,4 +295,28 @@ func convBackwardInput(p Conv2DParams, kernel, dy, dx []float32) {
 		}
 	}
 	convWindow(q, dy, packWindowKernel(q, flipped), dx, nil)
+}
+
+// pointwiseKernelGrad adds group g's kernel gradient of a 1x1 convolution,
+// X' dY (cg x fg, row stride p.F), into dw. The product packs its second
+// operand, a whole activation: the narrower of dY and X, computing
+// (dY' X)' when X is narrower.
+func pointwiseKernelGrad(p Conv2DParams, g int, in, dy, dw []float32, total int) {
+	cg, fg := p.C/p.Groups, p.F/p.Groups
+	x := Mat{Data: in[g*cg:], Stride: p.C}
+	d := Mat{Data: dy[g*fg:], Stride: p.F}
+	if fg <= cg {
+		x.T = true
+		Gemm(cg, fg, total, x, d, dw, p.F, true)
+		return
+	}
+	buf := getBuf(fg * cg)
+	defer putBuf(buf)
+	d.T = true
+	Gemm(fg, cg, total, d, x, *buf, cg, false)
+	for f := 0; f < fg; f++ {
+		for c, v := range (*buf)[f*cg : (f+1)*cg] {
+			dw[c*p.F+f] += v
+		}
+	}
 }

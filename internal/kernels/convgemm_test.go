@@ -13,6 +13,7 @@ var convCases = []Conv2DParams{
 	{N: 1, H: 9, W: 9, C: 4, KH: 3, KW: 3, F: 8, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 0, PadL: 0, Groups: 2},
 	{N: 3, H: 5, W: 5, C: 6, KH: 1, KW: 1, F: 4, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1},
 	{N: 2, H: 8, W: 8, C: 6, KH: 1, KW: 1, F: 6, SH: 2, SW: 2, DH: 1, DW: 1, Groups: 3},
+	{N: 2, H: 7, W: 5, C: 3, KH: 1, KW: 1, F: 10, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1}, // wider output: X packed
 	{N: 1, H: 11, W: 10, C: 2, KH: 3, KW: 3, F: 3, SH: 1, SW: 2, DH: 2, DW: 2, PadT: 2, PadL: 1, Groups: 1},
 	{N: 2, H: 12, W: 12, C: 3, KH: 7, KW: 7, F: 4, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 3, PadL: 3, Groups: 1},
 }

@@ -289,3 +289,25 @@ func normalizeAsm(x, out []float32, c int, scale, shift, gamma, beta []float32) 
 	normalize16(&x[0], &out[0], rows, c/16, &scale[0], &shift[0], &gamma[0], &beta[0])
 	return true
 }
+
+// channelSums16 is generated into gemm_amd64.s by tools/gen_gemm_asm.py.
+//
+//go:noescape
+func channelSums16(x, m *float32, rows, groups int, sum, sq *float64)
+
+// channelSumsAsm adds ChannelSums' sums over the rows of x into s (and sq
+// when not nil) by AVX-512, with the portable loop's bits; it reports false
+// where it cannot run.
+func channelSumsAsm(x []float32, c int, m []float32, s, sq []float64) bool {
+	rows := len(x) / max(c, 1)
+	if !useAVX512 || c%16 != 0 || rows == 0 {
+		return false
+	}
+	m, s = m[:c], s[:c]
+	var q *float64
+	if sq != nil {
+		q = &sq[:c][0]
+	}
+	channelSums16(&x[0], &m[0], rows, c/16, &s[0], q)
+	return true
+}

@@ -1196,6 +1196,80 @@ nrm_group:
 	RET
 	RET
 
+// func channelSums16(x, m *float32, rows, groups int, sum, sq *float64)
+//
+// ChannelSums' loop in float64, 16 channels at a time: per channel, sum
+// += float64(x) and, when sq is not nil, sq += d*d with d = float64(x - m),
+// added row after row, a multiply and an add apiece: the portable loop's
+// operations in its order, so the bits are the same. One group at a time:
+// SI walks its column of x by R9 = the row stride; Z0, Z1 sum and Z2, Z3
+// sq (8 channels each); Z4 holds the group's m; CX counts rows, DX groups;
+// BX, R10 walk sum and sq; R11, R12 hold the group's first x and m.
+TEXT ·channelSums16(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), R11
+	MOVQ m+8(FP), R12
+	MOVQ groups+24(FP), DX
+	MOVQ DX, R9
+	SHLQ $6, R9
+	MOVQ sum+32(FP), BX
+	MOVQ sq+40(FP), R10
+
+sums_group:
+	MOVQ R11, SI
+	MOVQ rows+16(FP), CX
+	VMOVUPS (R12), Z4
+	VMOVUPD (BX), Z0
+	VMOVUPD 64(BX), Z1
+	TESTQ R10, R10
+	JZ   sums_plain
+	VMOVUPD (R10), Z2
+	VMOVUPD 64(R10), Z3
+
+sums_row:
+	VMOVUPS (SI), Z5
+	VCVTPS2PD Y5, Z6
+	VEXTRACTF64X4 $1, Z5, Y7
+	VCVTPS2PD Y7, Z7
+	VADDPD Z6, Z0, Z0
+	VADDPD Z7, Z1, Z1
+	VSUBPS Z4, Z5, Z5
+	VCVTPS2PD Y5, Z6
+	VEXTRACTF64X4 $1, Z5, Y7
+	VCVTPS2PD Y7, Z7
+	VMULPD Z6, Z6, Z6
+	VMULPD Z7, Z7, Z7
+	VADDPD Z6, Z2, Z2
+	VADDPD Z7, Z3, Z3
+	ADDQ R9, SI
+	DECQ CX
+	JNZ  sums_row
+	VMOVUPD Z2, (R10)
+	VMOVUPD Z3, 64(R10)
+	ADDQ $128, R10
+	JMP  sums_store
+
+sums_plain:
+	VMOVUPS (SI), Z5
+	VCVTPS2PD Y5, Z6
+	VEXTRACTF64X4 $1, Z5, Y7
+	VCVTPS2PD Y7, Z7
+	VADDPD Z6, Z0, Z0
+	VADDPD Z7, Z1, Z1
+	ADDQ R9, SI
+	DECQ CX
+	JNZ  sums_plain
+
+sums_store:
+	VMOVUPD Z0, (BX)
+	VMOVUPD Z1, 64(BX)
+	ADDQ $128, BX
+	ADDQ $64, R11
+	ADDQ $64, R12
+	DECQ DX
+	JNZ  sums_group
+	VZEROUPPER
+	RET
+
 // func fmaLoop(n int)
 //
 // n iterations of 12 independent FMAs on registers only, 192 flops

@@ -39,3 +39,5 @@ func combineMaskedAsm(g, y []float32, r0 int, h, out []float32, c int, a, b, k [
 func dotMaskedAsm(g, y []float32, r0 int, h []float32, c int, s, q []float64) bool { return false }
 
 func normalizeAsm(x, out []float32, c int, scale, shift, gamma, beta []float32) bool { return false }
+
+func channelSumsAsm(x []float32, c int, m []float32, s, sq []float64) bool { return false }

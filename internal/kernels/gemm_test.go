@@ -401,6 +401,26 @@ func batchNormForwardCase(t *testing.T, r *rand.Rand, c, rows int) {
 			mean[k] = sum[k] / float64(rows)
 		}
 		_, sq := ChannelSums(x, c, mean)
+		// The assembly adds as the portable loop does: the same bits.
+		m32 := make([]float32, c)
+		for k := range m32 {
+			m32[k] = float32(mean[k])
+		}
+		s1, q1 := make([]float64, c), make([]float64, c)
+		if channelSumsAsm(x, c, m32, s1, q1) {
+			s2, q2 := make([]float64, c), make([]float64, c)
+			for row := 0; row < rows; row++ {
+				for k := 0; k < c; k++ {
+					v := x[row*c+k]
+					s2[k] += float64(v)
+					d := float64(v - m32[k])
+					q2[k] += d * d
+				}
+			}
+			if !slices.Equal(s1, s2) || !slices.Equal(q1, q2) {
+				t.Fatalf("%s: channel sums differ from the portable loop's bits", isa.name)
+			}
+		}
 		for k := 0; k < c; k++ {
 			var ws, wq float64
 			for row := 0; row < rows; row++ {
