@@ -93,12 +93,11 @@ func col2im(p Conv2DParams, cols []float32, g, r0, rows int, dx []float32) {
 // they apply (the kernel packed on the fly), else with im2col and GEMM.
 func ConvForward(p Conv2DParams, in, kernel, bias, out []float32) {
 	if windowShape(p) && p.DW == 1 && windowWorthIt(p) {
-		w := packWindowKernel(p, kernel)
 		var ep *Epilogue
 		if bias != nil {
 			ep = &Epilogue{Bias: bias}
 		}
-		convWindow(p, in, w, out, ep)
+		withWindowKernel(p, kernel, func(w *PackedB) { convWindow(p, in, w, out, ep) })
 		return
 	}
 	fg := p.F / p.Groups
@@ -294,7 +293,7 @@ func convBackwardInput(p Conv2DParams, kernel, dy, dx []float32) {
 			}
 		}
 	}
-	convWindow(q, dy, packWindowKernel(q, flipped), dx, nil)
+	withWindowKernel(q, flipped, func(w *PackedB) { convWindow(q, dy, w, dx, nil) })
 }
 
 // pointwiseKernelGrad adds group g's kernel gradient of a 1x1 convolution,

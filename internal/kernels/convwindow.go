@@ -61,12 +61,26 @@ func windowBlocks(p Conv2DParams) []windowBlock {
 // packWindowKernel packs an HWIO kernel (K x F) in the blocks of
 // windowBlocks.
 func packWindowKernel(p Conv2DParams, kernel []float32) *PackedB {
+	return packBBlocks(Mat{Data: kernel, Stride: p.F}, p.KH*p.KW*p.C, p.F, windowEnds(p), nil)
+}
+
+// withWindowKernel runs fn with the kernel packed into scratch memory:
+// training packs its changing weights every step.
+func withWindowKernel(p Conv2DParams, kernel []float32, fn func(*PackedB)) {
+	k := p.KH * p.KW * p.C
+	buf := getBuf(((p.F + nr - 1) / nr) * nr * k)
+	defer putBuf(buf)
+	fn(packBBlocks(Mat{Data: kernel, Stride: p.F}, k, p.F, windowEnds(p), *buf))
+}
+
+// windowEnds lists where windowBlocks' blocks end in K.
+func windowEnds(p Conv2DParams) []int {
 	var ends []int
 	l := p.KW * p.C
 	for _, b := range windowBlocks(p) {
 		ends = append(ends, (b.t0+b.taps-1)*l+b.c0+b.kk)
 	}
-	return packBBlocks(Mat{Data: kernel, Stride: p.F}, p.KH*l, p.F, ends)
+	return ends
 }
 
 // convWindow computes out = conv(in) * w finished by ep (nil: none).

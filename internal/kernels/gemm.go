@@ -94,12 +94,16 @@ type PackedB struct {
 }
 
 // PackB packs the k x n matrix b.
-func PackB(b Mat, k, n int) *PackedB { return packBBlocks(b, k, n, nil) }
+func PackB(b Mat, k, n int) *PackedB { return packBBlocks(b, k, n, nil, nil) }
 
-// packBBlocks packs b in blocks of rows ending at ends (nil: every kc).
-func packBBlocks(b Mat, k, n int, ends []int) *PackedB {
+// packBBlocks packs b in blocks of rows ending at ends (nil: every kc),
+// into buf when it is not nil (it must hold the packed matrix).
+func packBBlocks(b Mat, k, n int, ends []int, buf []float32) *PackedB {
 	np := (n + nr - 1) / nr
-	pb := &PackedB{K: k, N: n, data: make([]float32, np*nr*k), ends: ends}
+	if buf == nil {
+		buf = make([]float32, np*nr*k)
+	}
+	pb := &PackedB{K: k, N: n, data: buf[:np*nr*k], ends: ends}
 	for k0 := 0; k0 < k; {
 		kk := pb.blockLen(k0)
 		packB(b, k0, kk, n, pb.data[k0*np*nr:])
