@@ -8,8 +8,8 @@ import (
 )
 
 // TestConvergence trains ResNet-20 on the whole of Fashion-MNIST (Debian's
-// dataset-fashion-mnist) and wants 93% test accuracy. It takes over an
-// hour on two cores, so it runs only when asked:
+// dataset-fashion-mnist) and wants 93% test accuracy. It takes about 25
+// minutes on two cores, so it runs only when asked:
 //
 //	RESNET_CONVERGENCE=1 go test ./cmd/resnet -run Convergence -timeout 4h -v
 func TestConvergence(t *testing.T) {
