@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/resnet-go/resnet/nn"
+	"github.com/resnet-go/resnet/tensor"
 )
 
 // A residual block written with the functional API. Layers come in Keras'
@@ -31,4 +32,65 @@ func ExampleNewModel() {
 	// add Add (None, 8, 8, 16) 0
 	// out Activation (None, 8, 8, 16) 0
 	// MACs: 147456
+}
+
+// A compiled plan runs the model for inference; Profile times its steps.
+// BatchNorm and ReLU are folded into the convolution before them, so the
+// block below runs as one step.
+func ExamplePlan_Profile() {
+	x := nn.Input(nn.Shape{16, 16, 8}, nn.Name("image"))
+	y := nn.Conv2D(x, 8, 3, nn.Padding("same"), nn.UseBias(false), nn.Name("conv"))
+	y = nn.BatchNormalization(y, nn.Name("bn"))
+	y = nn.Activation(y, "relu", nn.Name("relu"))
+	m, err := nn.NewModel("block", []*nn.Tensor{x}, []*nn.Tensor{y})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	plan, err := m.Compile(nn.NoWinograd())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	steps, err := plan.Profile(tensor.New(1, 16, 16, 8))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, s := range steps {
+		fmt.Println(s.Layer, s.What)
+	}
+	// Output:
+	// conv conv 3x3/1 ->8 +relu
+}
+
+// Training with ReuseBuffers: each step takes the previous step's buffers
+// back, so a step's tensors (outputs, tape, gradients) are valid until the
+// next ForwardTrain. The train package's Trainer does this itself.
+func ExampleModel_ReuseBuffers() {
+	x := nn.Input(nn.Shape{4}, nn.Name("x"))
+	y := nn.Dense(x, 2, nn.Name("dense"))
+	m, err := nn.NewModel("tiny", []*nn.Tensor{x}, []*nn.Tensor{y})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m.ReuseBuffers(true)
+	in := tensor.New(3, 4)
+	for step := 0; step < 2; step++ {
+		m.ZeroGrads()
+		tape, out, err := m.ForwardTrain(in)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		if err := tape.Backward(out, false); err != nil { // d(sum of squares)/2
+			fmt.Println(err)
+			return
+		}
+		fmt.Println("step", step, "output", out[0].Shape)
+	}
+	// Output:
+	// step 0 output [3 2]
+	// step 1 output [3 2]
 }

@@ -394,7 +394,7 @@ func (p *Plan) put(b []float32) {
 
 // StepTime is how long one plan step took in Profile.
 type StepTime struct {
-	Layer string // the last layer the step computes
+	Layer string // the layer the step starts from (a convolution absorbs the layers after it)
 	What  string // e.g. "conv 3x3/1 64->64 winograd +relu"
 	Time  time.Duration
 }
