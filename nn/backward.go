@@ -298,42 +298,59 @@ func (o *poolOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 		pt, pl = samePad(h, oh, o.size, o.strides[0], 1), samePad(w, ow, o.size, o.strides[1], 1)
 	}
 	dx := c.al.New(x.Shape...)
-	for b := 0; b < n; b++ {
-		for oy := 0; oy < oh; oy++ {
-			for ox := 0; ox < ow; ox++ {
-				gbase := ((b*oh+oy)*ow + ox) * ch
-				y0, x0 := oy*o.strides[0]-pt, ox*o.strides[1]-pl
-				ya, yb := max(y0, 0), min(y0+o.size, h)
-				xa, xb := max(x0, 0), min(x0+o.size, w)
-				if o.max {
-					for k := 0; k < ch; k++ {
-						best, bi := float32(math.Inf(-1)), -1
+	// Images are independent: their windows never share an input pixel.
+	kernels.ParallelFor(n, 1, func(lo, hi int) {
+		best := make([]float32, ch)
+		at := make([]int, ch)
+		for b := lo; b < hi; b++ {
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					g := c.gout.Data[((b*oh+oy)*ow+ox)*ch:][:ch]
+					y0, x0 := oy*o.strides[0]-pt, ox*o.strides[1]-pl
+					ya, yb := max(y0, 0), min(y0+o.size, h)
+					xa, xb := max(x0, 0), min(x0+o.size, w)
+					if ya >= yb || xa >= xb {
+						continue
+					}
+					if !o.max {
+						inv := 1 / float32((yb-ya)*(xb-xa))
 						for iy := ya; iy < yb; iy++ {
 							for ix := xa; ix < xb; ix++ {
-								idx := ((b*h+iy)*w+ix)*ch + k
-								if x.Data[idx] > best || bi < 0 {
-									best, bi = x.Data[idx], idx
+								d := dx.Data[((b*h+iy)*w+ix)*ch:][:ch]
+								for k, v := range g {
+									d[k] += v * inv
 								}
 							}
 						}
-						if bi >= 0 {
-							dx.Data[bi] += c.gout.Data[gbase+k]
+						continue
+					}
+					// The first maximum of each channel in scan order
+					// takes the gradient, pixel by pixel over the window.
+					for iy := ya; iy < yb; iy++ {
+						for ix := xa; ix < xb; ix++ {
+							base := ((b*h+iy)*w + ix) * ch
+							px := x.Data[base:][:ch]
+							if iy == ya && ix == xa {
+								copy(best, px)
+								for k := range at {
+									at[k] = base + k
+								}
+								continue
+							}
+							for k, v := range px {
+								if v > best[k] {
+									best[k], at[k] = v, base+k
+								}
+							}
 						}
 					}
-					continue
-				}
-				inv := 1 / float32((yb-ya)*(xb-xa))
-				for iy := ya; iy < yb; iy++ {
-					for ix := xa; ix < xb; ix++ {
-						d := dx.Data[((b*h+iy)*w+ix)*ch:][:ch]
-						for k, v := range c.gout.Data[gbase : gbase+ch] {
-							d[k] += v * inv
-						}
+					for k, v := range g {
+						dx.Data[at[k]] += v
 					}
 				}
 			}
 		}
-	}
+	})
 	return []*tensor.Tensor{dx}, nil
 }
 
