@@ -4,7 +4,7 @@ PyTorch 1.13 (Debian python3-torch) on this machine, interleaved, and print
 the ratios as a Markdown table for the README.
 
     apt-get install python3-torch python3-torchvision nodejs npm
-    /usr/bin/python3 tools/peer_bench.py [--rounds 3] [--seconds 8]
+    /usr/bin/python3 tools/peer_bench.py [--rounds 3] [--seconds 8] [--only training]
 
 All three run the same network: torchvision's ResNet-50 (our torch
 flavour) at 224x224, with 2 threads. ONNX Runtime runs the model exported
@@ -90,6 +90,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=8)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", default="", help="run only the cases whose name contains this (e.g. training)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     onnx = setup_ort()
@@ -111,6 +112,8 @@ def main():
     ]
     print(f"| case | resnet-go img/s | peer | peer img/s | ratio |\n|---|---|---|---|---|")
     for name, mine, peers in cases:
+        if a.only not in name:
+            continue
         res = {"resnet-go": []}
         for _ in range(a.rounds):  # interleaved, so that drift hits everyone
             res["resnet-go"].append(mine())
