@@ -72,14 +72,9 @@ func ChannelSums(x []float32, c int, mean []float64) (sum, sq []float64) {
 	return sum, sq
 }
 
-// DotChannels returns per-channel sums of g and of g*h.
-func DotChannels(g, h []float32, c int) (sumG, sumGH []float64) {
-	return DotChannelsMasked(g, nil, h, c)
-}
-
-// DotChannelsMasked is DotChannels of g where y > 0 (0 elsewhere): with y
-// a ReLU's output, the gradient at its input, never written out. y nil
-// masks nothing.
+// DotChannelsMasked returns per-channel sums of gm and of gm*h, gm = g
+// where y > 0 and 0 elsewhere: with y a ReLU's output, the gradient at its
+// input, never written out. y nil masks nothing.
 func DotChannelsMasked(g, y, h []float32, c int) (sumG, sumGH []float64) {
 	rows := len(g) / c
 	parts := Workers() * 2
@@ -162,13 +157,8 @@ func Normalize(x, xhat, out []float32, c int, scale, shift, gamma, beta []float3
 	})
 }
 
-// Combine computes out = g*a + h*b + k per channel.
-func Combine(g, h, out []float32, c int, a, b, k []float32) {
-	CombineMasked(g, nil, h, out, c, a, b, k)
-}
-
-// CombineMasked is Combine of g where y > 0 (0 elsewhere), as
-// DotChannelsMasked.
+// CombineMasked computes out = gm*a + h*b + k per channel, gm = g where
+// y > 0 and 0 elsewhere, as DotChannelsMasked (y nil masks nothing).
 func CombineMasked(g, y, h, out []float32, c int, a, b, k []float32) {
 	ParallelFor(len(g)/c, rowsGrain(c), func(lo, hi int) {
 		if combineMaskedAsm(g[lo*c:hi*c], y, lo, h[lo*c:hi*c], out[lo*c:hi*c], c, a, b, k) {
@@ -237,30 +227,6 @@ func AddTo(y, x []float32) {
 		yy := y[lo:hi]
 		for i, v := range x[lo:hi] {
 			yy[i] += v
-		}
-	})
-}
-
-// BiasAddRelu finishes a convolution's output in one pass: x += bias per
-// channel (rows of len(bias)), plus res when not nil, then ReLU if asked.
-func BiasAddRelu(x, bias, res []float32, relu bool) {
-	c := len(bias)
-	ParallelFor(len(x)/c, rowsGrain(c), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := x[r*c : r*c+c]
-			for i, b := range bias {
-				row[i] += b
-			}
-			if res != nil {
-				for i, v := range res[r*c : r*c+c] {
-					row[i] += v
-				}
-			}
-			if relu {
-				for i, v := range row {
-					row[i] = max(v, 0)
-				}
-			}
 		}
 	})
 }

@@ -318,7 +318,7 @@ func TestReluAgrees(t *testing.T) {
 	}
 }
 
-// The fused BatchNorm + ReLU backward kernels: Combine's assembly gives
+// The fused BatchNorm + ReLU backward kernels: CombineMasked's assembly gives
 // the portable bits; the channel sums (float32 over a few rows, then
 // float64) stay within 1e-6 of float64 sums. Masked and unmasked, with
 // NaN, -0 and 0 in the mask.
