@@ -27,18 +27,19 @@ import sys
 FLAG_ACC, FLAG_BIAS, FLAG_RES, FLAG_RELU = 1, 2, 4, 8
 
 
-def kernel(name, rows, reg, vbytes):
-    """One micro-kernel: rows x 2 vectors of accumulators."""
-    acc = [[f"{reg}{2 * r + v}" for v in range(2)] for r in range(rows)]
-    nacc = 2 * rows
-    b0, b1 = f"{reg}{nacc}", f"{reg}{nacc + 1}"
-    bcast = [f"{reg}{i}" for i in range(nacc + 2, 32 if reg == "Z" else 16)]
+def kernel(name, rows, reg, vbytes, vecs=2):
+    """One micro-kernel: rows x vecs vectors of accumulators."""
+    acc = [[f"{reg}{vecs * r + v}" for v in range(vecs)] for r in range(rows)]
+    nacc = vecs * rows
+    bs = [f"{reg}{nacc + v}" for v in range(vecs)]
+    b0 = bs[0]
+    bcast = [f"{reg}{i}" for i in range(nacc + vecs, 32 if reg == "Z" else 16)]
     zero = "VPXORD" if reg == "Z" else "VXORPS"  # VXORPS on zmm needs AVX512DQ
     # Each A base pointer reaches three rows: base, base+ars, base+2*ars.
     bases = ["SI", "R12", "R13", "AX"][: (rows + 2) // 3]
     out = []
     w = out.append
-    cols = 2 * vbytes // 4
+    cols = vecs * vbytes // 4
     w(f"""
 // func {name}(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
 //
@@ -46,7 +47,7 @@ def kernel(name, rows, reg, vbytes):
 // argument slots count them off); CX counts k down. {", ".join(bases)} point at A rows
 // {", ".join(str(3 * i) for i in range(len(bases)))} (each also reaches the next two through R11 = ars) and
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
-// {acc[0][0]}..{acc[-1][1]} hold the tile, row r in {reg}(2r) and {reg}(2r+1); {b0}, {b1}
+// {acc[0][0]}..{acc[-1][-1]} hold the tile, {vecs} register(s) a row; {", ".join(bs)}
 // hold the B row; {bcast[0]}..{bcast[-1]} take turns broadcasting A values.
 // A 12-row loop also prefetches the B panel after this one (pf bytes on,
 // BX in the loop): the next tile's, cold the first time weights pass.
@@ -63,7 +64,7 @@ TEXT ·{name}(SB), NOSPLIT, $8-112
 	MOVQ AX, pf-8(SP)""")
     # C's tile (and the residual's) are usually cold: fetch them while the
     # loop computes, rather than stall on them at the stores.
-    lines_per_row = max(1, 2 * vbytes // 64)
+    lines_per_row = max(1, vecs * vbytes // 64)
     w("\tMOVQ DX, BX")
     for r in range(rows):
         for l in range(lines_per_row):
@@ -95,9 +96,9 @@ TEXT ·{name}(SB), NOSPLIT, $8-112
         w(f"\tLEAQ ({bases[i - 1]})(BX*1), {bases[i]}")
     w("\tMOVQ pf-8(SP), BX")
     w(f"\n{name}_loop:")
-    w(f"\tVMOVUPS (DI), {b0}")
-    w(f"\tVMOVUPS {vbytes}(DI), {b1}")
-    if rows >= 12:  # shorter tiles have no load slots to spare
+    for v, b in enumerate(bs):
+        w(f"\tVMOVUPS {v * vbytes or ''}(DI), {b}")
+    if rows >= 12 and vecs == 2:  # other tiles have no load slots to spare
         w("\tPREFETCHT0 (DI)(BX*1)")
         w("\tPREFETCHT0 64(DI)(BX*1)")
     for r in range(rows):
@@ -105,8 +106,8 @@ TEXT ·{name}(SB), NOSPLIT, $8-112
         addr = [f"({base})", f"({base})(R11*1)", f"({base})(R11*2)"][r % 3]
         t = bcast[r % len(bcast)]
         w(f"\tVBROADCASTSS {addr}, {t}")
-        w(f"\tVFMADD231PS {b0}, {t}, {acc[r][0]}")
-        w(f"\tVFMADD231PS {b1}, {t}, {acc[r][1]}")
+        for v, b in enumerate(bs):
+            w(f"\tVFMADD231PS {b}, {t}, {acc[r][v]}")
     for base in bases:
         w(f"\tADDQ R8, {base}")
     w(f"""	ADDQ R9, DI
@@ -125,18 +126,19 @@ TEXT ·{name}(SB), NOSPLIT, $8-112
                 w("\tADDQ R10, BX")
 
     w(f"\tTESTQ ${FLAG_ACC}, AX\n\tJZ   {name}_bias")
-    each_row(lambda r: (w(f"\tVADDPS (BX), {acc[r][0]}, {acc[r][0]}"),
-                        w(f"\tVADDPS {vbytes}(BX), {acc[r][1]}, {acc[r][1]}")))
+    each_row(lambda r: [w(f"\tVADDPS {v * vbytes or ''}(BX), {x}, {x}") for v, x in enumerate(acc[r])])
     w(f"\n{name}_bias:\n\tTESTQ ${FLAG_BIAS}, AX\n\tJZ   {name}_res")
-    w(f"\tMOVQ bias+72(FP), BX\n\tVMOVUPS (BX), {b0}\n\tVMOVUPS {vbytes}(BX), {b1}")
+    w("\tMOVQ bias+72(FP), BX")
+    for v, b in enumerate(bs):
+        w(f"\tVMOVUPS {v * vbytes or ''}(BX), {b}")
     for r in range(rows):
-        w(f"\tVADDPS {b0}, {acc[r][0]}, {acc[r][0]}")
-        w(f"\tVADDPS {b1}, {acc[r][1]}, {acc[r][1]}")
+        for v, b in enumerate(bs):
+            w(f"\tVADDPS {b}, {acc[r][v]}, {acc[r][v]}")
     w(f"\n{name}_res:\n\tTESTQ ${FLAG_RES}, AX\n\tJZ   {name}_relu")
     w("\tMOVQ res+80(FP), BX\n\tMOVQ ldres+88(FP), R11")
     for r in range(rows):
-        w(f"\tVADDPS (BX), {acc[r][0]}, {acc[r][0]}")
-        w(f"\tVADDPS {vbytes}(BX), {acc[r][1]}, {acc[r][1]}")
+        for v, x in enumerate(acc[r]):
+            w(f"\tVADDPS {v * vbytes or ''}(BX), {x}, {x}")
         if r < rows - 1:
             w("\tADDQ R11, BX")
     w(f"\n{name}_relu:\n\tTESTQ ${FLAG_RELU}, AX\n\tJZ   {name}_store")
@@ -146,8 +148,7 @@ TEXT ·{name}(SB), NOSPLIT, $8-112
         for x in acc[r]:
             w(f"\tVMAXPS {x}, {b0}, {x}")
     w(f"\n{name}_store:")
-    each_row(lambda r: (w(f"\tVMOVUPS {acc[r][0]}, (BX)"),
-                        w(f"\tVMOVUPS {acc[r][1]}, {vbytes}(BX)")))
+    each_row(lambda r: [w(f"\tVMOVUPS {x}, {v * vbytes or ''}(BX)") for v, x in enumerate(acc[r])])
     w("\tVZEROUPPER\n\tRET")
     return out
 
@@ -644,6 +645,7 @@ def main():
     lines += kernel("kernel6x16", 6, "Y", 32)
     lines += kernel("kernel12x32", 12, "Z", 64)
     lines += kernel("kernel4x32", 4, "Z", 64)
+    lines += kernel("kernel12x16", 12, "Z", 64, vecs=1)
     lines += wino_input()
     lines += wino_output()
     lines += max_into()

@@ -386,6 +386,9 @@ func tileOf(rows, kk int, a panelA, bpanel []float32, cols int, c []float32, ldc
 	if cols == nr && (rows == mr || rows == smallRows) && microKernelC(rows, kk, a, bpanel, c, ldc, acc, ep, i, j) {
 		return
 	}
+	if cols == nr/2 && rows == mr && microKernelHalf(kk, a, bpanel, c, ldc, acc, ep, i, j) {
+		return
+	}
 	microKernel(rows, kk, a, bpanel, tile)
 	for r := 0; r < rows; r++ {
 		dst := c[r*ldc:][:cols]

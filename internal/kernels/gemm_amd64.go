@@ -25,6 +25,9 @@ func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, r
 func kernel4x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int)
 
 //go:noescape
+func kernel12x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int)
+
+//go:noescape
 func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int)
 
 // microKernelC computes a full tile of rows (mr or smallRows) x nr straight
@@ -59,6 +62,21 @@ func microKernelC(rows, kk int, a panelA, b []float32, c []float32, ldc int, acc
 		flags, bias, res, ldres := ep.asmArgs(acc, i+q[0], j+q[1], hr, hc)
 		kernel6x16(kk, &a.data[q[0]*a.rs], &b[q[1]], &c[q[0]*ldc+q[1]], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps))
 	}
+	return true
+}
+
+// microKernelHalf is microKernelC for a full mr-row tile of only nr/2
+// columns (a layer of 16 filters): half the work of a padded 32-wide tile.
+func microKernelHalf(kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
+	const hc = nr / 2
+	if kk == 0 || !useAVX512 {
+		return false
+	}
+	_ = a.data[a.last(mr, kk)]
+	_ = b[(kk*len(a.taps)-1)*nr+hc-1]
+	_ = c[(mr-1)*ldc+hc-1]
+	flags, bias, res, ldres := ep.asmArgs(acc, i, j, mr, hc)
+	kernel12x16(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps))
 	return true
 }
 

@@ -8,7 +8,7 @@
 // argument slots count them off); CX counts k down. SI, R12 point at A rows
 // 0, 3 (each also reaches the next two through R11 = ars) and
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
-// Y0..Y11 hold the tile, row r in Y(2r) and Y(2r+1); Y12, Y13
+// Y0..Y11 hold the tile, 2 register(s) a row; Y12, Y13
 // hold the B row; Y14..Y15 take turns broadcasting A values.
 // A 12-row loop also prefetches the B panel after this one (pf bytes on,
 // BX in the loop): the next tile's, cold the first time weights pass.
@@ -216,7 +216,7 @@ kernel6x16_store:
 // argument slots count them off); CX counts k down. SI, R12, R13, AX point at A rows
 // 0, 3, 6, 9 (each also reaches the next two through R11 = ars) and
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
-// Z0..Z23 hold the tile, row r in Z(2r) and Z(2r+1); Z24, Z25
+// Z0..Z23 hold the tile, 2 register(s) a row; Z24, Z25
 // hold the B row; Z26..Z31 take turns broadcasting A values.
 // A 12-row loop also prefetches the B panel after this one (pf bytes on,
 // BX in the loop): the next tile's, cold the first time weights pass.
@@ -588,7 +588,7 @@ kernel12x32_store:
 // argument slots count them off); CX counts k down. SI, R12 point at A rows
 // 0, 3 (each also reaches the next two through R11 = ars) and
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
-// Z0..Z7 hold the tile, row r in Z(2r) and Z(2r+1); Z8, Z9
+// Z0..Z7 hold the tile, 2 register(s) a row; Z8, Z9
 // hold the B row; Z10..Z31 take turns broadcasting A values.
 // A 12-row loop also prefetches the B panel after this one (pf bytes on,
 // BX in the loop): the next tile's, cold the first time weights pass.
@@ -751,6 +751,266 @@ kernel4x32_store:
 	ADDQ R10, BX
 	VMOVUPS Z6, (BX)
 	VMOVUPS Z7, 64(BX)
+	VZEROUPPER
+	RET
+
+// func kernel12x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
+//
+// A 12x16 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12, R13, AX point at A rows
+// 0, 3, 6, 9 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Z0..Z11 hold the tile, 1 register(s) a row; Z12
+// hold the B row; Z13..Z31 take turns broadcasting A values.
+// A 12-row loop also prefetches the B panel after this one (pf bytes on,
+// BX in the loop): the next tile's, cold the first time weights pass.
+TEXT ·kernel12x16(SB), NOSPLIT, $8-112
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, BX
+	PREFETCHT0 0(BX)
+	ADDQ R10, BX
+	PREFETCHT0 0(BX)
+	ADDQ R10, BX
+	PREFETCHT0 0(BX)
+	ADDQ R10, BX
+	PREFETCHT0 0(BX)
+	ADDQ R10, BX
+	PREFETCHT0 0(BX)
+	ADDQ R10, BX
+	PREFETCHT0 0(BX)
+	ADDQ R10, BX
+	PREFETCHT0 0(BX)
+	ADDQ R10, BX
+	PREFETCHT0 0(BX)
+	ADDQ R10, BX
+	PREFETCHT0 0(BX)
+	ADDQ R10, BX
+	PREFETCHT0 0(BX)
+	ADDQ R10, BX
+	PREFETCHT0 0(BX)
+	ADDQ R10, BX
+	PREFETCHT0 0(BX)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel12x16_zero
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), AX
+	PREFETCHT0 0(BX)
+	ADDQ AX, BX
+	PREFETCHT0 0(BX)
+	ADDQ AX, BX
+	PREFETCHT0 0(BX)
+	ADDQ AX, BX
+	PREFETCHT0 0(BX)
+	ADDQ AX, BX
+	PREFETCHT0 0(BX)
+	ADDQ AX, BX
+	PREFETCHT0 0(BX)
+	ADDQ AX, BX
+	PREFETCHT0 0(BX)
+	ADDQ AX, BX
+	PREFETCHT0 0(BX)
+	ADDQ AX, BX
+	PREFETCHT0 0(BX)
+	ADDQ AX, BX
+	PREFETCHT0 0(BX)
+	ADDQ AX, BX
+	PREFETCHT0 0(BX)
+	ADDQ AX, BX
+	PREFETCHT0 0(BX)
+
+kernel12x16_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+kernel12x16_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+	LEAQ (R11)(R11*2), BX
+	LEAQ (R12)(BX*1), R13
+	LEAQ (R11)(R11*2), BX
+	LEAQ (R13)(BX*1), AX
+	MOVQ pf-8(SP), BX
+
+kernel12x16_loop:
+	VMOVUPS (DI), Z12
+	VBROADCASTSS (SI), Z13
+	VFMADD231PS Z12, Z13, Z0
+	VBROADCASTSS (SI)(R11*1), Z14
+	VFMADD231PS Z12, Z14, Z1
+	VBROADCASTSS (SI)(R11*2), Z15
+	VFMADD231PS Z12, Z15, Z2
+	VBROADCASTSS (R12), Z16
+	VFMADD231PS Z12, Z16, Z3
+	VBROADCASTSS (R12)(R11*1), Z17
+	VFMADD231PS Z12, Z17, Z4
+	VBROADCASTSS (R12)(R11*2), Z18
+	VFMADD231PS Z12, Z18, Z5
+	VBROADCASTSS (R13), Z19
+	VFMADD231PS Z12, Z19, Z6
+	VBROADCASTSS (R13)(R11*1), Z20
+	VFMADD231PS Z12, Z20, Z7
+	VBROADCASTSS (R13)(R11*2), Z21
+	VFMADD231PS Z12, Z21, Z8
+	VBROADCASTSS (AX), Z22
+	VFMADD231PS Z12, Z22, Z9
+	VBROADCASTSS (AX)(R11*1), Z23
+	VFMADD231PS Z12, Z23, Z10
+	VBROADCASTSS (AX)(R11*2), Z24
+	VFMADD231PS Z12, Z24, Z11
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R8, R13
+	ADDQ R8, AX
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel12x16_loop
+	DECQ ntaps+104(FP)
+	JNZ  kernel12x16_tap
+
+	MOVQ flags+64(FP), AX
+	TESTQ $1, AX
+	JZ   kernel12x16_bias
+	MOVQ DX, BX
+	VADDPS (BX), Z0, Z0
+	ADDQ R10, BX
+	VADDPS (BX), Z1, Z1
+	ADDQ R10, BX
+	VADDPS (BX), Z2, Z2
+	ADDQ R10, BX
+	VADDPS (BX), Z3, Z3
+	ADDQ R10, BX
+	VADDPS (BX), Z4, Z4
+	ADDQ R10, BX
+	VADDPS (BX), Z5, Z5
+	ADDQ R10, BX
+	VADDPS (BX), Z6, Z6
+	ADDQ R10, BX
+	VADDPS (BX), Z7, Z7
+	ADDQ R10, BX
+	VADDPS (BX), Z8, Z8
+	ADDQ R10, BX
+	VADDPS (BX), Z9, Z9
+	ADDQ R10, BX
+	VADDPS (BX), Z10, Z10
+	ADDQ R10, BX
+	VADDPS (BX), Z11, Z11
+
+kernel12x16_bias:
+	TESTQ $2, AX
+	JZ   kernel12x16_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Z12
+	VADDPS Z12, Z0, Z0
+	VADDPS Z12, Z1, Z1
+	VADDPS Z12, Z2, Z2
+	VADDPS Z12, Z3, Z3
+	VADDPS Z12, Z4, Z4
+	VADDPS Z12, Z5, Z5
+	VADDPS Z12, Z6, Z6
+	VADDPS Z12, Z7, Z7
+	VADDPS Z12, Z8, Z8
+	VADDPS Z12, Z9, Z9
+	VADDPS Z12, Z10, Z10
+	VADDPS Z12, Z11, Z11
+
+kernel12x16_res:
+	TESTQ $4, AX
+	JZ   kernel12x16_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Z0, Z0
+	ADDQ R11, BX
+	VADDPS (BX), Z1, Z1
+	ADDQ R11, BX
+	VADDPS (BX), Z2, Z2
+	ADDQ R11, BX
+	VADDPS (BX), Z3, Z3
+	ADDQ R11, BX
+	VADDPS (BX), Z4, Z4
+	ADDQ R11, BX
+	VADDPS (BX), Z5, Z5
+	ADDQ R11, BX
+	VADDPS (BX), Z6, Z6
+	ADDQ R11, BX
+	VADDPS (BX), Z7, Z7
+	ADDQ R11, BX
+	VADDPS (BX), Z8, Z8
+	ADDQ R11, BX
+	VADDPS (BX), Z9, Z9
+	ADDQ R11, BX
+	VADDPS (BX), Z10, Z10
+	ADDQ R11, BX
+	VADDPS (BX), Z11, Z11
+
+kernel12x16_relu:
+	TESTQ $8, AX
+	JZ   kernel12x16_store
+	VPXORD Z12, Z12, Z12
+	VMAXPS Z0, Z12, Z0
+	VMAXPS Z1, Z12, Z1
+	VMAXPS Z2, Z12, Z2
+	VMAXPS Z3, Z12, Z3
+	VMAXPS Z4, Z12, Z4
+	VMAXPS Z5, Z12, Z5
+	VMAXPS Z6, Z12, Z6
+	VMAXPS Z7, Z12, Z7
+	VMAXPS Z8, Z12, Z8
+	VMAXPS Z9, Z12, Z9
+	VMAXPS Z10, Z12, Z10
+	VMAXPS Z11, Z12, Z11
+
+kernel12x16_store:
+	MOVQ DX, BX
+	VMOVUPS Z0, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z1, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z2, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z3, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z4, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z5, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z6, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z7, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z8, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z9, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z10, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z11, (BX)
 	VZEROUPPER
 	RET
 

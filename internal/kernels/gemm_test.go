@@ -108,6 +108,7 @@ func TestMicroKernelsAgree(t *testing.T) {
 						for _, rows := range []int{mr, smallRows} {
 							checkTileInC(t, isa.name, rows, kk, a, b, &y, acc, ep)
 						}
+						checkHalfTileInC(t, isa.name, kk, a, b, &y, acc, ep)
 					}
 				}
 			}
@@ -177,6 +178,36 @@ func checkTileInC(t *testing.T, name string, rows, kk int, a panelA, b []float32
 	}
 	if !slices.Equal(c, want) {
 		t.Fatalf("%s rows=%d k=%d rs=%d taps=%d acc=%v epilogue=%v: tile in C differs", name, rows, kk, a.rs, len(a.taps), acc, ep != nil)
+	}
+}
+
+// checkHalfTileInC is checkTileInC for microKernelHalf: the first nr/2
+// columns of the portable tile, and nothing written beyond them.
+func checkHalfTileInC(t *testing.T, name string, kk int, a panelA, b []float32, y *[mr * nr]float32, acc bool, ep *Epilogue) {
+	t.Helper()
+	const ldc, hc = nr + 5, nr / 2
+	c := make([]float32, mr*ldc)
+	for i := range c {
+		c[i] = float32(i % 3)
+	}
+	want := append([]float32(nil), c...)
+	if !microKernelHalf(kk, a, b, c, ldc, acc, ep, mr, nr) {
+		return
+	}
+	for r := 0; r < mr; r++ {
+		for j := 0; j < hc; j++ {
+			if acc {
+				want[r*ldc+j] += y[r*nr+j]
+			} else {
+				want[r*ldc+j] = y[r*nr+j]
+			}
+		}
+	}
+	if ep != nil {
+		ep.apply(want, ldc, mr, nr, mr, hc)
+	}
+	if !slices.Equal(c, want) {
+		t.Fatalf("%s half tile k=%d rs=%d taps=%d acc=%v epilogue=%v: differs", name, kk, a.rs, len(a.taps), acc, ep != nil)
 	}
 }
 
