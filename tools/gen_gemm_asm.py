@@ -644,6 +644,7 @@ def main():
              '#include "textflag.h"']
     lines += kernel("kernel6x16", 6, "Y", 32)
     lines += kernel("kernel12x32", 12, "Z", 64)
+    lines += kernel("kernel8x32", 8, "Z", 64)
     lines += kernel("kernel4x32", 4, "Z", 64)
     lines += kernel("kernel12x16", 12, "Z", 64, vecs=1)
     lines += wino_input()

@@ -119,10 +119,7 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 					n, oy := orow/p.OH, orow%p.OH
 					base := (n*hp + oy*p.SH) * row
 					for ox := 0; ox < p.OW; {
-						rows := min(mr, p.OW-ox)
-						if rows < mr {
-							rows = min(smallRows, rows)
-						}
+						rows := panelRows(p.OW - ox)
 						a := panelA{data: padded[base+ox*p.SW*p.C:], rs: p.SW * p.C, ks: 1, taps: offs[bi]}
 						i := orow*p.OW + ox
 						tileOf(rows, b.kk, a, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)

@@ -383,7 +383,7 @@ func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, l
 // B's, at row i, column j of ep's matrix: straight into C where an
 // assembly kernel fits, else through tile.
 func tileOf(rows, kk int, a panelA, bpanel []float32, cols int, c []float32, ldc int, acc bool, ep *Epilogue, i, j int, tile *[mr * nr]float32) {
-	if cols == nr && (rows == mr || rows == smallRows) && microKernelC(rows, kk, a, bpanel, c, ldc, acc, ep, i, j) {
+	if cols == nr && (rows == mr || rows == midRows || rows == smallRows) && microKernelC(rows, kk, a, bpanel, c, ldc, acc, ep, i, j) {
 		return
 	}
 	if cols == nr/2 && rows == mr && microKernelHalf(kk, a, bpanel, c, ldc, acc, ep, i, j) {
@@ -406,9 +406,26 @@ func tileOf(rows, kk int, a panelA, bpanel []float32, cols int, c []float32, ldc
 	}
 }
 
-// smallRows is the height of the short kernel that finishes the last rows
-// of a matrix when there are no more than that many.
-const smallRows = 4
+// smallRows and midRows are the heights of the shorter kernels that finish
+// the last rows of a matrix (or an 8-pixel output row) when fewer than mr
+// are left.
+const (
+	smallRows = 4
+	midRows   = 8
+)
+
+// panelRows is how many of left rows the next kernel takes: mr, midRows,
+// smallRows, or what is left below that.
+func panelRows(left int) int {
+	switch {
+	case left >= mr:
+		return mr
+	case left >= midRows:
+		return midRows
+	default:
+		return min(smallRows, left)
+	}
+}
 
 // microKernelGo is the portable mr x nr kernel: tile = sum over the taps
 // and k of A's element (r, k) times B's row k. The assembly kernels must

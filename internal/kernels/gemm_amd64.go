@@ -22,6 +22,9 @@ var (
 func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int)
 
 //go:noescape
+func kernel8x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int)
+
+//go:noescape
 func kernel4x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int)
 
 //go:noescape
@@ -30,7 +33,7 @@ func kernel12x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, r
 //go:noescape
 func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int)
 
-// microKernelC computes a full tile of rows (mr or smallRows) x nr straight
+// microKernelC computes a full tile of rows (mr, midRows or smallRows) x nr straight
 // into c (row stride ldc), adding to it with acc, then finishes it with ep
 // (nil: none) as the tile at row i, column j of ep's matrix. It reports
 // false where no assembly kernel computes such a tile; the caller then
@@ -39,7 +42,7 @@ func microKernelC(rows, kk int, a panelA, b []float32, c []float32, ldc int, acc
 	switch {
 	case kk == 0 || !(useAVX512 || useAVX2):
 		return false
-	case rows == smallRows && !useAVX512:
+	case rows != mr && !useAVX512:
 		return false
 	}
 	_ = a.data[a.last(rows, kk)]
@@ -48,9 +51,12 @@ func microKernelC(rows, kk int, a panelA, b []float32, c []float32, ldc int, acc
 	if useAVX512 {
 		// Direct calls: through a func value, c would escape to the heap.
 		flags, bias, res, ldres := ep.asmArgs(acc, i, j, rows, nr)
-		if rows == smallRows {
+		switch rows {
+		case smallRows:
 			kernel4x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps))
-		} else {
+		case midRows:
+			kernel8x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps))
+		default:
 			kernel12x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps))
 		}
 		return true

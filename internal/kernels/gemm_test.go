@@ -105,7 +105,7 @@ func TestMicroKernelsAgree(t *testing.T) {
 				}
 				for _, ep := range testEpilogues() {
 					for _, acc := range []bool{false, true} {
-						for _, rows := range []int{mr, smallRows} {
+						for _, rows := range []int{mr, midRows, smallRows} {
 							checkTileInC(t, isa.name, rows, kk, a, b, &y, acc, ep)
 						}
 						checkHalfTileInC(t, isa.name, kk, a, b, &y, acc, ep)
