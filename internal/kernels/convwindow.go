@@ -85,14 +85,9 @@ func windowEnds(p Conv2DParams) []int {
 
 // convWindow computes out = conv(in) * w finished by ep (nil: none).
 func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epilogue) {
-	hp := (p.OH-1)*p.SH + (p.KH-1)*p.DH + 1
-	wp := (p.OW-1)*p.SW + p.KW
-	row := wp * p.C
-	// Slack: a short last panel is computed as a full one, reading on.
-	buf := getBuf(p.N*hp*row + mr*p.SW*p.C)
+	buf, hp, wp := windowInput(p, in)
 	defer putBuf(buf)
-	padded := *buf
-	padInput(p, in, hp, wp, padded)
+	padded, row := *buf, wp*p.C
 	blocks := windowBlocks(p)
 	offs := make([][]int, len(blocks))
 	for i, b := range blocks {
@@ -132,6 +127,17 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 	})
 }
 
+// windowInput returns p's input with the zero border its windows reach,
+// n x hp x wp x c in a scratch buffer (for putBuf), and zeroed slack after
+// it: a short last panel is computed as a full one, reading on.
+func windowInput(p Conv2DParams, in []float32) (buf *[]float32, hp, wp int) {
+	hp = (p.OH-1)*p.SH + (p.KH-1)*p.DH + 1
+	wp = (p.OW-1)*p.SW + p.KW
+	buf = getBuf(p.N*hp*wp*p.C + mr*p.SW*p.C + mr)
+	padInput(p, in, hp, wp, *buf)
+	return buf, hp, wp
+}
+
 // padInput copies the input into an n x hp x wp x c buffer with p's zero
 // border (top and left padding; bottom and right as far as the windows
 // reach), clearing the slack after it.
@@ -169,15 +175,10 @@ func windowKernelGrad(p Conv2DParams) bool {
 // are read in place as the A panel, one stretch per output row; only dy is
 // packed, a block of output rows at a time.
 func convBackwardKernel(p Conv2DParams, in, dy, dkernel []float32) {
-	hp := (p.OH-1)*p.SH + (p.KH-1)*p.DH + 1
-	wp := (p.OW-1)*p.SW + p.KW
-	row := wp * p.C
-	m := p.KW * p.C
-	buf := getBuf(p.N*hp*row + mr)
+	buf, hp, wp := windowInput(p, in)
 	defer putBuf(buf)
-	padded := *buf
-	padInput(p, in, hp, wp, padded)
-	clear(padded[p.N*hp*row:])
+	padded, row := *buf, wp*p.C
+	m := p.KW * p.C
 	g := max(1, kc/p.OW) // output rows per block of dy
 	outRows := p.N * p.OH
 	blocks := (outRows + g - 1) / g

@@ -383,10 +383,7 @@ func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, l
 // B's, at row i, column j of ep's matrix: straight into C where an
 // assembly kernel fits, else through tile.
 func tileOf(rows, kk int, a panelA, bpanel []float32, cols int, c []float32, ldc int, acc bool, ep *Epilogue, i, j int, tile *[mr * nr]float32) {
-	if cols == nr && (rows == mr || rows == midRows || rows == smallRows) && microKernelC(rows, kk, a, bpanel, c, ldc, acc, ep, i, j) {
-		return
-	}
-	if cols == nr/2 && rows == mr && microKernelHalf(kk, a, bpanel, c, ldc, acc, ep, i, j) {
+	if (rows == mr || rows == midRows || rows == smallRows) && microKernelC(rows, cols, kk, a, bpanel, c, ldc, acc, ep, i, j) {
 		return
 	}
 	microKernel(rows, kk, a, bpanel, tile)

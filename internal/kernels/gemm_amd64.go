@@ -14,9 +14,9 @@ var (
 	useAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 )
 
-// kernel12x32, kernel4x32 and kernel6x16 are generated into gemm_amd64.s
-// by tools/gen_gemm_asm.py, which documents them: a full tile of C (+)=
-// A*B, finished by the epilogue flags; steps in bytes, taps in floats.
+// The kernelRxC are generated into gemm_amd64.s by tools/gen_gemm_asm.py,
+// which documents them: a full R x C tile of C (+)= A*B, finished by the
+// epilogue flags; steps in bytes, taps in floats.
 //
 //go:noescape
 func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int)
@@ -33,28 +33,33 @@ func kernel12x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, r
 //go:noescape
 func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int)
 
-// microKernelC computes a full tile of rows (mr, midRows or smallRows) x nr straight
-// into c (row stride ldc), adding to it with acc, then finishes it with ep
-// (nil: none) as the tile at row i, column j of ep's matrix. It reports
-// false where no assembly kernel computes such a tile; the caller then
-// goes through a tile buffer.
-func microKernelC(rows, kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
+// microKernelC computes a full tile of rows x cols straight into c (row
+// stride ldc), adding to it with acc, then finishes it with ep (nil: none)
+// as the tile at row i, column j of ep's matrix. Tiles are mr, midRows or
+// smallRows by nr, or mr by nr/2 (a layer of 16 filters: half the work of a
+// padded tile). It reports false where no assembly kernel computes such a
+// tile; the caller then goes through a tile buffer.
+func microKernelC(rows, cols, kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
 	switch {
 	case kk == 0 || !(useAVX512 || useAVX2):
 		return false
-	case rows != mr && !useAVX512:
+	case (rows != mr || cols != nr) && !useAVX512:
+		return false
+	case cols == nr/2 && rows != mr, cols != nr && cols != nr/2:
 		return false
 	}
 	_ = a.data[a.last(rows, kk)]
-	_ = b[kk*len(a.taps)*nr-1]
-	_ = c[(rows-1)*ldc+nr-1]
+	_ = b[(kk*len(a.taps)-1)*nr+cols-1]
+	_ = c[(rows-1)*ldc+cols-1]
 	if useAVX512 {
 		// Direct calls: through a func value, c would escape to the heap.
-		flags, bias, res, ldres := ep.asmArgs(acc, i, j, rows, nr)
-		switch rows {
-		case smallRows:
+		flags, bias, res, ldres := ep.asmArgs(acc, i, j, rows, cols)
+		switch {
+		case cols < nr:
+			kernel12x16(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps))
+		case rows == smallRows:
 			kernel4x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps))
-		case midRows:
+		case rows == midRows:
 			kernel8x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps))
 		default:
 			kernel12x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps))
@@ -71,26 +76,11 @@ func microKernelC(rows, kk int, a panelA, b []float32, c []float32, ldc int, acc
 	return true
 }
 
-// microKernelHalf is microKernelC for a full mr-row tile of only nr/2
-// columns (a layer of 16 filters): half the work of a padded 32-wide tile.
-func microKernelHalf(kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
-	const hc = nr / 2
-	if kk == 0 || !useAVX512 {
-		return false
-	}
-	_ = a.data[a.last(mr, kk)]
-	_ = b[(kk*len(a.taps)-1)*nr+hc-1]
-	_ = c[(mr-1)*ldc+hc-1]
-	flags, bias, res, ldres := ep.asmArgs(acc, i, j, mr, hc)
-	kernel12x16(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps))
-	return true
-}
-
 // microKernel computes the first rows of an mr x nr tile (all of them
 // where no shorter kernel fits) from A's panel and B's.
 func microKernel(rows, kk int, a panelA, b []float32, tile *[mr * nr]float32) {
-	if rows > smallRows || !microKernelC(smallRows, kk, a, b, tile[:], nr, false, nil, 0, 0) {
-		if !microKernelC(mr, kk, a, b, tile[:], nr, false, nil, 0, 0) {
+	if rows > smallRows || !microKernelC(smallRows, nr, kk, a, b, tile[:], nr, false, nil, 0, 0) {
+		if !microKernelC(mr, nr, kk, a, b, tile[:], nr, false, nil, 0, 0) {
 			microKernelGo(kk, a, b, tile)
 		}
 	}
@@ -234,9 +224,21 @@ func combineMasked16(grad, y, h, out *float32, rows, groups, ystride int, a, b, 
 //go:noescape
 func dotMasked16(grad, y, h *float32, rows, groups, ystride int, sum, sq *float64)
 
+// ones is a row of ones, shared read-only by noMask.
+var ones = func() []float32 {
+	m := make([]float32, 2048)
+	for i := range m {
+		m[i] = 1
+	}
+	return m
+}()
+
 // noMask returns c ones: the mask that keeps everything, read as one row
 // again and again (stride 0).
 func noMask(c int) []float32 {
+	if c <= len(ones) {
+		return ones[:c]
+	}
 	m := make([]float32, c)
 	for i := range m {
 		m[i] = 1

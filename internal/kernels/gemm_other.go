@@ -11,7 +11,7 @@ func microKernel(rows, kk int, a panelA, b []float32, tile *[mr * nr]float32) {
 // PeakGFLOPS is 0 where there is no assembly FMA kernel.
 func PeakGFLOPS(d time.Duration) float64 { return 0 }
 
-func microKernelC(rows, kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
+func microKernelC(rows, cols, kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
 	return false
 }
 
@@ -41,7 +41,3 @@ func dotMaskedAsm(g, y []float32, r0 int, h []float32, c int, s, q []float64) bo
 func normalizeAsm(x, out []float32, c int, scale, shift, gamma, beta []float32) bool { return false }
 
 func channelSumsAsm(x []float32, c int, m []float32, s, sq []float64) bool { return false }
-
-func microKernelHalf(kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
-	return false
-}

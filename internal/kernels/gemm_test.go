@@ -150,8 +150,7 @@ func testEpilogues() []*Epilogue {
 	return []*Epilogue{nil, {Bias: bias}, {Bias: bias, Res: res, LdRes: ld, Relu: true}}
 }
 
-// checkTileInC runs microKernelC (or microKernelHalf, for nr/2 columns)
-// into a wider C holding values, as the tile at row mr, column nr of ep's
+// checkTileInC runs microKernelC into a wider C holding values, as the tile at row mr, column nr of ep's
 // matrix, and compares with the portable tile y added (acc) or copied,
 // then finished by the Go epilogue; nothing beyond the tile may change.
 func checkTileInC(t *testing.T, name string, rows, cols, kk int, a panelA, b []float32, y *[mr * nr]float32, acc bool, ep *Epilogue) {
@@ -162,13 +161,7 @@ func checkTileInC(t *testing.T, name string, rows, cols, kk int, a panelA, b []f
 		c[i] = float32(i % 3)
 	}
 	want := append([]float32(nil), c...)
-	ran := false
-	if cols == nr {
-		ran = microKernelC(rows, kk, a, b, c, ldc, acc, ep, mr, nr)
-	} else {
-		ran = rows == mr && microKernelHalf(kk, a, b, c, ldc, acc, ep, mr, nr)
-	}
-	if !ran {
+	if !microKernelC(rows, cols, kk, a, b, c, ldc, acc, ep, mr, nr) {
 		return
 	}
 	for r := 0; r < rows; r++ {
@@ -263,6 +256,17 @@ func BenchmarkGemmResNet50(b *testing.B) {
 	}
 }
 
+// firstDiff returns the first index where a and b differ, NaN matching
+// NaN, or -1.
+func firstDiff(a, b []float32) int {
+	for i := range a {
+		if a[i] != b[i] && !(a[i] != a[i] && b[i] != b[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
 // The vector max keeps Go's max semantics, NaN from either side included.
 func TestMaxIntoAgrees(t *testing.T) {
 	nan := float32(math.NaN())
@@ -282,10 +286,8 @@ func TestMaxIntoAgrees(t *testing.T) {
 			got, want := slices.Clone(a), slices.Clone(a)
 			maxInto(got, b)
 			maxIntoGo(want, b)
-			for i := range got {
-				if got[i] != want[i] && !(got[i] != got[i] && want[i] != want[i]) {
-					t.Fatalf("%s n=%d: [%d] = %v, want %v", isa.name, n, i, got[i], want[i])
-				}
+			if i := firstDiff(got, want); i >= 0 {
+				t.Fatalf("%s n=%d: [%d] = %v, want %v", isa.name, n, i, got[i], want[i])
 			}
 		}
 	}
@@ -313,11 +315,8 @@ func TestReluAgrees(t *testing.T) {
 				grads[i] = make([]float32, n)
 				f(x, g, grads[i])
 			}
-			for i := range x {
-				a, b := outs[0][i], outs[1][i]
-				if a != b && !(a != a && b != b) {
-					t.Fatalf("%s n=%d: relu[%d] = %v, want %v", isa.name, n, i, a, b)
-				}
+			if i := firstDiff(outs[0], outs[1]); i >= 0 {
+				t.Fatalf("%s n=%d: relu[%d] = %v, want %v", isa.name, n, i, outs[0][i], outs[1][i])
 			}
 			if !slices.Equal(grads[0], grads[1]) {
 				t.Fatalf("%s n=%d: relu gradients differ", isa.name, n)
