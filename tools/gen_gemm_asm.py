@@ -170,6 +170,18 @@ TEXT ·{name}(SB), NOSPLIT, $0-8
     return out
 
 
+def load_4x4(w, step):
+    """Loads a Winograd tile's 16 vectors into Z(4i+j): row i from R11,
+    R12, R13, AX; column j step*j bytes on (BX holds 3*step). Returns the
+    row registers."""
+    rows = ["R11", "R12", "R13", "AX"]
+    cols = ["", f"({step}*1)", f"({step}*2)", "(BX*1)"]
+    for i in range(4):
+        for j in range(4):
+            w(f"\tVMOVUPS ({rows[i]}){cols[j]}, Z{4 * i + j}")
+    return rows
+
+
 def wino_input():
     """Winograd F(2x2,3x3) input transform of one tile, 16 channels a step."""
     out = ["""
@@ -197,11 +209,7 @@ TEXT ·winoInput16(SB), NOSPLIT, $0-48
 
 winoin_loop:"""]
     w = out.append
-    rows = ["R11", "R12", "R13", "AX"]
-    cols = ["", "(R9*1)", "(R9*2)", "(BX*1)"]
-    for i in range(4):
-        for j in range(4):
-            w(f"\tVMOVUPS ({rows[i]}){cols[j]}, Z{4 * i + j}")
+    rows = load_4x4(w, "R9")
     # rows: s0 = d0 - d2, s1 = d1 + d2, s2 = d2 - d1, s3 = d1 - d3 (per column j)
     for j in range(4):
         d = [f"Z{4 * i + j}" for i in range(4)]
@@ -258,11 +266,7 @@ TEXT ·winoOutput16(SB), NOSPLIT, $0-72
 
 winoout_loop:"""]
     w = out.append
-    rows = ["R11", "R12", "R13", "AX"]
-    cols = ["", "(R8*1)", "(R8*2)", "(BX*1)"]
-    for i in range(4):
-        for j in range(4):
-            w(f"\tVMOVUPS ({rows[i]}){cols[j]}, Z{4 * i + j}")
+    rows = load_4x4(w, "R8")
     # A'M: r0j = (m0j + m1j) + m2j, r1j = (m1j - m2j) - m3j
     for j in range(4):
         m = [f"Z{4 * i + j}" for i in range(4)]
