@@ -51,7 +51,7 @@ def kernel(name, rows, reg, vbytes, vecs=2):
 // hold the B row; {bcast[0]}..{bcast[-1]} take turns broadcasting A values.
 // A 12-row loop also prefetches the B panel after this one (pf bytes on,
 // BX in the loop): the next tile's, cold the first time weights pass.
-TEXT ·{name}(SB), NOSPLIT, $8-112
+TEXT ·{name}(SB), NOSPLIT, $32-112
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -63,21 +63,14 @@ TEXT ·{name}(SB), NOSPLIT, $8-112
 	IMULQ R9, AX
 	MOVQ AX, pf-8(SP)""")
     # C's tile (and the residual's) are usually cold: fetch them while the
-    # loop computes, rather than stall on them at the stores.
+    # loop computes, rather than stall on them at the stores. A burst of
+    # prefetches at the start would hold up the loop's own loads of A, so
+    # the first tap's first iterations fetch a row each: R14 walks C, R15
+    # the residual (or C again) by pfstep, pfl counts the rows left.
     lines_per_row = max(1, vecs * vbytes // 64)
-    w("\tMOVQ DX, BX")
-    for r in range(rows):
-        for l in range(lines_per_row):
-            w(f"\tPREFETCHT0 {64 * l}(BX)")
-        if r < rows - 1:
-            w("\tADDQ R10, BX")
+    w(f"\tMOVQ DX, R14\n\tMOVQ DX, R15\n\tMOVQ R10, pfstep-24(SP)\n\tMOVQ ${rows}, pfl-16(SP)")
     w(f"\tMOVQ flags+64(FP), AX\n\tTESTQ ${FLAG_RES}, AX\n\tJZ   {name}_zero")
-    w("\tMOVQ res+80(FP), BX\n\tMOVQ ldres+88(FP), AX")
-    for r in range(rows):
-        for l in range(lines_per_row):
-            w(f"\tPREFETCHT0 {64 * l}(BX)")
-        if r < rows - 1:
-            w("\tADDQ AX, BX")
+    w("\tMOVQ res+80(FP), R15\n\tMOVQ ldres+88(FP), AX\n\tMOVQ AX, pfstep-24(SP)")
     w(f"\n{name}_zero:")
     for row in acc:
         for x in row:
@@ -94,26 +87,39 @@ TEXT ·{name}(SB), NOSPLIT, $8-112
     for i in range(1, len(bases)):
         w(f"\tLEAQ (R11)(R11*2), BX")
         w(f"\tLEAQ ({bases[i - 1]})(BX*1), {bases[i]}")
-    w("\tMOVQ pf-8(SP), BX")
-    w(f"\n{name}_loop:")
-    for v, b in enumerate(bs):
-        w(f"\tVMOVUPS {v * vbytes or ''}(DI), {b}")
-    if rows >= 12 and vecs == 2:  # other tiles have no load slots to spare
-        w("\tPREFETCHT0 (DI)(BX*1)")
-        w("\tPREFETCHT0 64(DI)(BX*1)")
-    for r in range(rows):
-        base = bases[r // 3]
-        addr = [f"({base})", f"({base})(R11*1)", f"({base})(R11*2)"][r % 3]
-        t = bcast[r % len(bcast)]
-        w(f"\tVBROADCASTSS {addr}, {t}")
+    # CX = this tap's k; the first min(pfl, k) iterations prefetch.
+    w("\tMOVQ pfl-16(SP), BX\n\tCMPQ BX, CX\n\tCMOVQGT CX, BX\n\tSUBQ BX, pfl-16(SP)")
+    w("\tSUBQ BX, CX\n\tMOVQ CX, rest-32(SP)\n\tMOVQ BX, CX\n\tMOVQ pf-8(SP), BX")
+    w(f"\tTESTQ CX, CX\n\tJZ   {name}_main")
+
+    def body(label, prefetch):
+        w(f"\n{label}:")
         for v, b in enumerate(bs):
-            w(f"\tVFMADD231PS {b}, {t}, {acc[r][v]}")
-    for base in bases:
-        w(f"\tADDQ R8, {base}")
-    w(f"""	ADDQ R9, DI
-	DECQ CX
-	JNZ  {name}_loop
-	DECQ ntaps+104(FP)
+            w(f"\tVMOVUPS {v * vbytes or ''}(DI), {b}")
+        if rows >= 12 and vecs == 2:  # other tiles have no load slots to spare
+            w("\tPREFETCHT0 (DI)(BX*1)")
+            w("\tPREFETCHT0 64(DI)(BX*1)")
+        if prefetch:
+            for l in range(lines_per_row):
+                w(f"\tPREFETCHT0 {64 * l or ''}(R14)")
+                w(f"\tPREFETCHT0 {64 * l or ''}(R15)")
+            w("\tADDQ R10, R14\n\tADDQ pfstep-24(SP), R15")
+        for r in range(rows):
+            base = bases[r // 3]
+            addr = [f"({base})", f"({base})(R11*1)", f"({base})(R11*2)"][r % 3]
+            t = bcast[r % len(bcast)]
+            w(f"\tVBROADCASTSS {addr}, {t}")
+            for v, b in enumerate(bs):
+                w(f"\tVFMADD231PS {b}, {t}, {acc[r][v]}")
+        for base in bases:
+            w(f"\tADDQ R8, {base}")
+        w(f"\tADDQ R9, DI\n\tDECQ CX\n\tJNZ  {label}")
+
+    body(f"{name}_pfloop", True)
+    w(f"\n{name}_main:\n\tMOVQ rest-32(SP), CX\n\tTESTQ CX, CX\n\tJZ   {name}_tapdone")
+    body(f"{name}_loop", False)
+    w(f"\n{name}_tapdone:")
+    w(f"""	DECQ ntaps+104(FP)
 	JNZ  {name}_tap
 
 	MOVQ flags+64(FP), AX""")

@@ -35,7 +35,7 @@ func naive(m, n, k int, a, b Mat, c []float32, ldc int, acc bool) {
 
 func TestGemmMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {12, 32, 5}, {7, 17, 3}, {13, 5, 300}, {100, 33, 257}, {97, 130, 513}, {2, 40, 0}, {96, 32, 600}, {144, 16, 1100}, {25, 70, 2100}}
+	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {12, 32, 5}, {7, 17, 3}, {13, 5, 300}, {100, 33, 257}, {97, 130, 513}, {2, 40, 0}, {96, 32, 600}, {144, 16, 1100}, {25, 70, 2100}, {30, 100, 1021}} // k+3 = 1024: rows copied together
 	for _, isa := range kernelISAs(t) {
 		isa.use()
 		for _, s := range sizes {
