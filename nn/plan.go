@@ -397,15 +397,32 @@ type StepTime struct {
 	Layer string // the layer the step starts from (a convolution absorbs the layers after it)
 	What  string // e.g. "conv 3x3/1 64->64 winograd +relu"
 	Time  time.Duration
+	FLOPs int64 // of the direct computation (Winograd's saving shows as speed); 0 if not counted
 }
 
 // Profile runs the plan once on a batch, timing each step.
 func (p *Plan) Profile(inputs ...*tensor.Tensor) ([]StepTime, error) {
 	times := make([]StepTime, 0, len(p.steps))
-	_, err := p.predict(inputs, func(st *pstep, d time.Duration) {
-		times = append(times, StepTime{Layer: st.layer.name, What: st.describe(), Time: d})
+	_, err := p.predict(inputs, func(st *pstep, x, out *tensor.Tensor, d time.Duration) {
+		times = append(times, StepTime{Layer: st.layer.name, What: st.describe(), Time: d, FLOPs: st.flops(x, out)})
 	})
 	return times, err
+}
+
+// flops counts the multiply-adds of a convolution or dense step on input x
+// giving out, twice.
+func (st *pstep) flops(x, out *tensor.Tensor) int64 {
+	if out == nil {
+		return 0
+	}
+	k := int64(x.Shape[len(x.Shape)-1])
+	switch {
+	case st.conv != nil:
+		k = k / int64(st.conv.groups) * int64(st.conv.kernel*st.conv.kernel)
+	case st.dense == nil:
+		return 0
+	}
+	return 2 * int64(len(out.Data)) * k
 }
 
 // describe says what a step computes, for profiles.
@@ -437,7 +454,7 @@ func (p *Plan) Predict(inputs ...*tensor.Tensor) ([]*tensor.Tensor, error) {
 	return p.predict(inputs, nil)
 }
 
-func (p *Plan) predict(inputs []*tensor.Tensor, timed func(*pstep, time.Duration)) ([]*tensor.Tensor, error) {
+func (p *Plan) predict(inputs []*tensor.Tensor, timed func(st *pstep, x, out *tensor.Tensor, d time.Duration)) ([]*tensor.Tensor, error) {
 	m := p.m
 	if len(inputs) != len(m.inputs) {
 		return nil, fmt.Errorf("model %q: %d inputs given, the model has %d", m.name, len(inputs), len(m.inputs))
@@ -467,7 +484,7 @@ func (p *Plan) predict(inputs []*tensor.Tensor, timed func(*pstep, time.Duration
 		}
 		out, own, err := p.run(st, vals)
 		if timed != nil {
-			timed(st, time.Since(t0))
+			timed(st, vals[st.ins[0]], out, time.Since(t0))
 		}
 		if err != nil {
 			for v := range vals {

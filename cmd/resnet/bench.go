@@ -206,7 +206,11 @@ func printProfile(w io.Writer, plan *nn.Plan, x *tensor.Tensor, n int) {
 	slices.SortStableFunc(steps, func(a, b nn.StepTime) int { return cmp.Compare(b.Time, a.Time) })
 	fmt.Fprintf(w, "slowest steps (median of 5; all %d steps %.1f ms):\n", len(steps), 1e3*total.Seconds())
 	for _, s := range steps[:min(n, len(steps))] {
-		fmt.Fprintf(w, "  %7.2f ms %5.1f%%  %-28s %s\n", 1e3*s.Time.Seconds(), 100*s.Time.Seconds()/total.Seconds(), s.Layer, s.What)
+		speed := ""
+		if s.FLOPs > 0 && s.Time > 0 {
+			speed = fmt.Sprintf("%4.0f GFLOP/s", float64(s.FLOPs)/s.Time.Seconds()/1e9)
+		}
+		fmt.Fprintf(w, "  %7.2f ms %5.1f%% %13s  %-24s %s\n", 1e3*s.Time.Seconds(), 100*s.Time.Seconds()/total.Seconds(), speed, s.Layer, s.What)
 	}
 }
 
