@@ -256,6 +256,40 @@ func BenchmarkGemmResNet50(b *testing.B) {
 	}
 }
 
+// BenchmarkGemmResNet50Cold times ResNet-50's 1x1 products as a network
+// meets them, at batch 1 and 16: operands rotated through 128 MB, so that
+// each product starts from memory, and a bias and ReLU epilogue, or a
+// residual too (res).
+func BenchmarkGemmResNet50Cold(b *testing.B) {
+	type operands struct {
+		x      Mat
+		w      *PackedB
+		c, res []float32
+	}
+	for _, s := range [][3]int{{196, 1024, 256}, {196, 256, 1024}, {49, 2048, 512}, {784, 128, 512}, {3136, 1024, 256}, {784, 2048, 512}, {50176, 256, 64}} {
+		m, k, n := s[0], s[1], s[2]
+		r := rand.New(rand.NewPCG(1, 2))
+		sets := make([]operands, max(1, (128<<20)/(4*(m*k+k*n+2*m*n))))
+		for i := range sets {
+			sets[i] = operands{Mat{randSlice(r, m*k), k, false}, PackB(Mat{randSlice(r, k*n), n, false}, k, n), randSlice(r, m*n), randSlice(r, m*n)}
+		}
+		bias := randSlice(r, n)
+		for _, res := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%dx%dx%d/res=%v", m, k, n, res), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					s := sets[i%len(sets)]
+					ep := &Epilogue{Bias: bias, Relu: true}
+					if res {
+						ep.Res, ep.LdRes = s.res, n
+					}
+					GemmPackedEpilogue(m, s.x, s.w, s.c, n, ep)
+				}
+				b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
 // firstDiff returns the first index where a and b differ, NaN matching
 // NaN, or -1.
 func firstDiff(a, b []float32) int {
