@@ -180,7 +180,8 @@ func gemm(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, 
 	// Rows that get copied before the kernels read them (copiesRows) are
 	// better split by rows, each core copying its own: a column split has
 	// both copy all of them (8% slower on 196 rows of 1024 channels).
-	if share(nb) < share(rowPanels) && !(copiesRows(a, m, n) && rowPanels >= 4*jobs) {
+	copyA := copiesRows(a, m, n)
+	if share(nb) < share(rowPanels) && !(copyA && rowPanels >= 4*jobs) {
 		mb = 1
 	}
 	nsplit := min(nb, max(1, (jobs+mb-1)/mb))
@@ -193,7 +194,7 @@ func gemm(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, 
 				continue
 			}
 			mm, nn := min(rowsPer, m-i0), min(panels*nr, n-j0)
-			gemmSerial(mm, nn, k, a.sub(i0, 0), b.sub(j0), c[i0*ldc+j0:], ldc, accumulate, ep.at(i0, j0))
+			gemmSerial(mm, nn, k, a.sub(i0, 0), b.sub(j0), c[i0*ldc+j0:], ldc, accumulate, ep.at(i0, j0), copyA)
 		}
 	})
 }
@@ -212,7 +213,7 @@ func gemmSplitK(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 		for p := lo; p < hi; p++ {
 			k0, k1 := p*k/parts, (p+1)*k/parts
 			buf := getBuf(m * n)
-			gemmSerial(m, n, k1-k0, a.sub(0, k0), b.rows(k0), *buf, n, false, nil)
+			gemmSerial(m, n, k1-k0, a.sub(0, k0), b.rows(k0), *buf, n, false, nil, copiesRows(a, m, n))
 			partial[p] = *buf
 		}
 	})
@@ -237,8 +238,10 @@ func gemmSplitK(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 // rows returns the source of B's rows from k0 on (not for packed B).
 func (s bSource) rows(k0 int) bSource { return bSource{mat: s.mat.sub(k0, 0)} }
 
-// gemmSerial is Gemm on the calling goroutine.
-func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, ep *Epilogue) {
+// gemmSerial is Gemm on the calling goroutine; copyA says to copy each
+// block of A's rows close together first (copiesRows: not for an A that
+// the caller has just written into cache).
+func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, ep *Epilogue, copyA bool) {
 	if k == 0 {
 		if !accumulate {
 			for i := 0; i < m; i++ {
@@ -265,9 +268,9 @@ func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 	if a.T {
 		rs, ks = 1, a.Stride
 	}
-	// Except where copiesRows says so.
+	// Except where copyA says so.
 	var rowBlock *[]float32
-	if copiesRows(a, m, n) {
+	if copyA && m >= mr {
 		rowBlock = getBuf(mc * min(k, kc))
 		defer putBuf(rowBlock)
 	}
