@@ -253,14 +253,16 @@ func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 		}
 		return
 	}
-	np := (n + nr - 1) / nr
-	bp := getBuf(0)
+	// Scratch only as needed: the free lists' lock is shared by the cores.
+	var bp, ap *[]float32
 	if b.packed == nil {
-		bp = getBuf(np * nr * min(k, kc))
+		bp = getBuf((n + nr - 1) / nr * nr * min(k, kc))
+		defer putBuf(bp)
 	}
-	ap := getBuf(mr * min(k, kc))
-	defer putBuf(bp)
-	defer putBuf(ap)
+	if m%mr != 0 { // mc is a multiple of mr: only the last block has a short panel
+		ap = getBuf(mr * min(k, kc))
+		defer putBuf(ap)
+	}
 	// The kernels read whole panels of A where they are (a row-major A
 	// row by row, a transposed one column by column); only the last rows,
 	// short of a panel, are copied into a zero-padded one.
