@@ -338,7 +338,7 @@ func (p *Plan) chooseWinograd(st *pstep, kernel []float32, h, w, c int) {
 		return
 	}
 	if p.winograd == forceWinograd || kernels.WinogradPreferred(kp) {
-		st.wino = kernels.NewWinogradKernel(kernel, c, o.filters)
+		st.wino = kernels.NewWinogradKernelTile(kernel, c, o.filters, kernels.WinogradTile(kp))
 		st.packed = nil
 	}
 }
@@ -432,7 +432,7 @@ func (st *pstep) describe() string {
 		o := st.conv
 		s := fmt.Sprintf("conv %dx%d/%d ->%d", o.kernel, o.kernel, o.strides[0], o.filters)
 		if st.wino != nil {
-			s += " winograd"
+			s += fmt.Sprintf(" winograd F(%dx%d)", st.wino.Tile(), st.wino.Tile())
 		}
 		if st.residual >= 0 {
 			s += " +add"

@@ -333,6 +333,163 @@ winoout_store:
     return out
 
 
+def wino4_in(w, d, t, tmp):
+    """B' on six vectors d into t, as winograd4.go's wino4In: every
+    multiplication by 4 or 2 is a doubling, so each result has one rounding."""
+    c, u, a, b = tmp[:4]
+    w(f"\tVSUBPS {d[2]}, {d[4]}, {c}")  # c = d4 - d2
+    w(f"\tVSUBPS {d[2]}, {d[0]}, {u}")  # u = d0 - d2
+    w(f"\tVADDPS {u}, {u}, {u}\n\tVADDPS {u}, {u}, {u}")
+    w(f"\tVADDPS {c}, {u}, {t[0]}")  # t0 = 4u + c
+    w(f"\tVADDPS {d[2]}, {d[2]}, {a}\n\tVADDPS {a}, {a}, {a}")
+    w(f"\tVSUBPS {a}, {d[4]}, {a}")  # a = d4 - 4d2
+    w(f"\tVADDPS {d[1]}, {d[1]}, {b}\n\tVADDPS {b}, {b}, {b}")
+    w(f"\tVSUBPS {b}, {d[3]}, {b}")  # b = d3 - 4d1
+    w(f"\tVADDPS {b}, {a}, {t[1]}\n\tVSUBPS {b}, {a}, {t[2]}")  # a + b, a - b
+    w(f"\tVSUBPS {d[1]}, {d[3]}, {a}\n\tVADDPS {a}, {a}, {a}")  # e = 2(d3 - d1)
+    w(f"\tVADDPS {a}, {c}, {t[3]}\n\tVSUBPS {a}, {c}, {t[4]}")  # c + e, c - e
+    w(f"\tVSUBPS {d[3]}, {d[1]}, {u}")  # d1 - d3
+    w(f"\tVADDPS {u}, {u}, {u}\n\tVADDPS {u}, {u}, {u}")
+    w(f"\tVSUBPS {d[3]}, {d[5]}, {b}")  # d5 - d3
+    w(f"\tVADDPS {b}, {u}, {t[5]}")  # t5 = 4(d1 - d3) + (d5 - d3)
+
+
+def wino4_out(w, m, y, tmp):
+    """A' on six vectors m into four y, as winograd4.go's wino4Out."""
+    p, q, r, s = tmp[:4]
+    w(f"\tVADDPS {m[2]}, {m[1]}, {p}\n\tVSUBPS {m[2]}, {m[1]}, {q}")
+    w(f"\tVADDPS {m[4]}, {m[3]}, {r}\n\tVSUBPS {m[4]}, {m[3]}, {s}")
+    w(f"\tVADDPS {p}, {m[0]}, {y[0]}\n\tVADDPS {r}, {y[0]}, {y[0]}")  # (m0 + p) + r
+    w(f"\tVADDPS {s}, {s}, {s}")  # 2s
+    w(f"\tVADDPS {s}, {q}, {y[1]}")  # q + 2s
+    w(f"\tVADDPS {r}, {r}, {r}\n\tVADDPS {r}, {r}, {r}")  # 4r
+    w(f"\tVADDPS {r}, {p}, {y[2]}")  # p + 4r
+    w(f"\tVADDPS {s}, {s}, {s}\n\tVADDPS {s}, {s}, {s}")  # 8s
+    w(f"\tVADDPS {s}, {q}, {y[3]}\n\tVADDPS {m[5]}, {y[3]}, {y[3]}")  # (q + 8s) + m5
+
+
+def wino4_input():
+    """Winograd F(4x4,3x3) input transform of one tile, 16 channels a step."""
+    out = ["""
+// func winoInput4x16(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int, scratch *float32)
+//
+// V = B'dB for one 6x6 input tile d, 16 channels at a time for groups
+// steps: d[i][j] at src + i*rowStride + j*pixStride, V[6i+j] stored at
+// dst + (6i+j)*eStride (bytes). First B'd, a column at a time into the 36
+// vectors at scratch (t[i][j] at 64*(6i+j)), then each row of it times B.
+// SI walks the channel groups of src, DI of dst; AX and BX point at rows 0
+// and 3 of a column, R11 = 3*rowStride; DX is scratch; BX walks the stores
+// of the second pass; CX counts the groups. Z0..Z5 take six values,
+// Z6..Z11 their transform, Z12..Z15 are temporaries.
+TEXT ·winoInput4x16(SB), NOSPLIT, $0-56
+	MOVQ groups+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ rowStride+16(FP), R8
+	MOVQ pixStride+24(FP), R9
+	MOVQ dst+32(FP), DI
+	MOVQ eStride+40(FP), R10
+	MOVQ scratch+48(FP), DX
+	LEAQ (R8)(R8*2), R11
+
+wino4in_loop:
+	MOVQ SI, AX"""]
+    w = out.append
+    d = [f"Z{i}" for i in range(6)]
+    t = [f"Z{6 + i}" for i in range(6)]
+    tmp = [f"Z{12 + i}" for i in range(4)]
+    for j in range(6):
+        w("\tLEAQ (AX)(R11*1), BX")
+        for i, addr in enumerate(["(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(BX)", "(BX)(R8*1)", "(BX)(R8*2)"]):
+            w(f"\tVMOVUPS {addr}, {d[i]}")
+        wino4_in(w, d, t, tmp)
+        for i in range(6):
+            w(f"\tVMOVUPS {t[i]}, {64 * (6 * i + j)}(DX)")
+        if j < 5:
+            w("\tADDQ R9, AX")
+    w("\tMOVQ DI, BX")
+    for i in range(6):
+        for j in range(6):
+            w(f"\tVMOVUPS {64 * (6 * i + j)}(DX), {d[j]}")
+        wino4_in(w, d, t, tmp)
+        for j in range(6):
+            w(f"\tVMOVUPS {t[j]}, (BX)")
+            w("\tADDQ R10, BX")
+    w("\tADDQ $64, SI\n\tADDQ $64, DI\n\tDECQ CX\n\tJNZ  wino4in_loop\n\tVZEROUPPER\n\tRET")
+    return out
+
+
+def wino4_output():
+    """Winograd F(4x4,3x3) output transform of one tile with the epilogue."""
+    out = [f"""
+// func winoOutput4x16(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32, scratch *float32)
+//
+// Y = A'MA for one tile, 16 channels at a time for groups steps: M[e] at
+// m + e*eStride, the 4x4 outputs stored at dst + i*rowStride + j*pixStride
+// (bytes), after adding bias (flag {FLAG_BIAS}), the residual at the same
+// offsets from res (flag {FLAG_RES}), and ReLU (flag {FLAG_RELU}). First A'M, a column
+// at a time into scratch (24 vectors, s[i][j] at 64*(6i+j)), then each row
+// of it times A. SI walks the channel groups of m, DI of dst, R14 of bias,
+// R15 of res; AX walks a column of M by R11 = 6*eStride; BX and R12 point
+// at an output row and its residual, R13 = 3*pixStride; DX is scratch;
+// CX counts the groups. Z0..Z5 take six values, Z6..Z9 their transform,
+// Z12..Z15 are temporaries, Z28 the bias, Z31 zero.
+TEXT ·winoOutput4x16(SB), NOSPLIT, $0-80
+	MOVQ groups+0(FP), CX
+	MOVQ m+8(FP), SI
+	MOVQ eStride+16(FP), R8
+	MOVQ dst+24(FP), DI
+	MOVQ rowStride+32(FP), R9
+	MOVQ pixStride+40(FP), R10
+	MOVQ bias+56(FP), R14
+	MOVQ res+64(FP), R15
+	MOVQ scratch+72(FP), DX
+	LEAQ (R8)(R8*2), R11
+	SHLQ $1, R11
+	LEAQ (R10)(R10*2), R13
+	VPXORD Z31, Z31, Z31
+
+wino4out_loop:"""]
+    w = out.append
+    mv = [f"Z{i}" for i in range(6)]
+    y = [f"Z{6 + i}" for i in range(4)]
+    tmp = [f"Z{12 + i}" for i in range(4)]
+    for j in range(6):
+        w(f"\tLEAQ {64 * 0}(SI), AX" if j == 0 else "\tADDQ R8, SI\n\tMOVQ SI, AX")
+        for i in range(6):
+            w(f"\tVMOVUPS (AX), {mv[i]}")
+            if i < 5:
+                w("\tADDQ R11, AX")
+        wino4_out(w, mv, y, tmp)
+        for i in range(4):
+            w(f"\tVMOVUPS {y[i]}, {64 * (6 * i + j)}(DX)")
+    # SI back to this group's M[0].
+    w("\tLEAQ (R8)(R8*4), AX\n\tSUBQ AX, SI")
+    w(f"\tMOVQ flags+48(FP), AX\n\tTESTQ ${FLAG_BIAS}, AX\n\tJZ   wino4out_rows\n\tVMOVUPS (R14), Z28")
+    w("\nwino4out_rows:\n\tMOVQ DI, BX\n\tMOVQ R15, R12")
+    cols = ["", "(R10*1)", "(R10*2)", "(R13*1)"]
+    for i in range(4):
+        for j in range(6):
+            w(f"\tVMOVUPS {64 * (6 * i + j)}(DX), {mv[j]}")
+        wino4_out(w, mv, y, tmp)
+        w(f"\tTESTQ ${FLAG_BIAS}, AX\n\tJZ   wino4out_res{i}")
+        for v in y:
+            w(f"\tVADDPS Z28, {v}, {v}")
+        w(f"\nwino4out_res{i}:\n\tTESTQ ${FLAG_RES}, AX\n\tJZ   wino4out_relu{i}")
+        for v, col in zip(y, cols):
+            w(f"\tVADDPS (R12){col}, {v}, {v}")
+        w(f"\nwino4out_relu{i}:\n\tTESTQ ${FLAG_RELU}, AX\n\tJZ   wino4out_store{i}")
+        for v in y:
+            w(f"\tVMAXPS {v}, Z31, {v}")
+        w(f"\nwino4out_store{i}:")
+        for v, col in zip(y, cols):
+            w(f"\tVMOVUPS {v}, (BX){col}")
+        if i < 3:
+            w("\tADDQ R9, BX\n\tADDQ R9, R12")
+    w("\tADDQ $64, SI\n\tADDQ $64, DI\n\tADDQ $64, R14\n\tADDQ $64, R15")
+    w("\tDECQ CX\n\tJNZ  wino4out_loop\n\tVZEROUPPER\n\tRET")
+    return out
+
+
 def max_into():
     return ["""
 // func maxInto16(dst, src *float32, groups int)
@@ -659,6 +816,8 @@ def main():
     lines += kernel("kernel12x16", 12, "Z", 64, vecs=1)
     lines += wino_input()
     lines += wino_output()
+    lines += wino4_input()
+    lines += wino4_output()
     lines += max_into()
     lines += relu()
     lines += bn_backward()

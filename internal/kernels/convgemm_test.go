@@ -201,20 +201,22 @@ func TestWinogradMatchesReference(t *testing.T) {
 			want := make([]float32, p.N*p.OH*p.OW*p.F)
 			got := make([]float32, len(want))
 			Conv2D(p, in, k, nil, want)
-			wk := NewWinogradKernel(k, p.C, p.F)
-			for _, ep := range []*Epilogue{nil, {Bias: bias, Res: res, LdRes: p.F, Relu: true}} {
-				WinogradConv(p, in, wk, got, ep)
-				var worst, scale float64
-				for j, w := range want {
-					if ep != nil {
-						w = max(w+bias[j%p.F]+res[j], 0)
+			for _, tile := range []int{2, 4} {
+				wk := NewWinogradKernelTile(k, p.C, p.F, tile)
+				for _, ep := range []*Epilogue{nil, {Bias: bias, Res: res, LdRes: p.F, Relu: true}} {
+					WinogradConv(p, in, wk, got, ep)
+					var worst, scale float64
+					for j, w := range want {
+						if ep != nil {
+							w = max(w+bias[j%p.F]+res[j], 0)
+						}
+						worst = math.Max(worst, math.Abs(float64(got[j]-w)))
+						scale = math.Max(scale, math.Abs(float64(w)))
 					}
-					worst = math.Max(worst, math.Abs(float64(got[j]-w)))
-					scale = math.Max(scale, math.Abs(float64(w)))
-				}
-				t.Logf("%s case %d epilogue %v: largest error %.3g of %.3g (%.2g relative)", isa.name, i, ep != nil, worst, scale, worst/scale)
-				if worst > 1e-5*scale*math.Sqrt(float64(p.C)) {
-					t.Errorf("%s case %d: Winograd differs from direct by %g (scale %g)", isa.name, i, worst, scale)
+					t.Logf("%s case %d F(%dx%d,3x3) epilogue %v: largest error %.3g of %.3g (%.2g relative)", isa.name, i, tile, tile, ep != nil, worst, scale, worst/scale)
+					if worst > 1e-5*scale*math.Sqrt(float64(p.C)) {
+						t.Errorf("%s case %d F(%dx%d,3x3): Winograd differs from direct by %g (scale %g)", isa.name, i, tile, tile, worst, scale)
+					}
 				}
 			}
 		}
@@ -253,6 +255,41 @@ func TestWinogradTransformsAgree(t *testing.T) {
 	}
 }
 
+// The F(4x4, 3x3) assembly transforms give the portable ones' bits.
+func TestWinograd4TransformsAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	const c, row, pix, es = 48, 9 * 48, 48, 50
+	src := randSlice(r, 6*row)
+	bias, res := randSlice(r, c), randSlice(r, 4*row)
+	for _, isa := range kernelISAs(t) {
+		isa.use()
+		var v [2][]float32
+		for i, fn := range []func(int, []float32, int, int, []float32, int){winoInput4, winoInput4Go} {
+			v[i] = make([]float32, 36*es)
+			fn(c, src, row, pix, v[i], es)
+		}
+		if i := firstDiff(v[0], v[1]); i >= 0 {
+			t.Fatalf("%s: input transforms differ at %d: %g, %g", isa.name, i, v[0][i], v[1][i])
+		}
+		for _, ep := range []struct {
+			bias, res []float32
+			relu      bool
+		}{{nil, nil, false}, {bias, nil, true}, {bias, res, true}, {nil, res, false}} {
+			var y [2][]float32
+			for i := range y {
+				y[i] = make([]float32, 4*row)
+			}
+			if !winoOutput4Asm(c, v[0], es, y[0], row, pix, ep.bias, ep.res, ep.relu) {
+				continue
+			}
+			winoOutput4Go(c, v[0], es, y[1], row, pix, ep.bias, ep.res, ep.relu, 4, 4)
+			if i := firstDiff(y[0], y[1]); i >= 0 {
+				t.Fatalf("%s bias=%v res=%v relu=%v: output transforms differ at %d: %g, %g", isa.name, ep.bias != nil, ep.res != nil, ep.relu, i, y[0][i], y[1][i])
+			}
+		}
+	}
+}
+
 // BenchmarkConvWinograd3x3 compares Winograd with ConvForwardPacked on
 // ResNet-50's 3x3 stride-1 shapes at batch 1, in direct-convolution
 // GFLOP/s (so Winograd can pass the machine's peak).
@@ -263,12 +300,19 @@ func BenchmarkConvWinograd3x3(b *testing.B) {
 		in, k := randSlice(r, p.N*p.H*p.W*p.C), randSlice(r, 9*p.C*p.F)
 		out := make([]float32, p.N*p.OH*p.OW*p.F)
 		wk := NewWinogradKernel(k, p.C, p.F)
+		wk4 := NewWinogradKernelTile(k, p.C, p.F, 4)
 		pk := PackConvKernel(p, k)
 		flops := 2 * float64(p.N*p.OH*p.OW*p.F*9*p.C)
 		name := fmt.Sprintf("%dx%dx%d", s[0], s[0], s[1])
 		b.Run(name+"/winograd", func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				WinogradConv(p, in, wk, out, nil)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		b.Run(name+"/winograd4", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				WinogradConv(p, in, wk4, out, nil)
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

@@ -147,8 +147,53 @@ func winoOutputAsm(f int, m []float32, eStride int, dst []float32, rowStride, pi
 	_ = m[15*eStride+f-1]
 	last := rowStride + pixStride + f - 1
 	_ = dst[last]
-	flags := 0
-	var bp, rp *float32
+	flags, bp, rp := winoFlags(f, last, bias, res, relu)
+	winoOutput16(f/16, &m[0], 4*eStride, &dst[0], 4*rowStride, 4*pixStride, flags, bp, rp)
+	return true
+}
+
+// winoInput4x16 and winoOutput4x16 are generated into gemm_amd64.s by
+// tools/gen_gemm_asm.py: the F(4x4, 3x3) transforms of one tile, 16
+// channels a step, strides in bytes, scratch 36 vectors of 16 floats.
+//
+//go:noescape
+func winoInput4x16(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int, scratch *float32)
+
+//go:noescape
+func winoOutput4x16(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32, scratch *float32)
+
+// winoInput4 is the F(4x4, 3x3) input transform (winoInput4Go's
+// arguments), by AVX-512 for whole groups of 16 channels.
+func winoInput4(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
+	if !useAVX512 || c%16 != 0 {
+		winoInput4Go(c, src, rowStride, pixStride, dst, eStride)
+		return
+	}
+	_ = src[5*rowStride+5*pixStride+c-1]
+	_ = dst[35*eStride+c-1]
+	var scratch [36 * 16]float32
+	winoInput4x16(c/16, &src[0], 4*rowStride, 4*pixStride, &dst[0], 4*eStride, &scratch[0])
+}
+
+// winoOutput4Asm is the F(4x4, 3x3) output transform of a whole tile
+// (winoOutput4Go's arguments) by AVX-512; it reports false where it cannot
+// run.
+func winoOutput4Asm(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
+	if !useAVX512 || f%16 != 0 {
+		return false
+	}
+	_ = m[35*eStride+f-1]
+	last := 3*rowStride + 3*pixStride + f - 1
+	_ = dst[last]
+	flags, bp, rp := winoFlags(f, last, bias, res, relu)
+	var scratch [24 * 16]float32
+	winoOutput4x16(f/16, &m[0], 4*eStride, &dst[0], 4*rowStride, 4*pixStride, flags, bp, rp, &scratch[0])
+	return true
+}
+
+// winoFlags turns an output transform's epilogue into the assembly's
+// flags and pointers, checking res reaches last.
+func winoFlags(f, last int, bias, res []float32, relu bool) (flags int, bp, rp *float32) {
 	if bias != nil {
 		flags |= flagBias
 		bp = &bias[:f][0]
@@ -160,8 +205,7 @@ func winoOutputAsm(f int, m []float32, eStride int, dst []float32, rowStride, pi
 	if relu {
 		flags |= flagRelu
 	}
-	winoOutput16(f/16, &m[0], 4*eStride, &dst[0], 4*rowStride, 4*pixStride, flags, bp, rp)
-	return true
+	return flags, bp, rp
 }
 
 // maxInto16 is generated into gemm_amd64.s by tools/gen_gemm_asm.py.

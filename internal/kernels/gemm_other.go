@@ -22,6 +22,14 @@ func winoInput(c int, src []float32, rowStride, pixStride int, dst []float32, eS
 	winoInputGo(c, src, rowStride, pixStride, dst, eStride)
 }
 
+func winoInput4(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
+	winoInput4Go(c, src, rowStride, pixStride, dst, eStride)
+}
+
+func winoOutput4Asm(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
+	return false
+}
+
 func winoOutputAsm(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
 	return false
 }

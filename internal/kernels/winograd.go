@@ -5,12 +5,18 @@ package kernels
 // channel pair instead of 36 (2.25 times fewer). The tiles are transformed
 // (V = B'dB), multiplied by the transformed kernel (U = GgG') as 16
 // matrix products over channels, and transformed back (Y = A'MA).
+// F(4x4, 3x3) (winograd4.go) runs the same way with 6x6 tiles.
 
 // WinogradKernel is a 3x3 kernel transformed and packed for WinogradConv.
 type WinogradKernel struct {
 	C, F int
-	u    [16]*PackedB
+	m    int        // outputs a tile gives along each side: 2 or 4
+	u    []*PackedB // (m+2)^2 transformed kernels
 }
+
+// Tile is the side of the outputs one tile gives: 2 for F(2x2, 3x3), 4
+// for F(4x4, 3x3).
+func (wk *WinogradKernel) Tile() int { return wk.m }
 
 // WinogradApplies reports whether a convolution can run by Winograd.
 func WinogradApplies(p Conv2DParams) bool {
@@ -27,33 +33,59 @@ func WinogradPreferred(p Conv2DParams) bool {
 	return WinogradApplies(p) && useAVX512 && p.C%16 == 0 && p.F%16 == 0 && p.OH >= 14 && p.OW >= 14
 }
 
-// NewWinogradKernel transforms an HWIO 3x3 kernel (3, 3, c, f).
+// WinogradTile is the output tile side for p: 4, F(4x4, 3x3), where the
+// output divides into whole 4x4 tiles (28x28 and 56x56 in ResNet-50) and
+// the assembly transforms run; else 2, F(2x2, 3x3).
+func WinogradTile(p Conv2DParams) int {
+	if useAVX512 && p.C%16 == 0 && p.F%16 == 0 && p.OH%4 == 0 && p.OW%4 == 0 && p.OH >= 28 {
+		return 4
+	}
+	return 2
+}
+
+// winoG holds G, the kernel transform U = GgG', for tiles of 2 and 4.
+var winoG = map[int][][3]float64{
+	2: {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}},
+	4: {{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+		{1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}},
+}
+
+// NewWinogradKernel transforms an HWIO 3x3 kernel (3, 3, c, f) for
+// F(2x2, 3x3).
 func NewWinogradKernel(kernel []float32, c, f int) *WinogradKernel {
-	wk := &WinogradKernel{C: c, F: f}
-	u := make([][]float32, 16)
+	return NewWinogradKernelTile(kernel, c, f, 2)
+}
+
+// NewWinogradKernelTile transforms an HWIO 3x3 kernel (3, 3, c, f) for
+// output tiles of m x m, 2 or 4 (see WinogradTile).
+func NewWinogradKernelTile(kernel []float32, c, f, m int) *WinogradKernel {
+	g, ok := winoG[m]
+	if !ok {
+		panic("kernels: Winograd tiles are 2 or 4")
+	}
+	n := len(g)
+	wk := &WinogradKernel{C: c, F: f, m: m, u: make([]*PackedB, n*n)}
+	u := make([][]float32, n*n)
 	for e := range u {
 		u[e] = make([]float32, c*f)
 	}
-	var g [3][3]float64
+	var k [3][3]float64
+	t := make([][3]float64, n)
 	for ci := 0; ci < c; ci++ {
 		for fi := 0; fi < f; fi++ {
 			for ky := 0; ky < 3; ky++ {
 				for kx := 0; kx < 3; kx++ {
-					g[ky][kx] = float64(kernel[((ky*3+kx)*c+ci)*f+fi])
+					k[ky][kx] = float64(kernel[((ky*3+kx)*c+ci)*f+fi])
 				}
 			}
-			// t = G g (4x3), then U = t G' (4x4).
-			var t [4][3]float64
-			for j := 0; j < 3; j++ {
-				t[0][j] = g[0][j]
-				t[1][j] = (g[0][j] + g[1][j] + g[2][j]) / 2
-				t[2][j] = (g[0][j] - g[1][j] + g[2][j]) / 2
-				t[3][j] = g[2][j]
+			for i := range t { // t = G k, then U = t G'
+				for j := 0; j < 3; j++ {
+					t[i][j] = g[i][0]*k[0][j] + g[i][1]*k[1][j] + g[i][2]*k[2][j]
+				}
 			}
-			for i := 0; i < 4; i++ {
-				row := [4]float64{t[i][0], (t[i][0] + t[i][1] + t[i][2]) / 2, (t[i][0] - t[i][1] + t[i][2]) / 2, t[i][2]}
-				for j, v := range row {
-					u[4*i+j][ci*f+fi] = float32(v)
+			for i := range t {
+				for j := range g {
+					u[n*i+j][ci*f+fi] = float32(t[i][0]*g[j][0] + t[i][1]*g[j][1] + t[i][2]*g[j][2])
 				}
 			}
 		}
@@ -64,46 +96,59 @@ func NewWinogradKernel(kernel []float32, c, f int) *WinogradKernel {
 	return wk
 }
 
-// winoBlockTiles is the most tiles transformed and multiplied at once: the
-// block's transformed tiles and products stay in L2.
-const winoBlockTiles = 96
+// winoBlockTiles is the most tiles transformed and multiplied at once, by
+// tile size, for 64 input channels (fewer for more): the block's
+// transformed tiles and products stay in or near L2, and B's panels serve
+// many tiles. F(4x4, 3x3) ran 1.6x faster at 56x56x64 with blocks of 72
+// tiles than of 24 (BenchmarkConvWinograd3x3), and ResNet-50's 28x28x128
+// layers at batch 16 best with 36.
+var winoBlockTiles = map[int]int{2: 96, 4: 72}
 
 // WinogradConv computes out = conv3x3(in, kernel) for stride 1 with the
 // padding and output size in p, finished by ep (nil: none) as
 // ConvForwardPacked finishes it. Blocks of tiles go through all three
-// stages (transform, 16 products, transform back) while in cache.
+// stages (transform, products, transform back) while in cache.
 func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float32, ep *Epilogue) {
-	th, tw := (p.OH+1)/2, (p.OW+1)/2
-	hp, wp := 2*th+2, 2*tw+2
+	m := wk.m
+	ne := len(wk.u)
+	th, tw := (p.OH+m-1)/m, (p.OW+m-1)/m
+	hp, wp := m*th+2, m*tw+2
 	c, f := p.C, p.F
 	buf := getBuf(p.N * hp * wp * c)
 	defer putBuf(buf)
 	padded := *buf
 	padInput(p, in, hp, wp, padded)
+	input := winoInput
+	if m == 4 {
+		input = winoInput4
+	}
 	tiles := p.N * th * tw
 	workers := Workers()
-	blocks := max(1, (tiles+winoBlockTiles-1)/winoBlockTiles)
+	perBlock := winoBlockTiles[m]
+	if m == 4 {
+		perBlock = max(mr, perBlock*64/max(c, 64))
+	}
+	blocks := max(1, (tiles+perBlock-1)/perBlock)
 	blocks = min(tiles, (blocks+workers-1)/workers*workers) // whole rounds of workers
 	bt := (tiles + blocks - 1) / blocks
 	ParallelFor(blocks, blocks/workers, func(lo, hi int) { // whole blocks, evenly
-		v, m := getBuf(16*bt*c), getBuf(16*bt*f)
+		v, mm := getBuf(ne*bt*c), getBuf(ne*bt*f)
 		defer putBuf(v)
-		defer putBuf(m)
+		defer putBuf(mm)
 		for b := lo; b < hi; b++ {
 			t0, t1 := b*bt, min(tiles, (b+1)*bt)
 			for t := t0; t < t1; t++ {
 				n, rem := t/(th*tw), t%(th*tw)
-				src := padded[((n*hp+2*(rem/tw))*wp+2*(rem%tw))*c:]
-				winoInput(c, src, wp*c, c, (*v)[(t-t0)*c:], bt*c)
+				src := padded[((n*hp+m*(rem/tw))*wp+m*(rem%tw))*c:]
+				input(c, src, wp*c, c, (*v)[(t-t0)*c:], bt*c)
 			}
-			for e := 0; e < 16; e++ {
+			for e := 0; e < ne; e++ {
 				a := Mat{Data: (*v)[e*bt*c:], Stride: c}
-				gemmSerial(t1-t0, f, c, a, bSource{packed: wk.u[e]}, (*m)[e*bt*f:], f, false, nil, false) // v is in cache
+				gemmSerial(t1-t0, f, c, a, bSource{packed: wk.u[e]}, (*mm)[e*bt*f:], f, false, nil, false) // v is in cache
 			}
 			for t := t0; t < t1; t++ {
 				n, rem := t/(th*tw), t%(th*tw)
-				oy, ox := 2*(rem/tw), 2*(rem%tw)
-				winoOutput(p, (*m)[(t-t0)*f:], bt*f, out, n, oy, ox, ep)
+				winoOutput(p, m, (*mm)[(t-t0)*f:], bt*f, out, n, m*(rem/tw), m*(rem%tw), ep)
 			}
 		}
 	})
@@ -111,10 +156,10 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 
 // winoOutput transforms one tile's products back into out at (n, oy, ox),
 // finished by ep, with the assembly where the tile lies wholly inside.
-func winoOutput(p Conv2DParams, m []float32, eStride int, out []float32, n, oy, ox int, ep *Epilogue) {
+func winoOutput(p Conv2DParams, tile int, m []float32, eStride int, out []float32, n, oy, ox int, ep *Epilogue) {
 	f := p.F
 	at := ((n*p.OH+oy)*p.OW + ox) * f
-	rows, cols := min(2, p.OH-oy), min(2, p.OW-ox)
+	rows, cols := min(tile, p.OH-oy), min(tile, p.OW-ox)
 	var bias, res []float32
 	relu := false
 	if ep != nil {
@@ -122,6 +167,13 @@ func winoOutput(p Conv2DParams, m []float32, eStride int, out []float32, n, oy, 
 		if ep.Res != nil {
 			res = ep.Res[at:]
 		}
+	}
+	if tile == 4 {
+		if rows == 4 && cols == 4 && winoOutput4Asm(f, m, eStride, out[at:], p.OW*f, f, bias, res, relu) {
+			return
+		}
+		winoOutput4Go(f, m, eStride, out[at:], p.OW*f, f, bias, res, relu, rows, cols)
+		return
 	}
 	if rows == 2 && cols == 2 && winoOutputAsm(f, m, eStride, out[at:], p.OW*f, f, bias, res, relu) {
 		return
