@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"testing"
 )
 
@@ -223,68 +222,52 @@ func TestWinogradMatchesReference(t *testing.T) {
 	}
 }
 
-// The assembly transforms give the portable ones' bits.
+// The assembly transforms give the portable ones' bits, for both tile
+// sizes, with each part of the epilogue.
 func TestWinogradTransformsAgree(t *testing.T) {
-	r := rand.New(rand.NewPCG(13, 14))
-	const c, row, pix, es = 48, 5 * 48, 48, 50
-	src := randSlice(r, 4*row)
-	bias, res := randSlice(r, c), randSlice(r, 2*row)
-	for _, isa := range kernelISAs(t) {
-		isa.use()
-		var v [2][]float32
-		for i, fn := range []func(int, []float32, int, int, []float32, int){winoInput, winoInputGo} {
-			v[i] = make([]float32, 16*es)
-			fn(c, src, row, pix, v[i], es)
-		}
-		if !slices.Equal(v[0], v[1]) {
-			t.Fatalf("%s: input transforms differ", isa.name)
-		}
-		for _, relu := range []bool{false, true} {
-			var y [2][]float32
-			for i := range y {
-				y[i] = make([]float32, 2*row)
+	type outputFn func(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool
+	type outputGoFn func(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool, rows, cols int)
+	for _, tc := range []struct {
+		tile        int
+		input, inGo func(int, []float32, int, int, []float32, int)
+		output      outputFn
+		outGo       outputGoFn
+	}{
+		{2, winoInput, winoInputGo, winoOutputAsm, winoOutputGo},
+		{4, winoInput4, winoInput4Go, winoOutput4Asm, winoOutput4Go},
+	} {
+		r := rand.New(rand.NewPCG(13, uint64(tc.tile)))
+		n := tc.tile + 2
+		const c, pix, es = 48, 48, 50
+		row := (n + 3) * c
+		src := randSlice(r, n*row)
+		bias, res := randSlice(r, c), randSlice(r, tc.tile*row)
+		for _, isa := range kernelISAs(t) {
+			isa.use()
+			var v [2][]float32
+			for i, fn := range []func(int, []float32, int, int, []float32, int){tc.input, tc.inGo} {
+				v[i] = make([]float32, n*n*es)
+				fn(c, src, row, pix, v[i], es)
 			}
-			if !winoOutputAsm(c, v[0], es, y[0], row, pix, bias, res, relu) {
-				continue
+			if i := firstDiff(v[0], v[1]); i >= 0 {
+				t.Fatalf("%s F(%d): input transforms differ at %d: %g, %g", isa.name, tc.tile, i, v[0][i], v[1][i])
 			}
-			winoOutputGo(c, v[0], es, y[1], row, pix, bias, res, relu, 2, 2)
-			if !slices.Equal(y[0], y[1]) {
-				t.Fatalf("%s relu=%v: output transforms differ", isa.name, relu)
-			}
-		}
-	}
-}
-
-// The F(4x4, 3x3) assembly transforms give the portable ones' bits.
-func TestWinograd4TransformsAgree(t *testing.T) {
-	r := rand.New(rand.NewPCG(15, 16))
-	const c, row, pix, es = 48, 9 * 48, 48, 50
-	src := randSlice(r, 6*row)
-	bias, res := randSlice(r, c), randSlice(r, 4*row)
-	for _, isa := range kernelISAs(t) {
-		isa.use()
-		var v [2][]float32
-		for i, fn := range []func(int, []float32, int, int, []float32, int){winoInput4, winoInput4Go} {
-			v[i] = make([]float32, 36*es)
-			fn(c, src, row, pix, v[i], es)
-		}
-		if i := firstDiff(v[0], v[1]); i >= 0 {
-			t.Fatalf("%s: input transforms differ at %d: %g, %g", isa.name, i, v[0][i], v[1][i])
-		}
-		for _, ep := range []struct {
-			bias, res []float32
-			relu      bool
-		}{{nil, nil, false}, {bias, nil, true}, {bias, res, true}, {nil, res, false}} {
-			var y [2][]float32
-			for i := range y {
-				y[i] = make([]float32, 4*row)
-			}
-			if !winoOutput4Asm(c, v[0], es, y[0], row, pix, ep.bias, ep.res, ep.relu) {
-				continue
-			}
-			winoOutput4Go(c, v[0], es, y[1], row, pix, ep.bias, ep.res, ep.relu, 4, 4)
-			if i := firstDiff(y[0], y[1]); i >= 0 {
-				t.Fatalf("%s bias=%v res=%v relu=%v: output transforms differ at %d: %g, %g", isa.name, ep.bias != nil, ep.res != nil, ep.relu, i, y[0][i], y[1][i])
+			for _, ep := range []struct {
+				bias, res []float32
+				relu      bool
+			}{{nil, nil, false}, {bias, nil, true}, {bias, res, true}, {nil, res, false}} {
+				var y [2][]float32
+				for i := range y {
+					y[i] = make([]float32, tc.tile*row)
+				}
+				if !tc.output(c, v[0], es, y[0], row, pix, ep.bias, ep.res, ep.relu) {
+					continue
+				}
+				tc.outGo(c, v[0], es, y[1], row, pix, ep.bias, ep.res, ep.relu, tc.tile, tc.tile)
+				if i := firstDiff(y[0], y[1]); i >= 0 {
+					t.Fatalf("%s F(%d) bias=%v res=%v relu=%v: output transforms differ at %d: %g, %g",
+						isa.name, tc.tile, ep.bias != nil, ep.res != nil, ep.relu, i, y[0][i], y[1][i])
+				}
 			}
 		}
 	}

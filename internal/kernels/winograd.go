@@ -222,18 +222,23 @@ func winoOutputGo(f int, m []float32, eStride int, dst []float32, rowStride, pix
 		for i := 0; i < rows; i++ {
 			for j := 0; j < cols; j++ {
 				o := i*rowStride + j*pixStride + k
-				v := y[2*i+j]
-				if bias != nil {
-					v += bias[k]
-				}
-				if res != nil {
-					v += res[o]
-				}
-				if relu {
-					v = max(v, 0)
-				}
-				dst[o] = v
+				dst[o] = winoFinish(y[2*i+j], bias, res, k, o, relu)
 			}
 		}
 	}
+}
+
+// winoFinish is a Winograd output v for channel k at offset o, plus bias,
+// plus the residual, then ReLU: the assembly epilogue's order.
+func winoFinish(v float32, bias, res []float32, k, o int, relu bool) float32 {
+	if bias != nil {
+		v += bias[k]
+	}
+	if res != nil {
+		v += res[o]
+	}
+	if relu {
+		v = max(v, 0)
+	}
+	return v
 }

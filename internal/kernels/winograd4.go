@@ -75,17 +75,7 @@ func winoOutput4Go(f int, m []float32, eStride int, dst []float32, rowStride, pi
 			y := wino4Out(s[i])
 			for j := 0; j < cols; j++ {
 				o := i*rowStride + j*pixStride + k
-				v := y[j]
-				if bias != nil {
-					v += bias[k]
-				}
-				if res != nil {
-					v += res[o]
-				}
-				if relu {
-					v = max(v, 0)
-				}
-				dst[o] = v
+				dst[o] = winoFinish(y[j], bias, res, k, o, relu)
 			}
 		}
 	}
