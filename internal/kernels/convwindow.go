@@ -20,17 +20,21 @@ func windowShape(p Conv2DParams) bool {
 }
 
 // windowApplies reports whether ConvForwardPacked runs p by windows: its
-// kernel packed so, no dilation across, rows worth it.
+// kernel packed so, no dilation across, rows worth it. For inference, also
+// rows that the tiles cover whole: a 14-wide row leaves 2 pixels to a
+// 4-row tile, and im2col's 12-row panels ran ResNet-50's 14x14 layer at
+// batch 16 20% faster. (Training keeps windows there: its im2col path
+// costs a col2im too, and ResNet-20 on 28x28 ran 17% slower.)
 func windowApplies(p Conv2DParams, w *PackedB) bool {
-	return windowShape(p) && w.ends != nil && p.DW == 1 && windowWorthIt(p)
+	return windowShape(p) && w.ends != nil && p.DW == 1 && windowWorthIt(p) &&
+		(p.OW >= windowMinWidth || p.OW%smallRows == 0)
 }
 
 // windowWorthIt reports whether p's output rows suit window convolution:
 // wide rows, or many rows at least 8 wide (a training batch), whose
-// im2col would be large, and that the tiles cover whole (a 14-wide row
-// leaves 2 pixels to a 4-row tile: im2col's 12-row panels run 20% faster).
+// im2col would be large.
 func windowWorthIt(p Conv2DParams) bool {
-	return p.OW >= windowMinWidth || (p.OW >= 8 && p.OW%smallRows == 0 && p.N*p.OH >= 64)
+	return p.OW >= windowMinWidth || (p.OW >= 8 && p.N*p.OH >= 64)
 }
 
 // windowBlock is a block of the kernel's rows (K = KH x KW*C): taps kernel
