@@ -298,9 +298,10 @@ func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 				macroKernel(full, n, kk, in, mr*in.rs, bpanels, c[i0*ldc:], ldc, acc, last)
 			}
 			if full < mm {
-				in := panelA{data: *ap, rs: 1, ks: mr, taps: oneTap}
+				var in panelA
 				if a.T {
 					packA(a, i0+full, mm-full, k0, kk, *ap)
+					in = panelA{data: *ap, rs: 1, ks: mr, taps: oneTap}
 				} else { // rows copied whole, and zeros below for a kernel taller than them
 					in = copyRows(panelA{data: a.sub(i0+full, k0).Data, rs: a.Stride}, mm-full, kk, *ap)
 					clear((*ap)[(mm-full)*kk : mr*kk])
