@@ -58,10 +58,10 @@ func ExamplePlan_Profile() {
 		return
 	}
 	for _, s := range steps {
-		fmt.Println(s.Layer, s.What)
+		fmt.Println(s.Layer, s.What, s.FLOPs) // 16x16x8 outputs, 3x3x8 multiply-adds each
 	}
 	// Output:
-	// conv conv 3x3/1 ->8 +relu
+	// conv conv 3x3/1 ->8 +relu 294912
 }
 
 // Training with ReuseBuffers: each step takes the previous step's buffers

@@ -395,7 +395,7 @@ func (p *Plan) put(b []float32) {
 // StepTime is how long one plan step took in Profile.
 type StepTime struct {
 	Layer string // the layer the step starts from (a convolution absorbs the layers after it)
-	What  string // e.g. "conv 3x3/1 64->64 winograd +relu"
+	What  string // e.g. "conv 3x3/1 ->64 winograd F(4x4) +relu"
 	Time  time.Duration
 	FLOPs int64 // of the direct computation (Winograd's saving shows as speed); 0 if not counted
 }
