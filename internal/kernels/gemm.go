@@ -186,14 +186,20 @@ func gemm(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, 
 	}
 	nsplit := min(nb, max(1, (jobs+mb-1)/mb))
 	panels := (nb + nsplit - 1) / nsplit
-	rowsPer := ((m+mb-1)/mb + mr - 1) / mr * mr
+	// Whole panels per band, rounded to the nearest so that the bands are
+	// even (196 rows: 96 and 100, not 108 and 88); the last takes the rest.
+	rowsPer := max(mr, (m/mb+mr/2)/mr*mr)
 	ParallelFor(mb*nsplit, 1, func(lo, hi int) {
 		for job := lo; job < hi; job++ {
-			i0, j0 := (job/nsplit)*rowsPer, (job%nsplit)*panels*nr
+			band := job / nsplit
+			i0, j0 := band*rowsPer, (job%nsplit)*panels*nr
 			if i0 >= m || j0 >= n {
 				continue
 			}
 			mm, nn := min(rowsPer, m-i0), min(panels*nr, n-j0)
+			if band == mb-1 {
+				mm = m - i0
+			}
 			gemmSerial(mm, nn, k, a.sub(i0, 0), b.sub(j0), c[i0*ldc+j0:], ldc, accumulate, ep.at(i0, j0), copyA)
 		}
 	})
