@@ -10,13 +10,13 @@ package kernels
 // WinogradKernel is a 3x3 kernel transformed and packed for WinogradConv.
 type WinogradKernel struct {
 	C, F int
-	m    int        // outputs a tile gives along each side: 2 or 4
+	form *winoForm
 	u    []*PackedB // (m+2)^2 transformed kernels
 }
 
 // Tile is the side of the outputs one tile gives: 2 for F(2x2, 3x3), 4
 // for F(4x4, 3x3).
-func (wk *WinogradKernel) Tile() int { return wk.m }
+func (wk *WinogradKernel) Tile() int { return wk.form.m }
 
 // WinogradApplies reports whether a convolution can run by Winograd.
 func WinogradApplies(p Conv2DParams) bool {
@@ -43,11 +43,32 @@ func WinogradTile(p Conv2DParams) int {
 	return 2
 }
 
-// winoG holds G, the kernel transform U = GgG', for tiles of 2 and 4.
-var winoG = map[int][][3]float64{
-	2: {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}},
-	4: {{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+// winoForm is one Winograd form F(m x m, 3x3): G of the kernel transform
+// U = GgG', the tile transforms, and the tiles a block takes.
+type winoForm struct {
+	m         int
+	g         [][3]float64
+	input     func(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int)
+	outputAsm func(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool
+	outputGo  func(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool, rows, cols int)
+	// blockTiles is the most tiles transformed and multiplied at once for
+	// c input channels: the block's transformed tiles and products stay
+	// in or near L2, and B's panels serve many tiles. F(4x4, 3x3) ran 1.6x
+	// faster at 56x56x64 with blocks of 72 tiles than of 24
+	// (BenchmarkConvWinograd3x3), and ResNet-50's 28x28x128 layers at
+	// batch 16 best with 36.
+	blockTiles func(c int) int
+}
+
+// winoForms are the forms by tile side.
+var winoForms = map[int]*winoForm{
+	2: {m: 2, g: [][3]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}},
+		input: winoInput, outputAsm: winoOutputAsm, outputGo: winoOutputGo,
+		blockTiles: func(int) int { return 96 }},
+	4: {m: 4, g: [][3]float64{{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
 		{1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}},
+		input: winoInput4, outputAsm: winoOutput4Asm, outputGo: winoOutput4Go,
+		blockTiles: func(c int) int { return max(mr, 72*64/max(c, 64)) }},
 }
 
 // NewWinogradKernel transforms an HWIO 3x3 kernel (3, 3, c, f) for
@@ -59,12 +80,13 @@ func NewWinogradKernel(kernel []float32, c, f int) *WinogradKernel {
 // NewWinogradKernelTile transforms an HWIO 3x3 kernel (3, 3, c, f) for
 // output tiles of m x m, 2 or 4 (see WinogradTile).
 func NewWinogradKernelTile(kernel []float32, c, f, m int) *WinogradKernel {
-	g, ok := winoG[m]
+	form, ok := winoForms[m]
 	if !ok {
 		panic("kernels: Winograd tiles are 2 or 4")
 	}
+	g := form.g
 	n := len(g)
-	wk := &WinogradKernel{C: c, F: f, m: m, u: make([]*PackedB, n*n)}
+	wk := &WinogradKernel{C: c, F: f, form: form, u: make([]*PackedB, n*n)}
 	u := make([][]float32, n*n)
 	for e := range u {
 		u[e] = make([]float32, c*f)
@@ -96,20 +118,13 @@ func NewWinogradKernelTile(kernel []float32, c, f, m int) *WinogradKernel {
 	return wk
 }
 
-// winoBlockTiles is the most tiles transformed and multiplied at once, by
-// tile size, for 64 input channels (fewer for more): the block's
-// transformed tiles and products stay in or near L2, and B's panels serve
-// many tiles. F(4x4, 3x3) ran 1.6x faster at 56x56x64 with blocks of 72
-// tiles than of 24 (BenchmarkConvWinograd3x3), and ResNet-50's 28x28x128
-// layers at batch 16 best with 36.
-var winoBlockTiles = map[int]int{2: 96, 4: 72}
-
 // WinogradConv computes out = conv3x3(in, kernel) for stride 1 with the
 // padding and output size in p, finished by ep (nil: none) as
 // ConvForwardPacked finishes it. Blocks of tiles go through all three
 // stages (transform, products, transform back) while in cache.
 func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float32, ep *Epilogue) {
-	m := wk.m
+	form := wk.form
+	m := form.m
 	ne := len(wk.u)
 	th, tw := (p.OH+m-1)/m, (p.OW+m-1)/m
 	hp, wp := m*th+2, m*tw+2
@@ -118,16 +133,9 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 	defer putBuf(buf)
 	padded := *buf
 	padInput(p, in, hp, wp, padded)
-	input := winoInput
-	if m == 4 {
-		input = winoInput4
-	}
 	tiles := p.N * th * tw
 	workers := Workers()
-	perBlock := winoBlockTiles[m]
-	if m == 4 {
-		perBlock = max(mr, perBlock*64/max(c, 64))
-	}
+	perBlock := form.blockTiles(c)
 	blocks := max(1, (tiles+perBlock-1)/perBlock)
 	blocks = min(tiles, (blocks+workers-1)/workers*workers) // whole rounds of workers
 	bt := (tiles + blocks - 1) / blocks
@@ -140,7 +148,7 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 			for t := t0; t < t1; t++ {
 				n, rem := t/(th*tw), t%(th*tw)
 				src := padded[((n*hp+m*(rem/tw))*wp+m*(rem%tw))*c:]
-				input(c, src, wp*c, c, (*v)[(t-t0)*c:], bt*c)
+				form.input(c, src, wp*c, c, (*v)[(t-t0)*c:], bt*c)
 			}
 			for e := 0; e < ne; e++ {
 				a := Mat{Data: (*v)[e*bt*c:], Stride: c}
@@ -148,7 +156,7 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 			}
 			for t := t0; t < t1; t++ {
 				n, rem := t/(th*tw), t%(th*tw)
-				winoOutput(p, m, (*mm)[(t-t0)*f:], bt*f, out, n, m*(rem/tw), m*(rem%tw), ep)
+				winoOutput(p, form, (*mm)[(t-t0)*f:], bt*f, out, n, m*(rem/tw), m*(rem%tw), ep)
 			}
 		}
 	})
@@ -156,10 +164,10 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 
 // winoOutput transforms one tile's products back into out at (n, oy, ox),
 // finished by ep, with the assembly where the tile lies wholly inside.
-func winoOutput(p Conv2DParams, tile int, m []float32, eStride int, out []float32, n, oy, ox int, ep *Epilogue) {
+func winoOutput(p Conv2DParams, form *winoForm, m []float32, eStride int, out []float32, n, oy, ox int, ep *Epilogue) {
 	f := p.F
 	at := ((n*p.OH+oy)*p.OW + ox) * f
-	rows, cols := min(tile, p.OH-oy), min(tile, p.OW-ox)
+	rows, cols := min(form.m, p.OH-oy), min(form.m, p.OW-ox)
 	var bias, res []float32
 	relu := false
 	if ep != nil {
@@ -168,17 +176,10 @@ func winoOutput(p Conv2DParams, tile int, m []float32, eStride int, out []float3
 			res = ep.Res[at:]
 		}
 	}
-	if tile == 4 {
-		if rows == 4 && cols == 4 && winoOutput4Asm(f, m, eStride, out[at:], p.OW*f, f, bias, res, relu) {
-			return
-		}
-		winoOutput4Go(f, m, eStride, out[at:], p.OW*f, f, bias, res, relu, rows, cols)
+	if rows == form.m && cols == form.m && form.outputAsm(f, m, eStride, out[at:], p.OW*f, f, bias, res, relu) {
 		return
 	}
-	if rows == 2 && cols == 2 && winoOutputAsm(f, m, eStride, out[at:], p.OW*f, f, bias, res, relu) {
-		return
-	}
-	winoOutputGo(f, m, eStride, out[at:], p.OW*f, f, bias, res, relu, rows, cols)
+	form.outputGo(f, m, eStride, out[at:], p.OW*f, f, bias, res, relu, rows, cols)
 }
 
 // winoInputGo is the portable input transform: V = B'dB for one tile,
