@@ -121,6 +121,34 @@ func TestPlanSteadyStateAllocations(t *testing.T) {
 	}
 }
 
+// A compiled plan keeps its weights outside the Go heap, so that the
+// collector's heap target (twice what is live) does not double them.
+func TestPlanWeightsOffHeap(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("plans map their memory on Linux only")
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m := mustBuild(t, "resnet18", WithFlavor(Torch), InputShape(64, 64, 3))
+	weights := 4 * m.CountParams()
+	plan, err := m.Compile(nn.ConsumeWeights())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plan.Predict(tensor.New(1, 64, 64, 3)); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grown := int(after.HeapAlloc) - int(before.HeapAlloc)
+	t.Logf("weights %d MB, live heap grown by %d MB", weights>>20, grown>>20)
+	if grown > weights/4 {
+		t.Errorf("live heap grew by %d MB with the plan compiled, want well under its %d MB of weights", grown>>20, weights>>20)
+	}
+	runtime.KeepAlive(plan)
+}
+
 func TestPlanConcurrent(t *testing.T) {
 	m := mustBuild(t, "resnet20", WithFlavor(Torch))
 	nonTrivial(m)

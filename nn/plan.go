@@ -28,6 +28,7 @@ type Plan struct {
 	mu       sync.Mutex
 	free     map[int][][]float32 // activation buffers by length
 	winograd int
+	mem      *kernels.OffHeap // the packed weights and activation buffers, freed with the plan
 }
 
 // pstep is one step of a plan: a fused convolution, or any layer run as
@@ -109,7 +110,17 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 		}
 		return nil
 	}
-	p := &Plan{m: m, format: m.inputs[0].g.format, winograd: cc.winograd}
+	p := &Plan{m: m, format: m.inputs[0].g.format, winograd: cc.winograd, mem: &kernels.OffHeap{}}
+	// The plan's memory goes when the plan does; until Compile returns,
+	// only Compile holds it.
+	compiled := false
+	defer func() {
+		if compiled {
+			runtime.AddCleanup(p, (*kernels.OffHeap).Free, p.mem)
+		} else {
+			p.mem.Free()
+		}
+	}()
 	val := map[*Layer]int{} // the value holding each layer's output
 	newVal := func(l *Layer) int {
 		val[l] = p.nvals
@@ -146,7 +157,7 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 			w := l.values()
 			st := &pstep{layer: l, dense: op, ins: []int{val[l.inputs[0].layer]}, residual: -1}
 			k := w[0].Shape[0]
-			st.packed = []*kernels.PackedB{kernels.PackB(kernels.Mat{Data: w[0].Data, Stride: op.units}, k, op.units)}
+			st.packed = []*kernels.PackedB{kernels.PackB(kernels.Mat{Data: w[0].Data, Stride: op.units}, k, op.units).CopyTo(p.mem)}
 			st.bias = make([]float32, op.units)
 			if op.useBias {
 				copy(st.bias, w[1].Data)
@@ -167,8 +178,10 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 			p.steps = append(p.steps, st)
 			nonNegative[l] = op.max && nonNegative[src]
 		case *conv2DOp:
+			packed := p.mem.Bytes()
 			st, last := p.fuseConv(l, op, sole, absorbed, val, cc.consume)
 			if cc.consume {
+				freed += p.mem.Bytes() - packed // their heap copies are garbage
 				for x := l; ; x = sole(x) {
 					for _, v := range x.vals {
 						freed += 4 * len(v.Data)
@@ -239,6 +252,7 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 	for _, v := range p.outputs {
 		p.uses[v]++
 	}
+	compiled = true
 	return p, nil
 }
 
@@ -300,6 +314,12 @@ func (p *Plan) fuseConv(l *Layer, op *conv2DOp, sole func(*Layer) *Layer, absorb
 	ih, iw, cin := p.format.hwc(l.inputs[0].shape)
 	st.packed = kernels.PackConvKernel(kernels.Conv2DParams{C: cin, F: f, KH: op.kernel, KW: op.kernel, Groups: op.groups}, kernel)
 	p.chooseWinograd(st, kernel, ih, iw, cin)
+	for i, pb := range st.packed {
+		st.packed[i] = pb.CopyTo(p.mem)
+	}
+	if st.wino != nil {
+		st.wino = st.wino.CopyTo(p.mem)
+	}
 	return st, last
 }
 
@@ -380,7 +400,7 @@ func (p *Plan) get(n int) []float32 {
 		p.free[n] = l[:len(l)-1]
 		return l[len(l)-1]
 	}
-	return make([]float32, n)
+	return p.mem.Floats(n)
 }
 
 func (p *Plan) put(b []float32) {
