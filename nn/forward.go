@@ -276,36 +276,18 @@ func (o *poolOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tens
 func (o *globalPoolOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
 	x := in[0]
 	n, hw, c := x.Shape[0], x.Shape[1]*x.Shape[2], x.Shape[3]
-	out := al.New(n, c)
-	for b := 0; b < n; b++ {
-		o1 := out.Data[b*c : (b+1)*c]
-		acc := make([]float64, c)
-		for i := range acc {
-			acc[i] = math.Inf(-1)
-			if !o.max {
-				acc[i] = 0
-			}
+	out := al.NewUninit(n, c)
+	if hw == 0 {
+		v := float32(math.NaN()) // the mean of nothing, as TensorFlow gives
+		if o.max {
+			v = float32(math.Inf(-1))
 		}
-		for p := 0; p < hw; p++ {
-			px := x.Data[(b*hw+p)*c:][:c]
-			if o.max {
-				for ch, v := range px {
-					acc[ch] = math.Max(acc[ch], float64(v))
-				}
-				continue
-			}
-			for ch, v := range px {
-				acc[ch] += float64(v)
-			}
+		for i := range out.Data {
+			out.Data[i] = v
 		}
-		for ch := range o1 {
-			if o.max {
-				o1[ch] = float32(acc[ch])
-			} else {
-				o1[ch] = float32(acc[ch] / float64(hw))
-			}
-		}
+		return out, nil
 	}
+	kernels.GlobalPool(n, hw, c, x.Data, out.Data, o.max)
 	return out, nil
 }
 

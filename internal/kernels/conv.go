@@ -159,3 +159,40 @@ func maxIntoGo(dst, src []float32) {
 		dst[i] = max(dst[i], v)
 	}
 }
+
+// GlobalPool pools each of n images of hw pixels by c channels to one
+// pixel: the mean of each channel, summed in float64 in pixel order, or
+// its maximum. Images without pixels are left alone.
+func GlobalPool(n, hw, c int, in, out []float32, isMax bool) {
+	const chunk = 256 // channels per task: the sums stay in registers and L1
+	if n == 0 || hw == 0 || c == 0 {
+		return
+	}
+	chunks := (c + chunk - 1) / chunk
+	_, _ = in[n*hw*c-1], out[n*c-1]
+	ParallelFor(n*chunks, max(1, 1<<16/(hw*chunk)), func(lo, hi int) {
+		var acc [chunk]float64
+		for t := lo; t < hi; t++ {
+			b, c0 := t/chunks, t%chunks*chunk
+			cw := min(chunk, c-c0)
+			o := out[b*c+c0:][:cw]
+			if isMax {
+				copy(o, in[b*hw*c+c0:][:cw])
+				for p := 1; p < hw; p++ {
+					maxInto(o, in[(b*hw+p)*c+c0:][:cw])
+				}
+				continue
+			}
+			sum := acc[:cw]
+			clear(sum)
+			for p := 0; p < hw; p++ {
+				for i, v := range in[(b*hw+p)*c+c0:][:cw] {
+					sum[i] += float64(v)
+				}
+			}
+			for i, s := range sum {
+				o[i] = float32(s / float64(hw))
+			}
+		}
+	})
+}

@@ -1,0 +1,36 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestGlobalPool(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range []struct{ n, hw, c int }{
+		{1, 1, 1}, {3, 1, 5}, {2, 7, 300}, {2, 49, 2048}, {5, 64, 16}, {1, 3, 513},
+	} {
+		in := randSlice(r, tc.n*tc.hw*tc.c)
+		for _, isMax := range []bool{false, true} {
+			got := make([]float32, tc.n*tc.c)
+			GlobalPool(tc.n, tc.hw, tc.c, in, got, isMax)
+			for b := 0; b < tc.n; b++ {
+				for ch := 0; ch < tc.c; ch++ {
+					sum, hi := 0.0, math.Inf(-1)
+					for p := 0; p < tc.hw; p++ {
+						v := float64(in[(b*tc.hw+p)*tc.c+ch])
+						sum, hi = sum+v, math.Max(hi, v)
+					}
+					want := float32(sum / float64(tc.hw))
+					if isMax {
+						want = float32(hi)
+					}
+					if g := got[b*tc.c+ch]; g != want {
+						t.Fatalf("%+v max=%v: image %d channel %d = %v, want %v", tc, isMax, b, ch, g, want)
+					}
+				}
+			}
+		}
+	}
+}
