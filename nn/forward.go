@@ -244,8 +244,12 @@ func (o *activationOp) forward(in, _ []*tensor.Tensor, f DataFormat, al *arena) 
 }
 
 func (addOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
-	out := al.Clone(in[0])
-	for _, t := range in[1:] {
+	if len(in) == 1 {
+		return al.Clone(in[0]), nil
+	}
+	out := al.NewUninit(in[0].Shape...)
+	kernels.Add(out.Data, in[0].Data, in[1].Data) // one pass, not a copy and then an addition
+	for _, t := range in[2:] {
 		kernels.AddTo(out.Data, t.Data)
 	}
 	return out, nil

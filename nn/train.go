@@ -314,8 +314,8 @@ func (lt *lifetimes) done(l *Layer, g *tensor.Tensor, ins []*tensor.Tensor, out 
 
 func addGrad(al *arena, grads map[*Layer]*tensor.Tensor, l *Layer, g *tensor.Tensor) {
 	if prev, ok := grads[l]; ok {
-		sum := al.Clone(prev) // prev may be shared with another layer's gradient
-		kernels.AddTo(sum.Data, g.Data)
+		sum := al.NewUninit(prev.Shape...) // not into prev: it may be another layer's gradient too
+		kernels.Add(sum.Data, prev.Data, g.Data)
 		grads[l] = sum
 		return
 	}

@@ -518,6 +518,31 @@ maxinto_loop:
 	RET"""]
 
 
+def add():
+    return ["""
+// func add16(a, b, out *float32, groups int)
+//
+// out[i] = a[i] + b[i] for 16*groups floats. SI walks a, BX b, DI out; CX
+// counts the groups.
+TEXT ·add16(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), BX
+	MOVQ out+16(FP), DI
+	MOVQ groups+24(FP), CX
+
+add_loop:
+	VMOVUPS (SI), Z0
+	VADDPS (BX), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, BX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  add_loop
+	VZEROUPPER
+	RET"""]
+
+
 def relu():
     return ["""
 // func relu16(x, out *float32, groups int)
@@ -820,6 +845,7 @@ def main():
     lines += wino4_output()
     lines += max_into()
     lines += relu()
+    lines += add()
     lines += bn_backward()
     lines += bn_forward()
     lines += channel_sums()

@@ -34,3 +34,22 @@ func TestGlobalPool(t *testing.T) {
 		}
 	}
 }
+
+// Add's assembly gives the portable loop's sums, in place or not, at
+// lengths around its 16-float groups.
+func TestAdd(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 15, 16, 17, 100, 40000} {
+		a, b := randSlice(r, n), randSlice(r, n)
+		want := make([]float32, n)
+		addGo(a, b, want)
+		got := make([]float32, n)
+		Add(got, a, b)
+		AddTo(a, b)
+		for i := range want {
+			if got[i] != want[i] || a[i] != want[i] {
+				t.Fatalf("n=%d: [%d] Add %v, AddTo %v, want %v", n, i, got[i], a[i], want[i])
+			}
+		}
+	}
+}

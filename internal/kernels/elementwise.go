@@ -222,11 +222,18 @@ func reluGradGo(y, g, d []float32) {
 }
 
 // AddTo adds x into y.
-func AddTo(y, x []float32) {
-	ParallelFor(len(y), grain, func(lo, hi int) {
-		yy := y[lo:hi]
-		for i, v := range x[lo:hi] {
-			yy[i] += v
-		}
-	})
+func AddTo(y, x []float32) { Add(y, y, x) }
+
+// Add writes a + b into out, which may be a or b.
+func Add(out, a, b []float32) {
+	a, b = a[:len(out)], b[:len(out)]
+	ParallelFor(len(out), grain, func(lo, hi int) { add(a[lo:hi], b[lo:hi], out[lo:hi]) })
+}
+
+// addGo is the portable add.
+func addGo(a, b, out []float32) {
+	a, b = a[:len(out)], b[:len(out)]
+	for i := range out {
+		out[i] = a[i] + b[i]
+	}
 }

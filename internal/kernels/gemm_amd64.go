@@ -247,6 +247,23 @@ func relu(x, out []float32) {
 	reluGo(x[16*g:], out[16*g:])
 }
 
+// add16 is generated into gemm_amd64.s by tools/gen_gemm_asm.py.
+//
+//go:noescape
+func add16(a, b, out *float32, groups int)
+
+// add is addGo by AVX-512 for whole groups of 16.
+func add(a, b, out []float32) {
+	g := len(out) / 16
+	if !useAVX512 || g == 0 {
+		addGo(a, b, out)
+		return
+	}
+	a, b = a[:len(out)], b[:len(out)]
+	add16(&a[0], &b[0], &out[0], g)
+	addGo(a[16*g:], b[16*g:], out[16*g:])
+}
+
 // reluGrad is reluGradGo by AVX-512 for whole groups of 16.
 func reluGrad(y, g, d []float32) {
 	n := len(y) / 16

@@ -2582,6 +2582,28 @@ relugrad_loop:
 	VZEROUPPER
 	RET
 
+// func add16(a, b, out *float32, groups int)
+//
+// out[i] = a[i] + b[i] for 16*groups floats. SI walks a, BX b, DI out; CX
+// counts the groups.
+TEXT ·add16(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), BX
+	MOVQ out+16(FP), DI
+	MOVQ groups+24(FP), CX
+
+add_loop:
+	VMOVUPS (SI), Z0
+	VADDPS (BX), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, BX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  add_loop
+	VZEROUPPER
+	RET
+
 // func combineMasked16(grad, y, h, out *float32, rows, groups, ystride int, a, b, k *float32)
 //
 // BatchNorm's input gradient with its ReLU fused: for each of rows rows of

@@ -38,6 +38,8 @@ func maxInto(dst, src []float32) { maxIntoGo(dst, src) }
 
 func relu(x, out []float32) { reluGo(x, out) }
 
+func add(a, b, out []float32) { addGo(a, b, out) }
+
 func reluGrad(y, g, d []float32) { reluGradGo(y, g, d) }
 
 func combineMaskedAsm(g, y []float32, r0 int, h, out []float32, c int, a, b, k []float32) bool {
