@@ -186,6 +186,9 @@ func TestWinogradMatchesReference(t *testing.T) {
 		{N: 1, H: 8, W: 8, C: 16, KH: 3, KW: 3, F: 16, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 0, PadL: 0, Groups: 1},
 		{N: 3, H: 14, W: 13, C: 32, KH: 3, KW: 3, F: 20, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
 		{N: 2, H: 28, W: 28, C: 64, KH: 3, KW: 3, F: 48, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+		// Edge tiles partly outside the output, channels the assembly takes.
+		{N: 2, H: 14, W: 10, C: 32, KH: 3, KW: 3, F: 32, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+		{N: 1, H: 7, W: 7, C: 16, KH: 3, KW: 3, F: 48, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
 	}
 	for _, isa := range kernelISAs(t) {
 		isa.use()
@@ -267,6 +270,26 @@ func TestWinogradTransformsAgree(t *testing.T) {
 				if i := firstDiff(y[0], y[1]); i >= 0 {
 					t.Fatalf("%s F(%d) bias=%v res=%v relu=%v: output transforms differ at %d: %g, %g",
 						isa.name, tc.tile, ep.bias != nil, ep.res != nil, ep.relu, i, y[0][i], y[1][i])
+				}
+				// A tile partly outside the output: the assembly through
+				// the edge scratch, then the epilogue, as the Go transform.
+				for _, size := range [][2]int{{tc.tile - 1, tc.tile}, {tc.tile, 1}, {1, tc.tile - 1}} {
+					p := Conv2DParams{N: 1, OH: size[0], OW: size[1], F: c}
+					var e *Epilogue // an Epilogue always has a bias
+					if ep.bias != nil {
+						e = &Epilogue{Bias: ep.bias, Res: ep.res, LdRes: c, Relu: ep.relu}
+					}
+					got, want := make([]float32, size[0]*size[1]*c), make([]float32, size[0]*size[1]*c)
+					winoOutput(p, winoForms[tc.tile], v[0], es, got, 0, 0, 0, e, make([]float32, tc.tile*tc.tile*c))
+					if e == nil {
+						tc.outGo(c, v[0], es, want, size[1]*c, c, nil, nil, false, size[0], size[1])
+					} else {
+						tc.outGo(c, v[0], es, want, size[1]*c, c, e.Bias, e.Res, e.Relu, size[0], size[1])
+					}
+					if i := firstDiff(got, want); i >= 0 {
+						t.Fatalf("%s F(%d) %dx%d edge tile bias=%v res=%v relu=%v: differs at %d: %g, %g",
+							isa.name, tc.tile, size[0], size[1], ep.bias != nil, ep.res != nil, ep.relu, i, got[i], want[i])
+					}
 				}
 			}
 		}

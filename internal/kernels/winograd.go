@@ -140,9 +140,10 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 	blocks = min(tiles, (blocks+workers-1)/workers*workers) // whole rounds of workers
 	bt := (tiles + blocks - 1) / blocks
 	ParallelFor(blocks, blocks/workers, func(lo, hi int) { // whole blocks, evenly
-		v, mm := getBuf(ne*bt*c), getBuf(ne*bt*f)
+		v, mm, edge := getBuf(ne*bt*c), getBuf(ne*bt*f), getBuf(m*m*f)
 		defer putBuf(v)
 		defer putBuf(mm)
+		defer putBuf(edge)
 		for b := lo; b < hi; b++ {
 			t0, t1 := b*bt, min(tiles, (b+1)*bt)
 			for t := t0; t < t1; t++ {
@@ -156,30 +157,56 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 			}
 			for t := t0; t < t1; t++ {
 				n, rem := t/(th*tw), t%(th*tw)
-				winoOutput(p, form, (*mm)[(t-t0)*f:], bt*f, out, n, m*(rem/tw), m*(rem%tw), ep)
+				winoOutput(p, form, (*mm)[(t-t0)*f:], bt*f, out, n, m*(rem/tw), m*(rem%tw), ep, *edge)
 			}
 		}
 	})
 }
 
 // winoOutput transforms one tile's products back into out at (n, oy, ox),
-// finished by ep, with the assembly where the tile lies wholly inside.
-func winoOutput(p Conv2DParams, form *winoForm, m []float32, eStride int, out []float32, n, oy, ox int, ep *Epilogue) {
+// finished by ep, with the assembly: straight into out where the tile
+// lies wholly inside, else into edge (m x m x f floats) and the part
+// inside copied and finished from there.
+func winoOutput(p Conv2DParams, form *winoForm, m []float32, eStride int, out []float32, n, oy, ox int, ep *Epilogue, edge []float32) {
 	f := p.F
 	at := ((n*p.OH+oy)*p.OW + ox) * f
 	rows, cols := min(form.m, p.OH-oy), min(form.m, p.OW-ox)
 	var bias, res []float32
-	relu := false
+	doRelu := false
 	if ep != nil {
-		bias, relu = ep.Bias, ep.Relu
+		bias, doRelu = ep.Bias, ep.Relu
 		if ep.Res != nil {
 			res = ep.Res[at:]
 		}
 	}
-	if rows == form.m && cols == form.m && form.outputAsm(f, m, eStride, out[at:], p.OW*f, f, bias, res, relu) {
+	if rows == form.m && cols == form.m {
+		if form.outputAsm(f, m, eStride, out[at:], p.OW*f, f, bias, res, doRelu) {
+			return
+		}
+	} else if form.outputAsm(f, m, eStride, edge, form.m*f, f, nil, nil, false) {
+		// The epilogue in winoFinish's order, a vector pass each: the
+		// same sums as the assembly's or the portable one's.
+		for i := 0; i < rows; i++ {
+			for j := 0; j < cols; j++ {
+				o := i*p.OW*f + j*f
+				y, src := out[at+o:][:f], edge[(i*form.m+j)*f:][:f]
+				switch {
+				case bias != nil:
+					add(src, bias[:f], y)
+				default:
+					copy(y, src)
+				}
+				if res != nil {
+					add(y, res[o:][:f], y)
+				}
+				if doRelu {
+					relu(y, y)
+				}
+			}
+		}
 		return
 	}
-	form.outputGo(f, m, eStride, out[at:], p.OW*f, f, bias, res, relu, rows, cols)
+	form.outputGo(f, m, eStride, out[at:], p.OW*f, f, bias, res, doRelu, rows, cols)
 }
 
 // winoInputGo is the portable input transform: V = B'dB for one tile,
