@@ -218,14 +218,24 @@ func BenchmarkGemm(b *testing.B) {
 	}
 }
 
+// BenchmarkMicroKernel times each assembly tile shape on operands in L1
+// (kc steps, C written straight), against the FMA peak.
 func BenchmarkMicroKernel(b *testing.B) {
-	a := make([]float32, kc*mr)
-	bb := make([]float32, kc*nr)
-	var tile [mr * nr]float32
-	for i := 0; i < b.N; i++ {
-		microKernel(mr, kc, panelA{data: a, rs: 1, ks: mr, taps: oneTap}, bb, &tile)
+	for _, s := range [][2]int{{mr, nr}, {mr, nr / 2}, {midRows, nr}, {smallRows, nr}} {
+		rows, cols := s[0], s[1]
+		b.Run(fmt.Sprintf("%dx%d", rows, cols), func(b *testing.B) {
+			a := make([]float32, kc*mr)
+			bb := make([]float32, kc*nr)
+			c := make([]float32, mr*nr)
+			if !microKernelC(rows, cols, kc, panelA{data: a, rs: 1, ks: mr, taps: oneTap}, bb, c, nr, false, nil, 0, 0) {
+				b.Skip("no assembly kernel for this shape here")
+			}
+			for i := 0; i < b.N; i++ {
+				microKernelC(rows, cols, kc, panelA{data: a, rs: 1, ks: mr, taps: oneTap}, bb, c, nr, false, nil, 0, 0)
+			}
+			b.ReportMetric(2*float64(rows*cols*kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
-	b.ReportMetric(2*mr*nr*kc*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
 func BenchmarkFMAPeak(b *testing.B) {
