@@ -213,17 +213,25 @@ func winoFlags(f, last int, bias, res []float32, relu bool) (flags int, bp, rp *
 //go:noescape
 func maxInto16(dst, src *float32, groups int)
 
-// maxInto sets dst[i] = max(dst[i], src[i]), as maxIntoGo.
-func maxInto(dst, src []float32) {
-	n := len(dst)
-	if !useAVX512 || n < 16 {
-		maxIntoGo(dst, src)
+// byGroups runs an element-wise pass over n values: vec on the whole
+// groups of 16 (AVX-512), then tail on the values from the index it is
+// given on (all of them without AVX-512). The callers check the slices'
+// lengths first.
+func byGroups(n int, vec func(groups int), tail func(from int)) {
+	g := n / 16
+	if !useAVX512 || g == 0 {
+		tail(0)
 		return
 	}
-	src = src[:n]
-	g := n / 16
-	maxInto16(&dst[0], &src[0], g)
-	maxIntoGo(dst[16*g:], src[16*g:])
+	vec(g)
+	tail(16 * g)
+}
+
+// maxInto sets dst[i] = max(dst[i], src[i]), as maxIntoGo.
+func maxInto(dst, src []float32) {
+	src = src[:len(dst)]
+	byGroups(len(dst), func(g int) { maxInto16(&dst[0], &src[0], g) },
+		func(i int) { maxIntoGo(dst[i:], src[i:]) })
 }
 
 // relu16 and reluGrad16 are generated into gemm_amd64.s by
@@ -237,14 +245,9 @@ func reluGrad16(y, grad, d *float32, groups int)
 
 // relu is reluGo by AVX-512 for whole groups of 16.
 func relu(x, out []float32) {
-	g := len(x) / 16
-	if !useAVX512 || g == 0 {
-		reluGo(x, out)
-		return
-	}
 	out = out[:len(x)]
-	relu16(&x[0], &out[0], g)
-	reluGo(x[16*g:], out[16*g:])
+	byGroups(len(x), func(g int) { relu16(&x[0], &out[0], g) },
+		func(i int) { reluGo(x[i:], out[i:]) })
 }
 
 // add16 is generated into gemm_amd64.s by tools/gen_gemm_asm.py.
@@ -254,26 +257,16 @@ func add16(a, b, out *float32, groups int)
 
 // add is addGo by AVX-512 for whole groups of 16.
 func add(a, b, out []float32) {
-	g := len(out) / 16
-	if !useAVX512 || g == 0 {
-		addGo(a, b, out)
-		return
-	}
 	a, b = a[:len(out)], b[:len(out)]
-	add16(&a[0], &b[0], &out[0], g)
-	addGo(a[16*g:], b[16*g:], out[16*g:])
+	byGroups(len(out), func(g int) { add16(&a[0], &b[0], &out[0], g) },
+		func(i int) { addGo(a[i:], b[i:], out[i:]) })
 }
 
 // reluGrad is reluGradGo by AVX-512 for whole groups of 16.
 func reluGrad(y, g, d []float32) {
-	n := len(y) / 16
-	if !useAVX512 || n == 0 {
-		reluGradGo(y, g, d)
-		return
-	}
 	g, d = g[:len(y)], d[:len(y)]
-	reluGrad16(&y[0], &g[0], &d[0], n)
-	reluGradGo(y[16*n:], g[16*n:], d[16*n:])
+	byGroups(len(y), func(n int) { reluGrad16(&y[0], &g[0], &d[0], n) },
+		func(i int) { reluGradGo(y[i:], g[i:], d[i:]) })
 }
 
 // combineMasked16 and dotMasked16 are generated into gemm_amd64.s by
