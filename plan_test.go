@@ -4,7 +4,9 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/resnet-go/resnet/internal/kernels"
 	"github.com/resnet-go/resnet/internal/testgen"
 	"github.com/resnet-go/resnet/nn"
 	"github.com/resnet-go/resnet/tensor"
@@ -147,6 +149,38 @@ func TestPlanWeightsOffHeap(t *testing.T) {
 		t.Errorf("live heap grew by %d MB with the plan compiled, want well under its %d MB of weights", grown>>20, weights>>20)
 	}
 	runtime.KeepAlive(plan)
+}
+
+// A plan's memory outside the heap goes when the plan does: a service that
+// compiles a new plan for new weights does not keep the old one's.
+func TestPlanMemoryFreedWithPlan(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("plans map their memory on Linux only")
+	}
+	m := mustBuild(t, "resnet18", WithFlavor(Torch), InputShape(64, 64, 3))
+	before := kernels.OffHeapBytes()
+	for range 3 {
+		plan, err := m.Compile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := plan.Predict(tensor.New(2, 64, 64, 3)); err != nil {
+			t.Fatal(err)
+		}
+		if kernels.OffHeapBytes() <= before {
+			t.Fatalf("a compiled plan holds %d bytes off the heap, want its weights", kernels.OffHeapBytes()-before)
+		}
+	}
+	// Cleanups run on their own goroutine after a collection.
+	runtime.KeepAlive(m)
+	deadline := time.Now().Add(5 * time.Second)
+	for kernels.OffHeapBytes() > before && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := kernels.OffHeapBytes() - before; got > 0 { // earlier tests' plans may go too
+		t.Errorf("%d bytes still mapped after the plans were dropped", got)
+	}
 }
 
 func TestPlanConcurrent(t *testing.T) {

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -32,6 +33,7 @@ func (h *OffHeap) Floats(n int) []float32 {
 	h.maps = append(h.maps, b)
 	h.bytes += len(b)
 	h.mu.Unlock()
+	mapped.Add(int64(len(b)))
 	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n)
 }
 
@@ -49,9 +51,17 @@ func (h *OffHeap) Free() {
 	defer h.mu.Unlock()
 	for _, b := range h.maps {
 		unmapBytes(b)
+		mapped.Add(-int64(len(b)))
 	}
 	h.maps, h.bytes = nil, 0
 }
+
+// mapped counts the bytes every OffHeap holds outside the heap.
+var mapped atomic.Int64
+
+// OffHeapBytes is the memory all OffHeaps hold outside the Go heap: what
+// a process's plans keep there.
+func OffHeapBytes() int64 { return mapped.Load() }
 
 // Bytes is the memory h holds.
 func (h *OffHeap) Bytes() int {
