@@ -90,9 +90,8 @@ func windowEnds(p Conv2DParams) []int {
 
 // convWindow computes out = conv(in) * w finished by ep (nil: none).
 func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epilogue) {
-	buf, hp, wp := windowInput(p, in)
-	defer putBuf(buf)
-	padded, row := *buf, wp*p.C
+	wp := (p.OW-1)*p.SW + p.KW
+	row := wp * p.C
 	blocks := windowBlocks(p)
 	offs := make([][]int, len(blocks))
 	for i, b := range blocks {
@@ -103,14 +102,33 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 	np := (p.F + nr - 1) / nr
 	// One stretch of rows per core: each stretch streams all of the
 	// kernel, so fewer stretches read it fewer times. A stretch goes by
-	// chunks of about mc output pixels, all filters of a chunk before the
-	// next: their windows stay in L2 while every panel of B passes (the
-	// whole stretch would be streamed from memory once per panel).
-	chunk := (mc + p.OW - 1) / p.OW
+	// chunks of about mc output pixels (in one image), all filters of a
+	// chunk before the next: their windows stay in L2 while every panel
+	// of B passes (the whole stretch would be streamed from memory once
+	// per panel). Each chunk's input rows are copied with their zero
+	// border into a buffer of the core's own, which stays in L2: no
+	// padded copy of the whole input goes to memory and back.
+	span := func(rows int) int { return (rows-1)*p.SH + (p.KH-1)*p.DH + 1 } // input rows under rows output rows
+	// Chunks overlap by the window's height less the stride: long enough
+	// that the rows copied again add at most a quarter (a 3x3 window at
+	// stride 1 takes 8 rows), short enough to stay in L2 (512 KB).
+	halo := (p.KH-1)*p.DH + 1 - p.SH
+	chunk := max((mc+p.OW-1)/p.OW, (4*halo+p.SH-1)/p.SH)
+	chunk = max(1, min(chunk, ((1<<17)/row-halo)/p.SH))
+	slack := mr*p.SW*p.C + mr // a short last panel is computed as a full one, reading on
 	ParallelFor(p.N*p.OH, (p.N*p.OH+Workers()-1)/Workers(), func(lo, hi int) {
 		var tile [mr * nr]float32
-		for c0 := lo; c0 < hi; c0 += chunk {
-			c1 := min(hi, c0+chunk)
+		buf := getBuf(span(chunk)*row + slack)
+		defer putBuf(buf)
+		for c0, c1 := lo, lo; c0 < hi; c0 = c1 {
+			n, oy0 := c0/p.OH, c0%p.OH
+			c1 = min(hi, c0+chunk, (n+1)*p.OH)
+			rows := span(c1 - c0)
+			padded := (*buf)[:rows*row+slack]
+			for r := 0; r < rows; r++ {
+				padRow(p, in, n, oy0*p.SH+r, wp, padded[r*row:(r+1)*row])
+			}
+			clear(padded[rows*row:])
 			k0 := 0
 			for bi, b := range blocks {
 				kt := b.taps * b.kk
@@ -122,8 +140,7 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 					bpanel := w.data[k0*np*nr+(j0/nr)*nr*kt:]
 					cols := min(nr, p.F-j0)
 					for orow := c0; orow < c1; orow++ {
-						n, oy := orow/p.OH, orow%p.OH
-						base := (n*hp + oy*p.SH) * row
+						base := (orow - c0) * p.SH * row
 						for ox := 0; ox < p.OW; {
 							rows := panelRows(p.OW - ox)
 							a := panelA{data: padded[base+ox*p.SW*p.C:], rs: p.SW * p.C, ks: 1, taps: offs[bi]}
@@ -158,20 +175,25 @@ func padInput(p Conv2DParams, in []float32, hp, wp int, dst []float32) {
 	clear(dst[p.N*hp*row:])
 	ParallelFor(p.N*hp, 8, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			n, y := r/hp, r%hp-p.PadT
-			d := dst[r*row : (r+1)*row]
-			if y < 0 || y >= p.H {
-				clear(d)
-				continue
-			}
-			x0 := min(wp, p.PadL)
-			x1 := max(x0, min(wp, p.PadL+p.W))
-			clear(d[:x0*p.C])
-			src := in[((n*p.H+y)*p.W+x0-p.PadL)*p.C:]
-			copy(d[x0*p.C:x1*p.C], src[:(x1-x0)*p.C])
-			clear(d[x1*p.C:])
+			padRow(p, in, r/hp, r%hp, wp, dst[r*row:(r+1)*row])
 		}
 	})
+}
+
+// padRow writes row y of image n's zero-bordered input (y counts the top
+// border's rows), wp pixels wide, into d.
+func padRow(p Conv2DParams, in []float32, n, y, wp int, d []float32) {
+	y -= p.PadT
+	if y < 0 || y >= p.H {
+		clear(d)
+		return
+	}
+	x0 := min(wp, p.PadL)
+	x1 := max(x0, min(wp, p.PadL+p.W))
+	clear(d[:x0*p.C])
+	src := in[((n*p.H+y)*p.W+x0-p.PadL)*p.C:]
+	copy(d[x0*p.C:x1*p.C], src[:(x1-x0)*p.C])
+	clear(d[x1*p.C:])
 }
 
 // windowKernelGrad reports whether convBackwardKernel computes p's kernel
