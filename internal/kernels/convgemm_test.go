@@ -88,6 +88,11 @@ func TestConvBackwardMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	cases := append(append([]Conv2DParams(nil), convCases...), transposeCases...)
 	cases = append(cases, windowCases[1], windowCases[3]) // stride 2 7x7; dilated rows
+	// Blocks of output rows for the kernel's gradient that span images,
+	// whole and in part.
+	cases = append(cases,
+		Conv2DParams{N: 3, H: 5, W: 5, C: 16, KH: 3, KW: 3, F: 20, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+		Conv2DParams{N: 3, H: 20, W: 21, C: 8, KH: 3, KW: 3, F: 33, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1})
 	for i, p := range cases {
 		p = withOut(p)
 		if i >= len(convCases) && i < len(convCases)+len(transposeCases) && !convTransposeByWindows(p) {

@@ -156,17 +156,6 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 	})
 }
 
-// windowInput returns p's input with the zero border its windows reach,
-// n x hp x wp x c in a scratch buffer (for putBuf), and zeroed slack after
-// it: a short last panel is computed as a full one, reading on.
-func windowInput(p Conv2DParams, in []float32) (buf *[]float32, hp, wp int) {
-	hp = (p.OH-1)*p.SH + (p.KH-1)*p.DH + 1
-	wp = (p.OW-1)*p.SW + p.KW
-	buf = getBuf(p.N*hp*wp*p.C + mr*p.SW*p.C + mr)
-	padInput(p, in, hp, wp, *buf)
-	return buf, hp, wp
-}
-
 // padInput copies the input into an n x hp x wp x c buffer with p's zero
 // border (top and left padding; bottom and right as far as the windows
 // reach), clearing the slack after it.
@@ -209,35 +198,56 @@ func windowKernelGrad(p Conv2DParams) bool {
 // are read in place as the A panel, one stretch per output row; only dy is
 // packed, a block of output rows at a time.
 func convBackwardKernel(p Conv2DParams, in, dy, dkernel []float32) {
-	buf, hp, wp := windowInput(p, in)
-	defer putBuf(buf)
-	padded, row := *buf, wp*p.C
+	wp := (p.OW-1)*p.SW + p.KW
+	row := wp * p.C
 	m := p.KW * p.C
 	g := max(1, kc/p.OW) // output rows per block of dy
 	outRows := p.N * p.OH
 	blocks := (outRows + g - 1) / g
 	np := (p.F + nr - 1) / nr
+	// A block's input rows, with their zero border, are copied into the
+	// core's own buffer (as convWindow does): each image the block touches
+	// gives the rows under its output rows.
+	window := (p.KH-1)*p.DH + 1
+	images := min(g, g/p.OH+2)
+	local := (g*p.SH+images*window)*row + mr*p.SW*p.C + mr // and slack: short panels read on
 	var mu sync.Mutex
 	workers := Workers()
 	ParallelFor(blocks, (blocks+workers-1)/workers, func(lo, hi int) {
 		part := getBuf(p.KH * m * p.F)
 		bp := getBuf(np * nr * g * p.OW)
+		padded := getBuf(local)
 		defer putBuf(part)
 		defer putBuf(bp)
+		defer putBuf(padded)
 		clear(*part)
 		offs := make([]int, g)
+		starts := make([]int, g) // where each output row's first input row is in padded
 		var tile [mr * nr]float32
 		for b := lo; b < hi; b++ {
 			r0, r1 := b*g, min(outRows, (b+1)*g)
+			used := 0
+			for t0 := 0; t0 < r1-r0; {
+				n, oy := (r0+t0)/p.OH, (r0+t0)%p.OH
+				cnt := min(r1-r0-t0, p.OH-oy)
+				rows := (cnt-1)*p.SH + window
+				for r := 0; r < rows; r++ {
+					padRow(p, in, n, oy*p.SH+r, wp, (*padded)[(used+r)*row:(used+r+1)*row])
+				}
+				for t := 0; t < cnt; t++ {
+					starts[t0+t] = (used + t*p.SH) * row
+				}
+				used, t0 = used+rows, t0+cnt
+			}
+			clear((*padded)[used*row:])
 			taps := offs[:r1-r0]
 			packB(Mat{Data: dy[r0*p.OW*p.F:], Stride: p.F}, 0, (r1-r0)*p.OW, p.F, *bp)
 			for ky := 0; ky < p.KH; ky++ {
 				for t := range taps {
-					n, oy := (r0+t)/p.OH, (r0+t)%p.OH
-					taps[t] = (n*hp + oy*p.SH + ky*p.DH) * row
+					taps[t] = starts[t] + ky*p.DH*row
 				}
 				for m0 := 0; m0 < m; m0 += mr {
-					a := panelA{data: padded[m0:], rs: 1, ks: p.SW * p.C, taps: taps}
+					a := panelA{data: (*padded)[m0:], rs: 1, ks: p.SW * p.C, taps: taps}
 					for j0 := 0; j0 < p.F; j0 += nr {
 						c := (*part)[(ky*m+m0)*p.F+j0:]
 						bpanel := (*bp)[(j0/nr)*nr*len(taps)*p.OW:]
