@@ -130,7 +130,7 @@ func BenchmarkConvForward3x3(b *testing.B) {
 		ConvForward(p, in, k, nil, out)
 	}
 	flops := 2 * float64(p.N*p.OH*p.OW*p.F*9*p.C)
-	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	reportSpeed(b, flops, Workers())
 }
 
 // Window cases: output rows at least windowMinWidth wide.
@@ -319,19 +319,19 @@ func BenchmarkConvWinograd3x3(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				WinogradConv(p, in, wk, out, nil)
 			}
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			reportSpeed(b, flops, Workers())
 		})
 		b.Run(name+"/winograd4", func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				WinogradConv(p, in, wk4, out, nil)
 			}
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			reportSpeed(b, flops, Workers())
 		})
 		b.Run(name+"/packed", func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				ConvForwardPacked(p, in, pk, out, nil)
 			}
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			reportSpeed(b, flops, Workers())
 		})
 	}
 }
@@ -363,7 +363,7 @@ func BenchmarkConvResNet50(b *testing.B) {
 				ConvForwardPacked(p, in, pk, out, nil)
 			}
 			flops := 2 * float64(p.N*p.OH*p.OW*p.F*p.KH*p.KW*p.C)
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			reportSpeed(b, flops, Workers())
 		})
 	}
 }
