@@ -82,6 +82,15 @@ func channelSums(x []float32, c, inner int, acc []float64, f func(v float32, i i
 }
 
 func (o *batchNormOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen bool, al *arena) (*tensor.Tensor, any, error) {
+	out, cache, _, err := o.train(in, w, f, frozen, al, false)
+	return out, cache, err
+}
+
+// train is forwardTrain, with the ReLU after it applied too when relu is
+// set and it can be (batch statistics, channels last): rectified says so.
+// Its backward reads x and the ReLU's output, never its own output, so
+// the two can share one.
+func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, al *arena, relu bool) (out *tensor.Tensor, cache any, rectified bool, err error) {
 	x := in[0]
 	c, inner := o.bnShape(x, f)
 	if frozen {
@@ -90,7 +99,7 @@ func (o *batchNormOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen 
 		for i := range inv {
 			inv[i] = 1 / math.Sqrt(float64(w[3].Data[i])+o.epsilon)
 		}
-		return out, &bnCache{invStd: inv}, err
+		return out, &bnCache{invStd: inv}, false, err
 	}
 	count := len(x.Data) / c
 	var mean, sq []float64
@@ -134,12 +143,16 @@ func (o *batchNormOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen 
 		mm[ch] = float32(o.momentum*float64(mm[ch]) + (1-o.momentum)*mean[ch])
 		mv[ch] = float32(o.momentum*float64(mv[ch]) + (1-o.momentum)*v)
 	}
-	out := al.NewUninit(x.Shape...)
+	out = al.NewUninit(x.Shape...)
 	if inner == 1 {
 		// xhat is not kept: backward recomputes it from x (which it
 		// reads anyway) with scale and shift, a buffer and a pass saved.
-		kernels.Normalize(x.Data, nil, out.Data, c, scale, shift, gamma, beta)
-		return out, &bnCache{scale: scale, shift: shift, invStd: inv, batch: true}, nil
+		if relu {
+			kernels.NormalizeRelu(x.Data, out.Data, c, scale, shift, gamma, beta)
+		} else {
+			kernels.Normalize(x.Data, nil, out.Data, c, scale, shift, gamma, beta)
+		}
+		return out, &bnCache{scale: scale, shift: shift, invStd: inv, batch: true}, relu, nil
 	}
 	xhat := al.floats(len(x.Data))
 	for off := 0; off < len(x.Data); off += c * inner {
@@ -159,7 +172,7 @@ func (o *batchNormOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen 
 			}
 		}
 	}
-	return out, &bnCache{xhat: xhat, invStd: inv, batch: true}, nil
+	return out, &bnCache{xhat: xhat, invStd: inv, batch: true}, false, nil
 }
 
 func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {

@@ -63,8 +63,23 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 		}
 		t.vals[m.inputs[i].layer] = toInternal(in, f)
 	}
+	// A ReLU whose backward its BatchNorm takes over (fusedRelu) is applied
+	// by the BatchNorm too, as it writes its output: the two layers share
+	// that output, one pass over it instead of two.
+	readers := m.readers()
+	reluOf := map[*Layer]*Layer{}
+	for _, l := range m.layers {
+		if bn := fusedRelu(l, readers, false); bn != nil {
+			reluOf[bn] = l
+		}
+	}
+	applied := map[*Layer]bool{}
 	for _, l := range m.layers {
 		if _, ok := l.op.(inputOp); ok {
+			continue
+		}
+		if applied[l] {
+			t.vals[l] = t.vals[l.inputs[0].layer]
 			continue
 		}
 		ins := make([]*tensor.Tensor, len(l.inputs))
@@ -73,7 +88,11 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 		}
 		var out *tensor.Tensor
 		var err error
-		if to, ok := l.op.(trainOp); ok {
+		if bn, ok := l.op.(*batchNormOp); ok && reluOf[l] != nil {
+			var rectified bool
+			out, t.caches[l], rectified, err = bn.train(ins, l.values(), f, l.frozen, t.al, true)
+			applied[reluOf[l]] = rectified
+		} else if to, ok := l.op.(trainOp); ok {
 			out, t.caches[l], err = to.forwardTrain(ins, l.values(), f, l.frozen, t.al)
 		} else {
 			out, err = l.op.forward(ins, l.values(), f, t.al)

@@ -53,3 +53,21 @@ func TestAdd(t *testing.T) {
 		}
 	}
 }
+
+// NormalizeRelu gives the bits of Normalize and then a ReLU, with and
+// without the assembly's channel groups.
+func TestNormalizeRelu(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range []int{5, 16, 48, 4096, 5000} {
+		rows := 37
+		x := randSlice(r, rows*c)
+		scale, shift, gamma, beta := randSlice(r, c), randSlice(r, c), randSlice(r, c), randSlice(r, c)
+		want, got := make([]float32, len(x)), make([]float32, len(x))
+		Normalize(x, nil, want, c, scale, shift, gamma, beta)
+		Relu(want, want)
+		NormalizeRelu(x, got, c, scale, shift, gamma, beta)
+		if i := firstDiff(got, want); i >= 0 {
+			t.Fatalf("c=%d: [%d] = %v, want %v", c, i, got[i], want[i])
+		}
+	}
+}
