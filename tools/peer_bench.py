@@ -6,6 +6,9 @@ the ratios as a Markdown table for the README.
     apt-get install python3-torch python3-torchvision nodejs npm
     /usr/bin/python3 tools/peer_bench.py [--rounds 3] [--seconds 8] [--only training]
 
+The table (medians over the rounds) goes to stdout, each round's figures to
+stderr.
+
 All three run the same network: torchvision's ResNet-50 (our torch
 flavour) at 224x224, with 2 threads. ONNX Runtime runs the model exported
 from PyTorch. Training compares a full SGD step.
@@ -123,6 +126,9 @@ def main():
         for p in peers:
             them = statistics.median(res[p])
             print(f"| {name} | {us:.2f} | {p} | {them:.2f} | {us / them:.2f}x |", flush=True)
+        # Each round's figures, on stderr: the peers' can move by 2x between runs here.
+        rounds = "; ".join(f"{who} " + " ".join(f"{v:.2f}" for v in vals) for who, vals in res.items())
+        print(f"{name}: {rounds}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
