@@ -14,27 +14,55 @@ import (
 // do not count. On Linux the memory is mapped and advised into 2 MB pages
 // (the weights are streamed once per image; small pages cost a TLB miss
 // every 4 KB); elsewhere, or when mapping fails, it comes from the heap.
+//
+// Small slices are carved out of 4 MB slabs: a process may hold many plans,
+// and Linux allows a process some 65,000 mappings.
 type OffHeap struct {
 	mu    sync.Mutex
 	maps  [][]byte
 	bytes int
+	slab  []byte // the slab small slices come from, used up to used
+	used  int
 }
 
-// Floats returns n zeroed floats that stay valid until Free.
+// slabBytes is the size of the mappings small slices share.
+const slabBytes = 4 << 20
+
+// Floats returns n zeroed floats that stay valid until Free, 64-byte
+// aligned.
 func (h *OffHeap) Floats(n int) []float32 {
 	if n == 0 {
 		return nil
 	}
-	b := mapBytes(4 * n)
+	size := (4*n + 63) &^ 63
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var b []byte
+	if size > slabBytes/4 {
+		b = h.mapLocked(size)
+	} else {
+		if h.used+size > len(h.slab) {
+			h.slab, h.used = h.mapLocked(slabBytes), 0
+		}
+		if h.slab != nil {
+			b, h.used = h.slab[h.used:h.used+size], h.used+size
+		}
+	}
 	if b == nil {
 		return make([]float32, n)
 	}
-	h.mu.Lock()
-	h.maps = append(h.maps, b)
-	h.bytes += len(b)
-	h.mu.Unlock()
-	mapped.Add(int64(len(b)))
 	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n)
+}
+
+// mapLocked maps n bytes and records them, or returns nil.
+func (h *OffHeap) mapLocked(n int) []byte {
+	b := mapBytes(n)
+	if b != nil {
+		h.maps = append(h.maps, b)
+		h.bytes += len(b)
+		mapped.Add(int64(len(b)))
+	}
+	return b
 }
 
 // Copy returns an off-heap copy of s.
@@ -53,7 +81,7 @@ func (h *OffHeap) Free() {
 		unmapBytes(b)
 		mapped.Add(-int64(len(b)))
 	}
-	h.maps, h.bytes = nil, 0
+	h.maps, h.bytes, h.slab, h.used = nil, 0, nil, 0
 }
 
 // mapped counts the bytes every OffHeap holds outside the heap.

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"unsafe"
 )
 
 func TestOffHeap(t *testing.T) {
@@ -28,6 +29,16 @@ func TestOffHeap(t *testing.T) {
 	}
 	if runtime.GOOS == "linux" && h.Bytes() < 4*(1+1000+3<<20+3) {
 		t.Errorf("Bytes = %d, want at least the floats handed out", h.Bytes())
+	}
+	for _, n := range []int{1, 3, 100, 5000} { // small slices: 64-byte aligned, from shared slabs
+		for range 200 {
+			if p := uintptr(unsafe.Pointer(&h.Floats(n)[0])); p%64 != 0 {
+				t.Fatalf("Floats(%d) at %#x, not 64-byte aligned", n, p)
+			}
+		}
+	}
+	if runtime.GOOS == "linux" && len(h.maps) > 6 {
+		t.Errorf("%d mappings for the slices above, want a few slabs", len(h.maps))
 	}
 	h.Free()
 	if h.Bytes() != 0 {
