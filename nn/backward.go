@@ -150,7 +150,7 @@ func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, a
 		if relu {
 			kernels.NormalizeRelu(x.Data, out.Data, c, scale, shift, gamma, beta)
 		} else {
-			kernels.Normalize(x.Data, nil, out.Data, c, scale, shift, gamma, beta)
+			kernels.Normalize(x.Data, out.Data, c, scale, shift, gamma, beta)
 		}
 		return out, &bnCache{scale: scale, shift: shift, invStd: inv, batch: true}, relu, nil
 	}

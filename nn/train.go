@@ -41,6 +41,9 @@ type Tape struct {
 	caches     map[*Layer]any
 	inputGrads []*tensor.Tensor
 	al         *arena // the model's step buffers, or nil
+	// bnOf maps each ReLU whose passes its BatchNorm takes over
+	// (fusedRelu) to that BatchNorm: decided once, for both passes.
+	bnOf map[*Layer]*Layer
 }
 
 // ForwardTrain runs the model in training mode (BatchNormalization uses
@@ -67,10 +70,11 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 	// by the BatchNorm too, as it writes its output: the two layers share
 	// that output, one pass over it instead of two.
 	readers := m.readers()
+	t.bnOf = map[*Layer]*Layer{}
 	reluOf := map[*Layer]*Layer{}
 	for _, l := range m.layers {
-		if bn := fusedRelu(l, readers, false); bn != nil {
-			reluOf[bn] = l
+		if bn := fusedRelu(l, readers); bn != nil {
+			t.bnOf[l], reluOf[bn] = bn, l
 		}
 	}
 	applied := map[*Layer]bool{}
@@ -150,7 +154,6 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 		addGrad(t.al, grads, l, toInternal(g, f))
 	}
 	life := t.lifetimes(gradOutputs)
-	readers := t.m.readers()
 	masks := map[*Layer]*tensor.Tensor{} // BatchNorm -> the ReLU output masking its gradient
 	for i := len(m.layers) - 1; i >= 0; i-- {
 		l := m.layers[i]
@@ -162,7 +165,7 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 			continue
 		}
 		delete(grads, l)
-		if bn := fusedRelu(l, readers, fromLogits[l]); bn != nil {
+		if bn := t.bnOf[l]; bn != nil && !fromLogits[l] {
 			// The BatchNorm's backward applies this ReLU's mask as it
 			// reads g: the ReLU's own pass and its output are skipped.
 			y := t.vals[l]
@@ -240,9 +243,9 @@ func (lt *lifetimes) drop(v *tensor.Tensor) {
 
 // fusedRelu returns the BatchNorm whose backward takes over ReLU layer l's:
 // l's only input is a BatchNorm in training mode that nothing else reads.
-func fusedRelu(l *Layer, readers map[*Layer]int, logits bool) *Layer {
+func fusedRelu(l *Layer, readers map[*Layer]int) *Layer {
 	a, ok := l.op.(*activationOp)
-	if !ok || a.fn != "relu" || logits || len(l.inputs) != 1 {
+	if !ok || a.fn != "relu" || len(l.inputs) != 1 {
 		return nil
 	}
 	bn := l.inputs[0].layer

@@ -63,7 +63,7 @@ func TestNormalizeRelu(t *testing.T) {
 		x := randSlice(r, rows*c)
 		scale, shift, gamma, beta := randSlice(r, c), randSlice(r, c), randSlice(r, c), randSlice(r, c)
 		want, got := make([]float32, len(x)), make([]float32, len(x))
-		Normalize(x, nil, want, c, scale, shift, gamma, beta)
+		Normalize(x, want, c, scale, shift, gamma, beta)
 		Relu(want, want)
 		NormalizeRelu(x, got, c, scale, shift, gamma, beta)
 		if i := firstDiff(got, want); i >= 0 {

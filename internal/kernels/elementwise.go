@@ -128,47 +128,34 @@ func Affine(x, out []float32, c int, a, b []float32) {
 	})
 }
 
-// Normalize computes xhat = x*scale + shift and out = xhat*gamma + beta
-// per channel: BatchNorm's training forward pass. xhat may be nil.
-func Normalize(x, xhat, out []float32, c int, scale, shift, gamma, beta []float32) {
-	normalize(x, xhat, out, c, scale, shift, gamma, beta, false)
+// Normalize computes out = (x*scale + shift)*gamma + beta per channel:
+// BatchNorm's training forward pass.
+func Normalize(x, out []float32, c int, scale, shift, gamma, beta []float32) {
+	normalize(x, out, c, scale, shift, gamma, beta, false)
 }
 
-// NormalizeRelu is Normalize (without xhat) followed by a ReLU of out,
-// applied to each few rows as they are written, while they are in cache.
+// NormalizeRelu is Normalize followed by a ReLU of out, applied to each few
+// rows as they are written, while they are in cache.
 func NormalizeRelu(x, out []float32, c int, scale, shift, gamma, beta []float32) {
-	normalize(x, nil, out, c, scale, shift, gamma, beta, true)
+	normalize(x, out, c, scale, shift, gamma, beta, true)
 }
 
-func normalize(x, xhat, out []float32, c int, scale, shift, gamma, beta []float32, withRelu bool) {
-	if xhat == nil {
-		step := max(1, 4096/c) // rows normalized, then rectified, at a time: 16 KB
-		ParallelFor(len(x)/c, rowsGrain(c), func(lo, hi int) {
-			for r0 := lo; r0 < hi; r0 += step {
-				r1 := min(hi, r0+step)
-				xs, os := x[r0*c:r1*c], out[r0*c:r1*c]
-				if !normalizeAsm(xs, os, c, scale, shift, gamma, beta) {
-					for r := 0; r < r1-r0; r++ {
-						xr, or := xs[r*c:r*c+c], os[r*c:r*c+c]
-						for i, v := range xr {
-							or[i] = (v*scale[i]+shift[i])*gamma[i] + beta[i]
-						}
+func normalize(x, out []float32, c int, scale, shift, gamma, beta []float32, withRelu bool) {
+	step := max(1, 4096/c) // rows normalized, then rectified, at a time: 16 KB
+	ParallelFor(len(x)/c, rowsGrain(c), func(lo, hi int) {
+		for r0 := lo; r0 < hi; r0 += step {
+			r1 := min(hi, r0+step)
+			xs, os := x[r0*c:r1*c], out[r0*c:r1*c]
+			if !normalizeAsm(xs, os, c, scale, shift, gamma, beta) {
+				for r := 0; r < r1-r0; r++ {
+					xr, or := xs[r*c:r*c+c], os[r*c:r*c+c]
+					for i, v := range xr {
+						or[i] = (v*scale[i]+shift[i])*gamma[i] + beta[i]
 					}
 				}
-				if withRelu {
-					relu(os, os)
-				}
 			}
-		})
-		return
-	}
-	ParallelFor(len(x)/c, rowsGrain(c), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr, hr, or := x[r*c:r*c+c], xhat[r*c:r*c+c], out[r*c:r*c+c]
-			for i, v := range xr {
-				h := v*scale[i] + shift[i]
-				hr[i] = h
-				or[i] = h*gamma[i] + beta[i]
+			if withRelu {
+				relu(os, os)
 			}
 		}
 	})

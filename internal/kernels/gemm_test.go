@@ -454,7 +454,7 @@ func batchNormForwardCase(t *testing.T, r *rand.Rand, c, rows int) {
 	for _, isa := range kernelISAs(t) {
 		isa.use()
 		got, want := make([]float32, rows*c), make([]float32, rows*c)
-		Normalize(x, nil, got, c, scale, shift, gamma, beta)
+		Normalize(x, got, c, scale, shift, gamma, beta)
 		for i, v := range x {
 			k := i % c
 			want[i] = (v*scale[k]+shift[k])*gamma[k] + beta[k]
