@@ -90,7 +90,7 @@ func windowEnds(p Conv2DParams) []int {
 
 // convWindow computes out = conv(in) * w finished by ep (nil: none).
 func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epilogue) {
-	wp := (p.OW-1)*p.SW + p.KW
+	wp := windowWidth(p)
 	row := wp * p.C
 	blocks := windowBlocks(p)
 	offs := make([][]int, len(blocks))
@@ -108,26 +108,23 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 	// per panel). Each chunk's input rows are copied with their zero
 	// border into a buffer of the core's own, which stays in L2: no
 	// padded copy of the whole input goes to memory and back.
-	span := func(rows int) int { return (rows-1)*p.SH + (p.KH-1)*p.DH + 1 } // input rows under rows output rows
 	// Chunks overlap by the window's height less the stride: long enough
 	// that the rows copied again add at most a quarter (a 3x3 window at
 	// stride 1 takes 8 rows), short enough to stay in L2 (512 KB).
-	halo := (p.KH-1)*p.DH + 1 - p.SH
+	halo := windowRows(p, 1) - p.SH
 	chunk := max((mc+p.OW-1)/p.OW, (4*halo+p.SH-1)/p.SH)
 	chunk = max(1, min(chunk, ((1<<17)/row-halo)/p.SH))
-	slack := mr*p.SW*p.C + mr // a short last panel is computed as a full one, reading on
+	slack := windowSlack(p)
 	ParallelFor(p.N*p.OH, (p.N*p.OH+Workers()-1)/Workers(), func(lo, hi int) {
 		var tile [mr * nr]float32
-		buf := getBuf(span(chunk)*row + slack)
+		buf := getBuf(windowRows(p, chunk)*row + slack)
 		defer putBuf(buf)
 		for c0, c1 := lo, lo; c0 < hi; c0 = c1 {
 			n, oy0 := c0/p.OH, c0%p.OH
 			c1 = min(hi, c0+chunk, (n+1)*p.OH)
-			rows := span(c1 - c0)
+			rows := windowRows(p, c1-c0)
 			padded := (*buf)[:rows*row+slack]
-			for r := 0; r < rows; r++ {
-				padRow(p, in, n, oy0*p.SH+r, wp, padded[r*row:(r+1)*row])
-			}
+			padRows(p, in, n, oy0*p.SH, rows, wp, padded)
 			clear(padded[rows*row:])
 			k0 := 0
 			for bi, b := range blocks {
@@ -169,6 +166,27 @@ func padInput(p Conv2DParams, in []float32, hp, wp int, dst []float32) {
 	})
 }
 
+// windowWidth is the width of p's zero-bordered input as far as the
+// windows reach.
+func windowWidth(p Conv2DParams) int { return (p.OW-1)*p.SW + p.KW }
+
+// windowRows is how many rows of the zero-bordered input lie under rows
+// consecutive output rows.
+func windowRows(p Conv2DParams, rows int) int { return (rows-1)*p.SH + (p.KH-1)*p.DH + 1 }
+
+// windowSlack is the room kept after a zero-bordered input: a short last
+// panel is computed as a full one, reading on.
+func windowSlack(p Conv2DParams) int { return mr*p.SW*p.C + mr }
+
+// padRows writes rows rows of image n's zero-bordered input, from row y0,
+// wp pixels wide, one after another into dst.
+func padRows(p Conv2DParams, in []float32, n, y0, rows, wp int, dst []float32) {
+	row := wp * p.C
+	for r := 0; r < rows; r++ {
+		padRow(p, in, n, y0+r, wp, dst[r*row:(r+1)*row])
+	}
+}
+
 // padRow writes row y of image n's zero-bordered input (y counts the top
 // border's rows), wp pixels wide, into d.
 func padRow(p Conv2DParams, in []float32, n, y, wp int, d []float32) {
@@ -198,7 +216,7 @@ func windowKernelGrad(p Conv2DParams) bool {
 // are read in place as the A panel, one stretch per output row; only dy is
 // packed, a block of output rows at a time.
 func convBackwardKernel(p Conv2DParams, in, dy, dkernel []float32) {
-	wp := (p.OW-1)*p.SW + p.KW
+	wp := windowWidth(p)
 	row := wp * p.C
 	m := p.KW * p.C
 	g := max(1, kc/p.OW) // output rows per block of dy
@@ -208,9 +226,8 @@ func convBackwardKernel(p Conv2DParams, in, dy, dkernel []float32) {
 	// A block's input rows, with their zero border, are copied into the
 	// core's own buffer (as convWindow does): each image the block touches
 	// gives the rows under its output rows.
-	window := (p.KH-1)*p.DH + 1
 	images := min(g, g/p.OH+2)
-	local := (g*p.SH+images*window)*row + mr*p.SW*p.C + mr // and slack: short panels read on
+	local := (g*p.SH+images*windowRows(p, 1))*row + windowSlack(p)
 	var mu sync.Mutex
 	workers := Workers()
 	ParallelFor(blocks, (blocks+workers-1)/workers, func(lo, hi int) {
@@ -230,10 +247,8 @@ func convBackwardKernel(p Conv2DParams, in, dy, dkernel []float32) {
 			for t0 := 0; t0 < r1-r0; {
 				n, oy := (r0+t0)/p.OH, (r0+t0)%p.OH
 				cnt := min(r1-r0-t0, p.OH-oy)
-				rows := (cnt-1)*p.SH + window
-				for r := 0; r < rows; r++ {
-					padRow(p, in, n, oy*p.SH+r, wp, (*padded)[(used+r)*row:(used+r+1)*row])
-				}
+				rows := windowRows(p, cnt)
+				padRows(p, in, n, oy*p.SH, rows, wp, (*padded)[used*row:])
 				for t := 0; t < cnt; t++ {
 					starts[t0+t] = (used + t*p.SH) * row
 				}
