@@ -117,9 +117,15 @@ func TestPlanSteadyStateAllocations(t *testing.T) {
 	// The largest activation here is 2x48x48x64 floats, 1.2 MB; what is
 	// left is small bookkeeping (tensor headers, closures) and the output.
 	per := (after.TotalAlloc - before.TotalAlloc) / runs
-	t.Logf("%d bytes allocated per Predict", per)
+	objs := (after.Mallocs - before.Mallocs) / runs
+	t.Logf("%d bytes in %d objects allocated per Predict of %d steps", per, objs, plan.Steps())
 	if per > 64<<10 {
 		t.Errorf("%d bytes allocated per Predict, want < 64 KB", per)
+	}
+	// Parallel loops' jobs and closures are what a step should leave, about
+	// four (the kernels once copied an epilogue for every block of C: 12).
+	if objs > 6*uint64(plan.Steps()) {
+		t.Errorf("%d objects allocated per Predict of %d steps, want at most 6 a step", objs, plan.Steps())
 	}
 }
 

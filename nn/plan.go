@@ -36,6 +36,7 @@ type Plan struct {
 type pstep struct {
 	layer *Layer // the layer whose output this step produces
 	ins   []int
+	reads []int // ins and the residual: the values the step is the last user of, perhaps
 	out   int
 
 	conv     *conv2DOp
@@ -245,7 +246,11 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 	}
 	p.uses = make([]int, p.nvals)
 	for _, st := range p.steps {
-		for _, v := range st.inputs() {
+		st.reads = st.ins
+		if st.residual >= 0 && st.conv != nil {
+			st.reads = append(append([]int(nil), st.ins...), st.residual)
+		}
+		for _, v := range st.reads {
 			p.uses[v]++
 		}
 	}
@@ -254,13 +259,6 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 	}
 	compiled = true
 	return p, nil
-}
-
-func (st *pstep) inputs() []int {
-	if st.residual >= 0 && st.conv != nil {
-		return append(append([]int(nil), st.ins...), st.residual)
-	}
-	return st.ins
 }
 
 func (p *Plan) generic(l *Layer, val map[*Layer]int, newVal func(*Layer) int) {
@@ -481,6 +479,7 @@ func (p *Plan) predict(inputs []*tensor.Tensor, timed func(st *pstep, x, out *te
 	}
 	vals := make([]*tensor.Tensor, p.nvals)
 	pooled := make([]bool, p.nvals)
+	scratch := make([]stepScratch, len(p.steps))
 	uses := append([]int(nil), p.uses...)
 	batch := -1
 	for i, in := range inputs {
@@ -497,12 +496,12 @@ func (p *Plan) predict(inputs []*tensor.Tensor, timed func(st *pstep, x, out *te
 			vals[v] = nil
 		}
 	}
-	for _, st := range p.steps {
+	for i, st := range p.steps {
 		var t0 time.Time
 		if timed != nil {
 			t0 = time.Now()
 		}
-		out, own, err := p.run(st, vals)
+		out, own, err := p.run(st, vals, &scratch[i])
 		if timed != nil {
 			timed(st, vals[st.ins[0]], out, time.Since(t0))
 		}
@@ -515,7 +514,7 @@ func (p *Plan) predict(inputs []*tensor.Tensor, timed func(st *pstep, x, out *te
 			return nil, fmt.Errorf("model %q: layer %q (%s): %w", m.name, st.layer.name, st.layer.class, err)
 		}
 		vals[st.out], pooled[st.out] = out, own
-		for _, v := range st.inputs() {
+		for _, v := range st.reads {
 			release(v)
 		}
 	}
@@ -531,8 +530,23 @@ func (p *Plan) predict(inputs []*tensor.Tensor, timed func(st *pstep, x, out *te
 	return outs, nil
 }
 
+// stepScratch holds what a step of one pass needs beside its buffer: all
+// of a pass's in one allocation rather than three small ones a step.
+type stepScratch struct {
+	out   tensor.Tensor
+	shape [4]int
+	ep    kernels.Epilogue
+}
+
+// tensor returns s.out shaped n x h x w x c on data.
+func (s *stepScratch) tensor(data []float32, n, h, w, c int) *tensor.Tensor {
+	s.shape = [4]int{n, h, w, c}
+	s.out = tensor.Tensor{Shape: s.shape[:], Data: data}
+	return &s.out
+}
+
 // run executes one step; own says the output came from the buffer pool.
-func (p *Plan) run(st *pstep, vals []*tensor.Tensor) (*tensor.Tensor, bool, error) {
+func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Tensor, bool, error) {
 	x := vals[st.ins[0]]
 	switch {
 	case st.conv != nil:
@@ -542,12 +556,13 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor) (*tensor.Tensor, bool, erro
 		if !ok {
 			return nil, false, fmt.Errorf("input %v is too small", x.Shape)
 		}
-		out := &tensor.Tensor{Shape: []int{n, kp.OH, kp.OW, o.filters}, Data: p.get(n * kp.OH * kp.OW * o.filters)}
+		out := s.tensor(p.get(n*kp.OH*kp.OW*o.filters), n, kp.OH, kp.OW, o.filters)
 		var res []float32
 		if st.residual >= 0 {
 			res = vals[st.residual].Data
 		}
-		ep := &kernels.Epilogue{Bias: st.bias, Res: res, LdRes: o.filters, Relu: st.relu}
+		s.ep = kernels.Epilogue{Bias: st.bias, Res: res, LdRes: o.filters, Relu: st.relu}
+		ep := &s.ep
 		if st.wino != nil {
 			kernels.WinogradConv(kp, x.Data, st.wino, out.Data, ep)
 		} else {
@@ -577,7 +592,7 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor) (*tensor.Tensor, bool, erro
 			kp.PadT += samePad(ph, kp.OH, o.size, kp.SH, 1)
 			kp.PadL += samePad(pw, kp.OW, o.size, kp.SW, 1)
 		}
-		out := &tensor.Tensor{Shape: []int{n, kp.OH, kp.OW, c}, Data: p.get(n * kp.OH * kp.OW * c)}
+		out := s.tensor(p.get(n*kp.OH*kp.OW*c), n, kp.OH, kp.OW, c)
 		if o.max {
 			kernels.MaxPool(kp, x.Data, out.Data)
 		} else {

@@ -132,11 +132,7 @@ func ConvForwardPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []fl
 	}
 	fg := p.F / p.Groups
 	convForward(p, in, out, func(g, r0, rows int, a Mat, c []float32) {
-		if ep == nil {
-			GemmPacked(rows, a, kernel[g], c, p.F, false)
-			return
-		}
-		GemmPackedEpilogue(rows, a, kernel[g], c, p.F, ep.at(r0, g*fg))
+		gemm(rows, fg, kernel[g].K, a, bSource{packed: kernel[g]}, c, p.F, false, epAt{ep, r0, g * fg})
 	})
 }
 

@@ -37,7 +37,7 @@ func (m Mat) at(i, j int) float32 {
 // into rectangles spread over the worker pool; when C is too small to keep
 // the cores busy and k is long, k is split instead and the parts summed.
 func Gemm(m, n, k int, a, b Mat, c []float32, ldc int, accumulate bool) {
-	gemm(m, n, k, a, bSource{mat: b}, c, ldc, accumulate, nil)
+	gemm(m, n, k, a, bSource{mat: b}, c, ldc, accumulate, epAt{})
 }
 
 // Epilogue finishes each tile of C while it is still in cache: adds Bias
@@ -49,18 +49,17 @@ type Epilogue struct {
 	Relu  bool
 }
 
-// at returns the epilogue of the sub-matrix from row i, column j.
-func (e *Epilogue) at(i, j int) *Epilogue {
-	if e == nil {
-		return nil
-	}
-	s := *e
-	s.Bias = e.Bias[j:]
-	if e.Res != nil {
-		s.Res = e.Res[i*e.LdRes+j:]
-	}
-	return &s
+// epAt is an epilogue seen from row i, column j of its matrix: what a
+// sub-matrix of C is finished with. It is passed by value; slicing a copy
+// of the Epilogue for each block of C put hundreds of small objects per
+// network pass on the heap.
+type epAt struct {
+	e    *Epilogue
+	i, j int
 }
+
+// at returns the epilogue of the sub-matrix from row i, column j.
+func (r epAt) at(i, j int) epAt { return epAt{r.e, r.i + i, r.j + j} }
 
 // apply finishes rows x cols of C (row stride ldc) from C's row i0,
 // column j0.
@@ -123,13 +122,13 @@ func (pb *PackedB) blockLen(k0 int) int {
 
 // GemmPacked is Gemm with B packed by PackB.
 func GemmPacked(m int, a Mat, b *PackedB, c []float32, ldc int, accumulate bool) {
-	gemm(m, b.N, b.K, a, bSource{packed: b}, c, ldc, accumulate, nil)
+	gemm(m, b.N, b.K, a, bSource{packed: b}, c, ldc, accumulate, epAt{})
 }
 
 // GemmPackedEpilogue is GemmPacked (without accumulation) finishing C with
 // ep (Bias has N entries, Res is m x N).
 func GemmPackedEpilogue(m int, a Mat, b *PackedB, c []float32, ldc int, ep *Epilogue) {
-	gemm(m, b.N, b.K, a, bSource{packed: b}, c, ldc, false, ep)
+	gemm(m, b.N, b.K, a, bSource{packed: b}, c, ldc, false, epAt{e: ep})
 }
 
 // bSource gives gemmSerial the packed panels of B for a block of rows,
@@ -156,14 +155,14 @@ func (s bSource) block(k0, kk, n int, buf *[]float32) []float32 {
 	return *buf
 }
 
-func gemm(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, ep *Epilogue) {
+func gemm(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, ep epAt) {
 	if m == 0 || n == 0 {
 		return
 	}
 	workers := Workers()
 	mb := (m + mc - 1) / mc
 	nb := (n + nr - 1) / nr
-	if workers > 1 && mb*nb < workers && k >= 4*kc && m*n*k >= 1<<20 && b.packed == nil && ep == nil {
+	if workers > 1 && mb*nb < workers && k >= 4*kc && m*n*k >= 1<<20 && b.packed == nil && ep.e == nil {
 		gemmSplitK(m, n, k, a, b, c, ldc, accumulate, workers)
 		return
 	}
@@ -219,7 +218,7 @@ func gemmSplitK(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 		for p := lo; p < hi; p++ {
 			k0, k1 := p*k/parts, (p+1)*k/parts
 			buf := getBuf(m * n)
-			gemmSerial(m, n, k1-k0, a.sub(0, k0), b.rows(k0), *buf, n, false, nil, copiesRows(a, m, n))
+			gemmSerial(m, n, k1-k0, a.sub(0, k0), b.rows(k0), *buf, n, false, epAt{}, copiesRows(a, m, n))
 			partial[p] = *buf
 		}
 	})
@@ -247,15 +246,15 @@ func (s bSource) rows(k0 int) bSource { return bSource{mat: s.mat.sub(k0, 0)} }
 // gemmSerial is Gemm on the calling goroutine; copyA says to copy each
 // block of A's rows close together first (copiesRows: not for an A that
 // the caller has just written into cache).
-func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, ep *Epilogue, copyA bool) {
+func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, ep epAt, copyA bool) {
 	if k == 0 {
 		if !accumulate {
 			for i := 0; i < m; i++ {
 				clear(c[i*ldc : i*ldc+n])
 			}
 		}
-		if ep != nil {
-			ep.apply(c, ldc, 0, 0, m, n)
+		if ep.e != nil {
+			ep.e.apply(c, ldc, ep.i, ep.j, m, n)
 		}
 		return
 	}
@@ -289,7 +288,7 @@ func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 		}
 		bpanels := b.block(k0, kk, n, bp)
 		acc := accumulate || k0 > 0
-		var last *Epilogue
+		var last epAt
 		for i0 := 0; i0 < m; i0 += mc {
 			mm := min(mc, m-i0)
 			if k0+kk == k {
@@ -414,7 +413,7 @@ func (a panelA) last(rows, kk int) int {
 // macroKernel multiplies an mm x (kk per tap) block of A by the packed
 // panels of B into C; panel p of A (rows p*mr...) starts step floats after
 // panel p-1.
-func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, ldc int, acc bool, ep *Epilogue) {
+func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, ldc int, acc bool, ep epAt) {
 	var tile [mr * nr]float32
 	kt := kk * len(a.taps)
 	for j0 := 0; j0 < n; j0 += nr {
@@ -422,7 +421,7 @@ func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, l
 		cols := min(nr, n-j0)
 		for i0 := 0; i0 < mm; i0 += mr {
 			rows := min(mr, mm-i0)
-			tileOf(rows, kk, a.shift((i0/mr)*step), bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep, i0, j0, &tile)
+			tileOf(rows, kk, a.shift((i0/mr)*step), bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep.e, ep.i+i0, ep.j+j0, &tile)
 		}
 	}
 }
