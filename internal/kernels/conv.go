@@ -99,9 +99,41 @@ type PoolParams struct {
 }
 
 // MaxPool takes the maximum over each window; padding is ignored, as in
-// TensorFlow.
+// TensorFlow. Windows with no pixel inside the image leave out alone.
+//
+// It goes by output rows: first the maximum over the window's input rows,
+// whole rows at a time, then over each window's pixels of that row. Pixel
+// by pixel, a 3x3 window costs nine calls on a few channels each, and the
+// network's stem pooling ran at half the speed of memory.
 func MaxPool(p PoolParams, in, out []float32) {
-	pool(p, in, out, true)
+	row := p.W * p.C
+	ParallelFor(p.N*p.OH, 1, func(lo, hi int) {
+		buf := getBuf(row)
+		defer putBuf(buf)
+		rmax := *buf
+		for r := lo; r < hi; r++ {
+			n, oy := r/p.OH, r%p.OH
+			y0, y1 := max(0, oy*p.SH-p.PadT), min(p.H, oy*p.SH-p.PadT+p.KH)
+			if y0 >= y1 {
+				continue
+			}
+			copy(rmax, in[(n*p.H+y0)*row:][:row])
+			for y := y0 + 1; y < y1; y++ {
+				maxInto(rmax, in[(n*p.H+y)*row:][:row])
+			}
+			for ox := 0; ox < p.OW; ox++ {
+				x0, x1 := max(0, ox*p.SW-p.PadL), min(p.W, ox*p.SW-p.PadL+p.KW)
+				if x0 >= x1 {
+					continue
+				}
+				o := out[((n*p.OH+oy)*p.OW+ox)*p.C:][:p.C]
+				copy(o, rmax[x0*p.C:][:p.C])
+				for x := x0 + 1; x < x1; x++ {
+					maxInto(o, rmax[x*p.C:][:p.C])
+				}
+			}
+		}
+	})
 }
 
 // AvgPool averages each window over the pixels inside the image, as
@@ -110,6 +142,8 @@ func AvgPool(p PoolParams, in, out []float32) {
 	pool(p, in, out, false)
 }
 
+// pool is the pixel-by-pixel pooling: AvgPool, and MaxPool's reference in
+// tests.
 func pool(p PoolParams, in, out []float32, isMax bool) {
 	ParallelFor(p.N*p.OH, 1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {

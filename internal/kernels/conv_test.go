@@ -35,6 +35,46 @@ func TestGlobalPool(t *testing.T) {
 	}
 }
 
+// MaxPool's row-wise maximum gives the pixel-by-pixel one's results,
+// padding ignored, for strides, paddings and windows that stick out or
+// hold no pixel at all (their output stays as it was).
+func TestMaxPoolMatchesPixelWise(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, p := range []PoolParams{
+		{N: 2, H: 112, W: 112, C: 64, KH: 3, KW: 3, SH: 2, SW: 2, PadT: 1, PadL: 1, OH: 56, OW: 56},
+		{N: 1, H: 7, W: 9, C: 3, KH: 2, KW: 2, SH: 2, SW: 2, OH: 4, OW: 5},
+		{N: 3, H: 5, W: 6, C: 17, KH: 3, KW: 2, SH: 1, SW: 3, PadT: 2, PadL: 1, OH: 7, OW: 3},
+		{N: 1, H: 2, W: 2, C: 4, KH: 1, KW: 1, SH: 1, SW: 1, PadT: 2, PadL: 2, OH: 6, OW: 6},
+	} {
+		in := randSlice(r, p.N*p.H*p.W*p.C)
+		got, want := randSlice(r, p.N*p.OH*p.OW*p.C), make([]float32, p.N*p.OH*p.OW*p.C)
+		copy(want, got)
+		MaxPool(p, in, got)
+		pool(p, in, want, true)
+		if i := firstDiff(got, want); i >= 0 {
+			t.Errorf("%+v: [%d] = %v, want %v", p, i, got[i], want[i])
+		}
+	}
+}
+
+func BenchmarkMaxPool(b *testing.B) {
+	p := PoolParams{N: 16, H: 112, W: 112, C: 64, KH: 3, KW: 3, SH: 2, SW: 2, PadT: 1, PadL: 1, OH: 56, OW: 56}
+	r := rand.New(rand.NewPCG(1, 1))
+	in, out := randSlice(r, p.N*p.H*p.W*p.C), make([]float32, p.N*p.OH*p.OW*p.C)
+	for _, rows := range []bool{true, false} {
+		b.Run(map[bool]string{true: "rows", false: "pixels"}[rows], func(b *testing.B) {
+			b.SetBytes(int64(4 * (len(in) + len(out))))
+			for i := 0; i < b.N; i++ {
+				if rows {
+					MaxPool(p, in, out)
+				} else {
+					pool(p, in, out, true)
+				}
+			}
+		})
+	}
+}
+
 // Add's assembly gives the portable loop's sums, in place or not, at
 // lengths around its 16-float groups.
 func TestAdd(t *testing.T) {
