@@ -2,6 +2,7 @@ package resnet
 
 import (
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ func TestPlanMatchesReference(t *testing.T) {
 				diff, scale, err := tensor.MaxAbsDiff(got[0], want[0])
 				if err != nil || diff > 1e-4*scale {
 					t.Errorf("%s %v (%s, %d Winograd layers): plan differs from the reference by %g (scale %g) %v",
-						tt.arch, tt.in, mode.name, plan.WinogradLayers(), diff, scale, err)
+						tt.arch, tt.in, mode.name, plan.WinogradLayers(tt.in[0]), diff, scale, err)
 				}
 			}
 		}
@@ -258,5 +259,53 @@ func TestPlanConsumesWeights(t *testing.T) {
 	}
 	if _, err := m.Compile(); err != nn.ErrConsumed {
 		t.Errorf("compiling a consumed model: %v", err)
+	}
+}
+
+// Small outputs go by Winograd only from the batch where it pays (ResNet-20's
+// 8x8 stage from two images on), its kernel made on first use; one image
+// keeps the matrix products. Both give the reference's results.
+func TestPlanWinogradFromBatch(t *testing.T) {
+	stage3 := kernels.Conv2DParams{N: 1, H: 8, W: 8, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1, OH: 8, OW: 8}
+	if kernels.WinogradMinBatch(stage3) == 0 {
+		t.Skip("Winograd does not pay on this CPU (it needs the AVX-512 transforms)")
+	}
+	m := mustBuild(t, "resnet20", WithFlavor(Torch))
+	nonTrivial(m)
+	plan, err := m.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, two := plan.WinogradLayers(1), plan.WinogradLayers(2)
+	if two <= one {
+		t.Fatalf("Winograd layers: %d for one image, %d for two; want more for two", one, two)
+	}
+	for _, n := range []int{1, 2, 1, 3} {
+		x := tensor.New(n, 32, 32, 3)
+		copy(x.Data, testgen.Uniform("x", len(x.Data)))
+		want, err := m.Predict(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		times, err := plan.Profile(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wino := 0
+		for _, st := range times {
+			if strings.Contains(st.What, "winograd") {
+				wino++
+			}
+		}
+		if wino != plan.WinogradLayers(n) {
+			t.Errorf("batch %d: the profile shows %d Winograd steps, WinogradLayers says %d", n, wino, plan.WinogradLayers(n))
+		}
+		got, err := plan.Predict(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, s, _ := tensor.MaxAbsDiff(got[0], want[0]); d > 1e-4*s {
+			t.Errorf("batch %d: the plan differs from the reference by %g (scale %g)", n, d, s)
+		}
 	}
 }

@@ -39,10 +39,15 @@ type pstep struct {
 	reads []int // ins and the residual: the values the step is the last user of, perhaps
 	out   int
 
-	conv     *conv2DOp
-	pads     [4]int // top, bottom, left, right
-	packed   []*kernels.PackedB
-	wino     *kernels.WinogradKernel // set (and packed nil) when run by Winograd
+	conv   *conv2DOp
+	pads   [4]int // top, bottom, left, right
+	packed []*kernels.PackedB
+	wino   *kernels.WinogradKernel // set (and packed nil) when run by Winograd
+	// large runs batches of at least large.batch by Winograd, its kernel
+	// transformed from packed on first use: where one image is better
+	// served by the matrix products (a 7x7 output), memory need not hold
+	// both forms unless larger batches come.
+	large    *largeWinograd
 	bias     []float32
 	relu     bool
 	residual int // value added before the ReLU, or -1
@@ -342,10 +347,11 @@ func (st *pstep) convParams(n, h, w, c int) (kp kernels.Conv2DParams, ok bool) {
 	return kp, true
 }
 
-// chooseWinograd picks Winograd's F(2x2, 3x3) for a 3x3 stride-1
-// convolution where the kernels say it is faster at the model's input size
-// (or everywhere it applies, when forced), and then keeps only its
-// transformed kernel.
+// chooseWinograd picks Winograd (F(4x4, 3x3) or F(2x2, 3x3)) for a 3x3
+// stride-1 convolution where the kernels say it is faster at the model's
+// input size for any batch (or everywhere it applies, when forced), and
+// then keeps only its transformed kernel; where it is faster only from
+// some batch on, the step keeps both ways.
 func (p *Plan) chooseWinograd(st *pstep, kernel []float32, h, w, c int) {
 	o := st.conv
 	if p.winograd == noWinograd || h == Unknown || w == Unknown {
@@ -355,21 +361,44 @@ func (p *Plan) chooseWinograd(st *pstep, kernel []float32, h, w, c int) {
 	if !ok || !kernels.WinogradApplies(kp) {
 		return
 	}
-	if p.winograd == forceWinograd || kernels.WinogradPreferred(kp) {
+	switch b := kernels.WinogradMinBatch(kp); {
+	case p.winograd == forceWinograd || b == 1:
 		st.wino = kernels.NewWinogradKernelTile(kernel, c, o.filters, kernels.WinogradTile(kp))
 		st.packed = nil
+	case b > 1:
+		st.large = &largeWinograd{batch: b}
 	}
 }
 
-// WinogradLayers is the number of convolutions the plan runs by Winograd.
-func (p *Plan) WinogradLayers() int {
-	n := 0
+// largeWinograd is a step's Winograd kernel for batches of at least batch
+// images, made when the first such batch comes.
+type largeWinograd struct {
+	batch int
+	once  sync.Once
+	k     *kernels.WinogradKernel
+}
+
+// winogradFor returns the Winograd kernel st runs a batch of n images with
+// (kp describes the batch), or nil: the matrix products.
+func (p *Plan) winogradFor(st *pstep, n int, kp kernels.Conv2DParams) *kernels.WinogradKernel {
+	if st.wino != nil || st.large == nil || n < st.large.batch {
+		return st.wino
+	}
+	l := st.large
+	l.once.Do(func() { l.k = kernels.WinogradKernelFromPacked(p.mem, st.packed, kp.C, kernels.WinogradTile(kp)) })
+	return l.k
+}
+
+// WinogradLayers is the number of convolutions the plan runs by Winograd
+// for a batch of n images.
+func (p *Plan) WinogradLayers(n int) int {
+	count := 0
 	for _, st := range p.steps {
-		if st.wino != nil {
-			n++
+		if st.wino != nil || st.large != nil && n >= st.large.batch {
+			count++
 		}
 	}
-	return n
+	return count
 }
 
 // fuseRelu absorbs a ReLU reading only last into st.
@@ -422,7 +451,7 @@ type StepTime struct {
 func (p *Plan) Profile(inputs ...*tensor.Tensor) ([]StepTime, error) {
 	times := make([]StepTime, 0, len(p.steps))
 	_, err := p.predict(inputs, func(st *pstep, x, out *tensor.Tensor, d time.Duration) {
-		times = append(times, StepTime{Layer: st.layer.name, What: st.describe(), Time: d, FLOPs: st.flops(x, out)})
+		times = append(times, StepTime{Layer: st.layer.name, What: st.describe(x.Shape[0]), Time: d, FLOPs: st.flops(x, out)})
 	})
 	return times, err
 }
@@ -443,14 +472,18 @@ func (st *pstep) flops(x, out *tensor.Tensor) int64 {
 	return 2 * int64(len(out.Data)) * k
 }
 
-// describe says what a step computes, for profiles.
-func (st *pstep) describe() string {
+// describe says what a step computes for a batch of n, for profiles.
+func (st *pstep) describe(n int) string {
 	switch {
 	case st.conv != nil:
 		o := st.conv
 		s := fmt.Sprintf("conv %dx%d/%d ->%d", o.kernel, o.kernel, o.strides[0], o.filters)
-		if st.wino != nil {
-			s += fmt.Sprintf(" winograd F(%dx%d)", st.wino.Tile(), st.wino.Tile())
+		wk := st.wino
+		if wk == nil && st.large != nil && n >= st.large.batch {
+			wk = st.large.k
+		}
+		if wk != nil {
+			s += fmt.Sprintf(" winograd F(%dx%d)", wk.Tile(), wk.Tile())
 		}
 		if st.residual >= 0 {
 			s += " +add"
@@ -563,8 +596,8 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Te
 		}
 		s.ep = kernels.Epilogue{Bias: st.bias, Res: res, LdRes: o.filters, Relu: st.relu}
 		ep := &s.ep
-		if st.wino != nil {
-			kernels.WinogradConv(kp, x.Data, st.wino, out.Data, ep)
+		if wk := p.winogradFor(st, n, kp); wk != nil {
+			kernels.WinogradConv(kp, x.Data, wk, out.Data, ep)
 		} else {
 			kernels.ConvForwardPacked(kp, x.Data, st.packed, out.Data, ep)
 		}

@@ -111,6 +111,37 @@ func packBBlocks(b Mat, k, n int, ends []int, buf []float32) *PackedB {
 	return pb
 }
 
+// block returns the first row and the length of the block holding row k.
+func (pb *PackedB) block(k int) (k0, kk int) {
+	k0 = k / kc * kc
+	if pb.ends != nil {
+		i, _ := slices.BinarySearch(pb.ends, k+1)
+		k0 = 0
+		if i > 0 {
+			k0 = pb.ends[i-1]
+		}
+	}
+	return k0, pb.blockLen(k0)
+}
+
+// row copies row k of the matrix pb was packed from into dst (N floats).
+func (pb *PackedB) row(k int, dst []float32) {
+	k0, kk := pb.block(k)
+	np := (pb.N + nr - 1) / nr
+	for p := 0; p < np; p++ {
+		copy(dst[p*nr:][:min(nr, pb.N-p*nr)], pb.data[k0*np*nr+p*nr*kk+(k-k0)*nr:])
+	}
+}
+
+// setRow writes src (N floats) into row k: row's inverse.
+func (pb *PackedB) setRow(k int, src []float32) {
+	k0, kk := pb.block(k)
+	np := (pb.N + nr - 1) / nr
+	for p := 0; p < np; p++ {
+		copy(pb.data[k0*np*nr+p*nr*kk+(k-k0)*nr:][:min(nr, pb.N-p*nr)], src[p*nr:])
+	}
+}
+
 // blockLen is the number of rows in the block starting at row k0.
 func (pb *PackedB) blockLen(k0 int) int {
 	if pb.ends == nil {

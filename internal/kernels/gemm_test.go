@@ -504,3 +504,56 @@ func batchNormForwardCase(t *testing.T, r *rand.Rand, c, rows int) {
 		}
 	}
 }
+
+// A packed matrix gives back its rows, and takes them, with kc blocks,
+// with a window convolution's blocks, and with columns short of a panel.
+func TestPackedBRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, tc := range []struct {
+		k, n int
+		p    *Conv2DParams
+	}{
+		{1, 1, nil}, {300, 40, nil}, {513, 97, nil},
+		{9 * 512, 512, &Conv2DParams{C: 512, F: 512, KH: 3, KW: 3}},
+		{9 * 16, 20, &Conv2DParams{C: 16, F: 20, KH: 3, KW: 3}},
+	} {
+		b := randSlice(r, tc.k*tc.n)
+		pb := PackB(Mat{Data: b, Stride: tc.n}, tc.k, tc.n)
+		if tc.p != nil {
+			pb = packWindowKernel(*tc.p, b)
+		}
+		got := make([]float32, tc.k*tc.n)
+		for k := 0; k < tc.k; k++ {
+			pb.row(k, got[k*tc.n:(k+1)*tc.n])
+		}
+		if i := firstDiff(got, b); i >= 0 {
+			t.Errorf("%d x %d (window %v): row gives [%d] = %v, want %v", tc.k, tc.n, tc.p != nil, i, got[i], b[i])
+		}
+		again := &PackedB{K: pb.K, N: pb.N, data: make([]float32, len(pb.data)), ends: pb.ends}
+		for k := 0; k < tc.k; k++ {
+			again.setRow(k, b[k*tc.n:(k+1)*tc.n])
+		}
+		if i := firstDiff(again.data, pb.data); i >= 0 {
+			t.Errorf("%d x %d (window %v): setRow puts [%d] = %v, want %v", tc.k, tc.n, tc.p != nil, i, again.data[i], pb.data[i])
+		}
+	}
+}
+
+// The Winograd kernel made from a packed convolution kernel, off the heap,
+// is the one made from the kernel itself, to the bit.
+func TestWinogradKernelFromPacked(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	var h OffHeap
+	defer h.Free()
+	for _, tc := range [][3]int{{16, 20, 2}, {64, 48, 4}, {512, 512, 2}} {
+		c, f, m := tc[0], tc[1], tc[2]
+		kernel := randSlice(r, 9*c*f)
+		want := NewWinogradKernelTile(kernel, c, f, m)
+		got := WinogradKernelFromPacked(&h, PackConvKernel(Conv2DParams{C: c, F: f, KH: 3, KW: 3, Groups: 1}, kernel), c, m)
+		for e := range want.u {
+			if i := firstDiff(got.u[e].data, want.u[e].data); i >= 0 {
+				t.Fatalf("c=%d f=%d F(%dx%d): matrix %d [%d] = %v, want %v", c, f, m, m, e, i, got.u[e].data[i], want.u[e].data[i])
+			}
+		}
+	}
+}

@@ -24,13 +24,37 @@ func WinogradApplies(p Conv2DParams) bool {
 }
 
 // WinogradPreferred reports whether Winograd beats the matrix-product
-// convolution for p on this CPU. Measured on Zen 5 with AVX-512
-// (BenchmarkConvWinograd3x3): 1.2 to 2.1 times faster for outputs from
-// 56x56 down to 14x14; at 7x7 the 2x2 tiles waste too much (4x4 tiles for 7
-// outputs) and the products are too small. Without the vector transforms it
-// loses everywhere.
+// convolution for p, a batch of p.N images, on this CPU: whether p.N
+// reaches WinogradMinBatch.
 func WinogradPreferred(p Conv2DParams) bool {
-	return WinogradApplies(p) && useAVX512 && p.C%16 == 0 && p.F%16 == 0 && p.OH >= 14 && p.OW >= 14
+	b := WinogradMinBatch(p)
+	return b > 0 && p.N >= b
+}
+
+// minWinogradTiles is the fewest 2x2 tiles a small output's Winograd
+// convolution takes to beat the matrix products: ResNet-50's 7x7x512
+// layers lose on one image's 16 tiles (1.05-1.11 ms against 0.95: small
+// products, and a transformed kernel of 16 MB against 9.4 to stream from
+// memory) and win from two images' 32 on (1.1 against 1.35 ms; at batch 16
+// 6.1 against 9.9).
+const minWinogradTiles = 32
+
+// WinogradMinBatch is the smallest batch from which Winograd beats the
+// matrix-product convolution for p (p.N aside) on this CPU, or 0 where it
+// never does. Measured on Zen 5 with AVX-512 (BenchmarkConvWinograd3x3
+// and ResNet-50's layers): 1.2 to 2.1 times faster for any batch for
+// outputs from 56x56 down to 14x14; smaller outputs, whose 2x2 tiles
+// waste more (16 tiles for 7x7 outputs), from minWinogradTiles tiles on.
+// Without the vector transforms it loses everywhere.
+func WinogradMinBatch(p Conv2DParams) int {
+	if !WinogradApplies(p) || !useAVX512 || p.C%16 != 0 || p.F%16 != 0 || p.OH < 1 || p.OW < 1 {
+		return 0
+	}
+	if p.OH >= 14 && p.OW >= 14 {
+		return 1
+	}
+	tiles := ((p.OH + 1) / 2) * ((p.OW + 1) / 2)
+	return (minWinogradTiles + tiles - 1) / tiles
 }
 
 // WinogradTile is the output tile side for p: 4, F(4x4, 3x3), where the
@@ -80,6 +104,20 @@ func NewWinogradKernel(kernel []float32, c, f int) *WinogradKernel {
 // NewWinogradKernelTile transforms an HWIO 3x3 kernel (3, 3, c, f) for
 // output tiles of m x m, 2 or 4 (see WinogradTile).
 func NewWinogradKernelTile(kernel []float32, c, f, m int) *WinogradKernel {
+	return newWinogradKernel(c, f, m, func(k int, dst []float32) { copy(dst, kernel[k*f:(k+1)*f]) }, nil)
+}
+
+// WinogradKernelFromPacked is NewWinogradKernelTile for the kernel that
+// PackConvKernel packed for c input channels, its transformed kernels in h:
+// a plan that keeps only the packed kernel can add Winograd's later
+// without the kernel or its transforms passing through the Go heap.
+func WinogradKernelFromPacked(h *OffHeap, packed []*PackedB, c, m int) *WinogradKernel {
+	return newWinogradKernel(c, packed[0].N, m, packed[0].row, h)
+}
+
+// newWinogradKernel transforms the HWIO 3x3 kernel whose row k (of f
+// filters) row gives, into packed matrices from h (nil: the heap).
+func newWinogradKernel(c, f, m int, row func(k int, dst []float32), h *OffHeap) *WinogradKernel {
 	form, ok := winoForms[m]
 	if !ok {
 		panic("kernels: Winograd tiles are 2 or 4")
@@ -87,17 +125,27 @@ func NewWinogradKernelTile(kernel []float32, c, f, m int) *WinogradKernel {
 	g := form.g
 	n := len(g)
 	wk := &WinogradKernel{C: c, F: f, form: form, u: make([]*PackedB, n*n)}
-	u := make([][]float32, n*n)
-	for e := range u {
-		u[e] = make([]float32, c*f)
+	size := (f + nr - 1) / nr * nr * c
+	for e := range wk.u {
+		wk.u[e] = &PackedB{K: c, N: f}
+		if h != nil {
+			wk.u[e].data = h.Floats(size)
+		} else {
+			wk.u[e].data = make([]float32, size)
+		}
 	}
+	taps := make([]float32, 9*f) // the input channel's nine kernel rows
+	out := make([]float32, n*n*f)
 	var k [3][3]float64
 	t := make([][3]float64, n)
 	for ci := 0; ci < c; ci++ {
+		for tap := 0; tap < 9; tap++ {
+			row(tap*c+ci, taps[tap*f:(tap+1)*f])
+		}
 		for fi := 0; fi < f; fi++ {
 			for ky := 0; ky < 3; ky++ {
 				for kx := 0; kx < 3; kx++ {
-					k[ky][kx] = float64(kernel[((ky*3+kx)*c+ci)*f+fi])
+					k[ky][kx] = float64(taps[(ky*3+kx)*f+fi])
 				}
 			}
 			for i := range t { // t = G k, then U = t G'
@@ -107,13 +155,13 @@ func NewWinogradKernelTile(kernel []float32, c, f, m int) *WinogradKernel {
 			}
 			for i := range t {
 				for j := range g {
-					u[n*i+j][ci*f+fi] = float32(t[i][0]*g[j][0] + t[i][1]*g[j][1] + t[i][2]*g[j][2])
+					out[(n*i+j)*f+fi] = float32(t[i][0]*g[j][0] + t[i][1]*g[j][1] + t[i][2]*g[j][2])
 				}
 			}
 		}
-	}
-	for e := range u {
-		wk.u[e] = PackB(Mat{Data: u[e], Stride: f}, c, f)
+		for e, u := range wk.u {
+			u.setRow(ci, out[e*f:(e+1)*f])
+		}
 	}
 	return wk
 }
