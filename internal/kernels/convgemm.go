@@ -25,7 +25,9 @@ func (p Conv2DParams) chunkRows(k int) int {
 func im2col(p Conv2DParams, in []float32, g, r0, rows int, cols []float32) {
 	cg := p.C / p.Groups
 	k := p.KH * p.KW * cg
-	ParallelFor(rows, 64, func(lo, hi int) {
+	// Chunks of about 64 KB: 64 rows of a 3x3 window over 512 channels
+	// would leave batch 1's 49 rows of 7x7 outputs to one core.
+	ParallelFor(rows, max(1, (16<<10)/k), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			pix := r0 + r
 			n, rem := pix/(p.OH*p.OW), pix%(p.OH*p.OW)
