@@ -20,24 +20,28 @@ func rowsGrain(c int) int { return max(1, grain/max(1, c)) }
 func ChannelSums(x []float32, c int, mean []float64) (sum, sq []float64) {
 	rows := len(x) / c
 	parts := Workers() * 2
-	ps := make([][]float64, parts)
-	qs := make([][]float64, parts)
+	// Each part's sums and squares in scratch, not allocated a part
+	// (BatchNorm calls this twice a layer a step).
+	buf, mbuf := scratch64.get(parts*2*c), getBuf(c)
+	defer scratch64.put(buf)
+	defer putBuf(mbuf)
+	partial, m32 := *buf, *mbuf
+	clear(partial)
+	for i := range m32 {
+		m32[i] = 0
+		if mean != nil {
+			m32[i] = float32(mean[i])
+		}
+	}
 	ParallelFor(parts, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			s := make([]float64, c)
+			s := partial[2*p*c : (2*p+1)*c]
 			var q []float64
 			if mean != nil {
-				q = make([]float64, c)
-			}
-			m32 := make([]float32, c)
-			for i := range m32 {
-				if mean != nil {
-					m32[i] = float32(mean[i])
-				}
+				q = partial[(2*p+1)*c : (2*p+2)*c]
 			}
 			r0, r1 := p*rows/parts, (p+1)*rows/parts
 			if channelSumsAsm(x[r0*c:r1*c], c, m32, s, q) {
-				ps[p], qs[p] = s, q
 				continue
 			}
 			for r := r0; r < r1; r++ {
@@ -52,24 +56,30 @@ func ChannelSums(x []float32, c int, mean []float64) (sum, sq []float64) {
 					}
 				}
 			}
-			ps[p], qs[p] = s, q
 		}
 	})
 	sum = make([]float64, c)
-	for _, s := range ps {
-		for i, v := range s {
-			sum[i] += v
-		}
-	}
 	if mean != nil {
 		sq = make([]float64, c)
-		for _, q := range qs {
-			for i, v := range q {
-				sq[i] += v
+	}
+	sumParts(partial, parts, sum, sq)
+	return sum, sq
+}
+
+// sumParts adds each part's pair of c sums in partial (the part's first
+// sums, then its second) into a and, unless nil, b, part by part.
+func sumParts(partial []float64, parts int, a, b []float64) {
+	c := len(a)
+	for p := 0; p < parts; p++ {
+		for i, v := range partial[2*p*c : (2*p+1)*c] {
+			a[i] += v
+		}
+		if b != nil {
+			for i, v := range partial[(2*p+1)*c : (2*p+2)*c] {
+				b[i] += v
 			}
 		}
 	}
-	return sum, sq
 }
 
 // DotChannelsMasked returns per-channel sums of gm and of gm*h, gm = g
@@ -78,13 +88,15 @@ func ChannelSums(x []float32, c int, mean []float64) (sum, sq []float64) {
 func DotChannelsMasked(g, y, h []float32, c int) (sumG, sumGH []float64) {
 	rows := len(g) / c
 	parts := Workers() * 2
-	ps, qs := make([][]float64, parts), make([][]float64, parts)
+	buf := scratch64.get(parts * 2 * c)
+	defer scratch64.put(buf)
+	partial := *buf
+	clear(partial)
 	ParallelFor(parts, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			s, q := make([]float64, c), make([]float64, c)
+			s, q := partial[2*p*c:(2*p+1)*c], partial[(2*p+1)*c:(2*p+2)*c]
 			r0, r1 := p*rows/parts, (p+1)*rows/parts
 			if dotMaskedAsm(g[r0*c:r1*c], y, r0, h[r0*c:r1*c], c, s, q) {
-				ps[p], qs[p] = s, q
 				continue
 			}
 			for r := r0; r < r1; r++ {
@@ -103,16 +115,10 @@ func DotChannelsMasked(g, y, h []float32, c int) (sumG, sumGH []float64) {
 					q[i] += float64(v) * float64(hr[i])
 				}
 			}
-			ps[p], qs[p] = s, q
 		}
 	})
 	sumG, sumGH = make([]float64, c), make([]float64, c)
-	for p := range ps {
-		for i := range sumG {
-			sumG[i] += ps[p][i]
-			sumGH[i] += qs[p][i]
-		}
-	}
+	sumParts(partial, parts, sumG, sumGH)
 	return sumG, sumGH
 }
 

@@ -556,41 +556,53 @@ const (
 	flagRelu
 )
 
-// scratch holds free scratch buffers by size class: class c holds slices
-// of capacity 1<<c floats. Exact classes mean a buffer taken is never
-// dropped for being too small, and unlike a sync.Pool the lists survive
-// collections, so steady use allocates nothing: garbage is what lets a
-// process's heap grow to twice the model's weights. The lists hold as many
-// buffers of a class as were ever in use at once.
-var scratch struct {
+// freeLists hold free scratch slices by size class: class c holds slices
+// of capacity 1<<c. Exact classes mean a slice taken is never dropped for
+// being too small, and unlike a sync.Pool the lists survive collections,
+// so steady use allocates nothing: garbage is what lets a process's heap
+// grow to twice the model's weights. The lists hold as many slices of a
+// class as were ever in use at once.
+type freeLists[T float32 | float64] struct {
 	mu   sync.Mutex
-	free [48][]*[]float32
+	free [48][]*[]T
+}
+
+// scratch holds the kernels' float32 buffers, scratch64 their float64 sums.
+var (
+	scratch   freeLists[float32]
+	scratch64 freeLists[float64]
+)
+
+// get returns a slice of n values (contents undefined).
+func (l *freeLists[T]) get(n int) *[]T {
+	c := bits.Len(uint(max(n, 1) - 1))
+	l.mu.Lock()
+	if f := l.free[c]; len(f) > 0 {
+		p := f[len(f)-1]
+		l.free[c] = f[:len(f)-1]
+		l.mu.Unlock()
+		*p = (*p)[:n]
+		return p
+	}
+	l.mu.Unlock()
+	s := make([]T, n, 1<<c)
+	return &s
+}
+
+// put returns a slice from get to the lists.
+func (l *freeLists[T]) put(p *[]T) {
+	c := bits.Len(uint(cap(*p))) - 1
+	if cap(*p) != 1<<c {
+		return // not from get
+	}
+	l.mu.Lock()
+	l.free[c] = append(l.free[c], p)
+	l.mu.Unlock()
 }
 
 // getBuf returns a scratch slice of n floats (contents undefined); hot
 // loops reuse packing and scratch buffers instead of allocating per call.
-func getBuf(n int) *[]float32 {
-	c := bits.Len(uint(max(n, 1) - 1))
-	scratch.mu.Lock()
-	if l := scratch.free[c]; len(l) > 0 {
-		p := l[len(l)-1]
-		scratch.free[c] = l[:len(l)-1]
-		scratch.mu.Unlock()
-		*p = (*p)[:n]
-		return p
-	}
-	scratch.mu.Unlock()
-	s := make([]float32, n, 1<<c)
-	return &s
-}
+func getBuf(n int) *[]float32 { return scratch.get(n) }
 
 // putBuf returns a slice from getBuf to the free lists.
-func putBuf(p *[]float32) {
-	c := bits.Len(uint(cap(*p))) - 1
-	if cap(*p) != 1<<c {
-		return // not from getBuf
-	}
-	scratch.mu.Lock()
-	scratch.free[c] = append(scratch.free[c], p)
-	scratch.mu.Unlock()
-}
+func putBuf(p *[]float32) { scratch.put(p) }
