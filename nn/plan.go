@@ -36,7 +36,7 @@ type Plan struct {
 type pstep struct {
 	layer *Layer // the layer whose output this step produces
 	ins   []int
-	reads []int // ins and the residual: the values the step is the last user of, perhaps
+	reads []int // every value the step reads: ins and the residual
 	out   int
 
 	conv   *conv2DOp
