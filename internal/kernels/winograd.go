@@ -23,14 +23,6 @@ func WinogradApplies(p Conv2DParams) bool {
 	return p.KH == 3 && p.KW == 3 && p.SH == 1 && p.SW == 1 && p.DH == 1 && p.DW == 1 && p.Groups == 1
 }
 
-// WinogradPreferred reports whether Winograd beats the matrix-product
-// convolution for p, a batch of p.N images, on this CPU: whether p.N
-// reaches WinogradMinBatch.
-func WinogradPreferred(p Conv2DParams) bool {
-	b := WinogradMinBatch(p)
-	return b > 0 && p.N >= b
-}
-
 // minWinogradTiles is the fewest 2x2 tiles a small output's Winograd
 // convolution takes to beat the matrix products: ResNet-50's 7x7x512
 // layers lose on one image's 16 tiles (1.05-1.11 ms against 0.95: small
