@@ -79,7 +79,7 @@ func checkPlanGolden(t *testing.T, m *nn.Model, golden string, g *weights.File) 
 		}
 		want := g.Tensors["logits"]
 		diff, scale, err := tensor.MaxAbsDiff(&tensor.Tensor{Shape: want.Shape, Data: got[0].Data}, want)
-		t.Logf("%s plan (%s, %d Winograd layers) logits max |error| %.3g, relative %.2g", golden, mode.name, plan.WinogradLayers(1), diff, diff/scale)
+		t.Logf("%s plan (%s, %d Winograd layers) logits max |error| %.3g, relative %.2g", golden, mode.name, plan.WinogradLayers(g.Tensors["input"].Shape[0]), diff, diff/scale)
 		if err != nil || diff > 1e-4*scale {
 			t.Errorf("%s: the plan (%s) differs from PyTorch by %g (scale %g) %v", golden, mode.name, diff, scale, err)
 		}
