@@ -608,7 +608,8 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Te
 		rows := len(x.Data) / k
 		shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), o.units)
 		out := &tensor.Tensor{Shape: shape, Data: p.get(rows * o.units)}
-		kernels.GemmPackedEpilogue(rows, kernels.Mat{Data: x.Data, Stride: k}, st.packed[0], out.Data, o.units, &kernels.Epilogue{Bias: st.bias})
+		s.ep = kernels.Epilogue{Bias: st.bias}
+		kernels.GemmPackedEpilogue(rows, kernels.Mat{Data: x.Data, Stride: k}, st.packed[0], out.Data, o.units, &s.ep)
 		activate(o.activation, out.Shape, out.Data)
 		return out, true, nil
 	case st.pool != nil:

@@ -139,12 +139,6 @@ func MaxPool(p PoolParams, in, out []float32) {
 // AvgPool averages each window over the pixels inside the image, as
 // TensorFlow does with "same" padding.
 func AvgPool(p PoolParams, in, out []float32) {
-	pool(p, in, out, false)
-}
-
-// pool is the pixel-by-pixel pooling: AvgPool, and MaxPool's reference in
-// tests.
-func pool(p PoolParams, in, out []float32, isMax bool) {
 	ParallelFor(p.N*p.OH, 1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			n, oy := r/p.OH, r%p.OH
@@ -162,12 +156,9 @@ func pool(p PoolParams, in, out []float32, isMax bool) {
 							continue
 						}
 						px := in[((n*p.H+iy)*p.W+ix)*p.C:][:p.C]
-						switch {
-						case count == 0:
+						if count == 0 {
 							copy(o, px)
-						case isMax:
-							maxInto(o, px)
-						default:
+						} else {
 							for c, v := range px {
 								o[c] += v
 							}
@@ -175,7 +166,7 @@ func pool(p PoolParams, in, out []float32, isMax bool) {
 						count++
 					}
 				}
-				if !isMax && count > 0 {
+				if count > 0 {
 					inv := 1 / float32(count)
 					for c := range o {
 						o[c] *= inv
