@@ -8,7 +8,7 @@ peak probes, for AVX2 (6x16 tiles in ymm registers) and AVX-512 (12x32 and
 Both kernels have one Go signature:
 
     func kernelRxC(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int,
-        bias, res *float32, ldres int, taps *int, ntaps int)
+        bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
 
 The product runs over ntaps stretches of k steps each. In stretch t,
 A(r, p) is at a + 4*taps[t] + r*ars + p*aks bytes, so one kernel reads
@@ -19,7 +19,9 @@ NHWC input (one stretch per kernel row). B is a packed panel, row p at
 b + p*ldb, read on across the stretches. The flags finish the tile before it is stored:
 1 adds C's values (accumulation over k blocks), 2 adds bias[j], 4 adds
 res[r*ldres/4 + j], 8 applies ReLU, in that order, the order of the
-portable Go epilogue, so both give the same bits.
+portable Go epilogue, so both give the same bits. pfaddr (0: none) is
+memory for the 12x32 kernel to prefetch, 128 bytes a k step: a product
+streaming A from memory names the next block of its rows.
 """
 
 import sys
@@ -41,7 +43,7 @@ def kernel(name, rows, reg, vbytes, vecs=2):
     w = out.append
     cols = vecs * vbytes // 4
     w(f"""
-// func {name}(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
+// func {name}(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
 //
 // A {rows}x{cols} tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. {", ".join(bases)} point at A rows
@@ -49,9 +51,10 @@ def kernel(name, rows, reg, vbytes, vecs=2):
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
 // {acc[0][0]}..{acc[-1][-1]} hold the tile, {vecs} register(s) a row; {", ".join(bs)}
 // hold the B row; {bcast[0]}..{bcast[-1]} take turns broadcasting A values.
-// A 12-row loop also prefetches the B panel after this one (pf bytes on,
-// BX in the loop): the next tile's, cold the first time weights pass.
-TEXT ·{name}(SB), NOSPLIT, $32-112
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+TEXT ·{name}(SB), NOSPLIT, $32-120
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -61,6 +64,12 @@ TEXT ·{name}(SB), NOSPLIT, $32-112
 	MOVQ k+0(FP), AX
 	IMULQ ntaps+104(FP), AX
 	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   {name}_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+{name}_pfdef:
 	MOVQ AX, pf-8(SP)""")
     # C's tile (and the residual's) are usually cold: fetch them while the
     # loop computes, rather than stall on them at the stores. A burst of

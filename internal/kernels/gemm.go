@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // Blocking of the packed GEMM. A 12x32 tile of C lives in 24 AVX-512
@@ -289,63 +290,137 @@ func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 		}
 		return
 	}
+	g := gemmBlocks{m: m, n: n, k: k, a: a, c: c, ldc: ldc, accumulate: accumulate, ep: ep}
 	// Scratch only as needed: the free lists' lock is shared by the cores.
-	var bp, ap *[]float32
+	var bp *[]float32
 	if b.packed == nil {
 		bp = getBuf((n + nr - 1) / nr * nr * min(k, kc))
 		defer putBuf(bp)
 	}
 	if m%mr != 0 { // mc is a multiple of mr: only the last block has a short panel
-		ap = getBuf(mr * min(k, kc))
-		defer putBuf(ap)
+		g.short = getBuf(mr * min(k, kc))
+		defer putBuf(g.short)
 	}
-	// The kernels read whole panels of A where they are (a row-major A
-	// row by row, a transposed one column by column); only the last rows,
-	// short of a panel, are copied into a zero-padded one.
-	rs, ks := a.Stride, 1
-	if a.T {
-		rs, ks = 1, a.Stride
-	}
-	// Except where copyA says so.
-	var rowBlock *[]float32
 	if copyA && m >= mr {
-		rowBlock = getBuf(mc * min(k, kc))
-		defer putBuf(rowBlock)
+		g.rowBlock = getBuf(mc * min(k, kc))
+		defer putBuf(g.rowBlock)
 	}
+	if b.packed != nil && 4*len(b.packed.data) <= l2Bytes/2 {
+		// Each block of rows through all of k while its C stays in cache,
+		// and B, packed and small, read again from L2 for each block: taken
+		// k block by k block, C would go out to memory and back each time
+		// (10% slower on 12544 rows of 512 channels by 128).
+		for i0 := 0; i0 < m; i0 += mc {
+			pf := g.nextRows(i0)
+			for k0, kk := 0, 0; k0 < k; k0 += kk {
+				kk = b.packed.blockLen(k0)
+				g.block(i0, k0, kk, b.block(k0, kk, n, bp), &pf)
+			}
+		}
+		return
+	}
+	// A block of B's rows at a time (packed here if it is not), for all
+	// rows of A.
 	for k0, kk := 0, 0; k0 < k; k0 += kk {
 		kk = min(kc, k-k0)
 		if b.packed != nil {
 			kk = b.packed.blockLen(k0)
 		}
 		bpanels := b.block(k0, kk, n, bp)
-		acc := accumulate || k0 > 0
-		var last epAt
 		for i0 := 0; i0 < m; i0 += mc {
-			mm := min(mc, m-i0)
-			if k0+kk == k {
-				last = ep.at(i0, 0) // the final k block finishes C
+			var pf prefetch
+			if kk == k { // the next block's rows are whole rows of A
+				pf = g.nextRows(i0)
 			}
-			full := mm / mr * mr
-			if full > 0 {
-				in := panelA{data: a.sub(i0, k0).Data, rs: rs, ks: ks, taps: oneTap}
-				if rowBlock != nil {
-					in = copyRows(in, full, kk, *rowBlock)
-				}
-				macroKernel(full, n, kk, in, mr*in.rs, bpanels, c[i0*ldc:], ldc, acc, last)
-			}
-			if full < mm {
-				var in panelA
-				if a.T {
-					packA(a, i0+full, mm-full, k0, kk, *ap)
-					in = panelA{data: *ap, rs: 1, ks: mr, taps: oneTap}
-				} else { // rows copied whole, and zeros below for a kernel taller than them
-					in = copyRows(panelA{data: a.sub(i0+full, k0).Data, rs: a.Stride}, mm-full, kk, *ap)
-					clear((*ap)[(mm-full)*kk : mr*kk])
-				}
-				macroKernel(mm-full, n, kk, in, mr*kk, bpanels, c[(i0+full)*ldc:], ldc, acc, last.at(full, 0))
-			}
+			g.block(i0, k0, kk, bpanels, &pf)
 		}
 	}
+}
+
+// gemmBlocks is one gemmSerial product, run a block of A at a time.
+type gemmBlocks struct {
+	m, n, k    int
+	a          Mat
+	c          []float32
+	ldc        int
+	accumulate bool
+	ep         epAt
+	// rowBlock holds a block of A's rows where they are copied together;
+	// short the last rows, short of a kernel's mr, zero-padded.
+	rowBlock, short *[]float32
+}
+
+// nextRows returns the prefetch of the rows of A in the block after row
+// i0's, where they lie together in memory.
+func (g *gemmBlocks) nextRows(i0 int) prefetch {
+	a := g.a
+	next := i0 + mc
+	if a.T || a.Stride != g.k || next >= g.m || 4*a.Stride*g.m < 2*l2Bytes {
+		return prefetch{} // (an A that fits in the cores' L2 is read from there)
+	}
+	return prefetch{addr: uintptr(unsafe.Pointer(&a.Data[next*a.Stride])), left: 4 * g.k * min(mc, g.m-next)}
+}
+
+// block multiplies rows [i0, i0+mc) and columns [k0, k0+kk) of A by that
+// block of B's rows (packed), finishing C after the last k block.
+func (g *gemmBlocks) block(i0, k0, kk int, bpanels []float32, pf *prefetch) {
+	a, c, ldc := g.a, g.c, g.ldc
+	acc := g.accumulate || k0 > 0
+	var last epAt
+	if k0+kk == g.k {
+		last = g.ep.at(i0, 0) // the final k block finishes C
+	}
+	mm := min(mc, g.m-i0)
+	full := mm / mr * mr
+	if full > 0 {
+		// The kernels read whole panels of A where they are (a row-major A
+		// row by row, a transposed one column by column), unless its rows
+		// are copied together first.
+		in := panelA{data: a.sub(i0, k0).Data, rs: a.Stride, ks: 1, taps: oneTap}
+		if a.T {
+			in.rs, in.ks = 1, a.Stride
+		}
+		if g.rowBlock != nil {
+			in = copyRows(in, full, kk, *g.rowBlock)
+		}
+		macroKernel(full, g.n, kk, in, mr*in.rs, bpanels, c[i0*ldc:], ldc, acc, last, pf)
+	}
+	if full < mm { // the last rows, short of a panel, go into a zero-padded one
+		var in panelA
+		if a.T {
+			packA(a, i0+full, mm-full, k0, kk, *g.short)
+			in = panelA{data: *g.short, rs: 1, ks: mr, taps: oneTap}
+		} else { // rows copied whole, and zeros below for a kernel taller than them
+			in = copyRows(panelA{data: a.sub(i0+full, k0).Data, rs: a.Stride}, mm-full, kk, *g.short)
+			clear((*g.short)[(mm-full)*kk : mr*kk])
+		}
+		macroKernel(mm-full, g.n, kk, in, mr*kk, bpanels, c[(i0+full)*ldc:], ldc, acc, last.at(full, 0), pf)
+	}
+}
+
+// l2Bytes is the size of a core's L2 cache (1 MB on the Zen cores
+// measured; 512 KB to 2 MB on others).
+const l2Bytes = 1 << 20
+
+// prefetch is memory the 12x32 kernels fetch while they compute, a stretch
+// each: a product streaming A from memory gets the next block of rows
+// ready while the kernels work on this one (13% faster on 50176 rows of 256
+// channels by 128). The kernels otherwise fetch the next panel of B.
+type prefetch struct {
+	addr uintptr
+	left int // bytes
+}
+
+// take returns where a kernel of kt steps should prefetch (0: none left),
+// and moves past what it fetches: 128 bytes a step.
+func (p *prefetch) take(kt int) uintptr {
+	if p == nil || p.left <= 0 {
+		return 0
+	}
+	at := p.addr
+	p.addr += uintptr(128 * kt)
+	p.left -= 128 * kt
+	return at
 }
 
 // copiesRows reports whether gemmSerial copies each block of A's rows
@@ -426,6 +501,7 @@ type panelA struct {
 	data   []float32
 	rs, ks int
 	taps   []int
+	pf     uintptr // where a 12x32 kernel prefetches (0: the next panel of B)
 }
 
 var oneTap = []int{0}
@@ -444,7 +520,7 @@ func (a panelA) last(rows, kk int) int {
 // macroKernel multiplies an mm x (kk per tap) block of A by the packed
 // panels of B into C; panel p of A (rows p*mr...) starts step floats after
 // panel p-1.
-func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, ldc int, acc bool, ep epAt) {
+func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, ldc int, acc bool, ep epAt, pf *prefetch) {
 	var tile [mr * nr]float32
 	kt := kk * len(a.taps)
 	for j0 := 0; j0 < n; j0 += nr {
@@ -452,7 +528,11 @@ func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, l
 		cols := min(nr, n-j0)
 		for i0 := 0; i0 < mm; i0 += mr {
 			rows := min(mr, mm-i0)
-			tileOf(rows, kk, a.shift((i0/mr)*step), bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep.e, ep.i+i0, ep.j+j0, &tile)
+			at := a.shift((i0 / mr) * step)
+			if rows == mr && cols == nr {
+				at.pf = pf.take(kt)
+			}
+			tileOf(rows, kk, at, bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep.e, ep.i+i0, ep.j+j0, &tile)
 		}
 	}
 }

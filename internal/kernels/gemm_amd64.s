@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
+// func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
 //
 // A 6x16 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12 point at A rows
@@ -10,9 +10,10 @@
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
 // Y0..Y11 hold the tile, 2 register(s) a row; Y12, Y13
 // hold the B row; Y14..Y15 take turns broadcasting A values.
-// A 12-row loop also prefetches the B panel after this one (pf bytes on,
-// BX in the loop): the next tile's, cold the first time weights pass.
-TEXT ·kernel6x16(SB), NOSPLIT, $32-112
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+TEXT ·kernel6x16(SB), NOSPLIT, $32-120
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -22,6 +23,12 @@ TEXT ·kernel6x16(SB), NOSPLIT, $32-112
 	MOVQ k+0(FP), AX
 	IMULQ ntaps+104(FP), AX
 	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernel6x16_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernel6x16_pfdef:
 	MOVQ AX, pf-8(SP)
 	MOVQ DX, R14
 	MOVQ DX, R15
@@ -239,7 +246,7 @@ kernel6x16_store:
 	VZEROUPPER
 	RET
 
-// func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
+// func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
 //
 // A 12x32 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12, R13, AX point at A rows
@@ -247,9 +254,10 @@ kernel6x16_store:
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
 // Z0..Z23 hold the tile, 2 register(s) a row; Z24, Z25
 // hold the B row; Z26..Z31 take turns broadcasting A values.
-// A 12-row loop also prefetches the B panel after this one (pf bytes on,
-// BX in the loop): the next tile's, cold the first time weights pass.
-TEXT ·kernel12x32(SB), NOSPLIT, $32-112
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+TEXT ·kernel12x32(SB), NOSPLIT, $32-120
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -259,6 +267,12 @@ TEXT ·kernel12x32(SB), NOSPLIT, $32-112
 	MOVQ k+0(FP), AX
 	IMULQ ntaps+104(FP), AX
 	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernel12x32_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernel12x32_pfdef:
 	MOVQ AX, pf-8(SP)
 	MOVQ DX, R14
 	MOVQ DX, R15
@@ -616,7 +630,7 @@ kernel12x32_store:
 	VZEROUPPER
 	RET
 
-// func kernel8x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
+// func kernel8x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
 //
 // A 8x32 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12, R13 point at A rows
@@ -624,9 +638,10 @@ kernel12x32_store:
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
 // Z0..Z15 hold the tile, 2 register(s) a row; Z16, Z17
 // hold the B row; Z18..Z31 take turns broadcasting A values.
-// A 12-row loop also prefetches the B panel after this one (pf bytes on,
-// BX in the loop): the next tile's, cold the first time weights pass.
-TEXT ·kernel8x32(SB), NOSPLIT, $32-112
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+TEXT ·kernel8x32(SB), NOSPLIT, $32-120
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -636,6 +651,12 @@ TEXT ·kernel8x32(SB), NOSPLIT, $32-112
 	MOVQ k+0(FP), AX
 	IMULQ ntaps+104(FP), AX
 	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernel8x32_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernel8x32_pfdef:
 	MOVQ AX, pf-8(SP)
 	MOVQ DX, R14
 	MOVQ DX, R15
@@ -901,7 +922,7 @@ kernel8x32_store:
 	VZEROUPPER
 	RET
 
-// func kernel4x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
+// func kernel4x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
 //
 // A 4x32 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12 point at A rows
@@ -909,9 +930,10 @@ kernel8x32_store:
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
 // Z0..Z7 hold the tile, 2 register(s) a row; Z8, Z9
 // hold the B row; Z10..Z31 take turns broadcasting A values.
-// A 12-row loop also prefetches the B panel after this one (pf bytes on,
-// BX in the loop): the next tile's, cold the first time weights pass.
-TEXT ·kernel4x32(SB), NOSPLIT, $32-112
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+TEXT ·kernel4x32(SB), NOSPLIT, $32-120
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -921,6 +943,12 @@ TEXT ·kernel4x32(SB), NOSPLIT, $32-112
 	MOVQ k+0(FP), AX
 	IMULQ ntaps+104(FP), AX
 	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernel4x32_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernel4x32_pfdef:
 	MOVQ AX, pf-8(SP)
 	MOVQ DX, R14
 	MOVQ DX, R15
@@ -1098,7 +1126,7 @@ kernel4x32_store:
 	VZEROUPPER
 	RET
 
-// func kernel12x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int)
+// func kernel12x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
 //
 // A 12x16 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12, R13, AX point at A rows
@@ -1106,9 +1134,10 @@ kernel4x32_store:
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
 // Z0..Z11 hold the tile, 1 register(s) a row; Z12
 // hold the B row; Z13..Z31 take turns broadcasting A values.
-// A 12-row loop also prefetches the B panel after this one (pf bytes on,
-// BX in the loop): the next tile's, cold the first time weights pass.
-TEXT ·kernel12x16(SB), NOSPLIT, $32-112
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+TEXT ·kernel12x16(SB), NOSPLIT, $32-120
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -1118,6 +1147,12 @@ TEXT ·kernel12x16(SB), NOSPLIT, $32-112
 	MOVQ k+0(FP), AX
 	IMULQ ntaps+104(FP), AX
 	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernel12x16_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernel12x16_pfdef:
 	MOVQ AX, pf-8(SP)
 	MOVQ DX, R14
 	MOVQ DX, R15

@@ -507,6 +507,33 @@ func batchNormForwardCase(t *testing.T, r *rand.Rand, c, rows int) {
 
 // A packed matrix gives back its rows, and takes them, with kc blocks,
 // with a window convolution's blocks, and with columns short of a panel.
+// Packed products take their blocks in two orders (each block of rows
+// through all of k while B is small, k block by k block otherwise) and
+// prefetch the next rows of a large A: all give Gemm's bits, epilogue
+// included.
+func TestGemmPackedOrders(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, s := range [][3]int{
+		{4*mc + mr + 5, 2*kc + 40, 70},  // B small: rows outer, three k blocks, a short panel
+		{4*mc + mr + 5, 2*kc + 40, 600}, // B large: k outer
+		{2100, kc, 40},                  // A of 2 MB: the next rows prefetched
+		{2100, kc, 1100},                // ... with B large
+	} {
+		m, k, n := s[0], s[1], s[2]
+		a := Mat{randSlice(r, m*k), k, false}
+		b := Mat{randSlice(r, k*n), n, false}
+		ep := &Epilogue{Bias: randSlice(r, n), Res: randSlice(r, m*n), LdRes: n, Relu: true}
+		want := make([]float32, m*n)
+		Gemm(m, n, k, a, b, want, n, false)
+		ep.apply(want, n, 0, 0, m, n)
+		got := make([]float32, m*n)
+		GemmPackedEpilogue(m, a, PackB(b, k, n), got, n, ep)
+		if i := firstDiff(got, want); i >= 0 {
+			t.Fatalf("%v: C[%d] = %v, want %v", s, i, got[i], want[i])
+		}
+	}
+}
+
 func TestPackedBRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, tc := range []struct {
