@@ -305,11 +305,13 @@ func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 		g.rowBlock = getBuf(mc * min(k, kc))
 		defer putBuf(g.rowBlock)
 	}
-	if b.packed != nil && 4*len(b.packed.data) <= l2Bytes/2 {
+	if b.packed != nil && (4*len(b.packed.data) <= l2Bytes/2 || g.streamsA()) {
 		// Each block of rows through all of k while its C stays in cache,
-		// and B, packed and small, read again from L2 for each block: taken
-		// k block by k block, C would go out to memory and back each time
-		// (10% slower on 12544 rows of 512 channels by 128).
+		// and B, packed, read again for each block (from L2 when it is
+		// small): taken k block by k block, C would go out to memory and
+		// back each time (10% slower on 12544 rows of 512 channels by 128),
+		// and the next block of A's rows could not be prefetched whole (4%
+		// on 3136 rows of 1024 channels by 256, B of 1 MB).
 		for i0 := 0; i0 < m; i0 += mc {
 			pf := g.nextRows(i0)
 			for k0, kk := 0, 0; k0 < k; k0 += kk {
@@ -350,15 +352,20 @@ type gemmBlocks struct {
 	rowBlock, short *[]float32
 }
 
-// nextRows returns the prefetch of the rows of A in the block after row
-// i0's, where they lie together in memory.
+// streamsA reports whether A streams from memory in blocks of whole rows
+// that lie together, which the kernels then prefetch: an A that fits in
+// the cores' L2 is read from there.
+func (g *gemmBlocks) streamsA() bool {
+	return !g.a.T && g.a.Stride == g.k && g.m > mc && 4*g.k*g.m >= 2*l2Bytes
+}
+
+// nextRows returns the prefetch of the block of A's rows after row i0's.
 func (g *gemmBlocks) nextRows(i0 int) prefetch {
-	a := g.a
 	next := i0 + mc
-	if a.T || a.Stride != g.k || next >= g.m || 4*a.Stride*g.m < 2*l2Bytes {
-		return prefetch{} // (an A that fits in the cores' L2 is read from there)
+	if !g.streamsA() || next >= g.m {
+		return prefetch{}
 	}
-	return prefetch{addr: uintptr(unsafe.Pointer(&a.Data[next*a.Stride])), left: 4 * g.k * min(mc, g.m-next)}
+	return prefetch{addr: uintptr(unsafe.Pointer(&g.a.Data[next*g.k])), left: 4 * g.k * min(mc, g.m-next)}
 }
 
 // block multiplies rows [i0, i0+mc) and columns [k0, k0+kk) of A by that

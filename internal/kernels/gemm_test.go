@@ -508,9 +508,9 @@ func batchNormForwardCase(t *testing.T, r *rand.Rand, c, rows int) {
 // A packed matrix gives back its rows, and takes them, with kc blocks,
 // with a window convolution's blocks, and with columns short of a panel.
 // Packed products take their blocks in two orders (each block of rows
-// through all of k while B is small, k block by k block otherwise) and
-// prefetch the next rows of a large A: all give Gemm's bits, epilogue
-// included.
+// through all of k while B is small or A streams, k block by k block
+// otherwise) and prefetch the next rows of a large A: all give Gemm's
+// bits, epilogue included.
 func TestGemmPackedOrders(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, s := range [][3]int{
@@ -518,6 +518,7 @@ func TestGemmPackedOrders(t *testing.T) {
 		{4*mc + mr + 5, 2*kc + 40, 600}, // B large: k outer
 		{2100, kc, 40},                  // A of 2 MB: the next rows prefetched
 		{2100, kc, 1100},                // ... with B large
+		{1100, 3 * kc, 700},             // A of 3 MB, B of 2 MB: rows outer, the next rows prefetched
 	} {
 		m, k, n := s[0], s[1], s[2]
 		a := Mat{randSlice(r, m*k), k, false}
