@@ -70,6 +70,36 @@ func TestPlanMatchesReference(t *testing.T) {
 	}
 }
 
+// A bottleneck block's last convolution and its projection shortcut run
+// as one step (their sums never stored); basic blocks, whose last
+// convolution is a 3x3, keep theirs apart.
+func TestPlanPairsProjections(t *testing.T) {
+	for _, tt := range []struct {
+		arch  string
+		pairs int
+	}{{"resnet50", 4}, {"resnet50v2", 4}, {"resnet18", 0}} {
+		m := mustBuild(t, tt.arch, WithFlavor(Torch), InputShape(64, 64, 3))
+		plan, err := m.Compile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := tensor.New(1, 64, 64, 3)
+		steps, err := plan.Profile(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs := 0
+		for _, st := range steps {
+			if strings.Contains(st.What, "+conv 1x1/") {
+				pairs++
+			}
+		}
+		if pairs != tt.pairs {
+			t.Errorf("%s: %d steps sum two convolutions, want %d", tt.arch, pairs, tt.pairs)
+		}
+	}
+}
+
 // nonTrivial gives the model weights and BatchNorm statistics far from
 // Keras' initial identity, so that folding mistakes show.
 func nonTrivial(m *nn.Model) error {

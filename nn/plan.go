@@ -14,7 +14,9 @@ import (
 
 // Plan is a model compiled for inference: BatchNormalization folded into
 // the convolution before it, ReLU and residual additions fused into the
-// convolution's output stage, zero padding folded into the convolution or
+// convolution's output stage, two 1x1 convolutions feeding one Add (a
+// bottleneck block's last and its projection shortcut) computed as one
+// product, zero padding folded into the convolution or
 // pooling after it, and activation buffers recycled as soon as their last
 // reader has run. A Plan is safe for concurrent use by many goroutines.
 type Plan struct {
@@ -51,6 +53,11 @@ type pstep struct {
 	bias     []float32
 	relu     bool
 	residual int // value added before the ReLU, or -1
+	// pair is the second convolution of a step that sums two 1x1 ones
+	// before their Add (a bottleneck block's last convolution and its
+	// projection shortcut), reading ins[1]; packed holds both kernels,
+	// bias both biases.
+	pair *conv2DOp
 
 	pool  *poolOp  // max pooling with folded padding
 	dense *denseOp // a Dense layer on pre-packed weights
@@ -184,10 +191,8 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 			p.steps = append(p.steps, st)
 			nonNegative[l] = op.max && nonNegative[src]
 		case *conv2DOp:
-			packed := p.mem.Bytes()
 			st, last := p.fuseConv(l, op, sole, absorbed, val, cc.consume)
 			if cc.consume {
-				freed += p.mem.Bytes() - packed // their heap copies are garbage
 				for x := l; ; x = sole(x) {
 					for _, v := range x.vals {
 						freed += 4 * len(v.Data)
@@ -205,11 +210,18 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 				}
 			}
 			if add := sole(last); add != nil {
-				if _, ok := add.op.(addOp); ok && len(add.inputs) == 2 && deferred[add] == nil {
-					deferred[add] = st // runs when the Add does, with the other input as residual
-					continue
+				if _, ok := add.op.(addOp); ok && len(add.inputs) == 2 {
+					if deferred[add] == nil {
+						deferred[add] = st // runs when the Add does, with the other input as residual
+						continue
+					}
+					if pair := pairConvs(deferred[add], st); pair != nil {
+						deferred[add] = pair // both run when the Add does, as one
+						continue
+					}
 				}
 			}
+			freed += p.keep(st)
 			last = p.fuseRelu(st, last, sole, absorbed)
 			nonNegative[last] = st.relu
 			st.out = newVal(last)
@@ -220,6 +232,7 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 				p.generic(l, val, newVal)
 				continue
 			}
+			p.keep(st)
 			for _, t := range l.inputs {
 				if v, done := val[t.layer]; done { // the other input: the fused branch has no value yet
 					st.residual = v
@@ -317,13 +330,52 @@ func (p *Plan) fuseConv(l *Layer, op *conv2DOp, sole func(*Layer) *Layer, absorb
 	ih, iw, cin := p.format.hwc(l.inputs[0].shape)
 	st.packed = kernels.PackConvKernel(kernels.Conv2DParams{C: cin, F: f, KH: op.kernel, KW: op.kernel, Groups: op.groups}, kernel)
 	p.chooseWinograd(st, kernel, ih, iw, cin)
+	return st, last
+}
+
+// keep moves the step's packed kernels into the plan's memory, off the
+// heap, and returns their bytes (their heap copies are garbage).
+func (p *Plan) keep(st *pstep) int {
+	before := p.mem.Bytes()
 	for i, pb := range st.packed {
 		st.packed[i] = pb.CopyTo(p.mem)
 	}
 	if st.wino != nil {
 		st.wino = st.wino.CopyTo(p.mem)
 	}
-	return st, last
+	return p.mem.Bytes() - before
+}
+
+// pairConvs returns the step that computes both 1x1 convolutions feeding
+// an Add in one pass (their sums never stored), or nil where the two are
+// not such a pair: one group, no padding, no dilation, as many filters,
+// and one of them of stride 1 (it goes first; the other may be strided).
+func pairConvs(a, b *pstep) *pstep {
+	for _, st := range []*pstep{a, b} {
+		o := st.conv
+		if o.kernel != 1 || o.groups != 1 || o.dilation != 1 || st.pads != [4]int{} || st.wino != nil || st.large != nil || len(st.packed) != 1 {
+			return nil
+		}
+	}
+	if a.conv.filters != b.conv.filters {
+		return nil
+	}
+	first, second := b, a
+	if first.conv.strides != [2]int{1, 1} {
+		first, second = a, b
+		if first.conv.strides != [2]int{1, 1} {
+			return nil
+		}
+	}
+	st := *first
+	st.ins = []int{first.ins[0], second.ins[0]}
+	st.pair = second.conv
+	st.packed = []*kernels.PackedB{kernels.PackBPair(first.packed[0], second.packed[0])}
+	st.bias = make([]float32, len(first.bias))
+	for i := range st.bias {
+		st.bias[i] = first.bias[i] + second.bias[i]
+	}
+	return &st
 }
 
 // convParams describes the step's convolution of an n x h x w x c input:
@@ -464,6 +516,8 @@ func (st *pstep) flops(x, out *tensor.Tensor) int64 {
 	}
 	k := int64(x.Shape[len(x.Shape)-1])
 	switch {
+	case st.pair != nil:
+		k = int64(st.packed[0].K) // both convolutions' inputs
 	case st.conv != nil:
 		k = k / int64(st.conv.groups) * int64(st.conv.kernel*st.conv.kernel)
 	case st.dense == nil:
@@ -484,6 +538,9 @@ func (st *pstep) describe(n int) string {
 		}
 		if wk != nil {
 			s += fmt.Sprintf(" winograd F(%dx%d)", wk.Tile(), wk.Tile())
+		}
+		if st.pair != nil {
+			s += fmt.Sprintf(" +conv 1x1/%d", st.pair.strides[0])
 		}
 		if st.residual >= 0 {
 			s += " +add"
@@ -578,6 +635,21 @@ func (s *stepScratch) tensor(data []float32, n, h, w, c int) *tensor.Tensor {
 	return &s.out
 }
 
+// runPair runs a step of two convolutions whose outputs are summed: the
+// first (kp) reads x1, the second x2.
+func runPair(st *pstep, kp kernels.Conv2DParams, x1 []float32, x2 *tensor.Tensor, out []float32, ep *kernels.Epilogue) error {
+	o := st.pair
+	kp2 := kernels.Conv2DParams{N: x2.Shape[0], H: x2.Shape[1], W: x2.Shape[2], C: x2.Shape[3], KH: 1, KW: 1, F: o.filters,
+		SH: o.strides[0], SW: o.strides[1], DH: 1, DW: 1, Groups: 1}
+	kp2.OH = outLen(kp2.H, 1, kp2.SH, 1, o.padding)
+	kp2.OW = outLen(kp2.W, 1, kp2.SW, 1, o.padding)
+	if kp2.N != kp.N || kp2.OH != kp.OH || kp2.OW != kp.OW {
+		return fmt.Errorf("Add of outputs %v and %v", []int{kp.N, kp.OH, kp.OW, kp.F}, []int{kp2.N, kp2.OH, kp2.OW, kp2.F})
+	}
+	kernels.ConvPairForward(kp, x1, kp2, x2.Data, st.packed[0], out, ep)
+	return nil
+}
+
 // run executes one step; own says the output came from the buffer pool.
 func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Tensor, bool, error) {
 	x := vals[st.ins[0]]
@@ -596,6 +668,13 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Te
 		}
 		s.ep = kernels.Epilogue{Bias: st.bias, Res: res, LdRes: o.filters, Relu: st.relu}
 		ep := &s.ep
+		if st.pair != nil {
+			if err := runPair(st, kp, x.Data, vals[st.ins[1]], out.Data, ep); err != nil {
+				p.put(out.Data)
+				return nil, false, err
+			}
+			return out, true, nil
+		}
 		if wk := p.winogradFor(st, n, kp); wk != nil {
 			kernels.WinogradConv(kp, x.Data, wk, out.Data, ep)
 		} else {

@@ -134,8 +134,27 @@ func ConvForwardPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []fl
 	}
 	fg := p.F / p.Groups
 	convForward(p, in, out, func(g, r0, rows int, a Mat, c []float32) {
-		gemm(rows, fg, kernel[g].K, a, bSource{packed: kernel[g]}, c, p.F, false, epAt{ep, r0, g * fg})
+		gemm(rows, fg, kernel[g].K, oneMat(a), bSource{packed: kernel[g]}, c, p.F, false, epAt{ep, r0, g * fg})
 	})
+}
+
+// ConvPairForward computes out = conv1(in1) + conv2(in2), finished by ep,
+// in one pass: two 1x1 convolutions of one group with the same output
+// size, the first of stride 1, the second of any stride (a bottleneck
+// block's last convolution and its projection shortcut), b packed by
+// PackBPair from their kernels (p1.C rows over p2.C). No sum of either
+// alone goes to memory.
+func ConvPairForward(p1 Conv2DParams, in1 []float32, p2 Conv2DParams, in2 []float32, b *PackedB, out []float32, ep *Epilogue) {
+	rows := p1.N * p1.OH * p1.OW
+	a2 := Mat{Data: in2, Stride: p2.C}
+	if !p2.pointwise() { // the strided pixels, gathered
+		cols := getBuf(rows * p2.C)
+		defer putBuf(cols)
+		im2col(p2, in2, 0, 0, rows, *cols)
+		a2 = Mat{Data: *cols, Stride: p2.C}
+	}
+	a := aMats{first: Mat{Data: in1, Stride: p1.C}, second: a2, split: p1.C}
+	gemm(rows, b.N, b.K, a, bSource{packed: b}, out, b.N, false, epAt{e: ep})
 }
 
 // width is the number of columns of an im2col matrix (its stride), or of

@@ -367,3 +367,37 @@ func BenchmarkConvResNet50(b *testing.B) {
 		})
 	}
 }
+
+// A convolution and a projection shortcut in one pass match the two
+// reference convolutions summed, then biased and rectified: stride 1 and
+// 2, rows short of a panel, two-part products of several k blocks.
+func TestConvPairForward(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct{ n, h, c1, c2, f, stride int }{
+		{1, 7, 16, 24, 40, 1},
+		{2, 9, 300, 40, 64, 2},
+		{1, 14, 64, 520, 96, 2},
+		{2, 32, 40, 72, 48, 2},
+	} {
+		oh := (tc.h-1)/tc.stride + 1
+		p1 := Conv2DParams{N: tc.n, H: oh, W: oh, C: tc.c1, KH: 1, KW: 1, F: tc.f, SH: 1, SW: 1, DH: 1, DW: 1, OH: oh, OW: oh, Groups: 1}
+		p2 := Conv2DParams{N: tc.n, H: tc.h, W: tc.h, C: tc.c2, KH: 1, KW: 1, F: tc.f, SH: tc.stride, SW: tc.stride, DH: 1, DW: 1, OH: oh, OW: oh, Groups: 1}
+		in1, in2 := randSlice(r, tc.n*oh*oh*tc.c1), randSlice(r, tc.n*tc.h*tc.h*tc.c2)
+		k1, k2 := randSlice(r, tc.c1*tc.f), randSlice(r, tc.c2*tc.f)
+		bias := randSlice(r, tc.f)
+		want, part := make([]float32, tc.n*oh*oh*tc.f), make([]float32, tc.n*oh*oh*tc.f)
+		Conv2D(p1, in1, k1, bias, want)
+		Conv2D(p2, in2, k2, nil, part)
+		for i := range want {
+			want[i] = max(want[i]+part[i], 0)
+		}
+		got := make([]float32, len(want))
+		b := PackBPair(PackB(Mat{Data: k1, Stride: tc.f}, tc.c1, tc.f), PackB(Mat{Data: k2, Stride: tc.f}, tc.c2, tc.f))
+		ConvPairForward(p1, in1, p2, in2, b, got, &Epilogue{Bias: bias, Relu: true})
+		for i := range want {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*math.Sqrt(float64(tc.c1+tc.c2)) {
+				t.Fatalf("%+v: out[%d] = %v, want %v", tc, i, got[i], want[i])
+			}
+		}
+	}
+}

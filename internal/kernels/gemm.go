@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math"
 	"math/bits"
 	"slices"
 	"sync"
@@ -38,7 +39,7 @@ func (m Mat) at(i, j int) float32 {
 // into rectangles spread over the worker pool; when C is too small to keep
 // the cores busy and k is long, k is split instead and the parts summed.
 func Gemm(m, n, k int, a, b Mat, c []float32, ldc int, accumulate bool) {
-	gemm(m, n, k, a, bSource{mat: b}, c, ldc, accumulate, epAt{})
+	gemm(m, n, k, oneMat(a), bSource{mat: b}, c, ldc, accumulate, epAt{})
 }
 
 // Epilogue finishes each tile of C while it is still in cache: adds Bias
@@ -154,13 +155,75 @@ func (pb *PackedB) blockLen(k0 int) int {
 
 // GemmPacked is Gemm with B packed by PackB.
 func GemmPacked(m int, a Mat, b *PackedB, c []float32, ldc int, accumulate bool) {
-	gemm(m, b.N, b.K, a, bSource{packed: b}, c, ldc, accumulate, epAt{})
+	gemm(m, b.N, b.K, oneMat(a), bSource{packed: b}, c, ldc, accumulate, epAt{})
 }
 
 // GemmPackedEpilogue is GemmPacked (without accumulation) finishing C with
 // ep (Bias has N entries, Res is m x N).
 func GemmPackedEpilogue(m int, a Mat, b *PackedB, c []float32, ldc int, ep *Epilogue) {
-	gemm(m, b.N, b.K, a, bSource{packed: b}, c, ldc, false, epAt{e: ep})
+	gemm(m, b.N, b.K, oneMat(a), bSource{packed: b}, c, ldc, false, epAt{e: ep})
+}
+
+// PackBPair packs top's rows over bottom's (both packed, of as many
+// columns) for GemmPackedPair: no block of rows straddles the two.
+func PackBPair(top, bottom *PackedB) *PackedB {
+	n, k1, k2 := top.N, top.K, bottom.K
+	var ends []int
+	for _, part := range [][2]int{{0, k1}, {k1, k1 + k2}} {
+		for e := part[0] + kc; e < part[1]; e += kc {
+			ends = append(ends, e)
+		}
+		if part[1] > part[0] {
+			ends = append(ends, part[1])
+		}
+	}
+	np := (n + nr - 1) / nr
+	pb := &PackedB{K: k1 + k2, N: n, data: make([]float32, np*nr*(k1+k2)), ends: ends}
+	row := make([]float32, n)
+	for k := 0; k < k1; k++ {
+		top.row(k, row)
+		pb.setRow(k, row)
+	}
+	for k := 0; k < k2; k++ {
+		bottom.row(k, row)
+		pb.setRow(k1+k, row)
+	}
+	return pb
+}
+
+// GemmPackedPair is GemmPackedEpilogue for an A of two row-major matrices
+// side by side, a1's k1 columns then a2's (b packed by PackBPair): the
+// sum of two products (a convolution and its block's projection
+// shortcut) made in one pass, each block of C finished while in cache.
+func GemmPackedPair(m int, a1, a2 Mat, k1 int, b *PackedB, c []float32, ldc int, ep *Epilogue) {
+	gemm(m, b.N, b.K, aMats{first: a1, second: a2, split: k1}, bSource{packed: b}, c, ldc, false, epAt{e: ep})
+}
+
+// aMats is the A of a product: its columns before split are first's,
+// the rest second's (from second's column 0).
+type aMats struct {
+	first, second Mat
+	split         int
+}
+
+// oneMat is the A of a product that has a single matrix.
+func oneMat(a Mat) aMats { return aMats{first: a, split: math.MaxInt} }
+
+// rows returns the A from row i on.
+func (a aMats) rows(i int) aMats {
+	a.first = a.first.sub(i, 0)
+	if a.split != math.MaxInt {
+		a.second = a.second.sub(i, 0)
+	}
+	return a
+}
+
+// from returns the matrix holding column k0, seen from that column.
+func (a aMats) from(k0 int) Mat {
+	if k0 < a.split {
+		return a.first.sub(0, k0)
+	}
+	return a.second.sub(0, k0-a.split)
 }
 
 // bSource gives gemmSerial the packed panels of B for a block of rows,
@@ -187,7 +250,7 @@ func (s bSource) block(k0, kk, n int, buf *[]float32) []float32 {
 	return *buf
 }
 
-func gemm(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, ep epAt) {
+func gemm(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulate bool, ep epAt) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -195,7 +258,7 @@ func gemm(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, 
 	mb := (m + mc - 1) / mc
 	nb := (n + nr - 1) / nr
 	if workers > 1 && mb*nb < workers && k >= 4*kc && m*n*k >= 1<<20 && b.packed == nil && ep.e == nil {
-		gemmSplitK(m, n, k, a, b, c, ldc, accumulate, workers)
+		gemmSplitK(m, n, k, a.first, b, c, ldc, accumulate, workers) // one matrix: B is not packed
 		return
 	}
 	// One job per worker: row bands (each reads only its rows of A), or
@@ -211,7 +274,7 @@ func gemm(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, 
 	// Rows that get copied before the kernels read them (copiesRows) are
 	// better split by rows, each core copying its own: a column split has
 	// both copy all of them (8% slower on 196 rows of 1024 channels).
-	copyA := copiesRows(a, m, n)
+	copyA := copiesRows(a.first, m, n)
 	if share(nb) < share(rowPanels) && !(copyA && rowPanels >= 4*jobs) {
 		mb = 1
 	}
@@ -231,7 +294,7 @@ func gemm(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, 
 			if band == mb-1 {
 				mm = m - i0
 			}
-			gemmSerial(mm, nn, k, a.sub(i0, 0), b.sub(j0), c[i0*ldc+j0:], ldc, accumulate, ep.at(i0, j0), copyA)
+			gemmSerial(mm, nn, k, a.rows(i0), b.sub(j0), c[i0*ldc+j0:], ldc, accumulate, ep.at(i0, j0), copyA)
 		}
 	})
 }
@@ -250,7 +313,7 @@ func gemmSplitK(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 		for p := lo; p < hi; p++ {
 			k0, k1 := p*k/parts, (p+1)*k/parts
 			buf := getBuf(m * n)
-			gemmSerial(m, n, k1-k0, a.sub(0, k0), b.rows(k0), *buf, n, false, epAt{}, copiesRows(a, m, n))
+			gemmSerial(m, n, k1-k0, oneMat(a.sub(0, k0)), b.rows(k0), *buf, n, false, epAt{}, copiesRows(a, m, n))
 			partial[p] = *buf
 		}
 	})
@@ -278,7 +341,7 @@ func (s bSource) rows(k0 int) bSource { return bSource{mat: s.mat.sub(k0, 0)} }
 // gemmSerial is Gemm on the calling goroutine; copyA says to copy each
 // block of A's rows close together first (copiesRows: not for an A that
 // the caller has just written into cache).
-func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate bool, ep epAt, copyA bool) {
+func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulate bool, ep epAt, copyA bool) {
 	if k == 0 {
 		if !accumulate {
 			for i := 0; i < m; i++ {
@@ -305,13 +368,14 @@ func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 		g.rowBlock = getBuf(mc * min(k, kc))
 		defer putBuf(g.rowBlock)
 	}
-	if b.packed != nil && (4*len(b.packed.data) <= l2Bytes/2 || g.streamsA()) {
+	if b.packed != nil && (4*len(b.packed.data) <= l2Bytes/2 || g.streamsA() || a.split < k) {
 		// Each block of rows through all of k while its C stays in cache,
 		// and B, packed, read again for each block (from L2 when it is
 		// small): taken k block by k block, C would go out to memory and
 		// back each time (10% slower on 12544 rows of 512 channels by 128),
 		// and the next block of A's rows could not be prefetched whole (4%
-		// on 3136 rows of 1024 channels by 256, B of 1 MB).
+		// on 3136 rows of 1024 channels by 256, B of 1 MB). An A of two
+		// matrices needs it most: C would go to memory between the two.
 		for i0 := 0; i0 < m; i0 += mc {
 			pf := g.nextRows(i0)
 			for k0, kk := 0, 0; k0 < k; k0 += kk {
@@ -342,7 +406,7 @@ func gemmSerial(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 // gemmBlocks is one gemmSerial product, run a block of A at a time.
 type gemmBlocks struct {
 	m, n, k    int
-	a          Mat
+	a          aMats
 	c          []float32
 	ldc        int
 	accumulate bool
@@ -356,7 +420,11 @@ type gemmBlocks struct {
 // that lie together, which the kernels then prefetch: an A that fits in
 // the cores' L2 is read from there.
 func (g *gemmBlocks) streamsA() bool {
-	return !g.a.T && g.a.Stride == g.k && g.m > mc && 4*g.k*g.m >= 2*l2Bytes
+	a, k1 := g.a.first, min(g.k, g.a.split)
+	if k1 < g.k && g.a.second.Stride != g.k-k1 {
+		return false
+	}
+	return !a.T && a.Stride == k1 && g.m > mc && 4*g.k*g.m >= 2*l2Bytes
 }
 
 // nextRows returns the prefetch of the block of A's rows after row i0's.
@@ -365,13 +433,18 @@ func (g *gemmBlocks) nextRows(i0 int) prefetch {
 	if !g.streamsA() || next >= g.m {
 		return prefetch{}
 	}
-	return prefetch{addr: uintptr(unsafe.Pointer(&g.a.Data[next*g.k])), left: 4 * g.k * min(mc, g.m-next)}
+	rows, k1 := min(mc, g.m-next), min(g.k, g.a.split)
+	pf := prefetch{addr: uintptr(unsafe.Pointer(&g.a.first.Data[next*k1])), left: 4 * k1 * rows}
+	if k1 < g.k {
+		pf.addr2, pf.left2 = uintptr(unsafe.Pointer(&g.a.second.Data[next*(g.k-k1)])), 4*(g.k-k1)*rows
+	}
+	return pf
 }
 
 // block multiplies rows [i0, i0+mc) and columns [k0, k0+kk) of A by that
 // block of B's rows (packed), finishing C after the last k block.
 func (g *gemmBlocks) block(i0, k0, kk int, bpanels []float32, pf *prefetch) {
-	a, c, ldc := g.a, g.c, g.ldc
+	a, c, ldc := g.a.from(k0), g.c, g.ldc
 	acc := g.accumulate || k0 > 0
 	var last epAt
 	if k0+kk == g.k {
@@ -383,7 +456,7 @@ func (g *gemmBlocks) block(i0, k0, kk int, bpanels []float32, pf *prefetch) {
 		// The kernels read whole panels of A where they are (a row-major A
 		// row by row, a transposed one column by column), unless its rows
 		// are copied together first.
-		in := panelA{data: a.sub(i0, k0).Data, rs: a.Stride, ks: 1, taps: oneTap}
+		in := panelA{data: a.sub(i0, 0).Data, rs: a.Stride, ks: 1, taps: oneTap}
 		if a.T {
 			in.rs, in.ks = 1, a.Stride
 		}
@@ -395,10 +468,10 @@ func (g *gemmBlocks) block(i0, k0, kk int, bpanels []float32, pf *prefetch) {
 	if full < mm { // the last rows, short of a panel, go into a zero-padded one
 		var in panelA
 		if a.T {
-			packA(a, i0+full, mm-full, k0, kk, *g.short)
+			packA(a, i0+full, mm-full, 0, kk, *g.short)
 			in = panelA{data: *g.short, rs: 1, ks: mr, taps: oneTap}
 		} else { // rows copied whole, and zeros below for a kernel taller than them
-			in = copyRows(panelA{data: a.sub(i0+full, k0).Data, rs: a.Stride}, mm-full, kk, *g.short)
+			in = copyRows(panelA{data: a.sub(i0+full, 0).Data, rs: a.Stride}, mm-full, kk, *g.short)
 			clear((*g.short)[(mm-full)*kk : mr*kk])
 		}
 		macroKernel(mm-full, g.n, kk, in, mr*kk, bpanels, c[(i0+full)*ldc:], ldc, acc, last.at(full, 0), pf)
@@ -414,14 +487,22 @@ const l2Bytes = 1 << 20
 // ready while the kernels work on this one (13% faster on 50176 rows of 256
 // channels by 128). The kernels otherwise fetch the next panel of B.
 type prefetch struct {
-	addr uintptr
-	left int // bytes
+	addr  uintptr
+	left  int // bytes
+	addr2 uintptr
+	left2 int // the second matrix of a two-part A: what comes after
 }
 
 // take returns where a kernel of kt steps should prefetch (0: none left),
 // and moves past what it fetches: 128 bytes a step.
 func (p *prefetch) take(kt int) uintptr {
-	if p == nil || p.left <= 0 {
+	if p == nil {
+		return 0
+	}
+	if p.left <= 0 && p.left2 > 0 {
+		p.addr, p.left, p.left2 = uintptr(p.addr2), p.left2, 0
+	}
+	if p.left <= 0 {
 		return 0
 	}
 	at := p.addr

@@ -193,7 +193,7 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 			}
 			for e := 0; e < ne; e++ {
 				a := Mat{Data: (*v)[e*bt*c:], Stride: c}
-				gemmSerial(t1-t0, f, c, a, bSource{packed: wk.u[e]}, (*mm)[e*bt*f:], f, false, epAt{}, false) // v is in cache
+				gemmSerial(t1-t0, f, c, oneMat(a), bSource{packed: wk.u[e]}, (*mm)[e*bt*f:], f, false, epAt{}, false) // v is in cache
 			}
 			for t := t0; t < t1; t++ {
 				n, rem := t/(th*tw), t%(th*tw)
