@@ -274,7 +274,7 @@ func gemm(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulate bool
 	// Rows that get copied before the kernels read them (copiesRows) are
 	// better split by rows, each core copying its own: a column split has
 	// both copy all of them (8% slower on 196 rows of 1024 channels).
-	copyA := copiesRows(a.first, m, n)
+	copyA := copiesRows(a.first, m)
 	if share(nb) < share(rowPanels) && !(copyA && rowPanels >= 4*jobs) {
 		mb = 1
 	}
@@ -313,7 +313,7 @@ func gemmSplitK(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 		for p := lo; p < hi; p++ {
 			k0, k1 := p*k/parts, (p+1)*k/parts
 			buf := getBuf(m * n)
-			gemmSerial(m, n, k1-k0, oneMat(a.sub(0, k0)), b.rows(k0), *buf, n, false, epAt{}, copiesRows(a, m, n))
+			gemmSerial(m, n, k1-k0, oneMat(a.sub(0, k0)), b.rows(k0), *buf, n, false, epAt{}, copiesRows(a, m))
 			partial[p] = *buf
 		}
 	})
@@ -515,11 +515,11 @@ func (p *prefetch) take(kt int) uintptr {
 // close together before the kernels read them: when the rows are a
 // multiple of 4 KB apart (1024 or 2048 channels), the 12 rows a kernel
 // reads at once fall in one set of the L1 cache and evict each other and
-// B; and when B has so few columns that A's stream is most of the
-// traffic. Measured 25-30% faster for ResNet-50's K = 1024 and 2048
-// products from memory, 10% for N = 64.
-func copiesRows(a Mat, m, n int) bool {
-	return !a.T && m >= mr && (a.Stride%1024 == 0 || n <= 2*nr)
+// B. Measured 25-30% faster for ResNet-50's K = 1024 and 2048 products
+// from memory. (Copying also paid for N = 64 until the kernels prefetched
+// the next rows of an A streaming from memory; now it costs 12%.)
+func copiesRows(a Mat, m int) bool {
+	return !a.T && m >= mr && a.Stride%1024 == 0
 }
 
 // copyRows copies rows x kk of row-major a into dst, rows kk apart.
