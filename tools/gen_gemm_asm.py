@@ -848,6 +848,8 @@ def main():
     lines += kernel("kernel8x32", 8, "Z", 64)
     lines += kernel("kernel4x32", 4, "Z", 64)
     lines += kernel("kernel12x16", 12, "Z", 64, vecs=1)
+    lines += kernel("kernel8x16", 8, "Z", 64, vecs=1)
+    lines += kernel("kernel4x16", 4, "Z", 64, vecs=1)
     lines += wino_input()
     lines += wino_output()
     lines += wino4_input()

@@ -31,21 +31,28 @@ func kernel4x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, re
 func kernel12x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
 
 //go:noescape
+func kernel8x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+
+//go:noescape
+func kernel4x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+
+//go:noescape
 func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
 
 // microKernelC computes a full tile of rows x cols straight into c (row
 // stride ldc), adding to it with acc, then finishes it with ep (nil: none)
 // as the tile at row i, column j of ep's matrix. Tiles are mr, midRows or
-// smallRows by nr, or mr by nr/2 (a layer of 16 filters: half the work of a
-// padded tile). It reports false where no assembly kernel computes such a
-// tile; the caller then goes through a tile buffer.
+// smallRows by nr or nr/2 (a layer of 16 filters: half the work of a
+// padded tile; an 8-row one went through the buffer as a full 12x32 tile,
+// 3 times the work). It reports false where no assembly kernel computes
+// such a tile; the caller then goes through a tile buffer.
 func microKernelC(rows, cols, kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
 	switch {
 	case kk == 0 || !(useAVX512 || useAVX2):
 		return false
 	case (rows != mr || cols != nr) && !useAVX512:
 		return false
-	case cols == nr/2 && rows != mr, cols != nr && cols != nr/2:
+	case cols != nr && cols != nr/2:
 		return false
 	}
 	_ = a.data[a.last(rows, kk)]
@@ -55,6 +62,10 @@ func microKernelC(rows, cols, kk int, a panelA, b []float32, c []float32, ldc in
 		// Direct calls: through a func value, c would escape to the heap.
 		flags, bias, res, ldres := ep.asmArgs(acc, i, j, rows, cols)
 		switch {
+		case cols < nr && rows == smallRows:
+			kernel4x16(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0)
+		case cols < nr && rows == midRows:
+			kernel8x16(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0)
 		case cols < nr:
 			kernel12x16(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0)
 		case rows == smallRows:

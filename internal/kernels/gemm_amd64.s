@@ -1405,6 +1405,396 @@ kernel12x16_store:
 	VZEROUPPER
 	RET
 
+// func kernel8x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+//
+// A 8x16 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12, R13 point at A rows
+// 0, 3, 6 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Z0..Z7 hold the tile, 1 register(s) a row; Z8
+// hold the B row; Z9..Z31 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+TEXT ·kernel8x16(SB), NOSPLIT, $32-120
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernel8x16_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernel8x16_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $8, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel8x16_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernel8x16_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+kernel8x16_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+	LEAQ (R11)(R11*2), BX
+	LEAQ (R12)(BX*1), R13
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernel8x16_main
+
+kernel8x16_pfloop:
+	VMOVUPS (DI), Z8
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSS (SI), Z9
+	VFMADD231PS Z8, Z9, Z0
+	VBROADCASTSS (SI)(R11*1), Z10
+	VFMADD231PS Z8, Z10, Z1
+	VBROADCASTSS (SI)(R11*2), Z11
+	VFMADD231PS Z8, Z11, Z2
+	VBROADCASTSS (R12), Z12
+	VFMADD231PS Z8, Z12, Z3
+	VBROADCASTSS (R12)(R11*1), Z13
+	VFMADD231PS Z8, Z13, Z4
+	VBROADCASTSS (R12)(R11*2), Z14
+	VFMADD231PS Z8, Z14, Z5
+	VBROADCASTSS (R13), Z15
+	VFMADD231PS Z8, Z15, Z6
+	VBROADCASTSS (R13)(R11*1), Z16
+	VFMADD231PS Z8, Z16, Z7
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R8, R13
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel8x16_pfloop
+
+kernel8x16_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernel8x16_tapdone
+
+kernel8x16_loop:
+	VMOVUPS (DI), Z8
+	VBROADCASTSS (SI), Z9
+	VFMADD231PS Z8, Z9, Z0
+	VBROADCASTSS (SI)(R11*1), Z10
+	VFMADD231PS Z8, Z10, Z1
+	VBROADCASTSS (SI)(R11*2), Z11
+	VFMADD231PS Z8, Z11, Z2
+	VBROADCASTSS (R12), Z12
+	VFMADD231PS Z8, Z12, Z3
+	VBROADCASTSS (R12)(R11*1), Z13
+	VFMADD231PS Z8, Z13, Z4
+	VBROADCASTSS (R12)(R11*2), Z14
+	VFMADD231PS Z8, Z14, Z5
+	VBROADCASTSS (R13), Z15
+	VFMADD231PS Z8, Z15, Z6
+	VBROADCASTSS (R13)(R11*1), Z16
+	VFMADD231PS Z8, Z16, Z7
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R8, R13
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel8x16_loop
+
+kernel8x16_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernel8x16_tap
+
+	MOVQ flags+64(FP), AX
+	TESTQ $1, AX
+	JZ   kernel8x16_bias
+	MOVQ DX, BX
+	VADDPS (BX), Z0, Z0
+	ADDQ R10, BX
+	VADDPS (BX), Z1, Z1
+	ADDQ R10, BX
+	VADDPS (BX), Z2, Z2
+	ADDQ R10, BX
+	VADDPS (BX), Z3, Z3
+	ADDQ R10, BX
+	VADDPS (BX), Z4, Z4
+	ADDQ R10, BX
+	VADDPS (BX), Z5, Z5
+	ADDQ R10, BX
+	VADDPS (BX), Z6, Z6
+	ADDQ R10, BX
+	VADDPS (BX), Z7, Z7
+
+kernel8x16_bias:
+	TESTQ $2, AX
+	JZ   kernel8x16_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Z8
+	VADDPS Z8, Z0, Z0
+	VADDPS Z8, Z1, Z1
+	VADDPS Z8, Z2, Z2
+	VADDPS Z8, Z3, Z3
+	VADDPS Z8, Z4, Z4
+	VADDPS Z8, Z5, Z5
+	VADDPS Z8, Z6, Z6
+	VADDPS Z8, Z7, Z7
+
+kernel8x16_res:
+	TESTQ $4, AX
+	JZ   kernel8x16_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Z0, Z0
+	ADDQ R11, BX
+	VADDPS (BX), Z1, Z1
+	ADDQ R11, BX
+	VADDPS (BX), Z2, Z2
+	ADDQ R11, BX
+	VADDPS (BX), Z3, Z3
+	ADDQ R11, BX
+	VADDPS (BX), Z4, Z4
+	ADDQ R11, BX
+	VADDPS (BX), Z5, Z5
+	ADDQ R11, BX
+	VADDPS (BX), Z6, Z6
+	ADDQ R11, BX
+	VADDPS (BX), Z7, Z7
+
+kernel8x16_relu:
+	TESTQ $8, AX
+	JZ   kernel8x16_store
+	VPXORD Z8, Z8, Z8
+	VMAXPS Z0, Z8, Z0
+	VMAXPS Z1, Z8, Z1
+	VMAXPS Z2, Z8, Z2
+	VMAXPS Z3, Z8, Z3
+	VMAXPS Z4, Z8, Z4
+	VMAXPS Z5, Z8, Z5
+	VMAXPS Z6, Z8, Z6
+	VMAXPS Z7, Z8, Z7
+
+kernel8x16_store:
+	MOVQ DX, BX
+	VMOVUPS Z0, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z1, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z2, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z3, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z4, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z5, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z6, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z7, (BX)
+	VZEROUPPER
+	RET
+
+// func kernel4x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+//
+// A 4x16 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12 point at A rows
+// 0, 3 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Z0..Z3 hold the tile, 1 register(s) a row; Z4
+// hold the B row; Z5..Z31 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+TEXT ·kernel4x16(SB), NOSPLIT, $32-120
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernel4x16_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernel4x16_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $4, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel4x16_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernel4x16_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+kernel4x16_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernel4x16_main
+
+kernel4x16_pfloop:
+	VMOVUPS (DI), Z4
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSS (SI), Z5
+	VFMADD231PS Z4, Z5, Z0
+	VBROADCASTSS (SI)(R11*1), Z6
+	VFMADD231PS Z4, Z6, Z1
+	VBROADCASTSS (SI)(R11*2), Z7
+	VFMADD231PS Z4, Z7, Z2
+	VBROADCASTSS (R12), Z8
+	VFMADD231PS Z4, Z8, Z3
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel4x16_pfloop
+
+kernel4x16_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernel4x16_tapdone
+
+kernel4x16_loop:
+	VMOVUPS (DI), Z4
+	VBROADCASTSS (SI), Z5
+	VFMADD231PS Z4, Z5, Z0
+	VBROADCASTSS (SI)(R11*1), Z6
+	VFMADD231PS Z4, Z6, Z1
+	VBROADCASTSS (SI)(R11*2), Z7
+	VFMADD231PS Z4, Z7, Z2
+	VBROADCASTSS (R12), Z8
+	VFMADD231PS Z4, Z8, Z3
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel4x16_loop
+
+kernel4x16_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernel4x16_tap
+
+	MOVQ flags+64(FP), AX
+	TESTQ $1, AX
+	JZ   kernel4x16_bias
+	MOVQ DX, BX
+	VADDPS (BX), Z0, Z0
+	ADDQ R10, BX
+	VADDPS (BX), Z1, Z1
+	ADDQ R10, BX
+	VADDPS (BX), Z2, Z2
+	ADDQ R10, BX
+	VADDPS (BX), Z3, Z3
+
+kernel4x16_bias:
+	TESTQ $2, AX
+	JZ   kernel4x16_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Z4
+	VADDPS Z4, Z0, Z0
+	VADDPS Z4, Z1, Z1
+	VADDPS Z4, Z2, Z2
+	VADDPS Z4, Z3, Z3
+
+kernel4x16_res:
+	TESTQ $4, AX
+	JZ   kernel4x16_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Z0, Z0
+	ADDQ R11, BX
+	VADDPS (BX), Z1, Z1
+	ADDQ R11, BX
+	VADDPS (BX), Z2, Z2
+	ADDQ R11, BX
+	VADDPS (BX), Z3, Z3
+
+kernel4x16_relu:
+	TESTQ $8, AX
+	JZ   kernel4x16_store
+	VPXORD Z4, Z4, Z4
+	VMAXPS Z0, Z4, Z0
+	VMAXPS Z1, Z4, Z1
+	VMAXPS Z2, Z4, Z2
+	VMAXPS Z3, Z4, Z3
+
+kernel4x16_store:
+	MOVQ DX, BX
+	VMOVUPS Z0, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z1, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z2, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z3, (BX)
+	VZEROUPPER
+	RET
+
 // func winoInput16(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
 //
 // V = B'dB for one 4x4 input tile d, 16 channels at a time for groups
