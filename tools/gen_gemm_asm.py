@@ -43,7 +43,7 @@ def kernel(name, rows, reg, vbytes, vecs=2):
     w = out.append
     cols = vecs * vbytes // 4
     w(f"""
-// func {name}(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+// func {name}(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 //
 // A {rows}x{cols} tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. {", ".join(bases)} point at A rows
@@ -54,7 +54,17 @@ def kernel(name, rows, reg, vbytes, vecs=2):
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-TEXT ·{name}(SB), NOSPLIT, $32-120
+// ntiles tiles are computed one below the other with the same B panel:
+// each next tile's A starts astep bytes on, its C (and residual) {rows} rows
+// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·{name}(SB), NOSPLIT, $48-136
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+{name}_tile:
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -164,7 +174,40 @@ TEXT ·{name}(SB), NOSPLIT, $32-120
             w(f"\tVMAXPS {x}, {b0}, {x}")
     w(f"\n{name}_store:")
     each_row(lambda r: [w(f"\tVMOVUPS {x}, {v * vbytes or ''}(BX)") for v, x in enumerate(acc[r])])
-    w("\tVZEROUPPER\n\tRET")
+    w(f"""
+	DECQ ntiles+120(FP)
+	JLE  {name}_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ ${rows}, AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ ${FLAG_RES}, AX
+	JZ   {name}_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ ${rows}, AX
+	ADDQ AX, res+80(FP)
+
+{name}_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   {name}_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+{name}_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  {name}_tile
+
+{name}_ret:
+	VZEROUPPER
+	RET""")
     return out
 
 

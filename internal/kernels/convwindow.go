@@ -142,8 +142,12 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 							rows := panelRows(p.OW - ox)
 							a := panelA{data: padded[base+ox*p.SW*p.C:], rs: p.SW * p.C, ks: 1, taps: offs[bi]}
 							i := orow*p.OW + ox
-							tileOf(rows, b.kk, a, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)
-							ox += rows
+							n := 1
+							if rows == mr {
+								n = (p.OW - ox) / mr
+							}
+							tilesOf(n, rows, b.kk, a, mr*p.SW*p.C, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)
+							ox += n * rows
 						}
 					}
 				}
@@ -261,12 +265,14 @@ func convBackwardKernel(p Conv2DParams, in, dy, dkernel []float32) {
 				for t := range taps {
 					taps[t] = starts[t] + ky*p.DH*row
 				}
-				for m0 := 0; m0 < m; m0 += mr {
-					a := panelA{data: (*padded)[m0:], rs: 1, ks: p.SW * p.C, taps: taps}
-					for j0 := 0; j0 < p.F; j0 += nr {
-						c := (*part)[(ky*m+m0)*p.F+j0:]
-						bpanel := (*bp)[(j0/nr)*nr*len(taps)*p.OW:]
-						tileOf(min(mr, m-m0), p.OW, a, bpanel, min(nr, p.F-j0), c, p.F, true, nil, 0, 0, &tile)
+				for j0 := 0; j0 < p.F; j0 += nr {
+					bpanel := (*bp)[(j0/nr)*nr*len(taps)*p.OW:]
+					a := panelA{data: *padded, rs: 1, ks: p.SW * p.C, taps: taps}
+					full := m / mr * mr // the full panels of rows in one call, then the rest
+					tilesOf(full/mr, mr, p.OW, a, mr, bpanel, min(nr, p.F-j0), (*part)[ky*m*p.F+j0:], p.F, true, nil, 0, 0, &tile)
+					if full < m {
+						c := (*part)[(ky*m+full)*p.F+j0:]
+						tileOf(m-full, p.OW, a.shift(full), bpanel, min(nr, p.F-j0), c, p.F, true, nil, 0, 0, &tile)
 					}
 				}
 			}

@@ -493,6 +493,9 @@ type prefetch struct {
 	left2 int // the second matrix of a two-part A: what comes after
 }
 
+// active reports whether anything is left to prefetch.
+func (p *prefetch) active() bool { return p != nil && (p.left > 0 || p.left2 > 0) }
+
 // take returns where a kernel of kt steps should prefetch (0: none left),
 // and moves past what it fetches: 128 bytes a step.
 func (p *prefetch) take(kt int) uintptr {
@@ -614,14 +617,32 @@ func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, l
 	for j0 := 0; j0 < n; j0 += nr {
 		bpanel := bp[(j0/nr)*nr*kt:]
 		cols := min(nr, n-j0)
-		for i0 := 0; i0 < mm; i0 += mr {
+		for i0 := 0; i0 < mm; {
 			rows := min(mr, mm-i0)
 			at := a.shift((i0 / mr) * step)
-			if rows == mr && cols == nr {
+			switch {
+			case rows == mr && cols == nr && pf.active(): // a tile at a time while prefetching
 				at.pf = pf.take(kt)
+			case rows == mr: // the rest of the full panels in one call
+				rows = (mm - i0) / mr * mr
+				tilesOf(rows/mr, mr, kk, at, step, bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep.e, ep.i+i0, ep.j+j0, &tile)
+				i0 += rows
+				continue
 			}
 			tileOf(rows, kk, at, bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep.e, ep.i+i0, ep.j+j0, &tile)
+			i0 += rows
 		}
+	}
+}
+
+// tilesOf is tileOf for n tiles of rows one below the other, A's panels
+// step floats apart: in one call into the assembly where it can.
+func tilesOf(n, rows, kk int, a panelA, step int, bpanel []float32, cols int, c []float32, ldc int, acc bool, ep *Epilogue, i, j int, tile *[mr * nr]float32) {
+	if n > 1 && (rows == mr || rows == midRows || rows == smallRows) && tilesC(n, rows, cols, kk, a, step, bpanel, c, ldc, acc, ep, i, j) {
+		return
+	}
+	for t := 0; t < n; t++ {
+		tileOf(rows, kk, a.shift(t*step), bpanel, cols, c[t*rows*ldc:], ldc, acc, ep, i+t*rows, j, tile)
 	}
 }
 

@@ -19,25 +19,25 @@ var (
 // epilogue flags; steps in bytes, taps in floats.
 //
 //go:noescape
-func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 
 //go:noescape
-func kernel8x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+func kernel8x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 
 //go:noescape
-func kernel4x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+func kernel4x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 
 //go:noescape
-func kernel12x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+func kernel12x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 
 //go:noescape
-func kernel8x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+func kernel8x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 
 //go:noescape
-func kernel4x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+func kernel4x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 
 //go:noescape
-func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 
 // microKernelC computes a full tile of rows x cols straight into c (row
 // stride ldc), adding to it with acc, then finishes it with ep (nil: none)
@@ -47,6 +47,14 @@ func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, re
 // 3 times the work). It reports false where no assembly kernel computes
 // such a tile; the caller then goes through a tile buffer.
 func microKernelC(rows, cols, kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
+	return tilesC(1, rows, cols, kk, a, 0, b, c, ldc, acc, ep, i, j)
+}
+
+// tilesC is microKernelC for n tiles one below the other, sharing B's
+// panel: tile t's A starts astep floats after tile 0's, its C t*rows rows
+// down (row i + t*rows of ep's matrix). One call into the assembly makes
+// them all: a tile of a few k steps costs little more than the call.
+func tilesC(n, rows, cols, kk int, a panelA, astep int, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
 	switch {
 	case kk == 0 || !(useAVX512 || useAVX2):
 		return false
@@ -55,36 +63,44 @@ func microKernelC(rows, cols, kk int, a panelA, b []float32, c []float32, ldc in
 	case cols != nr && cols != nr/2:
 		return false
 	}
-	_ = a.data[a.last(rows, kk)]
+	_ = a.data[(n-1)*astep+a.last(rows, kk)]
 	_ = b[(kk*len(a.taps)-1)*nr+cols-1]
-	_ = c[(rows-1)*ldc+cols-1]
-	if useAVX512 {
-		// Direct calls: through a func value, c would escape to the heap.
-		flags, bias, res, ldres := ep.asmArgs(acc, i, j, rows, cols)
-		switch {
-		case cols < nr && rows == smallRows:
-			kernel4x16(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0)
-		case cols < nr && rows == midRows:
-			kernel8x16(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0)
-		case cols < nr:
-			kernel12x16(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0)
-		case rows == smallRows:
-			kernel4x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0)
-		case rows == midRows:
-			kernel8x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0)
-		default:
-			kernel12x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), a.pf)
+	_ = c[(n*rows-1)*ldc+cols-1]
+	if !useAVX512 {
+		for t := 0; t < n; t++ {
+			quarters(kk, a.shift(t*astep), b, c[t*rows*ldc:], ldc, acc, ep, i+t*rows, j)
 		}
 		return true
 	}
-	// Four 6x16 quarters: rows 6-11 start 6 rows into A and C, columns
-	// 16-31 16 floats into B's rows and C's.
+	// Direct calls: through a func value, c would escape to the heap.
+	flags, bias, res, ldres := ep.asmArgs(acc, i, j, n*rows, cols)
+	as := 4 * astep
+	switch {
+	case cols < nr && rows == smallRows:
+		kernel4x16(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, as)
+	case cols < nr && rows == midRows:
+		kernel8x16(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, as)
+	case cols < nr:
+		kernel12x16(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, as)
+	case rows == smallRows:
+		kernel4x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, as)
+	case rows == midRows:
+		kernel8x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, as)
+	default:
+		kernel12x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), a.pf, n, as)
+	}
+	return true
+}
+
+// quarters computes a 12x32 tile with AVX2 as four 6x16 quarters: rows
+// 6-11 start 6 rows into A and C, columns 16-31 16 floats into B's rows
+// and C's.
+func quarters(kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) {
 	const hr, hc = mr / 2, nr / 2
 	for _, q := range [4][2]int{{0, 0}, {0, hc}, {hr, 0}, {hr, hc}} {
 		flags, bias, res, ldres := ep.asmArgs(acc, i+q[0], j+q[1], hr, hc)
-		kernel6x16(kk, &a.data[q[0]*a.rs], &b[q[1]], &c[q[0]*ldc+q[1]], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0)
+		kernel6x16(kk, &a.data[q[0]*a.rs], &b[q[1]], &c[q[0]*ldc+q[1]], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, 1, 0)
 	}
-	return true
 }
 
 // microKernel computes the first rows of an mr x nr tile (all of them

@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+// func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 //
 // A 6x16 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12 point at A rows
@@ -13,7 +13,17 @@
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-TEXT ·kernel6x16(SB), NOSPLIT, $32-120
+// ntiles tiles are computed one below the other with the same B panel:
+// each next tile's A starts astep bytes on, its C (and residual) 6 rows
+// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernel6x16(SB), NOSPLIT, $48-136
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernel6x16_tile:
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -243,10 +253,42 @@ kernel6x16_store:
 	ADDQ R10, BX
 	VMOVUPS Y10, (BX)
 	VMOVUPS Y11, 32(BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernel6x16_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ $6, AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel6x16_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ $6, AX
+	ADDQ AX, res+80(FP)
+
+kernel6x16_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernel6x16_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernel6x16_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernel6x16_tile
+
+kernel6x16_ret:
 	VZEROUPPER
 	RET
 
-// func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+// func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 //
 // A 12x32 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12, R13, AX point at A rows
@@ -257,7 +299,17 @@ kernel6x16_store:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-TEXT ·kernel12x32(SB), NOSPLIT, $32-120
+// ntiles tiles are computed one below the other with the same B panel:
+// each next tile's A starts astep bytes on, its C (and residual) 12 rows
+// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernel12x32(SB), NOSPLIT, $48-136
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernel12x32_tile:
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -627,10 +679,42 @@ kernel12x32_store:
 	ADDQ R10, BX
 	VMOVUPS Z22, (BX)
 	VMOVUPS Z23, 64(BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernel12x32_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ $12, AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel12x32_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ $12, AX
+	ADDQ AX, res+80(FP)
+
+kernel12x32_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernel12x32_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernel12x32_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernel12x32_tile
+
+kernel12x32_ret:
 	VZEROUPPER
 	RET
 
-// func kernel8x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+// func kernel8x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 //
 // A 8x32 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12, R13 point at A rows
@@ -641,7 +725,17 @@ kernel12x32_store:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-TEXT ·kernel8x32(SB), NOSPLIT, $32-120
+// ntiles tiles are computed one below the other with the same B panel:
+// each next tile's A starts astep bytes on, its C (and residual) 8 rows
+// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernel8x32(SB), NOSPLIT, $48-136
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernel8x32_tile:
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -919,10 +1013,42 @@ kernel8x32_store:
 	ADDQ R10, BX
 	VMOVUPS Z14, (BX)
 	VMOVUPS Z15, 64(BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernel8x32_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ $8, AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel8x32_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ $8, AX
+	ADDQ AX, res+80(FP)
+
+kernel8x32_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernel8x32_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernel8x32_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernel8x32_tile
+
+kernel8x32_ret:
 	VZEROUPPER
 	RET
 
-// func kernel4x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+// func kernel4x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 //
 // A 4x32 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12 point at A rows
@@ -933,7 +1059,17 @@ kernel8x32_store:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-TEXT ·kernel4x32(SB), NOSPLIT, $32-120
+// ntiles tiles are computed one below the other with the same B panel:
+// each next tile's A starts astep bytes on, its C (and residual) 4 rows
+// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernel4x32(SB), NOSPLIT, $48-136
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernel4x32_tile:
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -1123,10 +1259,42 @@ kernel4x32_store:
 	ADDQ R10, BX
 	VMOVUPS Z6, (BX)
 	VMOVUPS Z7, 64(BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernel4x32_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ $4, AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel4x32_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ $4, AX
+	ADDQ AX, res+80(FP)
+
+kernel4x32_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernel4x32_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernel4x32_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernel4x32_tile
+
+kernel4x32_ret:
 	VZEROUPPER
 	RET
 
-// func kernel12x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+// func kernel12x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 //
 // A 12x16 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12, R13, AX point at A rows
@@ -1137,7 +1305,17 @@ kernel4x32_store:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-TEXT ·kernel12x16(SB), NOSPLIT, $32-120
+// ntiles tiles are computed one below the other with the same B panel:
+// each next tile's A starts astep bytes on, its C (and residual) 12 rows
+// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernel12x16(SB), NOSPLIT, $48-136
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernel12x16_tile:
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -1402,10 +1580,42 @@ kernel12x16_store:
 	VMOVUPS Z10, (BX)
 	ADDQ R10, BX
 	VMOVUPS Z11, (BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernel12x16_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ $12, AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel12x16_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ $12, AX
+	ADDQ AX, res+80(FP)
+
+kernel12x16_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernel12x16_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernel12x16_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernel12x16_tile
+
+kernel12x16_ret:
 	VZEROUPPER
 	RET
 
-// func kernel8x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+// func kernel8x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 //
 // A 8x16 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12, R13 point at A rows
@@ -1416,7 +1626,17 @@ kernel12x16_store:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-TEXT ·kernel8x16(SB), NOSPLIT, $32-120
+// ntiles tiles are computed one below the other with the same B panel:
+// each next tile's A starts astep bytes on, its C (and residual) 8 rows
+// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernel8x16(SB), NOSPLIT, $48-136
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernel8x16_tile:
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -1625,10 +1845,42 @@ kernel8x16_store:
 	VMOVUPS Z6, (BX)
 	ADDQ R10, BX
 	VMOVUPS Z7, (BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernel8x16_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ $8, AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel8x16_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ $8, AX
+	ADDQ AX, res+80(FP)
+
+kernel8x16_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernel8x16_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernel8x16_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernel8x16_tile
+
+kernel8x16_ret:
 	VZEROUPPER
 	RET
 
-// func kernel4x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr)
+// func kernel4x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 //
 // A 4x16 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12 point at A rows
@@ -1639,7 +1891,17 @@ kernel8x16_store:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-TEXT ·kernel4x16(SB), NOSPLIT, $32-120
+// ntiles tiles are computed one below the other with the same B panel:
+// each next tile's A starts astep bytes on, its C (and residual) 4 rows
+// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernel4x16(SB), NOSPLIT, $48-136
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernel4x16_tile:
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -1792,6 +2054,38 @@ kernel4x16_store:
 	VMOVUPS Z2, (BX)
 	ADDQ R10, BX
 	VMOVUPS Z3, (BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernel4x16_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ $4, AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel4x16_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ $4, AX
+	ADDQ AX, res+80(FP)
+
+kernel4x16_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernel4x16_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernel4x16_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernel4x16_tile
+
+kernel4x16_ret:
 	VZEROUPPER
 	RET
 

@@ -15,6 +15,10 @@ func microKernelC(rows, cols, kk int, a panelA, b []float32, c []float32, ldc in
 	return false
 }
 
+func tilesC(n, rows, cols, kk int, a panelA, astep int, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
+	return false
+}
+
 // Without assembly, both kernel choices stay off; tests may still set them.
 var useAVX512, useAVX2 = false, false
 

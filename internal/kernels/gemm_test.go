@@ -509,6 +509,38 @@ func batchNormForwardCase(t *testing.T, r *rand.Rand, c, rows int) {
 
 // A packed matrix gives back its rows, and takes them, with kc blocks,
 // with a window convolution's blocks, and with columns short of a panel.
+// Tiles made in one call (tilesC) are the tiles made one call each, to
+// the bit: A stepping by panels or by rows read in place, C and the
+// residual moving down, every epilogue, each tile shape.
+func TestTilesAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const n, kk, ldc = 3, 37, nr + 3
+	rows := n * mr
+	a := panelA{data: randSlice(r, rows*kk+8), rs: kk, ks: 1, taps: oneTap} // rows in place
+	b := randSlice(r, kk*nr)
+	for _, isa := range kernelISAs(t) {
+		isa.use()
+		for _, shape := range [][2]int{{mr, nr}, {mr, nr / 2}, {midRows, nr}, {midRows, nr / 2}, {smallRows, nr}, {smallRows, nr / 2}} {
+			h, cols := shape[0], shape[1]
+			for _, ep := range []*Epilogue{nil, {Bias: randSlice(r, nr+8), Res: randSlice(r, (rows+20)*ldc), LdRes: ldc, Relu: true}} {
+				for _, acc := range []bool{false, true} {
+					c0 := randSlice(r, rows*ldc)
+					got, want := slices.Clone(c0), slices.Clone(c0)
+					if !tilesC(n, h, cols, kk, a, h*kk, b, got, ldc, acc, ep, 2, 3) {
+						continue
+					}
+					for i := 0; i < n; i++ {
+						microKernelC(h, cols, kk, a.shift(i*h*kk), b, want[i*h*ldc:], ldc, acc, ep, 2+i*h, 3)
+					}
+					if i := firstDiff(got, want); i >= 0 {
+						t.Fatalf("%s %dx%d acc=%v epilogue=%v: C[%d] = %v, want %v", isa.name, h, cols, acc, ep != nil, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // Packed products take their blocks in two orders (each block of rows
 // through all of k while B is small or A streams, k block by k block
 // otherwise) and prefetch the next rows of a large A: all give Gemm's
