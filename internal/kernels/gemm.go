@@ -165,7 +165,7 @@ func GemmPackedEpilogue(m int, a Mat, b *PackedB, c []float32, ldc int, ep *Epil
 }
 
 // PackBPair packs top's rows over bottom's (both packed, of as many
-// columns) for GemmPackedPair: no block of rows straddles the two.
+// columns) for ConvPairForward: no block of rows straddles the two.
 func PackBPair(top, bottom *PackedB) *PackedB {
 	n, k1, k2 := top.N, top.K, bottom.K
 	var ends []int
@@ -189,14 +189,6 @@ func PackBPair(top, bottom *PackedB) *PackedB {
 		pb.setRow(k1+k, row)
 	}
 	return pb
-}
-
-// GemmPackedPair is GemmPackedEpilogue for an A of two row-major matrices
-// side by side, a1's k1 columns then a2's (b packed by PackBPair): the
-// sum of two products (a convolution and its block's projection
-// shortcut) made in one pass, each block of C finished while in cache.
-func GemmPackedPair(m int, a1, a2 Mat, k1 int, b *PackedB, c []float32, ldc int, ep *Epilogue) {
-	gemm(m, b.N, b.K, aMats{first: a1, second: a2, split: k1}, bSource{packed: b}, c, ldc, false, epAt{e: ep})
 }
 
 // aMats is the A of a product: its columns before split are first's,
