@@ -444,6 +444,9 @@ func (g *gemmBlocks) block(i0, k0, kk int, bpanels []float32, pf *prefetch) {
 	}
 	mm := min(mc, g.m-i0)
 	full := mm / mr * mr
+	if exactTiles() && mm >= smallRows {
+		full = mm // the last rows too: a kernel of their height reads them where they are
+	}
 	if full > 0 {
 		// The kernels read whole panels of A where they are (a row-major A
 		// row by row, a transposed one column by column), unless its rows
@@ -610,15 +613,18 @@ func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, l
 		bpanel := bp[(j0/nr)*nr*kt:]
 		cols := min(nr, n-j0)
 		for i0 := 0; i0 < mm; {
-			rows := min(mr, mm-i0)
-			at := a.shift((i0 / mr) * step)
+			rows := panelRows(mm - i0)
+			at := a.shift((i0/mr)*step + (i0%mr)*a.rs)
 			switch {
 			case rows == mr && cols == nr && pf.active(): // a tile at a time while prefetching
 				at.pf = pf.take(kt)
-			case rows == mr: // the rest of the full panels in one call
-				rows = (mm - i0) / mr * mr
-				tilesOf(rows/mr, mr, kk, at, step, bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep.e, ep.i+i0, ep.j+j0, &tile)
-				i0 += rows
+			case rows == mr: // the rest of the full panels but the last 13-15 rows in one call
+				n := (mm - i0) / mr
+				if r := (mm - i0) % mr; r > 0 && r < smallRows {
+					n--
+				}
+				tilesOf(n, mr, kk, at, step, bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep.e, ep.i+i0, ep.j+j0, &tile)
+				i0 += n * mr
 				continue
 			}
 			tileOf(rows, kk, at, bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep.e, ep.i+i0, ep.j+j0, &tile)
@@ -630,7 +636,7 @@ func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, l
 // tilesOf is tileOf for n tiles of rows one below the other, A's panels
 // step floats apart: in one call into the assembly where it can.
 func tilesOf(n, rows, kk int, a panelA, step int, bpanel []float32, cols int, c []float32, ldc int, acc bool, ep *Epilogue, i, j int, tile *[mr * nr]float32) {
-	if n > 1 && (rows == mr || rows == midRows || rows == smallRows) && tilesC(n, rows, cols, kk, a, step, bpanel, c, ldc, acc, ep, i, j) {
+	if n > 1 && tilesC(n, rows, cols, kk, a, step, bpanel, c, ldc, acc, ep, i, j) {
 		return
 	}
 	for t := 0; t < n; t++ {
@@ -642,7 +648,7 @@ func tilesOf(n, rows, kk int, a panelA, step int, bpanel []float32, cols int, c 
 // B's, at row i, column j of ep's matrix: straight into C where an
 // assembly kernel fits, else through tile.
 func tileOf(rows, kk int, a panelA, bpanel []float32, cols int, c []float32, ldc int, acc bool, ep *Epilogue, i, j int, tile *[mr * nr]float32) {
-	if (rows == mr || rows == midRows || rows == smallRows) && microKernelC(rows, cols, kk, a, bpanel, c, ldc, acc, ep, i, j) {
+	if microKernelC(rows, cols, kk, a, bpanel, c, ldc, acc, ep, i, j) {
 		return
 	}
 	microKernel(rows, kk, a, bpanel, tile)
@@ -662,25 +668,26 @@ func tileOf(rows, kk int, a panelA, bpanel []float32, cols int, c []float32, ldc
 	}
 }
 
-// smallRows and midRows are the heights of the shorter kernels that finish
-// the last rows of a matrix (or an 8-pixel output row) when fewer than mr
-// are left.
+// smallRows and midRows are heights of the shorter kernels that finish
+// the last rows of a matrix or an output row (every height from smallRows
+// to mr has one; below smallRows, rows go through a tile buffer).
 const (
 	smallRows = 4
 	midRows   = 8
 )
 
-// panelRows is how many of left rows the next kernel takes: mr, midRows,
-// smallRows, or what is left below that.
+// panelRows is how many of left rows the next kernel takes: mr while at
+// least 16 are left, else all of them, in two even tiles above mr (13-15:
+// 7 and 6 to 8 and 7, not 12 and a tile of 1-3 rows, which costs a 4-row
+// tile's time).
 func panelRows(left int) int {
 	switch {
-	case left >= mr:
+	case left >= 16 || left == mr:
 		return mr
-	case left >= midRows:
-		return midRows
-	default:
-		return min(smallRows, left)
+	case left > mr:
+		return (left + 1) / 2
 	}
+	return left
 }
 
 // microKernelGo is the portable mr x nr kernel: tile = sum over the taps

@@ -22,6 +22,24 @@ var (
 func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 
 //go:noescape
+func kernel11x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+
+//go:noescape
+func kernel10x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+
+//go:noescape
+func kernel9x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+
+//go:noescape
+func kernel7x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+
+//go:noescape
+func kernel6x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+
+//go:noescape
+func kernel5x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+
+//go:noescape
 func kernel8x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 
 //go:noescape
@@ -41,11 +59,11 @@ func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, re
 
 // microKernelC computes a full tile of rows x cols straight into c (row
 // stride ldc), adding to it with acc, then finishes it with ep (nil: none)
-// as the tile at row i, column j of ep's matrix. Tiles are mr, midRows or
-// smallRows by nr or nr/2 (a layer of 16 filters: half the work of a
-// padded tile; an 8-row one went through the buffer as a full 12x32 tile,
-// 3 times the work). It reports false where no assembly kernel computes
-// such a tile; the caller then goes through a tile buffer.
+// as the tile at row i, column j of ep's matrix. Tiles are smallRows to mr
+// rows by nr, or mr, midRows or smallRows by nr/2 (a layer of 16 filters:
+// half the work of a padded tile; an 8-row one went through the buffer as
+// a full 12x32 tile, 3 times the work). It reports false where no assembly
+// kernel computes such a tile; the caller then goes through a tile buffer.
 func microKernelC(rows, cols, kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
 	return tilesC(1, rows, cols, kk, a, 0, b, c, ldc, acc, ep, i, j)
 }
@@ -60,7 +78,9 @@ func tilesC(n, rows, cols, kk int, a panelA, astep int, b []float32, c []float32
 		return false
 	case (rows != mr || cols != nr) && !useAVX512:
 		return false
-	case cols != nr && cols != nr/2:
+	case cols != nr && cols != nr/2, rows < smallRows || rows > mr:
+		return false
+	case cols < nr && rows != mr && rows != midRows && rows != smallRows:
 		return false
 	}
 	_ = a.data[(n-1)*astep+a.last(rows, kk)]
@@ -82,15 +102,31 @@ func tilesC(n, rows, cols, kk int, a panelA, astep int, b []float32, c []float32
 		kernel8x16(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, as)
 	case cols < nr:
 		kernel12x16(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, as)
-	case rows == smallRows:
+	case rows == 4:
 		kernel4x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, as)
-	case rows == midRows:
+	case rows == 5:
+		kernel5x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, as)
+	case rows == 6:
+		kernel6x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, as)
+	case rows == 7:
+		kernel7x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, as)
+	case rows == 8:
 		kernel8x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, as)
+	case rows == 9:
+		kernel9x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, as)
+	case rows == 10:
+		kernel10x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, as)
+	case rows == 11:
+		kernel11x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, as)
 	default:
 		kernel12x32(kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), a.pf, n, as)
 	}
 	return true
 }
+
+// exactTiles reports whether a kernel computes tiles of every height from
+// smallRows to mr straight into C.
+func exactTiles() bool { return useAVX512 }
 
 // quarters computes a 12x32 tile with AVX2 as four 6x16 quarters: rows
 // 6-11 start 6 rows into A and C, columns 16-31 16 floats into B's rows
@@ -106,10 +142,11 @@ func quarters(kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep 
 // microKernel computes the first rows of an mr x nr tile (all of them
 // where no shorter kernel fits) from A's panel and B's.
 func microKernel(rows, kk int, a panelA, b []float32, tile *[mr * nr]float32) {
-	if rows > smallRows || !microKernelC(smallRows, nr, kk, a, b, tile[:], nr, false, nil, 0, 0) {
-		if !microKernelC(mr, nr, kk, a, b, tile[:], nr, false, nil, 0, 0) {
-			microKernelGo(kk, a, b, tile)
-		}
+	if microKernelC(max(rows, smallRows), nr, kk, a, b, tile[:], nr, false, nil, 0, 0) {
+		return // a kernel of the rows' height (or the shortest), reading no further
+	}
+	if !microKernelC(mr, nr, kk, a, b, tile[:], nr, false, nil, 0, 0) {
+		microKernelGo(kk, a, b, tile)
 	}
 }
 

@@ -714,6 +714,1142 @@ kernel12x32_ret:
 	VZEROUPPER
 	RET
 
+// func kernel11x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+//
+// A 11x32 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12, R13, AX point at A rows
+// 0, 3, 6, 9 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Z0..Z21 hold the tile, 2 register(s) a row; Z22, Z23
+// hold the B row; Z24..Z31 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+// ntiles tiles are computed one below the other with the same B panel:
+// each next tile's A starts astep bytes on, its C (and residual) 11 rows
+// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernel11x32(SB), NOSPLIT, $48-136
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernel11x32_tile:
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernel11x32_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernel11x32_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $11, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel11x32_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernel11x32_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+
+kernel11x32_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+	LEAQ (R11)(R11*2), BX
+	LEAQ (R12)(BX*1), R13
+	LEAQ (R11)(R11*2), BX
+	LEAQ (R13)(BX*1), AX
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernel11x32_main
+
+kernel11x32_pfloop:
+	VMOVUPS (DI), Z22
+	VMOVUPS 64(DI), Z23
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	PREFETCHT0 64(R14)
+	PREFETCHT0 64(R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSS (SI), Z24
+	VFMADD231PS Z22, Z24, Z0
+	VFMADD231PS Z23, Z24, Z1
+	VBROADCASTSS (SI)(R11*1), Z25
+	VFMADD231PS Z22, Z25, Z2
+	VFMADD231PS Z23, Z25, Z3
+	VBROADCASTSS (SI)(R11*2), Z26
+	VFMADD231PS Z22, Z26, Z4
+	VFMADD231PS Z23, Z26, Z5
+	VBROADCASTSS (R12), Z27
+	VFMADD231PS Z22, Z27, Z6
+	VFMADD231PS Z23, Z27, Z7
+	VBROADCASTSS (R12)(R11*1), Z28
+	VFMADD231PS Z22, Z28, Z8
+	VFMADD231PS Z23, Z28, Z9
+	VBROADCASTSS (R12)(R11*2), Z29
+	VFMADD231PS Z22, Z29, Z10
+	VFMADD231PS Z23, Z29, Z11
+	VBROADCASTSS (R13), Z30
+	VFMADD231PS Z22, Z30, Z12
+	VFMADD231PS Z23, Z30, Z13
+	VBROADCASTSS (R13)(R11*1), Z31
+	VFMADD231PS Z22, Z31, Z14
+	VFMADD231PS Z23, Z31, Z15
+	VBROADCASTSS (R13)(R11*2), Z24
+	VFMADD231PS Z22, Z24, Z16
+	VFMADD231PS Z23, Z24, Z17
+	VBROADCASTSS (AX), Z25
+	VFMADD231PS Z22, Z25, Z18
+	VFMADD231PS Z23, Z25, Z19
+	VBROADCASTSS (AX)(R11*1), Z26
+	VFMADD231PS Z22, Z26, Z20
+	VFMADD231PS Z23, Z26, Z21
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R8, R13
+	ADDQ R8, AX
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel11x32_pfloop
+
+kernel11x32_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernel11x32_tapdone
+
+kernel11x32_loop:
+	VMOVUPS (DI), Z22
+	VMOVUPS 64(DI), Z23
+	VBROADCASTSS (SI), Z24
+	VFMADD231PS Z22, Z24, Z0
+	VFMADD231PS Z23, Z24, Z1
+	VBROADCASTSS (SI)(R11*1), Z25
+	VFMADD231PS Z22, Z25, Z2
+	VFMADD231PS Z23, Z25, Z3
+	VBROADCASTSS (SI)(R11*2), Z26
+	VFMADD231PS Z22, Z26, Z4
+	VFMADD231PS Z23, Z26, Z5
+	VBROADCASTSS (R12), Z27
+	VFMADD231PS Z22, Z27, Z6
+	VFMADD231PS Z23, Z27, Z7
+	VBROADCASTSS (R12)(R11*1), Z28
+	VFMADD231PS Z22, Z28, Z8
+	VFMADD231PS Z23, Z28, Z9
+	VBROADCASTSS (R12)(R11*2), Z29
+	VFMADD231PS Z22, Z29, Z10
+	VFMADD231PS Z23, Z29, Z11
+	VBROADCASTSS (R13), Z30
+	VFMADD231PS Z22, Z30, Z12
+	VFMADD231PS Z23, Z30, Z13
+	VBROADCASTSS (R13)(R11*1), Z31
+	VFMADD231PS Z22, Z31, Z14
+	VFMADD231PS Z23, Z31, Z15
+	VBROADCASTSS (R13)(R11*2), Z24
+	VFMADD231PS Z22, Z24, Z16
+	VFMADD231PS Z23, Z24, Z17
+	VBROADCASTSS (AX), Z25
+	VFMADD231PS Z22, Z25, Z18
+	VFMADD231PS Z23, Z25, Z19
+	VBROADCASTSS (AX)(R11*1), Z26
+	VFMADD231PS Z22, Z26, Z20
+	VFMADD231PS Z23, Z26, Z21
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R8, R13
+	ADDQ R8, AX
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel11x32_loop
+
+kernel11x32_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernel11x32_tap
+
+	MOVQ flags+64(FP), AX
+	TESTQ $1, AX
+	JZ   kernel11x32_bias
+	MOVQ DX, BX
+	VADDPS (BX), Z0, Z0
+	VADDPS 64(BX), Z1, Z1
+	ADDQ R10, BX
+	VADDPS (BX), Z2, Z2
+	VADDPS 64(BX), Z3, Z3
+	ADDQ R10, BX
+	VADDPS (BX), Z4, Z4
+	VADDPS 64(BX), Z5, Z5
+	ADDQ R10, BX
+	VADDPS (BX), Z6, Z6
+	VADDPS 64(BX), Z7, Z7
+	ADDQ R10, BX
+	VADDPS (BX), Z8, Z8
+	VADDPS 64(BX), Z9, Z9
+	ADDQ R10, BX
+	VADDPS (BX), Z10, Z10
+	VADDPS 64(BX), Z11, Z11
+	ADDQ R10, BX
+	VADDPS (BX), Z12, Z12
+	VADDPS 64(BX), Z13, Z13
+	ADDQ R10, BX
+	VADDPS (BX), Z14, Z14
+	VADDPS 64(BX), Z15, Z15
+	ADDQ R10, BX
+	VADDPS (BX), Z16, Z16
+	VADDPS 64(BX), Z17, Z17
+	ADDQ R10, BX
+	VADDPS (BX), Z18, Z18
+	VADDPS 64(BX), Z19, Z19
+	ADDQ R10, BX
+	VADDPS (BX), Z20, Z20
+	VADDPS 64(BX), Z21, Z21
+
+kernel11x32_bias:
+	TESTQ $2, AX
+	JZ   kernel11x32_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Z22
+	VMOVUPS 64(BX), Z23
+	VADDPS Z22, Z0, Z0
+	VADDPS Z23, Z1, Z1
+	VADDPS Z22, Z2, Z2
+	VADDPS Z23, Z3, Z3
+	VADDPS Z22, Z4, Z4
+	VADDPS Z23, Z5, Z5
+	VADDPS Z22, Z6, Z6
+	VADDPS Z23, Z7, Z7
+	VADDPS Z22, Z8, Z8
+	VADDPS Z23, Z9, Z9
+	VADDPS Z22, Z10, Z10
+	VADDPS Z23, Z11, Z11
+	VADDPS Z22, Z12, Z12
+	VADDPS Z23, Z13, Z13
+	VADDPS Z22, Z14, Z14
+	VADDPS Z23, Z15, Z15
+	VADDPS Z22, Z16, Z16
+	VADDPS Z23, Z17, Z17
+	VADDPS Z22, Z18, Z18
+	VADDPS Z23, Z19, Z19
+	VADDPS Z22, Z20, Z20
+	VADDPS Z23, Z21, Z21
+
+kernel11x32_res:
+	TESTQ $4, AX
+	JZ   kernel11x32_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Z0, Z0
+	VADDPS 64(BX), Z1, Z1
+	ADDQ R11, BX
+	VADDPS (BX), Z2, Z2
+	VADDPS 64(BX), Z3, Z3
+	ADDQ R11, BX
+	VADDPS (BX), Z4, Z4
+	VADDPS 64(BX), Z5, Z5
+	ADDQ R11, BX
+	VADDPS (BX), Z6, Z6
+	VADDPS 64(BX), Z7, Z7
+	ADDQ R11, BX
+	VADDPS (BX), Z8, Z8
+	VADDPS 64(BX), Z9, Z9
+	ADDQ R11, BX
+	VADDPS (BX), Z10, Z10
+	VADDPS 64(BX), Z11, Z11
+	ADDQ R11, BX
+	VADDPS (BX), Z12, Z12
+	VADDPS 64(BX), Z13, Z13
+	ADDQ R11, BX
+	VADDPS (BX), Z14, Z14
+	VADDPS 64(BX), Z15, Z15
+	ADDQ R11, BX
+	VADDPS (BX), Z16, Z16
+	VADDPS 64(BX), Z17, Z17
+	ADDQ R11, BX
+	VADDPS (BX), Z18, Z18
+	VADDPS 64(BX), Z19, Z19
+	ADDQ R11, BX
+	VADDPS (BX), Z20, Z20
+	VADDPS 64(BX), Z21, Z21
+
+kernel11x32_relu:
+	TESTQ $8, AX
+	JZ   kernel11x32_store
+	VPXORD Z22, Z22, Z22
+	VMAXPS Z0, Z22, Z0
+	VMAXPS Z1, Z22, Z1
+	VMAXPS Z2, Z22, Z2
+	VMAXPS Z3, Z22, Z3
+	VMAXPS Z4, Z22, Z4
+	VMAXPS Z5, Z22, Z5
+	VMAXPS Z6, Z22, Z6
+	VMAXPS Z7, Z22, Z7
+	VMAXPS Z8, Z22, Z8
+	VMAXPS Z9, Z22, Z9
+	VMAXPS Z10, Z22, Z10
+	VMAXPS Z11, Z22, Z11
+	VMAXPS Z12, Z22, Z12
+	VMAXPS Z13, Z22, Z13
+	VMAXPS Z14, Z22, Z14
+	VMAXPS Z15, Z22, Z15
+	VMAXPS Z16, Z22, Z16
+	VMAXPS Z17, Z22, Z17
+	VMAXPS Z18, Z22, Z18
+	VMAXPS Z19, Z22, Z19
+	VMAXPS Z20, Z22, Z20
+	VMAXPS Z21, Z22, Z21
+
+kernel11x32_store:
+	MOVQ DX, BX
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z16, (BX)
+	VMOVUPS Z17, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z18, (BX)
+	VMOVUPS Z19, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z20, (BX)
+	VMOVUPS Z21, 64(BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernel11x32_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ $11, AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel11x32_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ $11, AX
+	ADDQ AX, res+80(FP)
+
+kernel11x32_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernel11x32_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernel11x32_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernel11x32_tile
+
+kernel11x32_ret:
+	VZEROUPPER
+	RET
+
+// func kernel10x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+//
+// A 10x32 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12, R13, AX point at A rows
+// 0, 3, 6, 9 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Z0..Z19 hold the tile, 2 register(s) a row; Z20, Z21
+// hold the B row; Z22..Z31 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+// ntiles tiles are computed one below the other with the same B panel:
+// each next tile's A starts astep bytes on, its C (and residual) 10 rows
+// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernel10x32(SB), NOSPLIT, $48-136
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernel10x32_tile:
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernel10x32_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernel10x32_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $10, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel10x32_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernel10x32_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+
+kernel10x32_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+	LEAQ (R11)(R11*2), BX
+	LEAQ (R12)(BX*1), R13
+	LEAQ (R11)(R11*2), BX
+	LEAQ (R13)(BX*1), AX
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernel10x32_main
+
+kernel10x32_pfloop:
+	VMOVUPS (DI), Z20
+	VMOVUPS 64(DI), Z21
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	PREFETCHT0 64(R14)
+	PREFETCHT0 64(R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSS (SI), Z22
+	VFMADD231PS Z20, Z22, Z0
+	VFMADD231PS Z21, Z22, Z1
+	VBROADCASTSS (SI)(R11*1), Z23
+	VFMADD231PS Z20, Z23, Z2
+	VFMADD231PS Z21, Z23, Z3
+	VBROADCASTSS (SI)(R11*2), Z24
+	VFMADD231PS Z20, Z24, Z4
+	VFMADD231PS Z21, Z24, Z5
+	VBROADCASTSS (R12), Z25
+	VFMADD231PS Z20, Z25, Z6
+	VFMADD231PS Z21, Z25, Z7
+	VBROADCASTSS (R12)(R11*1), Z26
+	VFMADD231PS Z20, Z26, Z8
+	VFMADD231PS Z21, Z26, Z9
+	VBROADCASTSS (R12)(R11*2), Z27
+	VFMADD231PS Z20, Z27, Z10
+	VFMADD231PS Z21, Z27, Z11
+	VBROADCASTSS (R13), Z28
+	VFMADD231PS Z20, Z28, Z12
+	VFMADD231PS Z21, Z28, Z13
+	VBROADCASTSS (R13)(R11*1), Z29
+	VFMADD231PS Z20, Z29, Z14
+	VFMADD231PS Z21, Z29, Z15
+	VBROADCASTSS (R13)(R11*2), Z30
+	VFMADD231PS Z20, Z30, Z16
+	VFMADD231PS Z21, Z30, Z17
+	VBROADCASTSS (AX), Z31
+	VFMADD231PS Z20, Z31, Z18
+	VFMADD231PS Z21, Z31, Z19
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R8, R13
+	ADDQ R8, AX
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel10x32_pfloop
+
+kernel10x32_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernel10x32_tapdone
+
+kernel10x32_loop:
+	VMOVUPS (DI), Z20
+	VMOVUPS 64(DI), Z21
+	VBROADCASTSS (SI), Z22
+	VFMADD231PS Z20, Z22, Z0
+	VFMADD231PS Z21, Z22, Z1
+	VBROADCASTSS (SI)(R11*1), Z23
+	VFMADD231PS Z20, Z23, Z2
+	VFMADD231PS Z21, Z23, Z3
+	VBROADCASTSS (SI)(R11*2), Z24
+	VFMADD231PS Z20, Z24, Z4
+	VFMADD231PS Z21, Z24, Z5
+	VBROADCASTSS (R12), Z25
+	VFMADD231PS Z20, Z25, Z6
+	VFMADD231PS Z21, Z25, Z7
+	VBROADCASTSS (R12)(R11*1), Z26
+	VFMADD231PS Z20, Z26, Z8
+	VFMADD231PS Z21, Z26, Z9
+	VBROADCASTSS (R12)(R11*2), Z27
+	VFMADD231PS Z20, Z27, Z10
+	VFMADD231PS Z21, Z27, Z11
+	VBROADCASTSS (R13), Z28
+	VFMADD231PS Z20, Z28, Z12
+	VFMADD231PS Z21, Z28, Z13
+	VBROADCASTSS (R13)(R11*1), Z29
+	VFMADD231PS Z20, Z29, Z14
+	VFMADD231PS Z21, Z29, Z15
+	VBROADCASTSS (R13)(R11*2), Z30
+	VFMADD231PS Z20, Z30, Z16
+	VFMADD231PS Z21, Z30, Z17
+	VBROADCASTSS (AX), Z31
+	VFMADD231PS Z20, Z31, Z18
+	VFMADD231PS Z21, Z31, Z19
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R8, R13
+	ADDQ R8, AX
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel10x32_loop
+
+kernel10x32_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernel10x32_tap
+
+	MOVQ flags+64(FP), AX
+	TESTQ $1, AX
+	JZ   kernel10x32_bias
+	MOVQ DX, BX
+	VADDPS (BX), Z0, Z0
+	VADDPS 64(BX), Z1, Z1
+	ADDQ R10, BX
+	VADDPS (BX), Z2, Z2
+	VADDPS 64(BX), Z3, Z3
+	ADDQ R10, BX
+	VADDPS (BX), Z4, Z4
+	VADDPS 64(BX), Z5, Z5
+	ADDQ R10, BX
+	VADDPS (BX), Z6, Z6
+	VADDPS 64(BX), Z7, Z7
+	ADDQ R10, BX
+	VADDPS (BX), Z8, Z8
+	VADDPS 64(BX), Z9, Z9
+	ADDQ R10, BX
+	VADDPS (BX), Z10, Z10
+	VADDPS 64(BX), Z11, Z11
+	ADDQ R10, BX
+	VADDPS (BX), Z12, Z12
+	VADDPS 64(BX), Z13, Z13
+	ADDQ R10, BX
+	VADDPS (BX), Z14, Z14
+	VADDPS 64(BX), Z15, Z15
+	ADDQ R10, BX
+	VADDPS (BX), Z16, Z16
+	VADDPS 64(BX), Z17, Z17
+	ADDQ R10, BX
+	VADDPS (BX), Z18, Z18
+	VADDPS 64(BX), Z19, Z19
+
+kernel10x32_bias:
+	TESTQ $2, AX
+	JZ   kernel10x32_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Z20
+	VMOVUPS 64(BX), Z21
+	VADDPS Z20, Z0, Z0
+	VADDPS Z21, Z1, Z1
+	VADDPS Z20, Z2, Z2
+	VADDPS Z21, Z3, Z3
+	VADDPS Z20, Z4, Z4
+	VADDPS Z21, Z5, Z5
+	VADDPS Z20, Z6, Z6
+	VADDPS Z21, Z7, Z7
+	VADDPS Z20, Z8, Z8
+	VADDPS Z21, Z9, Z9
+	VADDPS Z20, Z10, Z10
+	VADDPS Z21, Z11, Z11
+	VADDPS Z20, Z12, Z12
+	VADDPS Z21, Z13, Z13
+	VADDPS Z20, Z14, Z14
+	VADDPS Z21, Z15, Z15
+	VADDPS Z20, Z16, Z16
+	VADDPS Z21, Z17, Z17
+	VADDPS Z20, Z18, Z18
+	VADDPS Z21, Z19, Z19
+
+kernel10x32_res:
+	TESTQ $4, AX
+	JZ   kernel10x32_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Z0, Z0
+	VADDPS 64(BX), Z1, Z1
+	ADDQ R11, BX
+	VADDPS (BX), Z2, Z2
+	VADDPS 64(BX), Z3, Z3
+	ADDQ R11, BX
+	VADDPS (BX), Z4, Z4
+	VADDPS 64(BX), Z5, Z5
+	ADDQ R11, BX
+	VADDPS (BX), Z6, Z6
+	VADDPS 64(BX), Z7, Z7
+	ADDQ R11, BX
+	VADDPS (BX), Z8, Z8
+	VADDPS 64(BX), Z9, Z9
+	ADDQ R11, BX
+	VADDPS (BX), Z10, Z10
+	VADDPS 64(BX), Z11, Z11
+	ADDQ R11, BX
+	VADDPS (BX), Z12, Z12
+	VADDPS 64(BX), Z13, Z13
+	ADDQ R11, BX
+	VADDPS (BX), Z14, Z14
+	VADDPS 64(BX), Z15, Z15
+	ADDQ R11, BX
+	VADDPS (BX), Z16, Z16
+	VADDPS 64(BX), Z17, Z17
+	ADDQ R11, BX
+	VADDPS (BX), Z18, Z18
+	VADDPS 64(BX), Z19, Z19
+
+kernel10x32_relu:
+	TESTQ $8, AX
+	JZ   kernel10x32_store
+	VPXORD Z20, Z20, Z20
+	VMAXPS Z0, Z20, Z0
+	VMAXPS Z1, Z20, Z1
+	VMAXPS Z2, Z20, Z2
+	VMAXPS Z3, Z20, Z3
+	VMAXPS Z4, Z20, Z4
+	VMAXPS Z5, Z20, Z5
+	VMAXPS Z6, Z20, Z6
+	VMAXPS Z7, Z20, Z7
+	VMAXPS Z8, Z20, Z8
+	VMAXPS Z9, Z20, Z9
+	VMAXPS Z10, Z20, Z10
+	VMAXPS Z11, Z20, Z11
+	VMAXPS Z12, Z20, Z12
+	VMAXPS Z13, Z20, Z13
+	VMAXPS Z14, Z20, Z14
+	VMAXPS Z15, Z20, Z15
+	VMAXPS Z16, Z20, Z16
+	VMAXPS Z17, Z20, Z17
+	VMAXPS Z18, Z20, Z18
+	VMAXPS Z19, Z20, Z19
+
+kernel10x32_store:
+	MOVQ DX, BX
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z16, (BX)
+	VMOVUPS Z17, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z18, (BX)
+	VMOVUPS Z19, 64(BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernel10x32_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ $10, AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel10x32_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ $10, AX
+	ADDQ AX, res+80(FP)
+
+kernel10x32_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernel10x32_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernel10x32_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernel10x32_tile
+
+kernel10x32_ret:
+	VZEROUPPER
+	RET
+
+// func kernel9x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+//
+// A 9x32 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12, R13 point at A rows
+// 0, 3, 6 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Z0..Z17 hold the tile, 2 register(s) a row; Z18, Z19
+// hold the B row; Z20..Z31 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+// ntiles tiles are computed one below the other with the same B panel:
+// each next tile's A starts astep bytes on, its C (and residual) 9 rows
+// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernel9x32(SB), NOSPLIT, $48-136
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernel9x32_tile:
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernel9x32_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernel9x32_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $9, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel9x32_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernel9x32_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+
+kernel9x32_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+	LEAQ (R11)(R11*2), BX
+	LEAQ (R12)(BX*1), R13
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernel9x32_main
+
+kernel9x32_pfloop:
+	VMOVUPS (DI), Z18
+	VMOVUPS 64(DI), Z19
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	PREFETCHT0 64(R14)
+	PREFETCHT0 64(R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSS (SI), Z20
+	VFMADD231PS Z18, Z20, Z0
+	VFMADD231PS Z19, Z20, Z1
+	VBROADCASTSS (SI)(R11*1), Z21
+	VFMADD231PS Z18, Z21, Z2
+	VFMADD231PS Z19, Z21, Z3
+	VBROADCASTSS (SI)(R11*2), Z22
+	VFMADD231PS Z18, Z22, Z4
+	VFMADD231PS Z19, Z22, Z5
+	VBROADCASTSS (R12), Z23
+	VFMADD231PS Z18, Z23, Z6
+	VFMADD231PS Z19, Z23, Z7
+	VBROADCASTSS (R12)(R11*1), Z24
+	VFMADD231PS Z18, Z24, Z8
+	VFMADD231PS Z19, Z24, Z9
+	VBROADCASTSS (R12)(R11*2), Z25
+	VFMADD231PS Z18, Z25, Z10
+	VFMADD231PS Z19, Z25, Z11
+	VBROADCASTSS (R13), Z26
+	VFMADD231PS Z18, Z26, Z12
+	VFMADD231PS Z19, Z26, Z13
+	VBROADCASTSS (R13)(R11*1), Z27
+	VFMADD231PS Z18, Z27, Z14
+	VFMADD231PS Z19, Z27, Z15
+	VBROADCASTSS (R13)(R11*2), Z28
+	VFMADD231PS Z18, Z28, Z16
+	VFMADD231PS Z19, Z28, Z17
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R8, R13
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel9x32_pfloop
+
+kernel9x32_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernel9x32_tapdone
+
+kernel9x32_loop:
+	VMOVUPS (DI), Z18
+	VMOVUPS 64(DI), Z19
+	VBROADCASTSS (SI), Z20
+	VFMADD231PS Z18, Z20, Z0
+	VFMADD231PS Z19, Z20, Z1
+	VBROADCASTSS (SI)(R11*1), Z21
+	VFMADD231PS Z18, Z21, Z2
+	VFMADD231PS Z19, Z21, Z3
+	VBROADCASTSS (SI)(R11*2), Z22
+	VFMADD231PS Z18, Z22, Z4
+	VFMADD231PS Z19, Z22, Z5
+	VBROADCASTSS (R12), Z23
+	VFMADD231PS Z18, Z23, Z6
+	VFMADD231PS Z19, Z23, Z7
+	VBROADCASTSS (R12)(R11*1), Z24
+	VFMADD231PS Z18, Z24, Z8
+	VFMADD231PS Z19, Z24, Z9
+	VBROADCASTSS (R12)(R11*2), Z25
+	VFMADD231PS Z18, Z25, Z10
+	VFMADD231PS Z19, Z25, Z11
+	VBROADCASTSS (R13), Z26
+	VFMADD231PS Z18, Z26, Z12
+	VFMADD231PS Z19, Z26, Z13
+	VBROADCASTSS (R13)(R11*1), Z27
+	VFMADD231PS Z18, Z27, Z14
+	VFMADD231PS Z19, Z27, Z15
+	VBROADCASTSS (R13)(R11*2), Z28
+	VFMADD231PS Z18, Z28, Z16
+	VFMADD231PS Z19, Z28, Z17
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R8, R13
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel9x32_loop
+
+kernel9x32_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernel9x32_tap
+
+	MOVQ flags+64(FP), AX
+	TESTQ $1, AX
+	JZ   kernel9x32_bias
+	MOVQ DX, BX
+	VADDPS (BX), Z0, Z0
+	VADDPS 64(BX), Z1, Z1
+	ADDQ R10, BX
+	VADDPS (BX), Z2, Z2
+	VADDPS 64(BX), Z3, Z3
+	ADDQ R10, BX
+	VADDPS (BX), Z4, Z4
+	VADDPS 64(BX), Z5, Z5
+	ADDQ R10, BX
+	VADDPS (BX), Z6, Z6
+	VADDPS 64(BX), Z7, Z7
+	ADDQ R10, BX
+	VADDPS (BX), Z8, Z8
+	VADDPS 64(BX), Z9, Z9
+	ADDQ R10, BX
+	VADDPS (BX), Z10, Z10
+	VADDPS 64(BX), Z11, Z11
+	ADDQ R10, BX
+	VADDPS (BX), Z12, Z12
+	VADDPS 64(BX), Z13, Z13
+	ADDQ R10, BX
+	VADDPS (BX), Z14, Z14
+	VADDPS 64(BX), Z15, Z15
+	ADDQ R10, BX
+	VADDPS (BX), Z16, Z16
+	VADDPS 64(BX), Z17, Z17
+
+kernel9x32_bias:
+	TESTQ $2, AX
+	JZ   kernel9x32_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Z18
+	VMOVUPS 64(BX), Z19
+	VADDPS Z18, Z0, Z0
+	VADDPS Z19, Z1, Z1
+	VADDPS Z18, Z2, Z2
+	VADDPS Z19, Z3, Z3
+	VADDPS Z18, Z4, Z4
+	VADDPS Z19, Z5, Z5
+	VADDPS Z18, Z6, Z6
+	VADDPS Z19, Z7, Z7
+	VADDPS Z18, Z8, Z8
+	VADDPS Z19, Z9, Z9
+	VADDPS Z18, Z10, Z10
+	VADDPS Z19, Z11, Z11
+	VADDPS Z18, Z12, Z12
+	VADDPS Z19, Z13, Z13
+	VADDPS Z18, Z14, Z14
+	VADDPS Z19, Z15, Z15
+	VADDPS Z18, Z16, Z16
+	VADDPS Z19, Z17, Z17
+
+kernel9x32_res:
+	TESTQ $4, AX
+	JZ   kernel9x32_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Z0, Z0
+	VADDPS 64(BX), Z1, Z1
+	ADDQ R11, BX
+	VADDPS (BX), Z2, Z2
+	VADDPS 64(BX), Z3, Z3
+	ADDQ R11, BX
+	VADDPS (BX), Z4, Z4
+	VADDPS 64(BX), Z5, Z5
+	ADDQ R11, BX
+	VADDPS (BX), Z6, Z6
+	VADDPS 64(BX), Z7, Z7
+	ADDQ R11, BX
+	VADDPS (BX), Z8, Z8
+	VADDPS 64(BX), Z9, Z9
+	ADDQ R11, BX
+	VADDPS (BX), Z10, Z10
+	VADDPS 64(BX), Z11, Z11
+	ADDQ R11, BX
+	VADDPS (BX), Z12, Z12
+	VADDPS 64(BX), Z13, Z13
+	ADDQ R11, BX
+	VADDPS (BX), Z14, Z14
+	VADDPS 64(BX), Z15, Z15
+	ADDQ R11, BX
+	VADDPS (BX), Z16, Z16
+	VADDPS 64(BX), Z17, Z17
+
+kernel9x32_relu:
+	TESTQ $8, AX
+	JZ   kernel9x32_store
+	VPXORD Z18, Z18, Z18
+	VMAXPS Z0, Z18, Z0
+	VMAXPS Z1, Z18, Z1
+	VMAXPS Z2, Z18, Z2
+	VMAXPS Z3, Z18, Z3
+	VMAXPS Z4, Z18, Z4
+	VMAXPS Z5, Z18, Z5
+	VMAXPS Z6, Z18, Z6
+	VMAXPS Z7, Z18, Z7
+	VMAXPS Z8, Z18, Z8
+	VMAXPS Z9, Z18, Z9
+	VMAXPS Z10, Z18, Z10
+	VMAXPS Z11, Z18, Z11
+	VMAXPS Z12, Z18, Z12
+	VMAXPS Z13, Z18, Z13
+	VMAXPS Z14, Z18, Z14
+	VMAXPS Z15, Z18, Z15
+	VMAXPS Z16, Z18, Z16
+	VMAXPS Z17, Z18, Z17
+
+kernel9x32_store:
+	MOVQ DX, BX
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z16, (BX)
+	VMOVUPS Z17, 64(BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernel9x32_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ $9, AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel9x32_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ $9, AX
+	ADDQ AX, res+80(FP)
+
+kernel9x32_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernel9x32_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernel9x32_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernel9x32_tile
+
+kernel9x32_ret:
+	VZEROUPPER
+	RET
+
 // func kernel8x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
 //
 // A 8x32 tile. The outer loop walks the taps (the taps and ntaps
@@ -1045,6 +2181,874 @@ kernel8x32_taps:
 	JMP  kernel8x32_tile
 
 kernel8x32_ret:
+	VZEROUPPER
+	RET
+
+// func kernel7x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+//
+// A 7x32 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12, R13 point at A rows
+// 0, 3, 6 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Z0..Z13 hold the tile, 2 register(s) a row; Z14, Z15
+// hold the B row; Z16..Z31 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+// ntiles tiles are computed one below the other with the same B panel:
+// each next tile's A starts astep bytes on, its C (and residual) 7 rows
+// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernel7x32(SB), NOSPLIT, $48-136
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernel7x32_tile:
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernel7x32_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernel7x32_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $7, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel7x32_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernel7x32_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+
+kernel7x32_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+	LEAQ (R11)(R11*2), BX
+	LEAQ (R12)(BX*1), R13
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernel7x32_main
+
+kernel7x32_pfloop:
+	VMOVUPS (DI), Z14
+	VMOVUPS 64(DI), Z15
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	PREFETCHT0 64(R14)
+	PREFETCHT0 64(R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSS (SI), Z16
+	VFMADD231PS Z14, Z16, Z0
+	VFMADD231PS Z15, Z16, Z1
+	VBROADCASTSS (SI)(R11*1), Z17
+	VFMADD231PS Z14, Z17, Z2
+	VFMADD231PS Z15, Z17, Z3
+	VBROADCASTSS (SI)(R11*2), Z18
+	VFMADD231PS Z14, Z18, Z4
+	VFMADD231PS Z15, Z18, Z5
+	VBROADCASTSS (R12), Z19
+	VFMADD231PS Z14, Z19, Z6
+	VFMADD231PS Z15, Z19, Z7
+	VBROADCASTSS (R12)(R11*1), Z20
+	VFMADD231PS Z14, Z20, Z8
+	VFMADD231PS Z15, Z20, Z9
+	VBROADCASTSS (R12)(R11*2), Z21
+	VFMADD231PS Z14, Z21, Z10
+	VFMADD231PS Z15, Z21, Z11
+	VBROADCASTSS (R13), Z22
+	VFMADD231PS Z14, Z22, Z12
+	VFMADD231PS Z15, Z22, Z13
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R8, R13
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel7x32_pfloop
+
+kernel7x32_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernel7x32_tapdone
+
+kernel7x32_loop:
+	VMOVUPS (DI), Z14
+	VMOVUPS 64(DI), Z15
+	VBROADCASTSS (SI), Z16
+	VFMADD231PS Z14, Z16, Z0
+	VFMADD231PS Z15, Z16, Z1
+	VBROADCASTSS (SI)(R11*1), Z17
+	VFMADD231PS Z14, Z17, Z2
+	VFMADD231PS Z15, Z17, Z3
+	VBROADCASTSS (SI)(R11*2), Z18
+	VFMADD231PS Z14, Z18, Z4
+	VFMADD231PS Z15, Z18, Z5
+	VBROADCASTSS (R12), Z19
+	VFMADD231PS Z14, Z19, Z6
+	VFMADD231PS Z15, Z19, Z7
+	VBROADCASTSS (R12)(R11*1), Z20
+	VFMADD231PS Z14, Z20, Z8
+	VFMADD231PS Z15, Z20, Z9
+	VBROADCASTSS (R12)(R11*2), Z21
+	VFMADD231PS Z14, Z21, Z10
+	VFMADD231PS Z15, Z21, Z11
+	VBROADCASTSS (R13), Z22
+	VFMADD231PS Z14, Z22, Z12
+	VFMADD231PS Z15, Z22, Z13
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R8, R13
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel7x32_loop
+
+kernel7x32_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernel7x32_tap
+
+	MOVQ flags+64(FP), AX
+	TESTQ $1, AX
+	JZ   kernel7x32_bias
+	MOVQ DX, BX
+	VADDPS (BX), Z0, Z0
+	VADDPS 64(BX), Z1, Z1
+	ADDQ R10, BX
+	VADDPS (BX), Z2, Z2
+	VADDPS 64(BX), Z3, Z3
+	ADDQ R10, BX
+	VADDPS (BX), Z4, Z4
+	VADDPS 64(BX), Z5, Z5
+	ADDQ R10, BX
+	VADDPS (BX), Z6, Z6
+	VADDPS 64(BX), Z7, Z7
+	ADDQ R10, BX
+	VADDPS (BX), Z8, Z8
+	VADDPS 64(BX), Z9, Z9
+	ADDQ R10, BX
+	VADDPS (BX), Z10, Z10
+	VADDPS 64(BX), Z11, Z11
+	ADDQ R10, BX
+	VADDPS (BX), Z12, Z12
+	VADDPS 64(BX), Z13, Z13
+
+kernel7x32_bias:
+	TESTQ $2, AX
+	JZ   kernel7x32_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Z14
+	VMOVUPS 64(BX), Z15
+	VADDPS Z14, Z0, Z0
+	VADDPS Z15, Z1, Z1
+	VADDPS Z14, Z2, Z2
+	VADDPS Z15, Z3, Z3
+	VADDPS Z14, Z4, Z4
+	VADDPS Z15, Z5, Z5
+	VADDPS Z14, Z6, Z6
+	VADDPS Z15, Z7, Z7
+	VADDPS Z14, Z8, Z8
+	VADDPS Z15, Z9, Z9
+	VADDPS Z14, Z10, Z10
+	VADDPS Z15, Z11, Z11
+	VADDPS Z14, Z12, Z12
+	VADDPS Z15, Z13, Z13
+
+kernel7x32_res:
+	TESTQ $4, AX
+	JZ   kernel7x32_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Z0, Z0
+	VADDPS 64(BX), Z1, Z1
+	ADDQ R11, BX
+	VADDPS (BX), Z2, Z2
+	VADDPS 64(BX), Z3, Z3
+	ADDQ R11, BX
+	VADDPS (BX), Z4, Z4
+	VADDPS 64(BX), Z5, Z5
+	ADDQ R11, BX
+	VADDPS (BX), Z6, Z6
+	VADDPS 64(BX), Z7, Z7
+	ADDQ R11, BX
+	VADDPS (BX), Z8, Z8
+	VADDPS 64(BX), Z9, Z9
+	ADDQ R11, BX
+	VADDPS (BX), Z10, Z10
+	VADDPS 64(BX), Z11, Z11
+	ADDQ R11, BX
+	VADDPS (BX), Z12, Z12
+	VADDPS 64(BX), Z13, Z13
+
+kernel7x32_relu:
+	TESTQ $8, AX
+	JZ   kernel7x32_store
+	VPXORD Z14, Z14, Z14
+	VMAXPS Z0, Z14, Z0
+	VMAXPS Z1, Z14, Z1
+	VMAXPS Z2, Z14, Z2
+	VMAXPS Z3, Z14, Z3
+	VMAXPS Z4, Z14, Z4
+	VMAXPS Z5, Z14, Z5
+	VMAXPS Z6, Z14, Z6
+	VMAXPS Z7, Z14, Z7
+	VMAXPS Z8, Z14, Z8
+	VMAXPS Z9, Z14, Z9
+	VMAXPS Z10, Z14, Z10
+	VMAXPS Z11, Z14, Z11
+	VMAXPS Z12, Z14, Z12
+	VMAXPS Z13, Z14, Z13
+
+kernel7x32_store:
+	MOVQ DX, BX
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z12, (BX)
+	VMOVUPS Z13, 64(BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernel7x32_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ $7, AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel7x32_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ $7, AX
+	ADDQ AX, res+80(FP)
+
+kernel7x32_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernel7x32_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernel7x32_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernel7x32_tile
+
+kernel7x32_ret:
+	VZEROUPPER
+	RET
+
+// func kernel6x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+//
+// A 6x32 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12 point at A rows
+// 0, 3 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Z0..Z11 hold the tile, 2 register(s) a row; Z12, Z13
+// hold the B row; Z14..Z31 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+// ntiles tiles are computed one below the other with the same B panel:
+// each next tile's A starts astep bytes on, its C (and residual) 6 rows
+// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernel6x32(SB), NOSPLIT, $48-136
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernel6x32_tile:
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernel6x32_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernel6x32_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $6, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel6x32_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernel6x32_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+kernel6x32_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernel6x32_main
+
+kernel6x32_pfloop:
+	VMOVUPS (DI), Z12
+	VMOVUPS 64(DI), Z13
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	PREFETCHT0 64(R14)
+	PREFETCHT0 64(R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSS (SI), Z14
+	VFMADD231PS Z12, Z14, Z0
+	VFMADD231PS Z13, Z14, Z1
+	VBROADCASTSS (SI)(R11*1), Z15
+	VFMADD231PS Z12, Z15, Z2
+	VFMADD231PS Z13, Z15, Z3
+	VBROADCASTSS (SI)(R11*2), Z16
+	VFMADD231PS Z12, Z16, Z4
+	VFMADD231PS Z13, Z16, Z5
+	VBROADCASTSS (R12), Z17
+	VFMADD231PS Z12, Z17, Z6
+	VFMADD231PS Z13, Z17, Z7
+	VBROADCASTSS (R12)(R11*1), Z18
+	VFMADD231PS Z12, Z18, Z8
+	VFMADD231PS Z13, Z18, Z9
+	VBROADCASTSS (R12)(R11*2), Z19
+	VFMADD231PS Z12, Z19, Z10
+	VFMADD231PS Z13, Z19, Z11
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel6x32_pfloop
+
+kernel6x32_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernel6x32_tapdone
+
+kernel6x32_loop:
+	VMOVUPS (DI), Z12
+	VMOVUPS 64(DI), Z13
+	VBROADCASTSS (SI), Z14
+	VFMADD231PS Z12, Z14, Z0
+	VFMADD231PS Z13, Z14, Z1
+	VBROADCASTSS (SI)(R11*1), Z15
+	VFMADD231PS Z12, Z15, Z2
+	VFMADD231PS Z13, Z15, Z3
+	VBROADCASTSS (SI)(R11*2), Z16
+	VFMADD231PS Z12, Z16, Z4
+	VFMADD231PS Z13, Z16, Z5
+	VBROADCASTSS (R12), Z17
+	VFMADD231PS Z12, Z17, Z6
+	VFMADD231PS Z13, Z17, Z7
+	VBROADCASTSS (R12)(R11*1), Z18
+	VFMADD231PS Z12, Z18, Z8
+	VFMADD231PS Z13, Z18, Z9
+	VBROADCASTSS (R12)(R11*2), Z19
+	VFMADD231PS Z12, Z19, Z10
+	VFMADD231PS Z13, Z19, Z11
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel6x32_loop
+
+kernel6x32_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernel6x32_tap
+
+	MOVQ flags+64(FP), AX
+	TESTQ $1, AX
+	JZ   kernel6x32_bias
+	MOVQ DX, BX
+	VADDPS (BX), Z0, Z0
+	VADDPS 64(BX), Z1, Z1
+	ADDQ R10, BX
+	VADDPS (BX), Z2, Z2
+	VADDPS 64(BX), Z3, Z3
+	ADDQ R10, BX
+	VADDPS (BX), Z4, Z4
+	VADDPS 64(BX), Z5, Z5
+	ADDQ R10, BX
+	VADDPS (BX), Z6, Z6
+	VADDPS 64(BX), Z7, Z7
+	ADDQ R10, BX
+	VADDPS (BX), Z8, Z8
+	VADDPS 64(BX), Z9, Z9
+	ADDQ R10, BX
+	VADDPS (BX), Z10, Z10
+	VADDPS 64(BX), Z11, Z11
+
+kernel6x32_bias:
+	TESTQ $2, AX
+	JZ   kernel6x32_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Z12
+	VMOVUPS 64(BX), Z13
+	VADDPS Z12, Z0, Z0
+	VADDPS Z13, Z1, Z1
+	VADDPS Z12, Z2, Z2
+	VADDPS Z13, Z3, Z3
+	VADDPS Z12, Z4, Z4
+	VADDPS Z13, Z5, Z5
+	VADDPS Z12, Z6, Z6
+	VADDPS Z13, Z7, Z7
+	VADDPS Z12, Z8, Z8
+	VADDPS Z13, Z9, Z9
+	VADDPS Z12, Z10, Z10
+	VADDPS Z13, Z11, Z11
+
+kernel6x32_res:
+	TESTQ $4, AX
+	JZ   kernel6x32_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Z0, Z0
+	VADDPS 64(BX), Z1, Z1
+	ADDQ R11, BX
+	VADDPS (BX), Z2, Z2
+	VADDPS 64(BX), Z3, Z3
+	ADDQ R11, BX
+	VADDPS (BX), Z4, Z4
+	VADDPS 64(BX), Z5, Z5
+	ADDQ R11, BX
+	VADDPS (BX), Z6, Z6
+	VADDPS 64(BX), Z7, Z7
+	ADDQ R11, BX
+	VADDPS (BX), Z8, Z8
+	VADDPS 64(BX), Z9, Z9
+	ADDQ R11, BX
+	VADDPS (BX), Z10, Z10
+	VADDPS 64(BX), Z11, Z11
+
+kernel6x32_relu:
+	TESTQ $8, AX
+	JZ   kernel6x32_store
+	VPXORD Z12, Z12, Z12
+	VMAXPS Z0, Z12, Z0
+	VMAXPS Z1, Z12, Z1
+	VMAXPS Z2, Z12, Z2
+	VMAXPS Z3, Z12, Z3
+	VMAXPS Z4, Z12, Z4
+	VMAXPS Z5, Z12, Z5
+	VMAXPS Z6, Z12, Z6
+	VMAXPS Z7, Z12, Z7
+	VMAXPS Z8, Z12, Z8
+	VMAXPS Z9, Z12, Z9
+	VMAXPS Z10, Z12, Z10
+	VMAXPS Z11, Z12, Z11
+
+kernel6x32_store:
+	MOVQ DX, BX
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z10, (BX)
+	VMOVUPS Z11, 64(BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernel6x32_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ $6, AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel6x32_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ $6, AX
+	ADDQ AX, res+80(FP)
+
+kernel6x32_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernel6x32_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernel6x32_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernel6x32_tile
+
+kernel6x32_ret:
+	VZEROUPPER
+	RET
+
+// func kernel5x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+//
+// A 5x32 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12 point at A rows
+// 0, 3 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Z0..Z9 hold the tile, 2 register(s) a row; Z10, Z11
+// hold the B row; Z12..Z31 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+// ntiles tiles are computed one below the other with the same B panel:
+// each next tile's A starts astep bytes on, its C (and residual) 5 rows
+// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernel5x32(SB), NOSPLIT, $48-136
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernel5x32_tile:
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernel5x32_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernel5x32_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $5, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel5x32_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernel5x32_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+
+kernel5x32_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernel5x32_main
+
+kernel5x32_pfloop:
+	VMOVUPS (DI), Z10
+	VMOVUPS 64(DI), Z11
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	PREFETCHT0 64(R14)
+	PREFETCHT0 64(R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSS (SI), Z12
+	VFMADD231PS Z10, Z12, Z0
+	VFMADD231PS Z11, Z12, Z1
+	VBROADCASTSS (SI)(R11*1), Z13
+	VFMADD231PS Z10, Z13, Z2
+	VFMADD231PS Z11, Z13, Z3
+	VBROADCASTSS (SI)(R11*2), Z14
+	VFMADD231PS Z10, Z14, Z4
+	VFMADD231PS Z11, Z14, Z5
+	VBROADCASTSS (R12), Z15
+	VFMADD231PS Z10, Z15, Z6
+	VFMADD231PS Z11, Z15, Z7
+	VBROADCASTSS (R12)(R11*1), Z16
+	VFMADD231PS Z10, Z16, Z8
+	VFMADD231PS Z11, Z16, Z9
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel5x32_pfloop
+
+kernel5x32_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernel5x32_tapdone
+
+kernel5x32_loop:
+	VMOVUPS (DI), Z10
+	VMOVUPS 64(DI), Z11
+	VBROADCASTSS (SI), Z12
+	VFMADD231PS Z10, Z12, Z0
+	VFMADD231PS Z11, Z12, Z1
+	VBROADCASTSS (SI)(R11*1), Z13
+	VFMADD231PS Z10, Z13, Z2
+	VFMADD231PS Z11, Z13, Z3
+	VBROADCASTSS (SI)(R11*2), Z14
+	VFMADD231PS Z10, Z14, Z4
+	VFMADD231PS Z11, Z14, Z5
+	VBROADCASTSS (R12), Z15
+	VFMADD231PS Z10, Z15, Z6
+	VFMADD231PS Z11, Z15, Z7
+	VBROADCASTSS (R12)(R11*1), Z16
+	VFMADD231PS Z10, Z16, Z8
+	VFMADD231PS Z11, Z16, Z9
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernel5x32_loop
+
+kernel5x32_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernel5x32_tap
+
+	MOVQ flags+64(FP), AX
+	TESTQ $1, AX
+	JZ   kernel5x32_bias
+	MOVQ DX, BX
+	VADDPS (BX), Z0, Z0
+	VADDPS 64(BX), Z1, Z1
+	ADDQ R10, BX
+	VADDPS (BX), Z2, Z2
+	VADDPS 64(BX), Z3, Z3
+	ADDQ R10, BX
+	VADDPS (BX), Z4, Z4
+	VADDPS 64(BX), Z5, Z5
+	ADDQ R10, BX
+	VADDPS (BX), Z6, Z6
+	VADDPS 64(BX), Z7, Z7
+	ADDQ R10, BX
+	VADDPS (BX), Z8, Z8
+	VADDPS 64(BX), Z9, Z9
+
+kernel5x32_bias:
+	TESTQ $2, AX
+	JZ   kernel5x32_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Z10
+	VMOVUPS 64(BX), Z11
+	VADDPS Z10, Z0, Z0
+	VADDPS Z11, Z1, Z1
+	VADDPS Z10, Z2, Z2
+	VADDPS Z11, Z3, Z3
+	VADDPS Z10, Z4, Z4
+	VADDPS Z11, Z5, Z5
+	VADDPS Z10, Z6, Z6
+	VADDPS Z11, Z7, Z7
+	VADDPS Z10, Z8, Z8
+	VADDPS Z11, Z9, Z9
+
+kernel5x32_res:
+	TESTQ $4, AX
+	JZ   kernel5x32_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Z0, Z0
+	VADDPS 64(BX), Z1, Z1
+	ADDQ R11, BX
+	VADDPS (BX), Z2, Z2
+	VADDPS 64(BX), Z3, Z3
+	ADDQ R11, BX
+	VADDPS (BX), Z4, Z4
+	VADDPS 64(BX), Z5, Z5
+	ADDQ R11, BX
+	VADDPS (BX), Z6, Z6
+	VADDPS 64(BX), Z7, Z7
+	ADDQ R11, BX
+	VADDPS (BX), Z8, Z8
+	VADDPS 64(BX), Z9, Z9
+
+kernel5x32_relu:
+	TESTQ $8, AX
+	JZ   kernel5x32_store
+	VPXORD Z10, Z10, Z10
+	VMAXPS Z0, Z10, Z0
+	VMAXPS Z1, Z10, Z1
+	VMAXPS Z2, Z10, Z2
+	VMAXPS Z3, Z10, Z3
+	VMAXPS Z4, Z10, Z4
+	VMAXPS Z5, Z10, Z5
+	VMAXPS Z6, Z10, Z6
+	VMAXPS Z7, Z10, Z7
+	VMAXPS Z8, Z10, Z8
+	VMAXPS Z9, Z10, Z9
+
+kernel5x32_store:
+	MOVQ DX, BX
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z2, (BX)
+	VMOVUPS Z3, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z4, (BX)
+	VMOVUPS Z5, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z6, (BX)
+	VMOVUPS Z7, 64(BX)
+	ADDQ R10, BX
+	VMOVUPS Z8, (BX)
+	VMOVUPS Z9, 64(BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernel5x32_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ $5, AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernel5x32_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ $5, AX
+	ADDQ AX, res+80(FP)
+
+kernel5x32_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernel5x32_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernel5x32_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernel5x32_tile
+
+kernel5x32_ret:
 	VZEROUPPER
 	RET
 

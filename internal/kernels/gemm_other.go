@@ -19,6 +19,8 @@ func tilesC(n, rows, cols, kk int, a panelA, astep int, b []float32, c []float32
 	return false
 }
 
+func exactTiles() bool { return false }
+
 // Without assembly, both kernel choices stay off; tests may still set them.
 var useAVX512, useAVX2 = false, false
 
