@@ -618,9 +618,9 @@ func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, l
 			switch {
 			case rows == mr && cols == nr && pf.active(): // a tile at a time while prefetching
 				at.pf = pf.take(kt)
-			case rows == mr: // the rest of the full panels but the last 13-15 rows in one call
+			case rows == mr: // the full panels in one call, but the last 13-17 rows
 				n := (mm - i0) / mr
-				if r := (mm - i0) % mr; r > 0 && r < smallRows {
+				if r := (mm - i0) % mr; r > 0 && r < minTail {
 					n--
 				}
 				tilesOf(n, mr, kk, at, step, bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep.e, ep.i+i0, ep.j+j0, &tile)
@@ -676,19 +676,23 @@ const (
 	midRows   = 8
 )
 
-// panelRows is how many of left rows the next kernel takes: mr while at
-// least 16 are left, else all of them, in two even tiles above mr (13-15:
-// 7 and 6 to 8 and 7, not 12 and a tile of 1-3 rows, which costs a 4-row
-// tile's time).
+// panelRows is how many of left rows the next kernel takes: mr while that
+// leaves at least minTail, else all of them, in two even tiles above mr
+// (13-17: 7 and 6 to 9 and 8, not 12 and a tile of 1-5 rows: a tile of
+// 1-3 costs a 4-row tile's time, and 4 and 5 rows run at 82 and 86% of
+// the FMA peak against 95% from 6 up).
 func panelRows(left int) int {
 	switch {
-	case left >= 16 || left == mr:
+	case left >= mr+minTail || left == mr:
 		return mr
 	case left > mr:
 		return (left + 1) / 2
 	}
 	return left
 }
+
+// minTail is the fewest rows panelRows leaves to a last tile.
+const minTail = 6
 
 // microKernelGo is the portable mr x nr kernel: tile = sum over the taps
 // and k of A's element (r, k) times B's row k. The assembly kernels must

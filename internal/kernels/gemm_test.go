@@ -224,7 +224,7 @@ func BenchmarkGemm(b *testing.B) {
 // BenchmarkMicroKernel times each assembly tile shape on operands in L1
 // (kc steps, C written straight), against the FMA peak.
 func BenchmarkMicroKernel(b *testing.B) {
-	for _, s := range [][2]int{{mr, nr}, {mr, nr / 2}, {midRows, nr}, {midRows, nr / 2}, {7, nr}, {5, nr}, {smallRows, nr}, {smallRows, nr / 2}} {
+	for _, s := range [][2]int{{mr, nr}, {mr, nr / 2}, {midRows, nr}, {midRows, nr / 2}, {7, nr}, {6, nr}, {5, nr}, {smallRows, nr}, {smallRows, nr / 2}} {
 		rows, cols := s[0], s[1]
 		b.Run(fmt.Sprintf("%dx%d", rows, cols), func(b *testing.B) {
 			a := make([]float32, kc*mr)
@@ -520,7 +520,7 @@ func TestTilesAgree(t *testing.T) {
 	b := randSlice(r, kk*nr)
 	for _, isa := range kernelISAs(t) {
 		isa.use()
-		for _, shape := range [][2]int{{mr, nr}, {mr, nr / 2}, {11, nr}, {midRows, nr}, {midRows, nr / 2}, {7, nr}, {5, nr}, {smallRows, nr}, {smallRows, nr / 2}} {
+		for _, shape := range [][2]int{{mr, nr}, {mr, nr / 2}, {11, nr}, {midRows, nr}, {midRows, nr / 2}, {7, nr}, {6, nr}, {5, nr}, {smallRows, nr}, {smallRows, nr / 2}} {
 			h, cols := shape[0], shape[1]
 			for _, ep := range []*Epilogue{nil, {Bias: randSlice(r, nr+8), Res: randSlice(r, (rows+20)*ldc), LdRes: ldc, Relu: true}} {
 				for _, acc := range []bool{false, true} {
