@@ -210,9 +210,11 @@ func GlobalPool(n, hw, c int, in, out []float32, isMax bool) {
 			}
 			sum := acc[:cw]
 			clear(sum)
-			for p := 0; p < hw; p++ {
-				for i, v := range in[(b*hw+p)*c+c0:][:cw] {
-					sum[i] += float64(v)
+			if !sumRowsAsm(in[b*hw*c+c0:], hw, cw, c, sum) {
+				for p := 0; p < hw; p++ {
+					for i, v := range in[(b*hw+p)*c+c0:][:cw] {
+						sum[i] += float64(v)
+					}
 				}
 			}
 			for i, s := range sum {

@@ -437,7 +437,7 @@ func normalizeAsm(x, out []float32, c int, scale, shift, gamma, beta []float32) 
 // channelSums16 is generated into gemm_amd64.s by tools/gen_gemm_asm.py.
 //
 //go:noescape
-func channelSums16(x, m *float32, rows, groups int, sum, sq *float64)
+func channelSums16(x, m *float32, rows, groups, stride int, sum, sq *float64)
 
 // channelSumsAsm adds ChannelSums' sums over the rows of x into s (and sq
 // when not nil) by AVX-512, with the portable loop's bits; it reports false
@@ -452,6 +452,18 @@ func channelSumsAsm(x []float32, c int, m []float32, s, sq []float64) bool {
 	if sq != nil {
 		q = &sq[:c][0]
 	}
-	channelSums16(&x[0], &m[0], rows, c/16, &s[0], q)
+	channelSums16(&x[0], &m[0], rows, c/16, 4*c, &s[0], q)
+	return true
+}
+
+// sumRowsAsm adds the rows rows of x (c floats each, stride apart) into s
+// in float64, row after row, by AVX-512; it reports false where it cannot
+// run.
+func sumRowsAsm(x []float32, rows, c, stride int, s []float64) bool {
+	if !useAVX512 || c%16 != 0 || rows == 0 || c == 0 {
+		return false
+	}
+	_, s = x[(rows-1)*stride+c-1], s[:c]
+	channelSums16(&x[0], nil, rows, c/16, 4*stride, &s[0], nil)
 	return true
 }

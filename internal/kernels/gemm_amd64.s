@@ -5482,32 +5482,32 @@ nrm_group:
 	RET
 	RET
 
-// func channelSums16(x, m *float32, rows, groups int, sum, sq *float64)
+// func channelSums16(x, m *float32, rows, groups, stride int, sum, sq *float64)
 //
 // ChannelSums' loop in float64, 16 channels at a time: per channel, sum
 // += float64(x) and, when sq is not nil, sq += d*d with d = float64(x - m),
 // added row after row, a multiply and an add apiece: the portable loop's
-// operations in its order, so the bits are the same. One group at a time:
-// SI walks its column of x by R9 = the row stride; Z0, Z1 sum and Z2, Z3
-// sq (8 channels each); Z4 holds the group's m; CX counts rows, DX groups;
-// BX, R10 walk sum and sq; R11, R12 hold the group's first x and m.
-TEXT ·channelSums16(SB), NOSPLIT, $0-48
+// operations in its order, so the bits are the same. Rows of x are stride
+// bytes apart; m is read only with sq. One group at a time: SI walks its
+// column of x by R9 = stride; Z0, Z1 sum and Z2, Z3 sq (8 channels each);
+// Z4 holds the group's m; CX counts rows, DX groups; BX, R10 walk sum and
+// sq; R11, R12 hold the group's first x and m.
+TEXT ·channelSums16(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), R11
 	MOVQ m+8(FP), R12
 	MOVQ groups+24(FP), DX
-	MOVQ DX, R9
-	SHLQ $6, R9
-	MOVQ sum+32(FP), BX
-	MOVQ sq+40(FP), R10
+	MOVQ stride+32(FP), R9
+	MOVQ sum+40(FP), BX
+	MOVQ sq+48(FP), R10
 
 sums_group:
 	MOVQ R11, SI
 	MOVQ rows+16(FP), CX
-	VMOVUPS (R12), Z4
 	VMOVUPD (BX), Z0
 	VMOVUPD 64(BX), Z1
 	TESTQ R10, R10
 	JZ   sums_plain
+	VMOVUPS (R12), Z4
 	VMOVUPD (R10), Z2
 	VMOVUPD 64(R10), Z3
 

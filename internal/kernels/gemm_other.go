@@ -57,3 +57,5 @@ func dotMaskedAsm(g, y []float32, r0 int, h []float32, c int, s, q []float64) bo
 func normalizeAsm(x, out []float32, c int, scale, shift, gamma, beta []float32) bool { return false }
 
 func channelSumsAsm(x []float32, c int, m []float32, s, sq []float64) bool { return false }
+
+func sumRowsAsm(x []float32, rows, c, stride int, s []float64) bool { return false }
