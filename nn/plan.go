@@ -232,7 +232,7 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 				p.generic(l, val, newVal)
 				continue
 			}
-			p.keep(st)
+			freed += p.keep(st)
 			for _, t := range l.inputs {
 				if v, done := val[t.layer]; done { // the other input: the fused branch has no value yet
 					st.residual = v

@@ -146,7 +146,7 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 							i := orow*p.OW + ox
 							n := 1
 							if rows == mr {
-								n = (p.OW - ox) / mr
+								n = fullTiles(p.OW - ox)
 							}
 							tilesOf(n, rows, b.kk, a, mr*p.SW*p.C, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)
 							ox += n * rows

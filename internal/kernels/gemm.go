@@ -618,11 +618,8 @@ func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, l
 			switch {
 			case rows == mr && cols == nr && pf.active(): // a tile at a time while prefetching
 				at.pf = pf.take(kt)
-			case rows == mr: // the full panels in one call, but the last 13-17 rows
-				n := (mm - i0) / mr
-				if r := (mm - i0) % mr; r > 0 && r < minTail {
-					n--
-				}
+			case rows == mr: // the full panels in one call
+				n := fullTiles(mm - i0)
 				tilesOf(n, mr, kk, at, step, bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep.e, ep.i+i0, ep.j+j0, &tile)
 				i0 += n * mr
 				continue
@@ -693,6 +690,16 @@ func panelRows(left int) int {
 
 // minTail is the fewest rows panelRows leaves to a last tile.
 const minTail = 6
+
+// fullTiles is how many mr-row tiles of left rows go in one call: all of
+// them but where panelRows would split the last 13-17 rows in two.
+func fullTiles(left int) int {
+	n := left / mr
+	if r := left % mr; r > 0 && r < minTail && n > 0 {
+		n--
+	}
+	return n
+}
 
 // microKernelGo is the portable mr x nr kernel: tile = sum over the taps
 // and k of A's element (r, k) times B's row k. The assembly kernels must
