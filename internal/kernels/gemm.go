@@ -352,7 +352,14 @@ func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulat
 		bp = getBuf((n + nr - 1) / nr * nr * min(k, kc))
 		defer putBuf(bp)
 	}
-	if m%mr != 0 { // mc is a multiple of mr: only the last block has a short panel
+	// Only the last block can end short of a panel (mc is a multiple of
+	// mr); with a kernel for each height from smallRows, only 1-3 rows in
+	// all go through the zero-padded panel.
+	short := m%mr != 0
+	if exactTiles() {
+		short = m%mc > 0 && m%mc < smallRows
+	}
+	if short {
 		g.short = getBuf(mr * min(k, kc))
 		defer putBuf(g.short)
 	}
