@@ -233,6 +233,17 @@ func (s bSource) sub(j0 int) bSource {
 	return bSource{mat: s.mat.sub(0, j0)}
 }
 
+// nextBlock is where the packed panels of block k0 start for these
+// columns (0 past the end, or where B is not packed): what the last panel
+// of the block before should prefetch. Under a split by columns the panel
+// after a core's last one is the other core's, already on its way there.
+func (s bSource) nextBlock(k0 int) uintptr {
+	if s.packed == nil || k0 >= s.packed.K {
+		return 0
+	}
+	return uintptr(unsafe.Pointer(&s.block(k0, s.packed.blockLen(k0), 0, nil)[0]))
+}
+
 func (s bSource) block(k0, kk, n int, buf *[]float32) []float32 {
 	if s.packed != nil {
 		np := (s.packed.N + nr - 1) / nr
@@ -379,6 +390,7 @@ func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulat
 			pf := g.nextRows(i0)
 			for k0, kk := 0, 0; k0 < k; k0 += kk {
 				kk = b.packed.blockLen(k0)
+				pf.next = b.nextBlock(k0 + kk)
 				g.block(i0, k0, kk, b.block(k0, kk, n, bp), &pf)
 			}
 		}
@@ -396,6 +408,9 @@ func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulat
 			var pf prefetch
 			if kk == k { // the next block's rows are whole rows of A
 				pf = g.nextRows(i0)
+			}
+			if i0+mc >= m {
+				pf.next = b.nextBlock(k0 + kk)
 			}
 			g.block(i0, k0, kk, bpanels, &pf)
 		}
@@ -493,6 +508,9 @@ type prefetch struct {
 	left  int // bytes
 	addr2 uintptr
 	left2 int // the second matrix of a two-part A: what comes after
+	// next is where the last panel's kernels fetch (the next block of
+	// B's rows; 0: the panel after it), once the rest is fetched.
+	next uintptr
 }
 
 // active reports whether anything is left to prefetch.
@@ -626,6 +644,9 @@ func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, l
 			case rows == mr && cols == nr && pf.active(): // a tile at a time while prefetching
 				at.pf = pf.take(kt)
 			case rows == mr: // the full panels in one call
+				if j0+nr >= n && pf != nil {
+					at.pf = pf.next
+				}
 				n := fullTiles(mm - i0)
 				tilesOf(n, mr, kk, at, step, bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep.e, ep.i+i0, ep.j+j0, &tile)
 				i0 += n * mr
