@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func randSlice(r *rand.Rand, n int) []float32 {
@@ -616,6 +617,27 @@ func TestWinogradKernelFromPacked(t *testing.T) {
 			if i := firstDiff(got.u[e].data, want.u[e].data); i >= 0 {
 				t.Fatalf("c=%d f=%d F(%dx%d): matrix %d [%d] = %v, want %v", c, f, m, m, e, i, got.u[e].data[i], want.u[e].data[i])
 			}
+		}
+	}
+}
+
+// The last panel of a k block prefetches where this core's columns of the
+// next block start, and nothing after the last block.
+func TestNextBlock(t *testing.T) {
+	const k, n = 600, 100
+	pb := PackB(Mat{Data: make([]float32, k*n), Stride: n}, k, n)
+	np := (n + nr - 1) / nr
+	for _, j0 := range []int{0, nr, 2 * nr} {
+		s := bSource{packed: pb}.sub(j0)
+		for k0 := kc; k0 < k; k0 += kc {
+			kk := pb.blockLen(k0)
+			want := uintptr(unsafe.Pointer(&pb.data[k0*np*nr+j0/nr*nr*kk]))
+			if got := s.nextBlock(k0); got != want {
+				t.Errorf("columns from %d, block at row %d: prefetch at %#x, want %#x", j0, k0, got, want)
+			}
+		}
+		if got := s.nextBlock(k); got != 0 {
+			t.Errorf("columns from %d: prefetch %#x past the last block, want none", j0, got)
 		}
 	}
 }
