@@ -224,11 +224,14 @@ type bSource struct {
 	mat    Mat
 	packed *PackedB
 	j0     int // first column, a multiple of nr
+	// after is where the last panel prefetches (0: nowhere): the B of the
+	// product that comes next on this core.
+	after uintptr
 }
 
 func (s bSource) sub(j0 int) bSource {
 	if s.packed != nil {
-		return bSource{packed: s.packed, j0: s.j0 + j0}
+		return bSource{packed: s.packed, j0: s.j0 + j0, after: s.after}
 	}
 	return bSource{mat: s.mat.sub(0, j0)}
 }
@@ -239,7 +242,7 @@ func (s bSource) sub(j0 int) bSource {
 // after a core's last one is the other core's, already on its way there.
 func (s bSource) nextBlock(k0 int) uintptr {
 	if s.packed == nil || k0 >= s.packed.K {
-		return 0
+		return s.after
 	}
 	return uintptr(unsafe.Pointer(&s.block(k0, s.packed.blockLen(k0), 0, nil)[0]))
 }
@@ -391,6 +394,9 @@ func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulat
 			for k0, kk := 0, 0; k0 < k; k0 += kk {
 				kk = b.packed.blockLen(k0)
 				pf.next = b.nextBlock(k0 + kk)
+				if k0+kk == k && i0+mc < m { // the next block of rows starts over
+					pf.next = b.nextBlock(0)
+				}
 				g.block(i0, k0, kk, b.block(k0, kk, n, bp), &pf)
 			}
 		}

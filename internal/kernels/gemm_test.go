@@ -622,7 +622,8 @@ func TestWinogradKernelFromPacked(t *testing.T) {
 }
 
 // The last panel of a k block prefetches where this core's columns of the
-// next block start, and nothing after the last block.
+// next block start, and after the last block the next product's B, if
+// any.
 func TestNextBlock(t *testing.T) {
 	const k, n = 600, 100
 	pb := PackB(Mat{Data: make([]float32, k*n), Stride: n}, k, n)
@@ -638,6 +639,10 @@ func TestNextBlock(t *testing.T) {
 		}
 		if got := s.nextBlock(k); got != 0 {
 			t.Errorf("columns from %d: prefetch %#x past the last block, want none", j0, got)
+		}
+		s.after = uintptr(unsafe.Pointer(&pb.data[1]))
+		if got := s.sub(0).nextBlock(k); got != s.after {
+			t.Errorf("columns from %d: prefetch %#x past the last block, want the next product's %#x", j0, got, s.after)
 		}
 	}
 }
