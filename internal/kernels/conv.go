@@ -107,6 +107,7 @@ type PoolParams struct {
 // network's stem pooling ran at half the speed of memory.
 func MaxPool(p PoolParams, in, out []float32) {
 	row := p.W * p.C
+	inA, inB := wholeWindows(p.OW, p.W, p.KW, p.SW, p.PadL)
 	ParallelFor(p.N*p.OH, 1, func(lo, hi int) {
 		buf := getBuf(row)
 		defer putBuf(buf)
@@ -122,6 +123,11 @@ func MaxPool(p PoolParams, in, out []float32) {
 				maxInto(rmax, in[(n*p.H+y)*row:][:row])
 			}
 			for ox := 0; ox < p.OW; ox++ {
+				if ox == inA && inB > inA { // the windows the padding leaves whole, in one pass
+					maxWindows(out[((n*p.OH+oy)*p.OW+ox)*p.C:], rmax[(ox*p.SW-p.PadL)*p.C:], p.C, inB-inA, p.KW, p.SW*p.C)
+					ox = inB - 1
+					continue
+				}
 				x0, x1 := max(0, ox*p.SW-p.PadL), min(p.W, ox*p.SW-p.PadL+p.KW)
 				if x0 >= x1 {
 					continue
@@ -182,6 +188,28 @@ func maxIntoGo(dst, src []float32) {
 	src = src[:len(dst)]
 	for i, v := range src {
 		dst[i] = max(dst[i], v)
+	}
+}
+
+// wholeWindows returns the outputs [a, b) of a row of ow whose windows of
+// kw at stride sw, from -pad on, lie wholly inside its w pixels.
+func wholeWindows(ow, w, kw, sw, pad int) (a, b int) {
+	a = min(ow, (pad+sw-1)/sw)
+	if w+pad < kw {
+		return a, a
+	}
+	return a, max(a, min(ow, (w+pad-kw)/sw+1))
+}
+
+// maxWindowsGo sets pixel i of dst (c floats each) to the maximum, taken
+// in order as maxIntoGo takes it, of the kw pixels of src from i*step on.
+func maxWindowsGo(dst, src []float32, c, n, kw, step int) {
+	for i := 0; i < n; i++ {
+		o, w := dst[i*c:][:c], src[i*step:]
+		copy(o, w[:c])
+		for x := 1; x < kw; x++ {
+			maxIntoGo(o, w[x*c:][:c])
+		}
 	}
 }
 

@@ -45,6 +45,9 @@ func TestMaxPoolMatchesPixelWise(t *testing.T) {
 		{N: 1, H: 7, W: 9, C: 3, KH: 2, KW: 2, SH: 2, SW: 2, OH: 4, OW: 5},
 		{N: 3, H: 5, W: 6, C: 17, KH: 3, KW: 2, SH: 1, SW: 3, PadT: 2, PadL: 1, OH: 7, OW: 3},
 		{N: 1, H: 2, W: 2, C: 4, KH: 1, KW: 1, SH: 1, SW: 1, PadT: 2, PadL: 2, OH: 6, OW: 6},
+		// Whole groups of 16 channels: windows all inside, or none.
+		{N: 2, H: 6, W: 9, C: 32, KH: 2, KW: 2, SH: 1, SW: 1, OH: 5, OW: 8},
+		{N: 1, H: 3, W: 2, C: 16, KH: 3, KW: 4, SH: 1, SW: 1, PadL: 1, OH: 1, OW: 2},
 	} {
 		in := randSlice(r, p.N*p.H*p.W*p.C)
 		got, want := randSlice(r, p.N*p.OH*p.OW*p.C), make([]float32, p.N*p.OH*p.OW*p.C)
@@ -53,6 +56,40 @@ func TestMaxPoolMatchesPixelWise(t *testing.T) {
 		maxPoolPixels(p, in, want)
 		if i := firstDiff(got, want); i >= 0 {
 			t.Errorf("%+v: [%d] = %v, want %v", p, i, got[i], want[i])
+		}
+	}
+}
+
+// The assembly's window maxima are the portable loop's bits, NaNs too.
+func TestMaxWindowsAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, isa := range kernelISAs(t) {
+		isa.use()
+		for _, tc := range []struct{ c, n, kw, step int }{{16, 5, 3, 32}, {64, 3, 2, 64}, {48, 4, 1, 96}, {32, 1, 5, 0}} {
+			src := randSlice(r, (tc.n-1)*tc.step+tc.kw*tc.c)
+			for i := 0; i < len(src); i += 7 {
+				src[i] = float32(math.NaN())
+			}
+			got, want := make([]float32, tc.n*tc.c), make([]float32, tc.n*tc.c)
+			maxWindows(got, src, tc.c, tc.n, tc.kw, tc.step)
+			maxWindowsGo(want, src, tc.c, tc.n, tc.kw, tc.step)
+			if i := firstDiff(got, want); i >= 0 {
+				t.Errorf("%s %+v: [%d] = %v, want %v", isa.name, tc, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// wholeWindows finds the outputs whose windows no padding cuts.
+func TestWholeWindows(t *testing.T) {
+	for _, tc := range []struct{ ow, w, kw, sw, pad, a, b int }{
+		{56, 112, 3, 2, 1, 1, 56}, // ResNet's stem pooling: only the first window starts outside, at -1
+		{8, 9, 2, 1, 0, 0, 8},
+		{2, 2, 4, 1, 1, 1, 1}, // windows wider than the row
+		{3, 6, 2, 3, 1, 1, 2},
+	} {
+		if a, b := wholeWindows(tc.ow, tc.w, tc.kw, tc.sw, tc.pad); a != tc.a || b != tc.b {
+			t.Errorf("%+v: [%d, %d), want [%d, %d)", tc, a, b, tc.a, tc.b)
 		}
 	}
 }

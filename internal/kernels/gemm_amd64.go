@@ -207,6 +207,23 @@ func winoFlags(f, last int, bias, res []float32, relu bool) (flags int, bp, rp *
 //go:noescape
 func maxInto16(dst, src *float32, groups int)
 
+// maxWindows16 is generated into gemm_amd64.s by tools/gen_gemm_asm.py.
+//
+//go:noescape
+func maxWindows16(dst, src *float32, groups, n, kw, pix, step int)
+
+// maxWindows is maxWindowsGo by AVX-512 where the pixels are whole groups
+// of 16 floats: one call for a row's windows, not three a pixel.
+func maxWindows(dst, src []float32, c, n, kw, step int) {
+	if !useAVX512 || c%16 != 0 || n == 0 || kw == 0 {
+		maxWindowsGo(dst, src, c, n, kw, step)
+		return
+	}
+	_ = dst[n*c-1]
+	_ = src[(n-1)*step+kw*c-1]
+	maxWindows16(&dst[0], &src[0], c/16, n, kw, 4*c, 4*step)
+}
+
 // byGroups runs an element-wise pass over n values: vec on the whole
 // groups of 16 (AVX-512), then tail on the values from the index it is
 // given on (all of them without AVX-512). The callers check the slices'

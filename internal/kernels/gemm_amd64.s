@@ -5258,6 +5258,55 @@ maxinto_loop:
 	VZEROUPPER
 	RET
 
+// func maxWindows16(dst, src *float32, groups, n, kw, pix, step int)
+//
+// n pixels of 16*groups floats each into dst, one after another: pixel i
+// is the maximum over kw source pixels from src + i*step bytes, pix bytes
+// apart, taken in order with maxInto16's NaN rule (a NaN from either side
+// is kept). DI walks dst; SI is pixel i's first source pixel, R11 the
+// group in it, BX the window's pixels; R9 = pix, R10 = step; DX counts
+// the pixels, CX the groups, R8 the window. Z0 holds the maximum so far,
+// Z1 the next pixel's group, Z2 their maximum before K1's NaNs.
+TEXT ·maxWindows16(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+24(FP), DX
+	MOVQ pix+40(FP), R9
+	MOVQ step+48(FP), R10
+
+maxwin_pixel:
+	MOVQ groups+16(FP), CX
+	MOVQ SI, R11
+
+maxwin_group:
+	VMOVUPS (R11), Z0
+	MOVQ R11, BX
+	MOVQ kw+32(FP), R8
+	DECQ R8
+	JZ   maxwin_store
+
+maxwin_window:
+	ADDQ R9, BX
+	VMOVUPS (BX), Z1
+	VMAXPS Z0, Z1, Z2
+	VCMPPS $3, Z1, Z1, K1
+	VMOVAPS Z1, K1, Z2
+	VMOVAPS Z2, Z0
+	DECQ R8
+	JNZ  maxwin_window
+
+maxwin_store:
+	VMOVUPS Z0, (DI)
+	ADDQ $64, DI
+	ADDQ $64, R11
+	DECQ CX
+	JNZ  maxwin_group
+	ADDQ R10, SI
+	DECQ DX
+	JNZ  maxwin_pixel
+	VZEROUPPER
+	RET
+
 // func relu16(x, out *float32, groups int)
 //
 // out[i] = max(x[i], 0) for 16*groups floats: VMAXPS with x second keeps a

@@ -42,6 +42,8 @@ func winoOutputAsm(f int, m []float32, eStride int, dst []float32, rowStride, pi
 
 func maxInto(dst, src []float32) { maxIntoGo(dst, src) }
 
+func maxWindows(dst, src []float32, c, n, kw, step int) { maxWindowsGo(dst, src, c, n, kw, step) }
+
 func relu(x, out []float32) { reluGo(x, out) }
 
 func add(a, b, out []float32) { addGo(a, b, out) }
