@@ -549,8 +549,16 @@ wino4out_loop:"""]
     return out
 
 
+# Z2 = max(Z0, Z1), a NaN in either kept as Go's max keeps it: VMAXPS
+# returns its second operand (Z0) when either is NaN, then K1 marks Z1's
+# NaNs, which are copied over.
+NAN_MAX = """\tVMAXPS Z0, Z1, Z2
+\tVCMPPS $3, Z1, Z1, K1
+\tVMOVAPS Z1, K1, Z2"""
+
+
 def max_into():
-    return ["""
+    return [f"""
 // func maxInto16(dst, src *float32, groups int)
 //
 // dst[i] = max(dst[i], src[i]) for 16*groups floats, NaN from either side
@@ -565,9 +573,7 @@ TEXT ·maxInto16(SB), NOSPLIT, $0-24
 maxinto_loop:
 	VMOVUPS (DI), Z0
 	VMOVUPS (SI), Z1
-	VMAXPS Z0, Z1, Z2
-	VCMPPS $3, Z1, Z1, K1
-	VMOVAPS Z1, K1, Z2
+{NAN_MAX}
 	VMOVUPS Z2, (DI)
 	ADDQ $64, DI
 	ADDQ $64, SI
@@ -578,7 +584,7 @@ maxinto_loop:
 
 
 def max_windows():
-    return ["""
+    return [f"""
 // func maxWindows16(dst, src *float32, groups, n, kw, pix, step int)
 //
 // n pixels of 16*groups floats each into dst, one after another: pixel i
@@ -609,9 +615,7 @@ maxwin_group:
 maxwin_window:
 	ADDQ R9, BX
 	VMOVUPS (BX), Z1
-	VMAXPS Z0, Z1, Z2
-	VCMPPS $3, Z1, Z1, K1
-	VMOVAPS Z1, K1, Z2
+{NAN_MAX}
 	VMOVAPS Z2, Z0
 	DECQ R8
 	JNZ  maxwin_window
