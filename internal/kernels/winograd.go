@@ -1,7 +1,5 @@
 package kernels
 
-import "unsafe"
-
 // Winograd's F(2x2, 3x3): a 3x3 stride-1 convolution computed on 4x4 input
 // tiles that each give 2x2 outputs, with 16 multiplications per tile and
 // channel pair instead of 36 (2.25 times fewer). The tiles are transformed
@@ -197,7 +195,7 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 				a := Mat{Data: (*v)[e*bt*c:], Stride: c}
 				u := bSource{packed: wk.u[e]}
 				if e+1 < ne { // the next product's kernel, cold when weights stream
-					u.after = uintptr(unsafe.Pointer(&wk.u[e+1].data[0]))
+					u.after = bSource{packed: wk.u[e+1]}.nextBlock(0)
 				}
 				gemmSerial(t1-t0, f, c, oneMat(a), u, (*mm)[e*bt*f:], f, false, epAt{}, false) // v is in cache
 			}
