@@ -59,8 +59,9 @@ type pstep struct {
 	// bias both biases.
 	pair *conv2DOp
 
-	pool  *poolOp  // max pooling with folded padding
-	dense *denseOp // a Dense layer on pre-packed weights
+	pool  *poolOp       // max pooling with folded padding
+	gpool *globalPoolOp // global pooling into a buffer of the plan's
+	dense *denseOp      // a Dense layer on pre-packed weights
 }
 
 // CompileOption changes how Compile works.
@@ -178,6 +179,10 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 			if cc.consume {
 				l.vals = nil
 			}
+			st.out = newVal(l)
+			p.steps = append(p.steps, st)
+		case *globalPoolOp:
+			st := &pstep{layer: l, gpool: op, ins: []int{val[l.inputs[0].layer]}, residual: -1}
 			st.out = newVal(l)
 			p.steps = append(p.steps, st)
 		case *poolOp:
@@ -712,6 +717,13 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Te
 			kernels.AvgPool(kp, x.Data, out.Data)
 		}
 		return out, true, nil
+	}
+	if st.gpool != nil && x.Shape[1]*x.Shape[2] > 0 { // (no pixels: the layer's own NaN or -Inf)
+		n, c := x.Shape[0], x.Shape[3]
+		s.shape = [4]int{n, c}
+		s.out = tensor.Tensor{Shape: s.shape[:2], Data: p.get(n * c)}
+		kernels.GlobalPool(n, x.Shape[1]*x.Shape[2], c, x.Data, s.out.Data, st.gpool.max)
+		return &s.out, true, nil
 	}
 	ins := make([]*tensor.Tensor, len(st.ins))
 	for i, v := range st.ins {
