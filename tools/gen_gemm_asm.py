@@ -3,8 +3,9 @@
 peak probes, for AVX2 (6x16 tiles in ymm registers) and AVX-512 (tiles of
 4 to 12 rows by 32 columns, and of 12, 8 or 4 rows by 16, in zmm
 registers), the AVX-512 Winograd transforms, element-wise passes and
-pooling windows; with --go, the Go side of the tile kernels (tiles_amd64.go: their declarations
-and tileKernel, which calls the one for a tile's shape).
+pooling windows; with --go, the Go side of the tile kernels
+(tiles_amd64.go: their declarations and tileKernel, which calls the one
+for a tile's shape).
 
     python3 tools/gen_gemm_asm.py > internal/kernels/gemm_amd64.s
     python3 tools/gen_gemm_asm.py --go > internal/kernels/tiles_amd64.go
