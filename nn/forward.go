@@ -279,20 +279,27 @@ func (o *poolOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tens
 
 func (o *globalPoolOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
 	x := in[0]
+	out := al.NewUninit(x.Shape[0], x.Shape[3])
+	o.poolInto(x, out.Data)
+	return out, nil
+}
+
+// poolInto pools each image of x (batch, height, width, channels) into
+// out, a row of channels each; images without pixels give NaN (the mean
+// of nothing, as TensorFlow gives) or -Inf.
+func (o *globalPoolOp) poolInto(x *tensor.Tensor, out []float32) {
 	n, hw, c := x.Shape[0], x.Shape[1]*x.Shape[2], x.Shape[3]
-	out := al.NewUninit(n, c)
 	if hw == 0 {
-		v := float32(math.NaN()) // the mean of nothing, as TensorFlow gives
+		v := float32(math.NaN())
 		if o.max {
 			v = float32(math.Inf(-1))
 		}
-		for i := range out.Data {
-			out.Data[i] = v
+		for i := range out[:n*c] {
+			out[i] = v
 		}
-		return out, nil
+		return
 	}
-	kernels.GlobalPool(n, hw, c, x.Data, out.Data, o.max)
-	return out, nil
+	kernels.GlobalPool(n, hw, c, x.Data, out, o.max)
 }
 
 func (o *denseOp) forward(in, w []*tensor.Tensor, f DataFormat, al *arena) (*tensor.Tensor, error) {

@@ -718,11 +718,11 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Te
 		}
 		return out, true, nil
 	}
-	if st.gpool != nil && x.Shape[1]*x.Shape[2] > 0 { // (no pixels: the layer's own NaN or -Inf)
+	if st.gpool != nil {
 		n, c := x.Shape[0], x.Shape[3]
 		s.shape = [4]int{n, c}
 		s.out = tensor.Tensor{Shape: s.shape[:2], Data: p.get(n * c)}
-		kernels.GlobalPool(n, x.Shape[1]*x.Shape[2], c, x.Data, s.out.Data, st.gpool.max)
+		st.gpool.poolInto(x, s.out.Data)
 		return &s.out, true, nil
 	}
 	ins := make([]*tensor.Tensor, len(st.ins))
