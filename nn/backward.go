@@ -82,15 +82,16 @@ func channelSums(x []float32, c, inner int, acc []float64, f func(v float32, i i
 }
 
 func (o *batchNormOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen bool, al *arena) (*tensor.Tensor, any, error) {
-	out, cache, _, err := o.train(in, w, f, frozen, al, false)
+	out, cache, _, err := o.train(in, w, f, frozen, al, false, nil)
 	return out, cache, err
 }
 
 // train is forwardTrain, with the ReLU after it applied too when relu is
 // set and it can be (batch statistics, channels last): rectified says so.
-// Its backward reads x and the ReLU's output, never its own output, so
-// the two can share one.
-func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, al *arena, relu bool) (out *tensor.Tensor, cache any, rectified bool, err error) {
+// With relu, res (when not nil) is added before the ReLU: an Add between
+// the two. Its backward reads x and the ReLU's
+// output, never its own output, so the three layers can share one.
+func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, al *arena, relu bool, res *tensor.Tensor) (out *tensor.Tensor, cache any, rectified bool, err error) {
 	x := in[0]
 	c, inner := o.bnShape(x, f)
 	if frozen {
@@ -147,9 +148,12 @@ func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, a
 	if inner == 1 {
 		// xhat is not kept: backward recomputes it from x (which it
 		// reads anyway) with scale and shift, a buffer and a pass saved.
-		if relu {
+		switch {
+		case relu && res != nil:
+			kernels.NormalizeAddRelu(x.Data, res.Data, out.Data, c, scale, shift, gamma, beta)
+		case relu:
 			kernels.NormalizeRelu(x.Data, out.Data, c, scale, shift, gamma, beta)
-		} else {
+		default:
 			kernels.Normalize(x.Data, out.Data, c, scale, shift, gamma, beta)
 		}
 		return out, &bnCache{scale: scale, shift: shift, invStd: inv, batch: true}, relu, nil

@@ -95,6 +95,7 @@ func TestGradients(t *testing.T) {
 		{"sigmoid tanh", Shape{3, 3, 2}, nil, func(x *Tensor) *Tensor { return Activation(Activation(x, "sigmoid"), "tanh") }},
 		{"softmax", Shape{5}, nil, func(x *Tensor) *Tensor { return Activation(x, "softmax") }},
 		{"add", Shape{4, 4, 2}, nil, func(x *Tensor) *Tensor { return Add([]*Tensor{x, Conv2D(x, 2, 1), x}) }},
+		{"residual end", Shape{4, 4, 3}, nil, residualEndOf},
 		{"maxpool", Shape{6, 6, 2}, nil, func(x *Tensor) *Tensor { return MaxPooling2D(x, 3, Strides(2), Padding("same")) }},
 		{"avgpool", Shape{5, 5, 2}, nil, func(x *Tensor) *Tensor { return AveragePooling2D(x, 2, Padding("same")) }},
 		{"global avg", Shape{3, 4, 2}, nil, func(x *Tensor) *Tensor { return GlobalAveragePooling2D(x) }},
@@ -117,6 +118,12 @@ func TestGradients(t *testing.T) {
 			gradCheck(t, tt.name, m, smooth(append([]int{3}, tt.shape...)...))
 		})
 	}
+}
+
+// residualEndOf is a residual block's end, BatchNorm, Add and ReLU, which
+// ForwardTrain runs in one pass (channels last).
+func residualEndOf(x *Tensor) *Tensor {
+	return Activation(Add([]*Tensor{x, BatchNormalization(Conv2D(x, 3, 1))}), "relu")
 }
 
 // A frozen layer gets no gradient but still passes one on; a frozen

@@ -77,6 +77,9 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 			t.bnOf[l], reluOf[bn] = bn, l
 		}
 	}
+	// A residual block's last BatchNorm waits for the Add after it, which
+	// then normalizes, adds the shortcut and rectifies in one pass.
+	ends := residualEnds(m, readers)
 	applied := map[*Layer]bool{}
 	for _, l := range m.layers {
 		if _, ok := l.op.(inputOp); ok {
@@ -86,6 +89,20 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 			t.vals[l] = t.vals[l.inputs[0].layer]
 			continue
 		}
+		if _, ok := ends[l]; ok {
+			continue // run by its Add
+		}
+		if e, ok := ends[lastInput(l)]; ok && e.add == l {
+			done, err := t.residualEnd(e, f)
+			if err != nil {
+				return nil, nil, err
+			}
+			applied[e.add], applied[e.relu] = done, done
+			if done {
+				t.vals[l] = t.vals[e.bn]
+				continue
+			}
+		}
 		ins := make([]*tensor.Tensor, len(l.inputs))
 		for i, x := range l.inputs {
 			ins[i] = t.vals[x.layer]
@@ -94,7 +111,7 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 		var err error
 		if bn, ok := l.op.(*batchNormOp); ok && reluOf[l] != nil {
 			var rectified bool
-			out, t.caches[l], rectified, err = bn.train(ins, l.values(), f, l.frozen, t.al, true)
+			out, t.caches[l], rectified, err = bn.train(ins, l.values(), f, l.frozen, t.al, true, nil)
 			applied[reluOf[l]] = rectified
 		} else if to, ok := l.op.(trainOp); ok {
 			out, t.caches[l], err = to.forwardTrain(ins, l.values(), f, l.frozen, t.al)
@@ -253,6 +270,53 @@ func fusedRelu(l *Layer, readers map[*Layer]int) *Layer {
 		return nil
 	}
 	return bn
+}
+
+// residualEnd is a BatchNorm in training mode, the Add of its output (its
+// only reader) and a shortcut, and the ReLU that alone reads the sum.
+type residualEnd struct{ bn, add, relu *Layer }
+
+// residualEnds finds the residual ends whose BatchNorm is the Add's last
+// input (a residual branch, added to the shortcut before it), by BatchNorm.
+func residualEnds(m *Model, readers map[*Layer]int) map[*Layer]residualEnd {
+	ends := map[*Layer]residualEnd{}
+	for _, relu := range m.layers {
+		a, ok := relu.op.(*activationOp)
+		if !ok || a.fn != "relu" || len(relu.inputs) != 1 {
+			continue
+		}
+		add := relu.inputs[0].layer
+		if _, ok := add.op.(addOp); !ok || len(add.inputs) != 2 || readers[add] != 1 {
+			continue
+		}
+		bn := add.inputs[1].layer
+		if _, ok := bn.op.(*batchNormOp); ok && !bn.frozen && readers[bn] == 1 && add.inputs[0].layer != bn {
+			ends[bn] = residualEnd{bn, add, relu}
+		}
+	}
+	return ends
+}
+
+// lastInput returns the layer of l's last input, or nil.
+func lastInput(l *Layer) *Layer {
+	if len(l.inputs) == 0 {
+		return nil
+	}
+	return l.inputs[len(l.inputs)-1].layer
+}
+
+// residualEnd runs e's BatchNorm, and with it the Add and ReLU where it
+// can (done): the three layers' values are then one tensor.
+func (t *Tape) residualEnd(e residualEnd, f DataFormat) (done bool, err error) {
+	bn := e.bn.op.(*batchNormOp)
+	ins := []*tensor.Tensor{t.vals[e.bn.inputs[0].layer]}
+	res := t.vals[e.add.inputs[0].layer]
+	out, cache, done, err := bn.train(ins, e.bn.values(), f, false, t.al, true, res)
+	if err != nil {
+		return false, fmt.Errorf("model %q: layer %q (%s): %w", t.m.name, e.bn.name, e.bn.class, err)
+	}
+	t.vals[e.bn], t.caches[e.bn] = out, cache
+	return done, nil
 }
 
 // readers counts the layers reading each layer's output, model outputs

@@ -152,20 +152,35 @@ func TestAdd(t *testing.T) {
 	}
 }
 
-// NormalizeRelu gives the bits of Normalize and then a ReLU, with and
-// without the assembly's channel groups.
+// NormalizeRelu and NormalizeAddRelu give the bits of Normalize, Add and
+// Relu run one after another, with and without the assembly's channel
+// groups, over more rows than one of their cache-sized steps.
 func TestNormalizeRelu(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, c := range []int{5, 16, 48, 4096, 5000} {
-		rows := 37
-		x := randSlice(r, rows*c)
-		scale, shift, gamma, beta := randSlice(r, c), randSlice(r, c), randSlice(r, c), randSlice(r, c)
-		want, got := make([]float32, len(x)), make([]float32, len(x))
-		Normalize(x, want, c, scale, shift, gamma, beta)
-		Relu(want, want)
-		NormalizeRelu(x, got, c, scale, shift, gamma, beta)
-		if i := firstDiff(got, want); i >= 0 {
-			t.Fatalf("c=%d: [%d] = %v, want %v", c, i, got[i], want[i])
+		for _, rows := range []int{37, 4096/c + 3} {
+			x, res := randSlice(r, rows*c), randSlice(r, rows*c)
+			scale, shift, gamma, beta := randSlice(r, c), randSlice(r, c), randSlice(r, c), randSlice(r, c)
+			normalized := make([]float32, len(x))
+			Normalize(x, normalized, c, scale, shift, gamma, beta)
+			rectified, sum := make([]float32, len(x)), make([]float32, len(x))
+			Relu(normalized, rectified)
+			Add(sum, normalized, res)
+			Relu(sum, sum)
+			for _, tc := range []struct {
+				name string
+				run  func(out []float32)
+				want []float32
+			}{
+				{"NormalizeRelu", func(out []float32) { NormalizeRelu(x, out, c, scale, shift, gamma, beta) }, rectified},
+				{"NormalizeAddRelu", func(out []float32) { NormalizeAddRelu(x, res, out, c, scale, shift, gamma, beta) }, sum},
+			} {
+				got := make([]float32, len(x))
+				tc.run(got)
+				if i := firstDiff(got, tc.want); i >= 0 {
+					t.Fatalf("%s, c=%d, %d rows: [%d] = %v, want %v", tc.name, c, rows, i, got[i], tc.want[i])
+				}
+			}
 		}
 	}
 }

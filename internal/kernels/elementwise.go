@@ -137,17 +137,26 @@ func Affine(x, out []float32, c int, a, b []float32) {
 // Normalize computes out = (x*scale + shift)*gamma + beta per channel:
 // BatchNorm's training forward pass.
 func Normalize(x, out []float32, c int, scale, shift, gamma, beta []float32) {
-	normalize(x, out, c, scale, shift, gamma, beta, false)
+	normalize(x, nil, out, c, scale, shift, gamma, beta, false)
 }
 
 // NormalizeRelu is Normalize followed by a ReLU of out, applied to each few
 // rows as they are written, while they are in cache.
 func NormalizeRelu(x, out []float32, c int, scale, shift, gamma, beta []float32) {
-	normalize(x, out, c, scale, shift, gamma, beta, true)
+	normalize(x, nil, out, c, scale, shift, gamma, beta, true)
 }
 
-func normalize(x, out []float32, c int, scale, shift, gamma, beta []float32, withRelu bool) {
-	step := max(1, 4096/c) // rows normalized, then rectified, at a time: 16 KB
+// NormalizeAddRelu is Normalize, then res added, then a ReLU: the end of
+// a residual block (BatchNorm, Add, ReLU) in one pass over memory instead
+// of three, each few rows finished while they are in cache.
+func NormalizeAddRelu(x, res, out []float32, c int, scale, shift, gamma, beta []float32) {
+	normalize(x, res[:len(x)], out, c, scale, shift, gamma, beta, true)
+}
+
+// normalize is Normalize, adding res (nil: nothing) and rectifying if
+// withRelu.
+func normalize(x, res, out []float32, c int, scale, shift, gamma, beta []float32, withRelu bool) {
+	step := max(1, 4096/c) // rows normalized, then finished, at a time: 16 KB
 	ParallelFor(len(x)/c, rowsGrain(c), func(lo, hi int) {
 		for r0 := lo; r0 < hi; r0 += step {
 			r1 := min(hi, r0+step)
@@ -159,6 +168,9 @@ func normalize(x, out []float32, c int, scale, shift, gamma, beta []float32, wit
 						or[i] = (v*scale[i]+shift[i])*gamma[i] + beta[i]
 					}
 				}
+			}
+			if res != nil {
+				add(os, res[r0*c:r1*c], os)
 			}
 			if withRelu {
 				relu(os, os)
