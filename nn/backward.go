@@ -10,7 +10,7 @@ import (
 func (inputOp) backward(c backCtx) ([]*tensor.Tensor, error) { return nil, nil }
 
 func (o *conv2DOp) backward(c backCtx) ([]*tensor.Tensor, error) {
-	p, err := o.params(c.in[0])
+	p, err := o.params(c.in[0], c.pads)
 	if err != nil {
 		return nil, err
 	}
@@ -448,13 +448,19 @@ func (o *paddedIdentityOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	n, h, w, ch := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	oh, ow := c.out.Shape[1], c.out.Shape[2]
 	before := (o.channels - ch) / 2
-	dx := c.al.New(x.Shape...)
-	for b := 0; b < n; b++ {
-		for y := 0; y < oh; y++ {
+	// Every row of dx is cleared below; the loop goes by output rows.
+	dx := c.al.NewUninit(x.Shape...)
+	kernels.ParallelFor(n*oh, 8, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			b, y := r/oh, r%oh
+			// The input rows this output row took a pixel from, and those
+			// it skipped, down to the next one's.
+			y0, y1 := b*h+y*o.stride, b*h+min(h, (y+1)*o.stride)
+			clear(dx.Data[y0*w*ch : y1*w*ch])
 			for xx := 0; xx < ow; xx++ {
-				copy(dx.Data[((b*h+y*o.stride)*w+xx*o.stride)*ch:][:ch], c.gout.Data[((b*oh+y)*ow+xx)*o.channels+before:])
+				copy(dx.Data[((b*h+y*o.stride)*w+xx*o.stride)*ch:][:ch], c.gout.Data[(r*ow+xx)*o.channels+before:])
 			}
 		}
-	}
+	})
 	return []*tensor.Tensor{dx}, nil
 }

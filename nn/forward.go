@@ -109,25 +109,45 @@ func samePad(in, out, k, s, d int) int {
 	return total / 2
 }
 
-// params describes the convolution of x for the kernels.
-func (o *conv2DOp) params(x *tensor.Tensor) (kernels.Conv2DParams, error) {
-	n, h, wd, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-	p := kernels.Conv2DParams{N: n, H: h, W: wd, C: c, KH: o.kernel, KW: o.kernel, F: o.filters,
-		SH: o.strides[0], SW: o.strides[1], DH: o.dilation, DW: o.dilation, Groups: o.groups}
-	p.OH = outLen(h, o.kernel, p.SH, o.dilation, o.padding)
-	p.OW = outLen(wd, o.kernel, p.SW, o.dilation, o.padding)
-	if p.OH < 1 || p.OW < 1 {
+// params describes the convolution of x for the kernels, with the zero
+// padding pads (top, bottom, left, right) of a ZeroPadding2D before it
+// folded in: then x is that layer's input.
+func (o *conv2DOp) params(x *tensor.Tensor, pads [4]int) (kernels.Conv2DParams, error) {
+	p, ok := o.paddedParams(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], pads)
+	if !ok {
 		return p, fmt.Errorf("input %v is too small", x.Shape)
-	}
-	if o.padding == "same" {
-		p.PadT = samePad(h, p.OH, o.kernel, p.SH, o.dilation)
-		p.PadL = samePad(wd, p.OW, o.kernel, p.SW, o.dilation)
 	}
 	return p, nil
 }
 
+// paddedParams describes the convolution of an n x h x w x c input: the
+// folded padding pads, then "same" padding, and the output size. ok is
+// false when the output would be empty.
+func (o *conv2DOp) paddedParams(n, h, w, c int, pads [4]int) (kp kernels.Conv2DParams, ok bool) {
+	ph, pw := h+pads[0]+pads[1], w+pads[2]+pads[3]
+	kp = kernels.Conv2DParams{N: n, H: h, W: w, C: c, KH: o.kernel, KW: o.kernel, F: o.filters,
+		SH: o.strides[0], SW: o.strides[1], DH: o.dilation, DW: o.dilation, Groups: o.groups,
+		PadT: pads[0], PadL: pads[2]}
+	kp.OH = outLen(ph, o.kernel, kp.SH, o.dilation, o.padding)
+	kp.OW = outLen(pw, o.kernel, kp.SW, o.dilation, o.padding)
+	if kp.OH < 1 || kp.OW < 1 {
+		return kp, false
+	}
+	if o.padding == "same" {
+		kp.PadT += samePad(ph, kp.OH, o.kernel, kp.SH, o.dilation)
+		kp.PadL += samePad(pw, kp.OW, o.kernel, kp.SW, o.dilation)
+	}
+	return kp, true
+}
+
 func (o *conv2DOp) forward(in, w []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
-	p, err := o.params(in[0])
+	return o.forwardPadded(in, w, [4]int{}, al)
+}
+
+// forwardPadded is forward with the padding of a ZeroPadding2D before it
+// folded in (see params).
+func (o *conv2DOp) forwardPadded(in, w []*tensor.Tensor, pads [4]int, al *arena) (*tensor.Tensor, error) {
+	p, err := o.params(in[0], pads)
 	if err != nil {
 		return nil, err
 	}
@@ -331,15 +351,20 @@ func (o *paddedIdentityOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *are
 	n, h, w, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	oh, ow := (h+o.stride-1)/o.stride, (w+o.stride-1)/o.stride
 	before := (o.channels - c) / 2
-	out := al.New(n, oh, ow, o.channels)
-	for b := 0; b < n; b++ {
-		for y := 0; y < oh; y++ {
+	// Every value is written below, output row by output row.
+	out := al.NewUninit(n, oh, ow, o.channels)
+	kernels.ParallelFor(n*oh, 8, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			b, y := r/oh, r%oh
 			for xx := 0; xx < ow; xx++ {
 				src := x.Data[((b*h+y*o.stride)*w+xx*o.stride)*c:][:c]
-				copy(out.Data[((b*oh+y)*ow+xx)*o.channels+before:], src)
+				px := out.Data[(r*ow+xx)*o.channels:][:o.channels]
+				clear(px[:before])
+				copy(px[before:], src)
+				clear(px[before+c:])
 			}
 		}
-	}
+	})
 	return out, nil
 }
 

@@ -103,6 +103,11 @@ func TestGradients(t *testing.T) {
 		{"dense softmax", Shape{6}, nil, func(x *Tensor) *Tensor { return Dense(x, 4, WithActivation("softmax")) }},
 		{"flatten dense", Shape{3, 2, 2}, nil, func(x *Tensor) *Tensor { return Dense(Flatten(x), 3) }},
 		{"zero padding", Shape{3, 3, 2}, nil, func(x *Tensor) *Tensor { return Conv2D(ZeroPadding2D(x, 0, Pads(1, 0, 2, 1)), 2, 2) }},
+		{"zero padding strided", Shape{6, 6, 3}, nil, func(x *Tensor) *Tensor { return Conv2D(ZeroPadding2D(x, 1), 4, 3, Strides(2)) }},
+		{"zero padding read twice", Shape{4, 4, 2}, nil, func(x *Tensor) *Tensor {
+			p := ZeroPadding2D(x, 1)
+			return Add([]*Tensor{Conv2D(p, 2, 3), Conv2D(p, 2, 3)})
+		}},
 		{"padded identity", Shape{5, 5, 2}, nil, func(x *Tensor) *Tensor { return PaddedIdentity(x, 6, 2) }},
 		{"channels first", Shape{2, 5, 4}, []Option{Format(ChannelsFirst)}, func(x *Tensor) *Tensor {
 			return Dense(Flatten(BatchNormalization(Conv2D(x, 3, 3, Padding("same")))), 2)

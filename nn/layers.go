@@ -116,6 +116,9 @@ func Conv2D(x *Tensor, filters, kernel int, opts ...Option) *Tensor {
 
 type zeroPaddingOp struct{ top, bottom, left, right int }
 
+// pads returns the padding as top, bottom, left, right.
+func (o *zeroPaddingOp) pads() [4]int { return [4]int{o.top, o.bottom, o.left, o.right} }
+
 func (o *zeroPaddingOp) infer(in []Shape, f DataFormat) (spec, error) {
 	if err := checkImage(in[0]); err != nil {
 		return spec{}, err

@@ -383,25 +383,10 @@ func pairConvs(a, b *pstep) *pstep {
 	return &st
 }
 
-// convParams describes the step's convolution of an n x h x w x c input:
-// the folded padding, then "same" padding, and the output size. ok is
-// false when the output would be empty.
-func (st *pstep) convParams(n, h, w, c int) (kp kernels.Conv2DParams, ok bool) {
-	o := st.conv
-	ph, pw := h+st.pads[0]+st.pads[1], w+st.pads[2]+st.pads[3]
-	kp = kernels.Conv2DParams{N: n, H: h, W: w, C: c, KH: o.kernel, KW: o.kernel, F: o.filters,
-		SH: o.strides[0], SW: o.strides[1], DH: o.dilation, DW: o.dilation, Groups: o.groups,
-		PadT: st.pads[0], PadL: st.pads[2]}
-	kp.OH = outLen(ph, o.kernel, kp.SH, o.dilation, o.padding)
-	kp.OW = outLen(pw, o.kernel, kp.SW, o.dilation, o.padding)
-	if kp.OH < 1 || kp.OW < 1 {
-		return kp, false
-	}
-	if o.padding == "same" {
-		kp.PadT += samePad(ph, kp.OH, o.kernel, kp.SH, o.dilation)
-		kp.PadL += samePad(pw, kp.OW, o.kernel, kp.SW, o.dilation)
-	}
-	return kp, true
+// convParams describes the step's convolution of an n x h x w x c input,
+// with its folded padding. ok is false when the output would be empty.
+func (st *pstep) convParams(n, h, w, c int) (kernels.Conv2DParams, bool) {
+	return st.conv.paddedParams(n, h, w, c, st.pads)
 }
 
 // chooseWinograd picks Winograd (F(4x4, 3x3) or F(2x2, 3x3)) for a 3x3

@@ -31,6 +31,9 @@ type backCtx struct {
 	// mask, for a BatchNorm whose ReLU was fused into its backward, is the
 	// ReLU's output: the gradient is gout where mask > 0, else 0.
 	mask *tensor.Tensor
+	// pads, for a convolution, is the padding of the ZeroPadding2D before
+	// it that the Tape folded into it: in[0] is that layer's input.
+	pads [4]int
 }
 
 // Tape is a recorded training forward pass: every layer's output and what
@@ -44,6 +47,11 @@ type Tape struct {
 	// bnOf maps each ReLU whose passes its BatchNorm takes over
 	// (fusedRelu) to that BatchNorm: decided once, for both passes.
 	bnOf map[*Layer]*Layer
+	// padOf maps each convolution that reads its ZeroPadding2D's input
+	// with that padding (foldedPads) to the padding layer; folded holds
+	// those padding layers.
+	padOf  map[*Layer]*Layer
+	folded map[*Layer]bool
 }
 
 // ForwardTrain runs the model in training mode (BatchNormalization uses
@@ -80,7 +88,15 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 	// A residual block's last BatchNorm waits for the Add after it, which
 	// then normalizes, adds the shortcut and rectifies in one pass.
 	ends := residualEnds(m, readers)
+	// A ZeroPadding2D before a convolution is no copy of its input: the
+	// convolution reads the input with the padding, and gives the
+	// gradient of the input in backward. The padding layer's value is its
+	// input's.
+	t.padOf, t.folded = foldedPads(m, readers), map[*Layer]bool{}
 	applied := map[*Layer]bool{}
+	for _, pad := range t.padOf {
+		applied[pad], t.folded[pad] = true, true
+	}
 	for _, l := range m.layers {
 		if _, ok := l.op.(inputOp); ok {
 			continue
@@ -113,6 +129,8 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 			var rectified bool
 			out, t.caches[l], rectified, err = bn.train(ins, l.values(), f, l.frozen, t.al, true, nil)
 			applied[reluOf[l]] = rectified
+		} else if pad := t.padOf[l]; pad != nil {
+			out, err = l.op.(*conv2DOp).forwardPadded(ins, l.values(), pad.op.(*zeroPaddingOp).pads(), t.al)
 		} else if to, ok := l.op.(trainOp); ok {
 			out, t.caches[l], err = to.forwardTrain(ins, l.values(), f, l.frozen, t.al)
 		} else {
@@ -192,6 +210,11 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 			life.done(l, g, []*tensor.Tensor{t.vals[bn]}, y, nil, grads)
 			continue
 		}
+		if t.folded[l] {
+			addGrad(t.al, grads, l.inputs[0].layer, g) // the convolution's gradient is of the input
+			life.done(l, g, []*tensor.Tensor{t.vals[l.inputs[0].layer]}, t.vals[l], nil, grads)
+			continue
+		}
 		bo, ok := l.op.(backOp)
 		if !ok {
 			return fmt.Errorf("model %q: layer %q (%s) has no backward pass", m.name, l.name, l.class)
@@ -204,8 +227,12 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 		if !l.frozen {
 			gw = l.gradients()
 		}
+		var pads [4]int
+		if pad := t.padOf[l]; pad != nil {
+			pads = pad.op.(*zeroPaddingOp).pads()
+		}
 		gin, err := bo.backward(backCtx{in: ins, out: t.vals[l], cache: t.caches[l], gout: g,
-			w: l.values(), gw: gw, f: f, logits: fromLogits[l], al: t.al, mask: masks[l]})
+			w: l.values(), gw: gw, f: f, logits: fromLogits[l], al: t.al, mask: masks[l], pads: pads})
 		if err != nil {
 			return fmt.Errorf("model %q: layer %q (%s) backward: %w", m.name, l.name, l.class, err)
 		}
@@ -317,6 +344,24 @@ func (t *Tape) residualEnd(e residualEnd, f DataFormat) (done bool, err error) {
 	}
 	t.vals[e.bn], t.caches[e.bn] = out, cache
 	return done, nil
+}
+
+// foldedPads finds the ZeroPadding2D layers read only by a "valid"
+// convolution, by convolution.
+func foldedPads(m *Model, readers map[*Layer]int) map[*Layer]*Layer {
+	pads := map[*Layer]*Layer{}
+	for _, l := range m.layers {
+		c, ok := l.op.(*conv2DOp)
+		if !ok || c.padding != "valid" || len(l.inputs) != 1 {
+			continue
+		}
+		if pad := l.inputs[0].layer; readers[pad] == 1 {
+			if _, ok := pad.op.(*zeroPaddingOp); ok {
+				pads[l] = pad
+			}
+		}
+	}
+	return pads
 }
 
 // readers counts the layers reading each layer's output, model outputs
