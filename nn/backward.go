@@ -104,25 +104,37 @@ func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, a
 	}
 	count := len(x.Data) / c
 	var mean, sq []float64
-	mean32 := make([]float32, c)
+	center := make([]float32, c) // what the squares are taken about
 	if inner == 1 {
-		mean, _ = kernels.ChannelSums(x.Data, c, nil)
+		// One pass over x: the squares are taken about the mean of the
+		// first rows instead of the mean, and corrected below. The
+		// differences are rounded to float32, so the center must be near
+		// the mean: a first row 50 deviations out, alone, moved a
+		// variance by 1.4e-6.
+		shift := make([]float64, c)
+		first := min(count, 64)
+		for r := 0; r < first; r++ {
+			for ch, v := range x.Data[r*c : r*c+c] {
+				shift[ch] += float64(v)
+			}
+		}
+		for ch := range shift {
+			center[ch] = float32(shift[ch] / float64(first))
+			shift[ch] = float64(center[ch])
+		}
+		mean, sq = kernels.ChannelSums(x.Data, c, shift)
 		for ch := range mean {
 			mean[ch] /= float64(count)
-		}
-		_, sq = kernels.ChannelSums(x.Data, c, mean)
-		for ch := range mean {
-			mean32[ch] = float32(mean[ch])
 		}
 	} else {
 		mean, sq = make([]float64, c), make([]float64, c)
 		channelSums(x.Data, c, inner, mean, func(v float32, _ int) float64 { return float64(v) })
 		for ch := range mean {
 			mean[ch] /= float64(count)
-			mean32[ch] = float32(mean[ch])
+			center[ch] = float32(mean[ch])
 		}
 		channelSums(x.Data, c, inner, sq, func(v float32, i int) float64 {
-			d := float64(v - mean32[(i/inner)%c])
+			d := float64(v - center[(i/inner)%c])
 			return d * d
 		})
 	}
@@ -130,8 +142,9 @@ func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, a
 	inv := make([]float64, c)
 	scale, shift := make([]float32, c), make([]float32, c)
 	for ch := range inv {
-		// The rounding of mean32 shifts the sum of squares by count*e^2.
-		e := float64(mean32[ch]) - mean[ch]
+		// The squares are about center, not the mean: their sum is
+		// count*e^2 more.
+		e := float64(center[ch]) - mean[ch]
 		v := math.Max(sq[ch]/float64(count)-e*e, 0)
 		inv[ch] = 1 / math.Sqrt(v+o.epsilon)
 		scale[ch] = float32(inv[ch])

@@ -189,3 +189,68 @@ func TestMovingAverages(t *testing.T) {
 		}
 	}
 }
+
+// Training BatchNormalization's batch statistics hold where a channel's
+// spread is far below its mean and where the first row is far from the
+// rest, against statistics computed in float64 from the same values: the
+// moving mean and variance (momentum 0: the batch's) within 1e-6, and the
+// normalized output within what its float32 arithmetic allows (x*scale +
+// shift, each term |mean|/spread times one; 1e-5 for the standard case).
+func TestBatchStatistics(t *testing.T) {
+	const rows, c = 999, 32
+	for _, tc := range []struct {
+		name         string
+		mean, spread float64
+		outlier      float64 // added to the first row, in spreads
+	}{
+		{"standard", 0, 1, 0},
+		{"far from zero", 1e4, 0.1, 0},
+		{"tiny spread", -3, 1e-4, 0},
+		{"first row far out", 5, 2, 50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := Input(Shape{c})
+			m, _ := NewModel("m", []*Tensor{x}, []*Tensor{BatchNormalization(x, Momentum(0), Epsilon(1e-12), Name("bn"))})
+			in := tensor.New(rows, c)
+			rng := rand.New(rand.NewPCG(3, 4))
+			for i := range in.Data {
+				v := tc.mean + tc.spread*rng.NormFloat64()
+				if i < c {
+					v += tc.outlier * tc.spread
+				}
+				in.Data[i] = float32(v)
+			}
+			_, outs, err := m.ForwardTrain(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mm, _ := m.Weight("bn/moving_mean")
+			mv, _ := m.Weight("bn/moving_variance")
+			outTol := 1e-5 + 4e-7*math.Abs(tc.mean)/tc.spread
+			for ch := 0; ch < c; ch++ {
+				var sum, sq float64
+				for r := 0; r < rows; r++ {
+					sum += float64(in.Data[r*c+ch])
+				}
+				mean := sum / rows
+				for r := 0; r < rows; r++ {
+					d := float64(in.Data[r*c+ch]) - mean
+					sq += d * d
+				}
+				v := sq / rows
+				if got := float64(mm.Data[ch]); math.Abs(got-mean) > 1e-6*math.Abs(mean)+1e-7 {
+					t.Fatalf("channel %d: moving mean %v, want %v", ch, got, mean)
+				}
+				if got := float64(mv.Data[ch]); math.Abs(got-v) > 1e-6*v {
+					t.Fatalf("channel %d: moving variance %v, want %v", ch, got, v)
+				}
+				for r := 0; r < rows; r++ {
+					want := (float64(in.Data[r*c+ch]) - mean) / math.Sqrt(v+1e-12)
+					if got := float64(outs[0].Data[r*c+ch]); math.Abs(got-want) > outTol {
+						t.Fatalf("channel %d, row %d: %v, want %v", ch, r, got, want)
+					}
+				}
+			}
+		})
+	}
+}
