@@ -14,7 +14,12 @@ func (o *conv2DOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	dx := c.al.NewUninit(c.in[0].Shape...) // ConvBackward overwrites it
+	var dx *tensor.Tensor
+	var dxData []float32
+	if !c.noInputGrad {
+		dx = c.al.NewUninit(c.in[0].Shape...) // ConvBackward overwrites it
+		dxData = dx.Data
+	}
 	var dk, db []float32
 	if c.gw != nil {
 		dk = c.gw[0].Data
@@ -24,7 +29,7 @@ func (o *conv2DOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	} else {
 		dk = make([]float32, len(c.w[0].Data)) // frozen: computed and dropped
 	}
-	kernels.ConvBackward(p, c.in[0].Data, c.w[0].Data, c.gout.Data, dx.Data, dk, db)
+	kernels.ConvBackward(p, c.in[0].Data, c.w[0].Data, c.gout.Data, dxData, dk, db)
 	return []*tensor.Tensor{dx}, nil
 }
 

@@ -254,3 +254,45 @@ func TestBatchStatistics(t *testing.T) {
 		})
 	}
 }
+
+// SkipInputGrads leaves the input's gradient out and every weight's
+// gradient as it was, for an input read by a convolution directly, through
+// a padding folded into one, and by other layers.
+func TestSkipInputGrads(t *testing.T) {
+	x := Input(Shape{6, 6, 3})
+	y := Add([]*Tensor{Conv2D(x, 4, 3, Padding("same")), Conv2D(ZeroPadding2D(x, 1), 4, 3), Conv2D(x, 4, 1)})
+	m, err := NewModel("m", []*Tensor{x}, []*Tensor{Dense(Flatten(y), 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, r := smooth(2, 6, 6, 3), smooth(2, 2)
+	grads := func(skip bool) (input *tensor.Tensor, ws [][]float32) {
+		m.ZeroGrads()
+		tape, _, err := m.ForwardTrain(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if skip {
+			tape.SkipInputGrads()
+		}
+		if err := tape.Backward([]*tensor.Tensor{r}, false); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range m.Params() {
+			ws = append(ws, append([]float32(nil), p.Grad.Data...))
+		}
+		return tape.InputGrads()[0], ws
+	}
+	full, want := grads(false)
+	skipped, got := grads(true)
+	if full == nil || skipped != nil {
+		t.Fatalf("input gradients %v (all) and %v (skipped), want one and nil", full != nil, skipped != nil)
+	}
+	for i := range want {
+		for j := range want[i] {
+			if got[i][j] != want[i][j] {
+				t.Fatalf("%s[%d]: %v with the input's gradient skipped, %v without", m.Params()[i].Name, j, got[i][j], want[i][j])
+			}
+		}
+	}
+}

@@ -34,6 +34,9 @@ type backCtx struct {
 	// pads, for a convolution, is the padding of the ZeroPadding2D before
 	// it that the Tape folded into it: in[0] is that layer's input.
 	pads [4]int
+	// noInputGrad, for a convolution, says that the gradient of its input
+	// is not wanted (Tape.SkipInputGrads).
+	noInputGrad bool
 }
 
 // Tape is a recorded training forward pass: every layer's output and what
@@ -52,7 +55,14 @@ type Tape struct {
 	// those padding layers.
 	padOf  map[*Layer]*Layer
 	folded map[*Layer]bool
+	// skipInputs leaves out the gradients of the model's inputs.
+	skipInputs bool
 }
+
+// SkipInputGrads makes Backward leave out the gradients of the model's
+// inputs (InputGrads then gives nils), which training does not use: that of
+// a first convolution from 3 channels costs more than its forward pass.
+func (t *Tape) SkipInputGrads() { t.skipInputs = true }
 
 // ForwardTrain runs the model in training mode (BatchNormalization uses
 // batch statistics and updates its moving averages, unless its layer is
@@ -232,7 +242,8 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 			pads = pad.op.(*zeroPaddingOp).pads()
 		}
 		gin, err := bo.backward(backCtx{in: ins, out: t.vals[l], cache: t.caches[l], gout: g,
-			w: l.values(), gw: gw, f: f, logits: fromLogits[l], al: t.al, mask: masks[l], pads: pads})
+			w: l.values(), gw: gw, f: f, logits: fromLogits[l], al: t.al, mask: masks[l], pads: pads,
+			noInputGrad: t.skipInputs && t.readsInput(l)})
 		if err != nil {
 			return fmt.Errorf("model %q: layer %q (%s) backward: %w", m.name, l.name, l.class, err)
 		}
@@ -248,7 +259,7 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 	}
 	t.inputGrads = make([]*tensor.Tensor, len(m.inputs))
 	for i, in := range m.inputs {
-		if g, ok := grads[in.layer]; ok {
+		if g, ok := grads[in.layer]; ok && !t.skipInputs {
 			t.inputGrads[i] = fromInternal(g, f)
 		}
 	}
@@ -256,7 +267,8 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 }
 
 // InputGrads returns the gradients of the model's inputs from the last
-// Backward (nil for an input nothing depends on).
+// Backward (nil for an input nothing depends on, and after
+// SkipInputGrads).
 func (t *Tape) InputGrads() []*tensor.Tensor { return t.inputGrads }
 
 // lifetimes tracks which of a step's buffers Backward still needs, so that
@@ -344,6 +356,17 @@ func (t *Tape) residualEnd(e residualEnd, f DataFormat) (done bool, err error) {
 	}
 	t.vals[e.bn], t.caches[e.bn] = out, cache
 	return done, nil
+}
+
+// readsInput reports whether l's first input is a model input, directly
+// or through a ZeroPadding2D folded into l.
+func (t *Tape) readsInput(l *Layer) bool {
+	src := l.inputs[0].layer
+	if t.folded[src] {
+		src = src.inputs[0].layer
+	}
+	_, ok := src.op.(inputOp)
+	return ok
 }
 
 // foldedPads finds the ZeroPadding2D layers read only by a "valid"

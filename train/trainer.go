@@ -225,6 +225,7 @@ func (t *Trainer) trainStep(b *data.Batch, lr float64) (float64, *tensor.Tensor,
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return 0, nil, fmt.Errorf("%w: the loss is %v (try a lower learning rate)", ErrDiverged, loss)
 	}
+	tape.SkipInputGrads()
 	if err := tape.Backward([]*tensor.Tensor{grad}, fromLogits); err != nil {
 		return 0, nil, err
 	}

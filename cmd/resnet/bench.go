@@ -106,6 +106,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
+			tape.SkipInputGrads()
 			if err := tape.Backward([]*tensor.Tensor{g}, false); err != nil {
 				return err
 			}
