@@ -31,15 +31,25 @@ func WinogradApplies(p Conv2DParams) bool {
 // 6.1 against 9.9).
 const minWinogradTiles = 32
 
+// minWinogradChannels is the fewest input and output channels for which
+// Winograd beats the matrix-product convolution: its 16 or 36 products
+// over so few channels are short and narrow. CIFAR ResNet-20's layers at
+// batch 128: 32x32x16 2.51-2.66 ms by matrix products against 2.83-3.02
+// by F(4x4), 16x16x32 1.94-2.00 against 2.31-2.40 by F(2x2), and 8x8x64
+// 1.76-1.81 against 1.32-1.41 (three interleaved runs).
+const minWinogradChannels = 64
+
 // WinogradMinBatch is the smallest batch from which Winograd beats the
 // matrix-product convolution for p (p.N aside) on this CPU, or 0 where it
 // never does. Measured on Zen 5 with AVX-512 (BenchmarkConvWinograd3x3
 // and ResNet-50's layers): 1.2 to 2.1 times faster for any batch for
 // outputs from 56x56 down to 14x14; smaller outputs, whose 2x2 tiles
 // waste more (16 tiles for 7x7 outputs), from minWinogradTiles tiles on.
-// Without the vector transforms it loses everywhere.
+// Without the vector transforms it loses everywhere, and so it does with
+// fewer than minWinogradChannels channels in or out.
 func WinogradMinBatch(p Conv2DParams) int {
-	if !WinogradApplies(p) || !useAVX512 || p.C%16 != 0 || p.F%16 != 0 || p.OH < 1 || p.OW < 1 {
+	if !WinogradApplies(p) || !useAVX512 || p.C%16 != 0 || p.F%16 != 0 || p.OH < 1 || p.OW < 1 ||
+		p.C < minWinogradChannels || p.F < minWinogradChannels {
 		return 0
 	}
 	if p.OH >= 14 && p.OW >= 14 {
