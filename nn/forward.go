@@ -141,12 +141,13 @@ func (o *conv2DOp) paddedParams(n, h, w, c int, pads [4]int) (kp kernels.Conv2DP
 }
 
 func (o *conv2DOp) forward(in, w []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
-	return o.forwardPadded(in, w, [4]int{}, al)
+	return o.forwardPadded(in, w, [4]int{}, al, false)
 }
 
 // forwardPadded is forward with the padding of a ZeroPadding2D before it
-// folded in (see params).
-func (o *conv2DOp) forwardPadded(in, w []*tensor.Tensor, pads [4]int, al *arena) (*tensor.Tensor, error) {
+// folded in (see params), for a training step (kernels.ConvForwardTrain)
+// when train is set.
+func (o *conv2DOp) forwardPadded(in, w []*tensor.Tensor, pads [4]int, al *arena, train bool) (*tensor.Tensor, error) {
 	p, err := o.params(in[0], pads)
 	if err != nil {
 		return nil, err
@@ -156,7 +157,11 @@ func (o *conv2DOp) forwardPadded(in, w []*tensor.Tensor, pads [4]int, al *arena)
 	if o.useBias {
 		bias = w[1].Data
 	}
-	kernels.ConvForward(p, in[0].Data, w[0].Data, bias, out.Data)
+	if train {
+		kernels.ConvForwardTrain(p, in[0].Data, w[0].Data, bias, out.Data)
+	} else {
+		kernels.ConvForward(p, in[0].Data, w[0].Data, bias, out.Data)
+	}
 	return out, nil
 }
 

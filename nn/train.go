@@ -139,8 +139,12 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 			var rectified bool
 			out, t.caches[l], rectified, err = bn.train(ins, l.values(), f, l.frozen, t.al, true, nil)
 			applied[reluOf[l]] = rectified
-		} else if pad := t.padOf[l]; pad != nil {
-			out, err = l.op.(*conv2DOp).forwardPadded(ins, l.values(), pad.op.(*zeroPaddingOp).pads(), t.al)
+		} else if c, ok := l.op.(*conv2DOp); ok {
+			var pads [4]int
+			if pad := t.padOf[l]; pad != nil {
+				pads = pad.op.(*zeroPaddingOp).pads()
+			}
+			out, err = c.forwardPadded(ins, l.values(), pads, t.al, true)
 		} else if to, ok := l.op.(trainOp); ok {
 			out, t.caches[l], err = to.forwardTrain(ins, l.values(), f, l.frozen, t.al)
 		} else {

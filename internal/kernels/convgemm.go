@@ -111,6 +111,20 @@ func ConvForward(p Conv2DParams, in, kernel, bias, out []float32) {
 	}
 }
 
+// ConvForwardTrain is ConvForward for a training step: by Winograd where
+// it pays at the batch (WinogradMinBatch), the kernel transformed anew.
+func ConvForwardTrain(p Conv2DParams, in, kernel, bias, out []float32) {
+	if !winogradPays(p) {
+		ConvForward(p, in, kernel, bias, out)
+		return
+	}
+	var ep *Epilogue
+	if bias != nil {
+		ep = &Epilogue{Bias: bias}
+	}
+	withWinogradKernel(p, kernel, func(wk *WinogradKernel) { WinogradConv(p, in, wk, out, ep) })
+}
+
 // PackConvKernel packs each group of an HWIO kernel for ConvForwardPacked.
 func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
 	cg, fg := p.C/p.Groups, p.F/p.Groups
@@ -309,6 +323,10 @@ func convBackwardInput(p Conv2DParams, kernel, dy, dx []float32) {
 				}
 			}
 		}
+	}
+	if winogradPays(q) {
+		withWinogradKernel(q, flipped, func(wk *WinogradKernel) { WinogradConv(q, dy, wk, dx, nil) })
+		return
 	}
 	withWindowKernel(q, flipped, func(w *PackedB) { convWindow(q, dy, w, dx, nil) })
 }

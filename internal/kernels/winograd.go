@@ -106,7 +106,35 @@ func NewWinogradKernel(kernel []float32, c, f int) *WinogradKernel {
 // NewWinogradKernelTile transforms an HWIO 3x3 kernel (3, 3, c, f) for
 // output tiles of m x m, 2 or 4 (see WinogradTile).
 func NewWinogradKernelTile(kernel []float32, c, f, m int) *WinogradKernel {
-	return newWinogradKernel(c, f, m, func(k int, dst []float32) { copy(dst, kernel[k*f:(k+1)*f]) }, nil)
+	return newWinogradKernel(c, f, m, hwioRows(kernel, f), func(n int) []float32 { return make([]float32, n) })
+}
+
+// hwioRows returns the row function of newWinogradKernel for an HWIO
+// kernel of f filters.
+func hwioRows(kernel []float32, f int) func(k int, dst []float32) {
+	return func(k int, dst []float32) { copy(dst, kernel[k*f:(k+1)*f]) }
+}
+
+// winogradPays reports whether p runs faster by Winograd at its batch.
+func winogradPays(p Conv2DParams) bool {
+	b := WinogradMinBatch(p)
+	return b > 0 && p.N >= b
+}
+
+// withWinogradKernel runs fn with an HWIO kernel transformed for p in
+// scratch memory: training transforms its changing weights every step.
+func withWinogradKernel(p Conv2DParams, kernel []float32, fn func(*WinogradKernel)) {
+	m := WinogradTile(p)
+	n := len(winoForms[m].g)
+	buf := getBuf(n * n * ((p.F + nr - 1) / nr * nr * p.C))
+	defer putBuf(buf)
+	free := *buf
+	clear(free) // the panels' columns past F stay zero
+	fn(newWinogradKernel(p.C, p.F, m, hwioRows(kernel, p.F), func(size int) []float32 {
+		s := free[:size:size]
+		free = free[size:]
+		return s
+	}))
 }
 
 // WinogradKernelFromPacked is NewWinogradKernelTile for the kernel that
@@ -114,12 +142,13 @@ func NewWinogradKernelTile(kernel []float32, c, f, m int) *WinogradKernel {
 // a plan that keeps only the packed kernel can add Winograd's later
 // without the kernel or its transforms passing through the Go heap.
 func WinogradKernelFromPacked(h *OffHeap, packed []*PackedB, c, m int) *WinogradKernel {
-	return newWinogradKernel(c, packed[0].N, m, packed[0].row, h)
+	return newWinogradKernel(c, packed[0].N, m, packed[0].row, h.Floats)
 }
 
 // newWinogradKernel transforms the HWIO 3x3 kernel whose row k (of f
-// filters) row gives, into packed matrices from h (nil: the heap).
-func newWinogradKernel(c, f, m int, row func(k int, dst []float32), h *OffHeap) *WinogradKernel {
+// filters) row gives, into packed matrices whose zeroed memory alloc
+// gives.
+func newWinogradKernel(c, f, m int, row func(k int, dst []float32), alloc func(n int) []float32) *WinogradKernel {
 	form, ok := winoForms[m]
 	if !ok {
 		panic("kernels: Winograd tiles are 2 or 4")
@@ -129,15 +158,12 @@ func newWinogradKernel(c, f, m int, row func(k int, dst []float32), h *OffHeap) 
 	wk := &WinogradKernel{C: c, F: f, form: form, u: make([]*PackedB, n*n)}
 	size := (f + nr - 1) / nr * nr * c
 	for e := range wk.u {
-		wk.u[e] = &PackedB{K: c, N: f}
-		if h != nil {
-			wk.u[e].data = h.Floats(size)
-		} else {
-			wk.u[e].data = make([]float32, size)
-		}
+		wk.u[e] = &PackedB{K: c, N: f, data: alloc(size)}
 	}
-	taps := make([]float32, 9*f) // the input channel's nine kernel rows
-	out := make([]float32, n*n*f)
+	tbuf, obuf := getBuf(9*f), getBuf(n*n*f)
+	defer putBuf(tbuf)
+	defer putBuf(obuf)
+	taps, out := *tbuf, *obuf // the input channel's nine kernel rows; their transforms
 	var k [3][3]float64
 	t := make([][3]float64, n)
 	for ci := 0; ci < c; ci++ {
