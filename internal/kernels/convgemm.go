@@ -112,9 +112,9 @@ func ConvForward(p Conv2DParams, in, kernel, bias, out []float32) {
 }
 
 // ConvForwardTrain is ConvForward for a training step: by Winograd where
-// it pays at the batch (WinogradMinBatch), the kernel transformed anew.
+// it pays, the kernel transformed anew (winogradTrains).
 func ConvForwardTrain(p Conv2DParams, in, kernel, bias, out []float32) {
-	if !winogradPays(p) {
+	if !winogradTrains(p) {
 		ConvForward(p, in, kernel, bias, out)
 		return
 	}
@@ -324,7 +324,7 @@ func convBackwardInput(p Conv2DParams, kernel, dy, dx []float32) {
 			}
 		}
 	}
-	if winogradPays(q) {
+	if winogradTrains(q) {
 		withWinogradKernel(q, flipped, func(wk *WinogradKernel) { WinogradConv(q, dy, wk, dx, nil) })
 		return
 	}
