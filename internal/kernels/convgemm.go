@@ -222,9 +222,13 @@ func ConvBackward(p Conv2DParams, in, kernel, dy, dx, dkernel, dbias []float32) 
 	cg, fg := p.C/p.Groups, p.F/p.Groups
 	k := p.KH * p.KW * cg
 	total := p.N * p.OH * p.OW
-	if dx != nil && convTransposeByWindows(p) {
+	switch {
+	case dx != nil && convTransposeByWindows(p):
 		convBackwardInput(p, kernel, dy, dx)
 		dx = nil // done: what is left is the kernel's gradient
+	case dx != nil && convTransposeByPhases(p):
+		convBackwardInputPhases(p, kernel, dy, dx)
+		dx = nil
 	}
 	if windowKernelGrad(p) {
 		convBackwardKernel(p, in, dy, dkernel)

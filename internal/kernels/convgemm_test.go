@@ -110,6 +110,21 @@ func TestConvBackwardMatchesNaive(t *testing.T) {
 	cases = append(cases,
 		Conv2DParams{N: 3, H: 5, W: 5, C: 16, KH: 3, KW: 3, F: 20, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
 		Conv2DParams{N: 3, H: 20, W: 21, C: 8, KH: 3, KW: 3, F: 33, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1})
+	// Input gradients by phases: a 1x1 at stride 2 (phases no tap
+	// reaches), no padding before (Keras' "same" at stride 2), stride 3,
+	// and strides that differ.
+	phases := []Conv2DParams{
+		{N: 2, H: 8, W: 7, C: 5, KH: 1, KW: 1, F: 6, SH: 2, SW: 2, DH: 1, DW: 1, Groups: 1},
+		{N: 2, H: 10, W: 9, C: 4, KH: 3, KW: 3, F: 7, SH: 2, SW: 2, DH: 1, DW: 1, Groups: 1},
+		{N: 1, H: 11, W: 13, C: 3, KH: 5, KW: 5, F: 4, SH: 3, SW: 3, DH: 1, DW: 1, PadT: 2, PadL: 2, Groups: 1},
+		{N: 2, H: 9, W: 12, C: 6, KH: 3, KW: 3, F: 5, SH: 1, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+	}
+	for _, p := range phases {
+		if !convTransposeByPhases(withOut(p)) {
+			t.Fatalf("%+v: input gradient not by phases", p)
+		}
+	}
+	cases = append(cases, phases...)
 	for i, p := range cases {
 		p = withOut(p)
 		if i >= len(convCases) && i < len(convCases)+len(transposeCases) && !convTransposeByWindows(p) {
