@@ -94,3 +94,35 @@ func ExampleModel_ReuseBuffers() {
 	// step 0 output [3 2]
 	// step 1 output [3 2]
 }
+
+// Gradients for training only: SkipInputGrads before Backward leaves out
+// the gradient of the model's input, which an optimizer never reads.
+func ExampleTape_SkipInputGrads() {
+	x := nn.Input(nn.Shape{6, 6, 3}, nn.Name("x"))
+	y := nn.Conv2D(x, 4, 3, nn.Name("conv"))
+	m, err := nn.NewModel("tiny", []*nn.Tensor{x}, []*nn.Tensor{y})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	in := tensor.New(2, 6, 6, 3)
+	in.Data[0] = 1
+	tape, out, err := m.ForwardTrain(in)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	tape.SkipInputGrads()
+	if err := tape.Backward(out, false); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, p := range m.Params() {
+		fmt.Println(p.Name, p.Grad.Shape)
+	}
+	fmt.Println("input gradient:", tape.InputGrads()[0] != nil)
+	// Output:
+	// conv/kernel [3 3 3 4]
+	// conv/bias [4]
+	// input gradient: false
+}
