@@ -106,7 +106,7 @@ func NewWinogradKernel(kernel []float32, c, f int) *WinogradKernel {
 // NewWinogradKernelTile transforms an HWIO 3x3 kernel (3, 3, c, f) for
 // output tiles of m x m, 2 or 4 (see WinogradTile).
 func NewWinogradKernelTile(kernel []float32, c, f, m int) *WinogradKernel {
-	return newWinogradKernel(c, f, m, hwioRows(kernel, f), func(n int) []float32 { return make([]float32, n) }, 1)
+	return newWinogradKernel(c, f, m, hwioRows(kernel, f), func(n int) []float32 { return make([]float32, n) }, false)
 }
 
 // hwioRows returns the row function of newWinogradKernel for an HWIO
@@ -144,7 +144,7 @@ func withWinogradKernel(p Conv2DParams, kernel []float32, fn func(*WinogradKerne
 		s := free[:size:size]
 		free = free[size:]
 		return s
-	}, Workers()))
+	}, true))
 }
 
 // WinogradKernelFromPacked is NewWinogradKernelTile for the kernel that
@@ -152,16 +152,16 @@ func withWinogradKernel(p Conv2DParams, kernel []float32, fn func(*WinogradKerne
 // a plan that keeps only the packed kernel can add Winograd's later
 // without the kernel or its transforms passing through the Go heap.
 func WinogradKernelFromPacked(h *OffHeap, packed []*PackedB, c, m int) *WinogradKernel {
-	return newWinogradKernel(c, packed[0].N, m, packed[0].row, h.Floats, 1)
+	return newWinogradKernel(c, packed[0].N, m, packed[0].row, h.Floats, false)
 }
 
 // newWinogradKernel transforms the HWIO 3x3 kernel whose row k (of f
 // filters) row gives, into packed matrices whose zeroed memory alloc
-// gives, on up to workers cores. Training, which transforms its kernels
-// every step, takes them all; a plan, once, one: on two, a batch-1
+// gives, on all cores if parallel. Training, which transforms its kernels
+// every step, does so; a plan, once, on one core: on two, a batch-1
 // ResNet-50's peak memory rose by 8-10 MB (142-145 against 152-153 MB,
 // three runs each).
-func newWinogradKernel(c, f, m int, row func(k int, dst []float32), alloc func(n int) []float32, workers int) *WinogradKernel {
+func newWinogradKernel(c, f, m int, row func(k int, dst []float32), alloc func(n int) []float32, parallel bool) *WinogradKernel {
 	form, ok := winoForms[m]
 	if !ok {
 		panic("kernels: Winograd tiles are 2 or 4")
@@ -174,9 +174,9 @@ func newWinogradKernel(c, f, m int, row func(k int, dst []float32), alloc func(n
 		wk.u[e] = &PackedB{K: c, N: f, data: alloc(size)}
 	}
 	// Input channels in parallel: each writes its own row of every U.
-	grain := max(1, (1<<14)/(f*n*n))
-	if workers < 2 {
-		grain = c
+	grain := c
+	if parallel {
+		grain = max(1, (1<<14)/(f*n*n))
 	}
 	ParallelFor(c, grain, func(lo, hi int) {
 		tbuf, obuf := getBuf(9*f), getBuf(n*n*f)
