@@ -109,7 +109,11 @@ func TestConvBackwardMatchesNaive(t *testing.T) {
 	// whole and in part.
 	cases = append(cases,
 		Conv2DParams{N: 3, H: 5, W: 5, C: 16, KH: 3, KW: 3, F: 20, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
-		Conv2DParams{N: 3, H: 20, W: 21, C: 8, KH: 3, KW: 3, F: 33, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1})
+		Conv2DParams{N: 3, H: 20, W: 21, C: 8, KH: 3, KW: 3, F: 33, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+		// dy read in place for the kernel's gradient: 16 filters (12x16
+		// tiles) and 64 (two 12x32 panels, F floats apart).
+		Conv2DParams{N: 3, H: 9, W: 10, C: 16, KH: 3, KW: 3, F: 16, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+		Conv2DParams{N: 2, H: 6, W: 7, C: 4, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1})
 	// Input gradients by phases: a 1x1 at stride 2 (phases no tap
 	// reaches), no padding before (Keras' "same" at stride 2), stride 3,
 	// and strides that differ.

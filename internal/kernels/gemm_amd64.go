@@ -54,6 +54,26 @@ func tilesC(n, rows, cols, kk int, a panelA, astep int, b []float32, c []float32
 	return true
 }
 
+// tilesStrided is tilesC for full-height tiles accumulating into C, with
+// no epilogue, from a B read where it lies, its rows ldb floats apart,
+// instead of from a packed panel: a kernel's gradient reads dy so. It
+// reports false where no assembly kernel takes such a tile; stridedB says
+// beforehand where one does.
+func tilesStrided(n, cols, kk int, a panelA, astep int, b []float32, ldb int, c []float32, ldc int) bool {
+	if !stridedB(cols) || kk == 0 {
+		return false
+	}
+	_ = a.data[(n-1)*astep+a.last(mr, kk)]
+	_ = b[(kk*len(a.taps)-1)*ldb+cols-1]
+	_ = c[(n*mr-1)*ldc+cols-1]
+	flags, bias, res, ldres := (*Epilogue)(nil).asmArgs(true, 0, 0, n*mr, cols)
+	tileKernel(mr, cols, kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*ldb, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), a.pf, n, 4*astep)
+	return true
+}
+
+// stridedB reports whether tilesStrided takes tiles of cols columns.
+func stridedB(cols int) bool { return useAVX512 && (cols == nr || cols == nr/2) }
+
 // exactTiles reports whether a kernel computes tiles of every height from
 // smallRows to mr straight into C.
 func exactTiles() bool { return useAVX512 }

@@ -21,6 +21,12 @@ func tilesC(n, rows, cols, kk int, a panelA, astep int, b []float32, c []float32
 
 func exactTiles() bool { return false }
 
+func tilesStrided(n, cols, kk int, a panelA, astep int, b []float32, ldb int, c []float32, ldc int) bool {
+	return false
+}
+
+func stridedB(cols int) bool { return false }
+
 // Without assembly, both kernel choices stay off; tests may still set them.
 var useAVX512, useAVX2 = false, false
 
