@@ -94,8 +94,8 @@ func (o *batchNormOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, frozen 
 // train is forwardTrain, with the ReLU after it applied too when relu is
 // set and it can be (batch statistics, channels last): rectified says so.
 // With relu, res (when not nil) is added before the ReLU: an Add between
-// the two. Its backward reads x and the ReLU's
-// output, never its own output, so the three layers can share one.
+// the two. Its backward reads x and the ReLU's output, never its own
+// output, so the three layers can share one.
 func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, al *arena, relu bool, res *tensor.Tensor) (out *tensor.Tensor, cache any, rectified bool, err error) {
 	x := in[0]
 	c, inner := o.bnShape(x, f)

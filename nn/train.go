@@ -140,11 +140,7 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 			out, t.caches[l], rectified, err = bn.train(ins, l.values(), f, l.frozen, t.al, true, nil)
 			applied[reluOf[l]] = rectified
 		} else if c, ok := l.op.(*conv2DOp); ok {
-			var pads [4]int
-			if pad := t.padOf[l]; pad != nil {
-				pads = pad.op.(*zeroPaddingOp).pads()
-			}
-			out, err = c.forwardPadded(ins, l.values(), pads, t.al, true)
+			out, err = c.forwardPadded(ins, l.values(), t.padsOf(l), t.al, true)
 		} else if to, ok := l.op.(trainOp); ok {
 			out, t.caches[l], err = to.forwardTrain(ins, l.values(), f, l.frozen, t.al)
 		} else {
@@ -241,12 +237,8 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 		if !l.frozen {
 			gw = l.gradients()
 		}
-		var pads [4]int
-		if pad := t.padOf[l]; pad != nil {
-			pads = pad.op.(*zeroPaddingOp).pads()
-		}
 		gin, err := bo.backward(backCtx{in: ins, out: t.vals[l], cache: t.caches[l], gout: g,
-			w: l.values(), gw: gw, f: f, logits: fromLogits[l], al: t.al, mask: masks[l], pads: pads,
+			w: l.values(), gw: gw, f: f, logits: fromLogits[l], al: t.al, mask: masks[l], pads: t.padsOf(l),
 			noInputGrad: t.skipInputs && t.readsInput(l)})
 		if err != nil {
 			return fmt.Errorf("model %q: layer %q (%s) backward: %w", m.name, l.name, l.class, err)
@@ -360,6 +352,14 @@ func (t *Tape) residualEnd(e residualEnd, f DataFormat) (done bool, err error) {
 	}
 	t.vals[e.bn], t.caches[e.bn] = out, cache
 	return done, nil
+}
+
+// padsOf returns the padding folded into convolution l (none: zeros).
+func (t *Tape) padsOf(l *Layer) [4]int {
+	if pad := t.padOf[l]; pad != nil {
+		return pad.op.(*zeroPaddingOp).pads()
+	}
+	return [4]int{}
 }
 
 // readsInput reports whether l's first input is a model input, directly

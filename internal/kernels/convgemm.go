@@ -316,23 +316,22 @@ func convBackwardInput(p Conv2DParams, kernel, dy, dx []float32) {
 	q := transposedParams(p)
 	buf := getBuf(len(kernel))
 	defer putBuf(buf)
-	flipped := *buf // HWIO with I = p.F, O = p.C
-	for ky := 0; ky < p.KH; ky++ {
-		for kx := 0; kx < p.KW; kx++ {
-			src := kernel[((p.KH-1-ky)*p.KW+p.KW-1-kx)*p.C*p.F:][:p.C*p.F]
-			dst := flipped[(ky*p.KW+kx)*p.F*p.C:][:p.F*p.C]
-			for c := 0; c < p.C; c++ {
-				for f, v := range src[c*p.F : (c+1)*p.F] {
-					dst[f*p.C+c] = v
-				}
-			}
-		}
-	}
+	flipped := *buf // every tap, turned 180 degrees
+	transposedTaps(p, kernel, reversed(p.KH), reversed(p.KW), flipped)
 	if winogradTrains(q) {
 		withWinogradKernel(q, flipped, func(wk *WinogradKernel) { WinogradConv(q, dy, wk, dx, nil) })
 		return
 	}
 	withWindowKernel(q, flipped, func(w *PackedB) { convWindow(q, dy, w, dx, nil) })
+}
+
+// reversed returns n-1, ..., 1, 0.
+func reversed(n int) []int {
+	r := make([]int, n)
+	for i := range r {
+		r[i] = n - 1 - i
+	}
+	return r
 }
 
 // pointwiseKernelGrad adds group g's kernel gradient of a 1x1 convolution,

@@ -70,7 +70,7 @@ func convBackwardInputPhases(p Conv2DParams, kernel, dy, dx []float32) {
 				clear(*out)
 			} else {
 				sub := getBuf(q.KH * q.KW * p.F * p.C)
-				phaseKernel(p, kernel, ys.taps, xs.taps, *sub)
+				transposedTaps(p, kernel, ys.taps, xs.taps, *sub)
 				ConvForward(q, dy, *sub, nil, *out)
 				putBuf(sub)
 			}
@@ -80,9 +80,10 @@ func convBackwardInputPhases(p Conv2DParams, kernel, dy, dx []float32) {
 	}
 }
 
-// phaseKernel writes the HWIO kernel of a phase's convolution of dy: taps
-// ys x xs of p's kernel, inputs and outputs swapped.
-func phaseKernel(p Conv2DParams, kernel []float32, ys, xs []int, dst []float32) {
+// transposedTaps writes the HWIO kernel (taps ys x xs, p.F inputs, p.C
+// outputs) of a convolution of dy toward p's input: taps ys x xs of p's
+// kernel, inputs and outputs swapped.
+func transposedTaps(p Conv2DParams, kernel []float32, ys, xs []int, dst []float32) {
 	for u, ky := range ys {
 		for v, kx := range xs {
 			src := kernel[(ky*p.KW+kx)*p.C*p.F:][:p.C*p.F]

@@ -104,13 +104,3 @@ func (pb *PackedB) CopyTo(h *OffHeap) *PackedB {
 	c.data = h.Copy(pb.data)
 	return &c
 }
-
-// CopyTo returns wk with its transformed kernels copied into h.
-func (wk *WinogradKernel) CopyTo(h *OffHeap) *WinogradKernel {
-	c := *wk
-	c.u = make([]*PackedB, len(wk.u))
-	for i, u := range wk.u {
-		c.u[i] = u.CopyTo(h)
-	}
-	return &c
-}
