@@ -45,7 +45,7 @@ type pstep struct {
 	pads   [4]int // top, bottom, left, right
 	packed []*kernels.PackedB
 	wino   *kernels.WinogradKernel // set (and packed nil) when run by Winograd
-	// large runs batches of at least large.batch by Winograd, its kernel
+	// large runs batches from some size on by Winograd, its kernels
 	// transformed from packed on first use: where one image is better
 	// served by the matrix products (a 7x7 output), memory need not hold
 	// both forms unless larger batches come.
@@ -407,27 +407,61 @@ func (p *Plan) chooseWinograd(st *pstep, h, w, c int) {
 		st.wino = kernels.WinogradKernelFromPacked(p.mem, st.packed, c, kernels.WinogradTile(kp))
 		st.packed = nil
 	case b > 1:
-		st.large = &largeWinograd{batch: b}
+		st.large = winogradTiers(kp, b)
 	}
 }
 
-// largeWinograd is a step's Winograd kernel for batches of at least batch
-// images, made when the first such batch comes.
-type largeWinograd struct {
-	batch int
-	once  sync.Once
-	k     *kernels.WinogradKernel
+// largeWinograd is a step's Winograd kernels for batches of at least
+// tiers[0].batch images, each made when the first batch it serves comes:
+// a larger batch may take a larger tile (7x7 outputs: F(2x2, 3x3) from 2
+// images, F(4x4, 3x3) from 16).
+type largeWinograd struct{ tiers []*winogradTier }
+
+type winogradTier struct {
+	batch, tile int
+	once        sync.Once
+	k           *kernels.WinogradKernel
+}
+
+// maxTierBatch bounds the batches winogradTiers looks through for a change
+// of tile.
+const maxTierBatch = 1 << 12
+
+// winogradTiers lists the tiles p (p.N aside) runs by from batch on.
+func winogradTiers(p kernels.Conv2DParams, batch int) *largeWinograd {
+	l := &largeWinograd{}
+	for n := batch; n <= maxTierBatch; n++ {
+		p.N = n
+		if t := kernels.WinogradTile(p); len(l.tiers) == 0 || t != l.tiers[len(l.tiers)-1].tile {
+			l.tiers = append(l.tiers, &winogradTier{batch: n, tile: t})
+		}
+	}
+	return l
+}
+
+// tier returns the tier that serves a batch of n (nil: none does).
+func (l *largeWinograd) tier(n int) *winogradTier {
+	var t *winogradTier
+	for _, c := range l.tiers {
+		if n >= c.batch {
+			t = c
+		}
+	}
+	return t
 }
 
 // winogradFor returns the Winograd kernel st runs a batch of n images with
 // (kp describes the batch), or nil: the matrix products.
 func (p *Plan) winogradFor(st *pstep, n int, kp kernels.Conv2DParams) *kernels.WinogradKernel {
-	if st.wino != nil || st.large == nil || n < st.large.batch {
+	if st.wino != nil || st.large == nil {
 		return st.wino
 	}
-	l := st.large
-	l.once.Do(func() { l.k = kernels.WinogradKernelFromPacked(p.mem, st.packed, kp.C, kernels.WinogradTile(kp)) })
-	return l.k
+	t := st.large.tier(n)
+	if t == nil {
+		return nil
+	}
+	t.once.Do(func() { t.k = kernels.WinogradKernelFromPacked(p.mem, st.packed, kp.C, t.tile) })
+	return t.k
 }
 
 // WinogradLayers is the number of convolutions the plan runs by Winograd
@@ -435,7 +469,7 @@ func (p *Plan) winogradFor(st *pstep, n int, kp kernels.Conv2DParams) *kernels.W
 func (p *Plan) WinogradLayers(n int) int {
 	count := 0
 	for _, st := range p.steps {
-		if st.wino != nil || st.large != nil && n >= st.large.batch {
+		if st.winogradTile(n) > 0 {
 			count++
 		}
 	}
@@ -515,18 +549,28 @@ func (st *pstep) flops(x, out *tensor.Tensor) int64 {
 	return 2 * int64(len(out.Data)) * k
 }
 
+// winogradTile is the tile side of the Winograd form st runs a batch of n
+// by, or 0: the matrix products.
+func (st *pstep) winogradTile(n int) int {
+	if st.wino != nil {
+		return st.wino.Tile()
+	}
+	if st.large != nil {
+		if t := st.large.tier(n); t != nil {
+			return t.tile
+		}
+	}
+	return 0
+}
+
 // describe says what a step computes for a batch of n, for profiles.
 func (st *pstep) describe(n int) string {
 	switch {
 	case st.conv != nil:
 		o := st.conv
 		s := fmt.Sprintf("conv %dx%d/%d ->%d", o.kernel, o.kernel, o.strides[0], o.filters)
-		wk := st.wino
-		if wk == nil && st.large != nil && n >= st.large.batch {
-			wk = st.large.k
-		}
-		if wk != nil {
-			s += fmt.Sprintf(" winograd F(%dx%d)", wk.Tile(), wk.Tile())
+		if t := st.winogradTile(n); t > 0 {
+			s += fmt.Sprintf(" winograd F(%dx%d)", t, t)
 		}
 		if st.pair != nil {
 			s += fmt.Sprintf(" +conv 1x1/%d", st.pair.strides[0])

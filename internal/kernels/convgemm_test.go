@@ -230,6 +230,8 @@ func TestWinogradMatchesReference(t *testing.T) {
 		// Edge tiles partly outside the output, channels the assembly takes.
 		{N: 2, H: 14, W: 10, C: 32, KH: 3, KW: 3, F: 32, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
 		{N: 1, H: 7, W: 7, C: 16, KH: 3, KW: 3, F: 48, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+		// Many channels, as ResNet-50's 7x7 stage runs by F(4x4) from 16 images.
+		{N: 2, H: 7, W: 7, C: 512, KH: 3, KW: 3, F: 32, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
 	}
 	for _, isa := range kernelISAs(t) {
 		isa.use()
@@ -262,6 +264,27 @@ func TestWinogradMatchesReference(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// WinogradTile takes F(4x4, 3x3) where it saves 1.5 times the
+// multiplications of F(2x2, 3x3), on outputs from 28x28 or from 64 of its
+// tiles.
+func TestWinogradTile(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("F(4x4, 3x3) runs with the AVX-512 transforms only")
+	}
+	for _, c := range []struct{ n, size, c, want int }{
+		{1, 56, 64, 4}, {1, 28, 128, 4}, // whole 4x4 tiles
+		{1, 14, 256, 2}, {64, 14, 256, 2}, // 4x4 tiles save 1.36x: overhang
+		{1, 7, 512, 2}, {8, 7, 512, 2}, {16, 7, 512, 4}, // 16 2x2 tiles an image, 4 4x4 ones
+		{15, 8, 64, 2}, {16, 8, 64, 4},
+		{16, 7, 40, 2}, // channels the transforms do not take
+	} {
+		p := Conv2DParams{N: c.n, OH: c.size, OW: c.size, C: c.c, F: c.c, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1}
+		if got := WinogradTile(p); got != c.want {
+			t.Errorf("%d images of %dx%dx%d: tile %d, want %d", c.n, c.size, c.size, c.c, got, c.want)
 		}
 	}
 }

@@ -59,15 +59,33 @@ func WinogradMinBatch(p Conv2DParams) int {
 	return (minWinogradTiles + tiles - 1) / tiles
 }
 
-// WinogradTile is the output tile side for p: 4, F(4x4, 3x3), where the
-// output divides into whole 4x4 tiles (28x28 and 56x56 in ResNet-50) and
-// the assembly transforms run; else 2, F(2x2, 3x3).
+// WinogradTile is the output tile side for p: 4, F(4x4, 3x3), where its
+// tiles take at least 1.5 times fewer multiplications than F(2x2, 3x3)'s
+// (outputs that divide into 4x4 tiles, and odd sizes that F(2x2)'s tiles
+// overhang: 7x7 takes 16 2x2 tiles but 4 4x4 ones) and the assembly
+// transforms run, on outputs from 28x28 or from minWinograd4Tiles tiles;
+// else 2, F(2x2, 3x3).
 func WinogradTile(p Conv2DParams) int {
-	if useAVX512 && p.C%16 == 0 && p.F%16 == 0 && p.OH%4 == 0 && p.OW%4 == 0 && p.OH >= 28 {
+	if !useAVX512 || p.C%16 != 0 || p.F%16 != 0 {
+		return 2
+	}
+	t2 := ((p.OH + 1) / 2) * ((p.OW + 1) / 2)
+	t4 := ((p.OH + 3) / 4) * ((p.OW + 3) / 4)
+	if 2*16*t2 < 3*36*t4 {
+		return 2
+	}
+	if p.OH >= 28 && p.OW >= 28 || p.N*t4 >= minWinograd4Tiles {
 		return 4
 	}
 	return 2
 }
+
+// minWinograd4Tiles is the fewest 4x4 tiles for which F(4x4, 3x3) beats
+// F(2x2, 3x3) on a small output: its transformed kernel is 2.25 times the
+// size, read again for each block of tiles. ResNet-50's 7x7x512 layers
+// (kernels cold, as in a network): 3.5-3.9 ms by F(2x2) against 4.5-4.6
+// by F(4x4) for 8 images (32 tiles), 7.5-7.6 against 5.2 for 16 (64).
+const minWinograd4Tiles = 64
 
 // winoForm is one Winograd form F(m x m, 3x3): G of the kernel transform
 // U = GgG', the tile transforms, and the tiles a block takes.
@@ -82,7 +100,9 @@ type winoForm struct {
 	// in or near L2, and B's panels serve many tiles. F(4x4, 3x3) ran 1.6x
 	// faster at 56x56x64 with blocks of 72 tiles than of 24
 	// (BenchmarkConvWinograd3x3), and ResNet-50's 28x28x128 layers at
-	// batch 16 best with 36.
+	// batch 16 best with 36; from 256 channels, blocks of fewer than 32
+	// read the transformed kernel too often (14x14x256 at batch 16: 4.1-4.2
+	// ms with 32 against 5.4 with 18).
 	blockTiles func(c int) int
 }
 
@@ -94,7 +114,7 @@ var winoForms = map[int]*winoForm{
 	4: {m: 4, g: [][3]float64{{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
 		{1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}},
 		input: winoInput4, outputAsm: winoOutput4Asm, outputGo: winoOutput4Go,
-		blockTiles: func(c int) int { return max(mr, 72*64/max(c, 64)) }},
+		blockTiles: func(c int) int { return max(32, 72*64/max(c, 64)) }},
 }
 
 // NewWinogradKernel transforms an HWIO 3x3 kernel (3, 3, c, f) for
