@@ -159,19 +159,6 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 	})
 }
 
-// padInput copies the input into an n x hp x wp x c buffer with p's zero
-// border (top and left padding; bottom and right as far as the windows
-// reach), clearing the slack after it.
-func padInput(p Conv2DParams, in []float32, hp, wp int, dst []float32) {
-	row := wp * p.C
-	clear(dst[p.N*hp*row:])
-	ParallelFor(p.N*hp, 8, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			padRow(p, in, r/hp, r%hp, wp, dst[r*row:(r+1)*row])
-		}
-	})
-}
-
 // windowWidth is the width of p's zero-bordered input as far as the
 // windows reach.
 func windowWidth(p Conv2DParams) int { return (p.OW-1)*p.SW + p.KW }

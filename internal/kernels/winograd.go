@@ -243,12 +243,7 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 	m := form.m
 	ne := len(wk.u)
 	th, tw := (p.OH+m-1)/m, (p.OW+m-1)/m
-	hp, wp := m*th+2, m*tw+2
 	c, f := p.C, p.F
-	buf := getBuf(p.N * hp * wp * c)
-	defer putBuf(buf)
-	padded := *buf
-	padInput(p, in, hp, wp, padded)
 	tiles := p.N * th * tw
 	workers := Workers()
 	perBlock := form.blockTiles(c)
@@ -256,16 +251,17 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 	blocks = min(tiles, (blocks+workers-1)/workers*workers) // whole rounds of workers
 	bt := (tiles + blocks - 1) / blocks
 	ParallelFor(blocks, blocks/workers, func(lo, hi int) { // whole blocks, evenly
-		v, mm, edge := getBuf(ne*bt*c), getBuf(ne*bt*f), getBuf(m*m*f)
+		v, mm, edge, window := getBuf(ne*bt*c), getBuf(ne*bt*f), getBuf(m*m*f), getBuf(ne*c)
 		defer putBuf(v)
 		defer putBuf(mm)
 		defer putBuf(edge)
+		defer putBuf(window)
 		for b := lo; b < hi; b++ {
 			t0, t1 := b*bt, min(tiles, (b+1)*bt)
 			for t := t0; t < t1; t++ {
 				n, rem := t/(th*tw), t%(th*tw)
-				src := padded[((n*hp+m*(rem/tw))*wp+m*(rem%tw))*c:]
-				form.input(c, src, wp*c, c, (*v)[(t-t0)*c:], bt*c)
+				src, rowStride := tileWindow(p, in, n, m*(rem/tw)-p.PadT, m*(rem%tw)-p.PadL, m+2, *window)
+				form.input(c, src, rowStride, c, (*v)[(t-t0)*c:], bt*c)
 			}
 			for e := 0; e < ne; e++ {
 				a := Mat{Data: (*v)[e*bt*c:], Stride: c}
@@ -281,6 +277,32 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 			}
 		}
 	})
+}
+
+// tileWindow returns the side x side window of image n's input from row
+// y, column x (negative in the padding) and its row stride: the input
+// itself where the window lies inside it, else a copy in window with
+// zeros for the padding. Reading the input in place spares a padded copy
+// of it, all but the border tiles' windows.
+func tileWindow(p Conv2DParams, in []float32, n, y, x, side int, window []float32) ([]float32, int) {
+	c := p.C
+	if y >= 0 && x >= 0 && y+side <= p.H && x+side <= p.W {
+		return in[((n*p.H+y)*p.W+x)*c:], p.W * c
+	}
+	window = window[:side*side*c]
+	x0, x1 := max(x, 0), min(x+side, p.W)
+	for r := range side {
+		row := window[r*side*c : (r+1)*side*c]
+		iy := y + r
+		if iy < 0 || iy >= p.H || x1 <= x0 {
+			clear(row)
+			continue
+		}
+		clear(row[:(x0-x)*c])
+		copy(row[(x0-x)*c:(x1-x)*c], in[((n*p.H+iy)*p.W+x0)*c:])
+		clear(row[(x1-x)*c:])
+	}
+	return window, side * c
 }
 
 // winoOutput transforms one tile's products back into out at (n, oy, ox),
