@@ -14,7 +14,7 @@ All tile kernels have one Go signature:
 
     func kernelRxC(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int,
         bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr,
-        ntiles, astep int)
+        ntiles, astep, crows int)
 
 The product runs over ntaps stretches of k steps each. In stretch t,
 A(r, p) is at a + 4*taps[t] + r*ars + p*aks bytes, so one kernel reads
@@ -28,8 +28,9 @@ res[r*ldres/4 + j], 8 applies ReLU, in that order, the order of the
 portable Go epilogue, so both give the same bits. pfaddr (0: none) is
 memory for the 12x32 kernel to prefetch, 128 bytes a k step: a product
 streaming A from memory names the next block of its rows. ntiles tiles
-are made one below the other under the same panel of B, each next one's A
-astep bytes on.
+are made under the same panel of B, each next one's A astep bytes on and
+its C crows rows down (rows: one below the other; a convolution's output
+row width: the same pixels of the next output row).
 """
 
 import sys
@@ -51,7 +52,7 @@ def kernel(name, rows, reg, vbytes, vecs=2):
     w = out.append
     cols = vecs * vbytes // 4
     w(f"""
-// func {name}(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+// func {name}(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 //
 // A {rows}x{cols} tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. {", ".join(bases)} point at A rows
@@ -62,11 +63,11 @@ def kernel(name, rows, reg, vbytes, vecs=2):
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-// ntiles tiles are computed one below the other with the same B panel:
-// each next tile's A starts astep bytes on, its C (and residual) {rows} rows
-// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
 // taps0 and ntaps0 for each.
-TEXT ·{name}(SB), NOSPLIT, $48-136
+TEXT ·{name}(SB), NOSPLIT, $48-144
 	MOVQ taps+96(FP), AX
 	MOVQ AX, taps0-40(SP)
 	MOVQ ntaps+104(FP), AX
@@ -188,13 +189,13 @@ TEXT ·{name}(SB), NOSPLIT, $48-136
 	MOVQ astep+128(FP), AX
 	ADDQ AX, a+8(FP)
 	MOVQ R10, AX
-	IMULQ ${rows}, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, c+24(FP)
 	MOVQ flags+64(FP), AX
 	TESTQ ${FLAG_RES}, AX
 	JZ   {name}_pfnext
 	MOVQ ldres+88(FP), AX
-	IMULQ ${rows}, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, res+80(FP)
 
 {name}_pfnext:
@@ -951,8 +952,8 @@ sums_store:
 # from 4 up at 32 columns, so that no tile is mostly padding.
 TILES = [(rows, 2) for rows in range(12, 3, -1)] + [(12, 1), (8, 1), (4, 1)]
 SIGNATURE = ("k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, "
-             "ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int")
-ARGS = "k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep"
+             "ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int")
+ARGS = "k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows"
 
 
 def go_side():

@@ -654,7 +654,7 @@ func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, l
 					at.pf = pf.next
 				}
 				n := fullTiles(mm - i0)
-				tilesOf(n, mr, kk, at, step, bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep.e, ep.i+i0, ep.j+j0, &tile)
+				tilesOf(n, mr, kk, at, step, mr, bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep.e, ep.i+i0, ep.j+j0, &tile)
 				i0 += n * mr
 				continue
 			}
@@ -664,14 +664,15 @@ func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, l
 	}
 }
 
-// tilesOf is tileOf for n tiles of rows one below the other, A's panels
-// step floats apart: in one call into the assembly where it can.
-func tilesOf(n, rows, kk int, a panelA, step int, bpanel []float32, cols int, c []float32, ldc int, acc bool, ep *Epilogue, i, j int, tile *[mr * nr]float32) {
-	if n > 1 && tilesC(n, rows, cols, kk, a, step, bpanel, c, ldc, acc, ep, i, j) {
+// tilesOf is tileOf for n tiles of rows, A's panels step floats apart and
+// C's crows rows apart (rows: one below the other): in one call into the
+// assembly where it can.
+func tilesOf(n, rows, kk int, a panelA, step, crows int, bpanel []float32, cols int, c []float32, ldc int, acc bool, ep *Epilogue, i, j int, tile *[mr * nr]float32) {
+	if n > 1 && tilesC(n, rows, cols, kk, a, step, crows, bpanel, c, ldc, acc, ep, i, j) {
 		return
 	}
 	for t := 0; t < n; t++ {
-		tileOf(rows, kk, a.shift(t*step), bpanel, cols, c[t*rows*ldc:], ldc, acc, ep, i+t*rows, j, tile)
+		tileOf(rows, kk, a.shift(t*step), bpanel, cols, c[t*crows*ldc:], ldc, acc, ep, i+t*crows, j, tile)
 	}
 }
 

@@ -22,14 +22,15 @@ var (
 // a full 12x32 tile, 3 times the work). It reports false where no assembly
 // kernel computes such a tile; the caller then goes through a tile buffer.
 func microKernelC(rows, cols, kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
-	return tilesC(1, rows, cols, kk, a, 0, b, c, ldc, acc, ep, i, j)
+	return tilesC(1, rows, cols, kk, a, 0, rows, b, c, ldc, acc, ep, i, j)
 }
 
-// tilesC is microKernelC for n tiles one below the other, sharing B's
-// panel: tile t's A starts astep floats after tile 0's, its C t*rows rows
-// down (row i + t*rows of ep's matrix). One call into the assembly makes
-// them all: a tile of a few k steps costs little more than the call.
-func tilesC(n, rows, cols, kk int, a panelA, astep int, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
+// tilesC is microKernelC for n tiles sharing B's panel: tile t's A starts
+// astep floats after tile 0's, its C t*crows rows down (row i + t*crows of
+// ep's matrix; crows = rows: one below the other). One call into the
+// assembly makes them all: a tile of a few k steps costs little more than
+// the call.
+func tilesC(n, rows, cols, kk int, a panelA, astep, crows int, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
 	switch {
 	case kk == 0 || !(useAVX512 || useAVX2):
 		return false
@@ -42,15 +43,16 @@ func tilesC(n, rows, cols, kk int, a panelA, astep int, b []float32, c []float32
 	}
 	_ = a.data[(n-1)*astep+a.last(rows, kk)]
 	_ = b[(kk*len(a.taps)-1)*nr+cols-1]
-	_ = c[(n*rows-1)*ldc+cols-1]
+	span := (n-1)*crows + rows // rows of C from the first tile's to the last's end
+	_ = c[(span-1)*ldc+cols-1]
 	if !useAVX512 {
 		for t := 0; t < n; t++ {
-			quarters(kk, a.shift(t*astep), b, c[t*rows*ldc:], ldc, acc, ep, i+t*rows, j)
+			quarters(kk, a.shift(t*astep), b, c[t*crows*ldc:], ldc, acc, ep, i+t*crows, j)
 		}
 		return true
 	}
-	flags, bias, res, ldres := ep.asmArgs(acc, i, j, n*rows, cols)
-	tileKernel(rows, cols, kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), a.pf, n, 4*astep)
+	flags, bias, res, ldres := ep.asmArgs(acc, i, j, span, cols)
+	tileKernel(rows, cols, kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), a.pf, n, 4*astep, crows)
 	return true
 }
 
@@ -67,7 +69,7 @@ func tilesStrided(n, cols, kk int, a panelA, astep int, b []float32, ldb int, c 
 	_ = b[(kk*len(a.taps)-1)*ldb+cols-1]
 	_ = c[(n*mr-1)*ldc+cols-1]
 	flags, bias, res, ldres := (*Epilogue)(nil).asmArgs(true, 0, 0, n*mr, cols)
-	tileKernel(mr, cols, kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*ldb, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), a.pf, n, 4*astep)
+	tileKernel(mr, cols, kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*ldb, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), a.pf, n, 4*astep, mr)
 	return true
 }
 
@@ -85,7 +87,7 @@ func quarters(kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep 
 	const hr, hc = mr / 2, nr / 2
 	for _, q := range [4][2]int{{0, 0}, {0, hc}, {hr, 0}, {hr, hc}} {
 		flags, bias, res, ldres := ep.asmArgs(acc, i+q[0], j+q[1], hr, hc)
-		kernel6x16(kk, &a.data[q[0]*a.rs], &b[q[1]], &c[q[0]*ldc+q[1]], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, 1, 0)
+		kernel6x16(kk, &a.data[q[0]*a.rs], &b[q[1]], &c[q[0]*ldc+q[1]], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, 1, 0, hr)
 	}
 }
 

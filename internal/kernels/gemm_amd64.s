@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+// func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 //
 // A 6x16 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12 point at A rows
@@ -13,11 +13,11 @@
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-// ntiles tiles are computed one below the other with the same B panel:
-// each next tile's A starts astep bytes on, its C (and residual) 6 rows
-// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
 // taps0 and ntaps0 for each.
-TEXT ·kernel6x16(SB), NOSPLIT, $48-136
+TEXT ·kernel6x16(SB), NOSPLIT, $48-144
 	MOVQ taps+96(FP), AX
 	MOVQ AX, taps0-40(SP)
 	MOVQ ntaps+104(FP), AX
@@ -259,13 +259,13 @@ kernel6x16_store:
 	MOVQ astep+128(FP), AX
 	ADDQ AX, a+8(FP)
 	MOVQ R10, AX
-	IMULQ $6, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, c+24(FP)
 	MOVQ flags+64(FP), AX
 	TESTQ $4, AX
 	JZ   kernel6x16_pfnext
 	MOVQ ldres+88(FP), AX
-	IMULQ $6, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, res+80(FP)
 
 kernel6x16_pfnext:
@@ -288,7 +288,7 @@ kernel6x16_ret:
 	VZEROUPPER
 	RET
 
-// func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+// func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 //
 // A 12x32 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12, R13, AX point at A rows
@@ -299,11 +299,11 @@ kernel6x16_ret:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-// ntiles tiles are computed one below the other with the same B panel:
-// each next tile's A starts astep bytes on, its C (and residual) 12 rows
-// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
 // taps0 and ntaps0 for each.
-TEXT ·kernel12x32(SB), NOSPLIT, $48-136
+TEXT ·kernel12x32(SB), NOSPLIT, $48-144
 	MOVQ taps+96(FP), AX
 	MOVQ AX, taps0-40(SP)
 	MOVQ ntaps+104(FP), AX
@@ -685,13 +685,13 @@ kernel12x32_store:
 	MOVQ astep+128(FP), AX
 	ADDQ AX, a+8(FP)
 	MOVQ R10, AX
-	IMULQ $12, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, c+24(FP)
 	MOVQ flags+64(FP), AX
 	TESTQ $4, AX
 	JZ   kernel12x32_pfnext
 	MOVQ ldres+88(FP), AX
-	IMULQ $12, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, res+80(FP)
 
 kernel12x32_pfnext:
@@ -714,7 +714,7 @@ kernel12x32_ret:
 	VZEROUPPER
 	RET
 
-// func kernel11x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+// func kernel11x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 //
 // A 11x32 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12, R13, AX point at A rows
@@ -725,11 +725,11 @@ kernel12x32_ret:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-// ntiles tiles are computed one below the other with the same B panel:
-// each next tile's A starts astep bytes on, its C (and residual) 11 rows
-// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
 // taps0 and ntaps0 for each.
-TEXT ·kernel11x32(SB), NOSPLIT, $48-136
+TEXT ·kernel11x32(SB), NOSPLIT, $48-144
 	MOVQ taps+96(FP), AX
 	MOVQ AX, taps0-40(SP)
 	MOVQ ntaps+104(FP), AX
@@ -1086,13 +1086,13 @@ kernel11x32_store:
 	MOVQ astep+128(FP), AX
 	ADDQ AX, a+8(FP)
 	MOVQ R10, AX
-	IMULQ $11, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, c+24(FP)
 	MOVQ flags+64(FP), AX
 	TESTQ $4, AX
 	JZ   kernel11x32_pfnext
 	MOVQ ldres+88(FP), AX
-	IMULQ $11, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, res+80(FP)
 
 kernel11x32_pfnext:
@@ -1115,7 +1115,7 @@ kernel11x32_ret:
 	VZEROUPPER
 	RET
 
-// func kernel10x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+// func kernel10x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 //
 // A 10x32 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12, R13, AX point at A rows
@@ -1126,11 +1126,11 @@ kernel11x32_ret:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-// ntiles tiles are computed one below the other with the same B panel:
-// each next tile's A starts astep bytes on, its C (and residual) 10 rows
-// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
 // taps0 and ntaps0 for each.
-TEXT ·kernel10x32(SB), NOSPLIT, $48-136
+TEXT ·kernel10x32(SB), NOSPLIT, $48-144
 	MOVQ taps+96(FP), AX
 	MOVQ AX, taps0-40(SP)
 	MOVQ ntaps+104(FP), AX
@@ -1466,13 +1466,13 @@ kernel10x32_store:
 	MOVQ astep+128(FP), AX
 	ADDQ AX, a+8(FP)
 	MOVQ R10, AX
-	IMULQ $10, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, c+24(FP)
 	MOVQ flags+64(FP), AX
 	TESTQ $4, AX
 	JZ   kernel10x32_pfnext
 	MOVQ ldres+88(FP), AX
-	IMULQ $10, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, res+80(FP)
 
 kernel10x32_pfnext:
@@ -1495,7 +1495,7 @@ kernel10x32_ret:
 	VZEROUPPER
 	RET
 
-// func kernel9x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+// func kernel9x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 //
 // A 9x32 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12, R13 point at A rows
@@ -1506,11 +1506,11 @@ kernel10x32_ret:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-// ntiles tiles are computed one below the other with the same B panel:
-// each next tile's A starts astep bytes on, its C (and residual) 9 rows
-// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
 // taps0 and ntaps0 for each.
-TEXT ·kernel9x32(SB), NOSPLIT, $48-136
+TEXT ·kernel9x32(SB), NOSPLIT, $48-144
 	MOVQ taps+96(FP), AX
 	MOVQ AX, taps0-40(SP)
 	MOVQ ntaps+104(FP), AX
@@ -1821,13 +1821,13 @@ kernel9x32_store:
 	MOVQ astep+128(FP), AX
 	ADDQ AX, a+8(FP)
 	MOVQ R10, AX
-	IMULQ $9, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, c+24(FP)
 	MOVQ flags+64(FP), AX
 	TESTQ $4, AX
 	JZ   kernel9x32_pfnext
 	MOVQ ldres+88(FP), AX
-	IMULQ $9, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, res+80(FP)
 
 kernel9x32_pfnext:
@@ -1850,7 +1850,7 @@ kernel9x32_ret:
 	VZEROUPPER
 	RET
 
-// func kernel8x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+// func kernel8x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 //
 // A 8x32 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12, R13 point at A rows
@@ -1861,11 +1861,11 @@ kernel9x32_ret:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-// ntiles tiles are computed one below the other with the same B panel:
-// each next tile's A starts astep bytes on, its C (and residual) 8 rows
-// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
 // taps0 and ntaps0 for each.
-TEXT ·kernel8x32(SB), NOSPLIT, $48-136
+TEXT ·kernel8x32(SB), NOSPLIT, $48-144
 	MOVQ taps+96(FP), AX
 	MOVQ AX, taps0-40(SP)
 	MOVQ ntaps+104(FP), AX
@@ -2155,13 +2155,13 @@ kernel8x32_store:
 	MOVQ astep+128(FP), AX
 	ADDQ AX, a+8(FP)
 	MOVQ R10, AX
-	IMULQ $8, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, c+24(FP)
 	MOVQ flags+64(FP), AX
 	TESTQ $4, AX
 	JZ   kernel8x32_pfnext
 	MOVQ ldres+88(FP), AX
-	IMULQ $8, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, res+80(FP)
 
 kernel8x32_pfnext:
@@ -2184,7 +2184,7 @@ kernel8x32_ret:
 	VZEROUPPER
 	RET
 
-// func kernel7x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+// func kernel7x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 //
 // A 7x32 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12, R13 point at A rows
@@ -2195,11 +2195,11 @@ kernel8x32_ret:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-// ntiles tiles are computed one below the other with the same B panel:
-// each next tile's A starts astep bytes on, its C (and residual) 7 rows
-// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
 // taps0 and ntaps0 for each.
-TEXT ·kernel7x32(SB), NOSPLIT, $48-136
+TEXT ·kernel7x32(SB), NOSPLIT, $48-144
 	MOVQ taps+96(FP), AX
 	MOVQ AX, taps0-40(SP)
 	MOVQ ntaps+104(FP), AX
@@ -2468,13 +2468,13 @@ kernel7x32_store:
 	MOVQ astep+128(FP), AX
 	ADDQ AX, a+8(FP)
 	MOVQ R10, AX
-	IMULQ $7, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, c+24(FP)
 	MOVQ flags+64(FP), AX
 	TESTQ $4, AX
 	JZ   kernel7x32_pfnext
 	MOVQ ldres+88(FP), AX
-	IMULQ $7, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, res+80(FP)
 
 kernel7x32_pfnext:
@@ -2497,7 +2497,7 @@ kernel7x32_ret:
 	VZEROUPPER
 	RET
 
-// func kernel6x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+// func kernel6x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 //
 // A 6x32 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12 point at A rows
@@ -2508,11 +2508,11 @@ kernel7x32_ret:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-// ntiles tiles are computed one below the other with the same B panel:
-// each next tile's A starts astep bytes on, its C (and residual) 6 rows
-// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
 // taps0 and ntaps0 for each.
-TEXT ·kernel6x32(SB), NOSPLIT, $48-136
+TEXT ·kernel6x32(SB), NOSPLIT, $48-144
 	MOVQ taps+96(FP), AX
 	MOVQ AX, taps0-40(SP)
 	MOVQ ntaps+104(FP), AX
@@ -2756,13 +2756,13 @@ kernel6x32_store:
 	MOVQ astep+128(FP), AX
 	ADDQ AX, a+8(FP)
 	MOVQ R10, AX
-	IMULQ $6, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, c+24(FP)
 	MOVQ flags+64(FP), AX
 	TESTQ $4, AX
 	JZ   kernel6x32_pfnext
 	MOVQ ldres+88(FP), AX
-	IMULQ $6, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, res+80(FP)
 
 kernel6x32_pfnext:
@@ -2785,7 +2785,7 @@ kernel6x32_ret:
 	VZEROUPPER
 	RET
 
-// func kernel5x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+// func kernel5x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 //
 // A 5x32 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12 point at A rows
@@ -2796,11 +2796,11 @@ kernel6x32_ret:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-// ntiles tiles are computed one below the other with the same B panel:
-// each next tile's A starts astep bytes on, its C (and residual) 5 rows
-// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
 // taps0 and ntaps0 for each.
-TEXT ·kernel5x32(SB), NOSPLIT, $48-136
+TEXT ·kernel5x32(SB), NOSPLIT, $48-144
 	MOVQ taps+96(FP), AX
 	MOVQ AX, taps0-40(SP)
 	MOVQ ntaps+104(FP), AX
@@ -3023,13 +3023,13 @@ kernel5x32_store:
 	MOVQ astep+128(FP), AX
 	ADDQ AX, a+8(FP)
 	MOVQ R10, AX
-	IMULQ $5, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, c+24(FP)
 	MOVQ flags+64(FP), AX
 	TESTQ $4, AX
 	JZ   kernel5x32_pfnext
 	MOVQ ldres+88(FP), AX
-	IMULQ $5, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, res+80(FP)
 
 kernel5x32_pfnext:
@@ -3052,7 +3052,7 @@ kernel5x32_ret:
 	VZEROUPPER
 	RET
 
-// func kernel4x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+// func kernel4x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 //
 // A 4x32 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12 point at A rows
@@ -3063,11 +3063,11 @@ kernel5x32_ret:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-// ntiles tiles are computed one below the other with the same B panel:
-// each next tile's A starts astep bytes on, its C (and residual) 4 rows
-// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
 // taps0 and ntaps0 for each.
-TEXT ·kernel4x32(SB), NOSPLIT, $48-136
+TEXT ·kernel4x32(SB), NOSPLIT, $48-144
 	MOVQ taps+96(FP), AX
 	MOVQ AX, taps0-40(SP)
 	MOVQ ntaps+104(FP), AX
@@ -3269,13 +3269,13 @@ kernel4x32_store:
 	MOVQ astep+128(FP), AX
 	ADDQ AX, a+8(FP)
 	MOVQ R10, AX
-	IMULQ $4, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, c+24(FP)
 	MOVQ flags+64(FP), AX
 	TESTQ $4, AX
 	JZ   kernel4x32_pfnext
 	MOVQ ldres+88(FP), AX
-	IMULQ $4, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, res+80(FP)
 
 kernel4x32_pfnext:
@@ -3298,7 +3298,7 @@ kernel4x32_ret:
 	VZEROUPPER
 	RET
 
-// func kernel12x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+// func kernel12x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 //
 // A 12x16 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12, R13, AX point at A rows
@@ -3309,11 +3309,11 @@ kernel4x32_ret:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-// ntiles tiles are computed one below the other with the same B panel:
-// each next tile's A starts astep bytes on, its C (and residual) 12 rows
-// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
 // taps0 and ntaps0 for each.
-TEXT ·kernel12x16(SB), NOSPLIT, $48-136
+TEXT ·kernel12x16(SB), NOSPLIT, $48-144
 	MOVQ taps+96(FP), AX
 	MOVQ AX, taps0-40(SP)
 	MOVQ ntaps+104(FP), AX
@@ -3590,13 +3590,13 @@ kernel12x16_store:
 	MOVQ astep+128(FP), AX
 	ADDQ AX, a+8(FP)
 	MOVQ R10, AX
-	IMULQ $12, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, c+24(FP)
 	MOVQ flags+64(FP), AX
 	TESTQ $4, AX
 	JZ   kernel12x16_pfnext
 	MOVQ ldres+88(FP), AX
-	IMULQ $12, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, res+80(FP)
 
 kernel12x16_pfnext:
@@ -3619,7 +3619,7 @@ kernel12x16_ret:
 	VZEROUPPER
 	RET
 
-// func kernel8x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+// func kernel8x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 //
 // A 8x16 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12, R13 point at A rows
@@ -3630,11 +3630,11 @@ kernel12x16_ret:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-// ntiles tiles are computed one below the other with the same B panel:
-// each next tile's A starts astep bytes on, its C (and residual) 8 rows
-// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
 // taps0 and ntaps0 for each.
-TEXT ·kernel8x16(SB), NOSPLIT, $48-136
+TEXT ·kernel8x16(SB), NOSPLIT, $48-144
 	MOVQ taps+96(FP), AX
 	MOVQ AX, taps0-40(SP)
 	MOVQ ntaps+104(FP), AX
@@ -3855,13 +3855,13 @@ kernel8x16_store:
 	MOVQ astep+128(FP), AX
 	ADDQ AX, a+8(FP)
 	MOVQ R10, AX
-	IMULQ $8, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, c+24(FP)
 	MOVQ flags+64(FP), AX
 	TESTQ $4, AX
 	JZ   kernel8x16_pfnext
 	MOVQ ldres+88(FP), AX
-	IMULQ $8, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, res+80(FP)
 
 kernel8x16_pfnext:
@@ -3884,7 +3884,7 @@ kernel8x16_ret:
 	VZEROUPPER
 	RET
 
-// func kernel4x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep int)
+// func kernel4x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 //
 // A 4x16 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12 point at A rows
@@ -3895,11 +3895,11 @@ kernel8x16_ret:
 // A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
 // from B, BX in the loop), or when pfaddr is 0 the B panel after this
 // one: the next tile's, cold the first time weights pass.
-// ntiles tiles are computed one below the other with the same B panel:
-// each next tile's A starts astep bytes on, its C (and residual) 4 rows
-// down, its prefetch a panel's bytes on; taps and ntaps are restored from
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
 // taps0 and ntaps0 for each.
-TEXT ·kernel4x16(SB), NOSPLIT, $48-136
+TEXT ·kernel4x16(SB), NOSPLIT, $48-144
 	MOVQ taps+96(FP), AX
 	MOVQ AX, taps0-40(SP)
 	MOVQ ntaps+104(FP), AX
@@ -4064,13 +4064,13 @@ kernel4x16_store:
 	MOVQ astep+128(FP), AX
 	ADDQ AX, a+8(FP)
 	MOVQ R10, AX
-	IMULQ $4, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, c+24(FP)
 	MOVQ flags+64(FP), AX
 	TESTQ $4, AX
 	JZ   kernel4x16_pfnext
 	MOVQ ldres+88(FP), AX
-	IMULQ $4, AX
+	IMULQ crows+136(FP), AX
 	ADDQ AX, res+80(FP)
 
 kernel4x16_pfnext:

@@ -15,7 +15,7 @@ func microKernelC(rows, cols, kk int, a panelA, b []float32, c []float32, ldc in
 	return false
 }
 
-func tilesC(n, rows, cols, kk int, a panelA, astep int, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
+func tilesC(n, rows, cols, kk int, a panelA, astep, crows int, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) bool {
 	return false
 }
 

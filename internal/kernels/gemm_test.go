@@ -525,16 +525,20 @@ func TestTilesAgree(t *testing.T) {
 			h, cols := shape[0], shape[1]
 			for _, ep := range []*Epilogue{nil, {Bias: randSlice(r, nr+8), Res: randSlice(r, (rows+20)*ldc), LdRes: ldc, Relu: true}} {
 				for _, acc := range []bool{false, true} {
-					c0 := randSlice(r, rows*ldc)
-					got, want := slices.Clone(c0), slices.Clone(c0)
-					if !tilesC(n, h, cols, kk, a, h*kk, b, got, ldc, acc, ep, 2, 3) {
-						continue
-					}
-					for i := 0; i < n; i++ {
-						microKernelC(h, cols, kk, a.shift(i*h*kk), b, want[i*h*ldc:], ldc, acc, ep, 2+i*h, 3)
-					}
-					if i := firstDiff(got, want); i >= 0 {
-						t.Fatalf("%s %dx%d acc=%v epilogue=%v: C[%d] = %v, want %v", isa.name, h, cols, acc, ep != nil, i, got[i], want[i])
+					// Tiles one below the other, and apart (a convolution's
+					// same pixels of successive output rows).
+					for _, crows := range []int{h, h + 3} {
+						c0 := randSlice(r, n*(mr+3)*ldc)
+						got, want := slices.Clone(c0), slices.Clone(c0)
+						if !tilesC(n, h, cols, kk, a, h*kk, crows, b, got, ldc, acc, ep, 2, 3) {
+							continue
+						}
+						for i := 0; i < n; i++ {
+							microKernelC(h, cols, kk, a.shift(i*h*kk), b, want[i*crows*ldc:], ldc, acc, ep, 2+i*crows, 3)
+						}
+						if i := firstDiff(got, want); i >= 0 {
+							t.Fatalf("%s %dx%d acc=%v epilogue=%v crows=%d: C[%d] = %v, want %v", isa.name, h, cols, acc, ep != nil, crows, i, got[i], want[i])
+						}
 					}
 				}
 			}
