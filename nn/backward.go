@@ -201,10 +201,12 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	x, g := c.in[0], c.gout.Data
 	ch, inner := o.bnShape(x, c.f)
 	cache := c.cache.(*bnCache)
-	var mask []float32
+	var mask kernels.ReluMask
 	if c.mask != nil {
 		if inner == 1 && cache.batch {
-			mask = c.mask.Data // applied as g is read
+			// Applied as g is read, recomputed from x: the forward pass
+			// rectified Normalize's output with these.
+			mask = kernels.ReluMask{Scale: cache.scale, Shift: cache.shift, Gamma: c.w[0].Data, Beta: c.w[1].Data}
 		} else {
 			g = activationGrad(c.al, "relu", c.mask.Shape, c.mask.Data, g)
 		}

@@ -829,6 +829,139 @@ dot_next:
 	RET"""]
 
 
+def bn_backward_relu_of():
+    """The fused BatchNorm + ReLU backward kernels with the ReLU's mask
+    recomputed from the BatchNorm's input h, as normalize16 computed the
+    output the ReLU saw, instead of read from the ReLU's output."""
+    return ["""
+// func combineReluOf16(grad, h, out *float32, rows, groups int, a, b, k, scale, shift, gamma, beta *float32)
+//
+// combineMasked16 with gm = grad where v > 0 (ordered), v = ((h*scale +
+// shift)*gamma + beta): normalize16's output from h, its operations in its
+// order, so the mask is the one the ReLU applied. SI, R8, R9 walk grad, h,
+// out; R10..R12 walk a, b, k and R13, R14, R15, DI scale, shift, gamma,
+// beta from their argument slots each row; CX counts rows, DX groups.
+TEXT ·combineReluOf16(SB), NOSPLIT, $0-96
+	MOVQ grad+0(FP), SI
+	MOVQ h+8(FP), R8
+	MOVQ out+16(FP), R9
+	MOVQ rows+24(FP), CX
+	VPXORD Z31, Z31, Z31
+
+cro_row:
+	MOVQ groups+32(FP), DX
+	MOVQ a+40(FP), R10
+	MOVQ b+48(FP), R11
+	MOVQ k+56(FP), R12
+	MOVQ scale+64(FP), R13
+	MOVQ shift+72(FP), R14
+	MOVQ gamma+80(FP), R15
+	MOVQ beta+88(FP), DI
+
+cro_group:
+	VMOVUPS (R8), Z2
+	VMULPS (R13), Z2, Z1
+	VADDPS (R14), Z1, Z1
+	VMULPS (R15), Z1, Z1
+	VADDPS (DI), Z1, Z1
+	VCMPPS $0x1e, Z31, Z1, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS (R10), Z0, Z0
+	VMULPS (R11), Z2, Z2
+	VADDPS Z2, Z0, Z0
+	VADDPS (R12), Z0, Z0
+	VMOVUPS Z0, (R9)
+	ADDQ $64, SI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $64, R10
+	ADDQ $64, R11
+	ADDQ $64, R12
+	ADDQ $64, R13
+	ADDQ $64, R14
+	ADDQ $64, R15
+	ADDQ $64, DI
+	DECQ DX
+	JNZ  cro_group
+	DECQ CX
+	JNZ  cro_row
+	VZEROUPPER
+	RET
+
+// func dotReluOf16(grad, h *float32, rows, groups int, sum, sq *float64, scale, shift, gamma, beta *float32)
+//
+// dotMasked16 with combineReluOf16's mask. One group at a time: SI, R8
+// walk its column of grad, h by R9 = the row stride; Z0 and Z1 sum; Z5..Z8
+// hold the group's scale, shift, gamma, beta; CX counts rows, DX groups;
+// BX, R10 walk sum and sq; R11, R13 hold the group's first grad, h; R12,
+// R14, R15, DI walk scale, shift, gamma, beta.
+TEXT ·dotReluOf16(SB), NOSPLIT, $0-80
+	MOVQ grad+0(FP), R11
+	MOVQ h+8(FP), R13
+	MOVQ groups+24(FP), DX
+	MOVQ DX, R9
+	SHLQ $6, R9
+	MOVQ sum+32(FP), BX
+	MOVQ sq+40(FP), R10
+	MOVQ scale+48(FP), R12
+	MOVQ shift+56(FP), R14
+	MOVQ gamma+64(FP), R15
+	MOVQ beta+72(FP), DI
+	VPXORD Z31, Z31, Z31
+
+dro_group:
+	MOVQ R11, SI
+	MOVQ R13, R8
+	MOVQ rows+16(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VMOVUPS (R12), Z5
+	VMOVUPS (R14), Z6
+	VMOVUPS (R15), Z7
+	VMOVUPS (DI), Z8
+
+dro_row:
+	VMOVUPS (R8), Z2
+	VMULPS Z5, Z2, Z4
+	VADDPS Z6, Z4, Z4
+	VMULPS Z7, Z4, Z4
+	VADDPS Z8, Z4, Z4
+	VCMPPS $0x1e, Z31, Z4, K1
+	VMOVUPS.Z (SI), K1, Z3
+	VADDPS Z3, Z0, Z0
+	VFMADD231PS Z2, Z3, Z1
+	ADDQ R9, SI
+	ADDQ R9, R8
+	DECQ CX
+	JNZ  dro_row
+	VCVTPS2PD Y0, Z4
+	VEXTRACTF64X4 $1, Z0, Y9
+	VCVTPS2PD Y9, Z9
+	VADDPD (BX), Z4, Z4
+	VADDPD 64(BX), Z9, Z9
+	VMOVUPD Z4, (BX)
+	VMOVUPD Z9, 64(BX)
+	VCVTPS2PD Y1, Z4
+	VEXTRACTF64X4 $1, Z1, Y9
+	VCVTPS2PD Y9, Z9
+	VADDPD (R10), Z4, Z4
+	VADDPD 64(R10), Z9, Z9
+	VMOVUPD Z4, (R10)
+	VMOVUPD Z9, 64(R10)
+	ADDQ $128, BX
+	ADDQ $128, R10
+	ADDQ $64, R11
+	ADDQ $64, R13
+	ADDQ $64, R12
+	ADDQ $64, R14
+	ADDQ $64, R15
+	ADDQ $64, DI
+	DECQ DX
+	JNZ  dro_group
+	VZEROUPPER
+	RET"""]
+
+
 def bn_forward():
     return ["""
 // func normalize16(x, out *float32, rows, groups int, scale, shift, gamma, beta *float32)
@@ -994,6 +1127,7 @@ def main():
     lines += relu()
     lines += add()
     lines += bn_backward()
+    lines += bn_backward_relu_of()
     lines += bn_forward()
     lines += channel_sums()
     lines += fma_loop("fmaLoop", "Y", 192)

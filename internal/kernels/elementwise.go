@@ -83,10 +83,51 @@ func sumParts(partial []float64, parts int, a, b []float64) {
 	}
 }
 
+// ReluMask says where a ReLU after a BatchNorm let the gradient through,
+// for the fused backward passes of both. With Y set, where Y (the ReLU's
+// output) > 0. With Scale set, where the BatchNorm's output was > 0,
+// recomputed from its input h as Normalize computed it, (h*Scale +
+// Shift)*Gamma + Beta: the backward pass reads h anyway, so the ReLU's
+// output is not read at all (5 tensors moved instead of 7). The zero
+// ReluMask masks nothing.
+type ReluMask struct {
+	Y                         []float32
+	Scale, Shift, Gamma, Beta []float32
+}
+
+// affine reports whether m recomputes the BatchNorm's output.
+func (m ReluMask) affine() bool { return m.Scale != nil }
+
+// maskRow returns row r's gradient gr masked by m, in dst where it masks
+// (hr the row of the BatchNorm's input).
+func (m ReluMask) maskRow(r, c int, gr, hr, dst []float32) []float32 {
+	switch {
+	case m.affine():
+		for i, v := range gr {
+			dst[i] = masked(v, normalized(hr[i], m.Scale[i], m.Shift[i], m.Gamma[i], m.Beta[i]))
+		}
+	case m.Y != nil:
+		yr := m.Y[r*c : r*c+c]
+		for i, v := range gr {
+			dst[i] = masked(v, yr[i])
+		}
+	default:
+		return gr
+	}
+	return dst
+}
+
+// normalized is Normalize's output for one value, rounded after each
+// operation (no fused multiply-add) as the assembly rounds.
+func normalized(x, scale, shift, gamma, beta float32) float32 {
+	t := float32(x*scale) + shift
+	return float32(t*gamma) + beta
+}
+
 // DotChannelsMasked returns per-channel sums of gm and of gm*h, gm = g
-// where y > 0 and 0 elsewhere: with y a ReLU's output, the gradient at its
-// input, never written out. y nil masks nothing.
-func DotChannelsMasked(g, y, h []float32, c int) (sumG, sumGH []float64) {
+// where m lets it through and 0 elsewhere: the gradient at a ReLU's input,
+// never written out.
+func DotChannelsMasked(g []float32, m ReluMask, h []float32, c int) (sumG, sumGH []float64) {
 	rows := len(g) / c
 	parts := Workers() * 2
 	buf := scratch64.get(parts * 2 * c)
@@ -97,21 +138,13 @@ func DotChannelsMasked(g, y, h []float32, c int) (sumG, sumGH []float64) {
 		for p := lo; p < hi; p++ {
 			s, q := partial[2*p*c:(2*p+1)*c], partial[(2*p+1)*c:(2*p+2)*c]
 			r0, r1 := p*rows/parts, (p+1)*rows/parts
-			if dotMaskedAsm(g[r0*c:r1*c], y, r0, h[r0*c:r1*c], c, s, q) {
+			if dotMaskedAsm(g[r0*c:r1*c], m, r0, h[r0*c:r1*c], c, s, q) {
 				continue
 			}
+			row := make([]float32, c)
 			for r := r0; r < r1; r++ {
-				gr, hr := g[r*c:r*c+c], h[r*c:r*c+c]
-				if y != nil {
-					yr := y[r*c : r*c+c]
-					for i, v := range gr {
-						v = masked(v, yr[i])
-						s[i] += float64(v)
-						q[i] += float64(v) * float64(hr[i])
-					}
-					continue
-				}
-				for i, v := range gr {
+				hr := h[r*c : r*c+c]
+				for i, v := range m.maskRow(r, c, g[r*c:r*c+c], hr, row) {
 					s[i] += float64(v)
 					q[i] += float64(v) * float64(hr[i])
 				}
@@ -166,7 +199,7 @@ func normalize(x, res, out []float32, c int, scale, shift, gamma, beta []float32
 				for r := 0; r < r1-r0; r++ {
 					xr, or := xs[r*c:r*c+c], os[r*c:r*c+c]
 					for i, v := range xr {
-						or[i] = (v*scale[i]+shift[i])*gamma[i] + beta[i]
+						or[i] = normalized(v, scale[i], shift[i], gamma[i], beta[i])
 					}
 				}
 			}
@@ -181,22 +214,16 @@ func normalize(x, res, out []float32, c int, scale, shift, gamma, beta []float32
 }
 
 // CombineMasked computes out = gm*a + h*b + k per channel, gm = g where
-// y > 0 and 0 elsewhere, as DotChannelsMasked (y nil masks nothing).
-func CombineMasked(g, y, h, out []float32, c int, a, b, k []float32) {
+// m lets it through and 0 elsewhere, as DotChannelsMasked.
+func CombineMasked(g []float32, m ReluMask, h, out []float32, c int, a, b, k []float32) {
 	ParallelFor(len(g)/c, rowsGrain(c), func(lo, hi int) {
-		if combineMaskedAsm(g[lo*c:hi*c], y, lo, h[lo*c:hi*c], out[lo*c:hi*c], c, a, b, k) {
+		if combineMaskedAsm(g[lo*c:hi*c], m, lo, h[lo*c:hi*c], out[lo*c:hi*c], c, a, b, k) {
 			return
 		}
+		row := make([]float32, c)
 		for r := lo; r < hi; r++ {
-			gr, hr, or := g[r*c:r*c+c], h[r*c:r*c+c], out[r*c:r*c+c]
-			if y != nil {
-				yr := y[r*c : r*c+c]
-				for i, v := range gr {
-					or[i] = masked(v, yr[i])*a[i] + hr[i]*b[i] + k[i]
-				}
-				continue
-			}
-			for i, v := range gr {
+			hr, or := h[r*c:r*c+c], out[r*c:r*c+c]
+			for i, v := range m.maskRow(r, c, g[r*c:r*c+c], hr, row) {
 				or[i] = v*a[i] + hr[i]*b[i] + k[i]
 			}
 		}

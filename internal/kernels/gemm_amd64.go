@@ -311,6 +311,15 @@ func combineMasked16(grad, y, h, out *float32, rows, groups, ystride int, a, b, 
 //go:noescape
 func dotMasked16(grad, y, h *float32, rows, groups, ystride int, sum, sq *float64)
 
+// combineReluOf16 and dotReluOf16 are the same with the mask recomputed
+// from h (ReluMask's Scale, Shift, Gamma, Beta).
+//
+//go:noescape
+func combineReluOf16(grad, h, out *float32, rows, groups int, a, b, k, scale, shift, gamma, beta *float32)
+
+//go:noescape
+func dotReluOf16(grad, h *float32, rows, groups int, sum, sq *float64, scale, shift, gamma, beta *float32)
+
 // ones is a row of ones, shared read-only by noMask.
 var ones = func() []float32 {
 	m := make([]float32, 2048)
@@ -344,20 +353,30 @@ func maskRows(y, ones []float32, r0, rows, c int) ([]float32, int) {
 
 // combineMaskedAsm is CombineMasked's loop over rows [r0, r0+len(g)/c) by
 // AVX-512; it reports false where it cannot run.
-func combineMaskedAsm(g, y []float32, r0 int, h, out []float32, c int, a, b, k []float32) bool {
+func combineMaskedAsm(g []float32, mask ReluMask, r0 int, h, out []float32, c int, a, b, k []float32) bool {
 	rows := len(g) / max(c, 1)
 	if !useAVX512 || c%16 != 0 || rows == 0 {
 		return false
 	}
-	var ones []float32
-	if y == nil {
-		ones = noMask(c)
-	}
-	m, ys := maskRows(y, ones, r0, rows, c)
 	h, out = h[:len(g)], out[:len(g)]
 	a, b, k = a[:c], b[:c], k[:c]
+	if mask.affine() {
+		sc, sh, ga, be := mask.params(c)
+		combineReluOf16(&g[0], &h[0], &out[0], rows, c/16, &a[0], &b[0], &k[0], &sc[0], &sh[0], &ga[0], &be[0])
+		return true
+	}
+	var ones []float32
+	if mask.Y == nil {
+		ones = noMask(c)
+	}
+	m, ys := maskRows(mask.Y, ones, r0, rows, c)
 	combineMasked16(&g[0], &m[0], &h[0], &out[0], rows, c/16, ys, &a[0], &b[0], &k[0])
 	return true
+}
+
+// params returns an affine mask's four vectors, checked to hold c values.
+func (m ReluMask) params(c int) (scale, shift, gamma, beta []float32) {
+	return m.Scale[:c], m.Shift[:c], m.Gamma[:c], m.Beta[:c]
 }
 
 // dotMaskedBlock is how many rows dotMasked16 sums in float32 before adding
@@ -366,7 +385,7 @@ const dotMaskedBlock = 16
 
 // dotMaskedAsm adds DotChannelsMasked's sums over rows [r0, r0+len(g)/c)
 // into s and q by AVX-512; it reports false where it cannot run.
-func dotMaskedAsm(g, y []float32, r0 int, h []float32, c int, s, q []float64) bool {
+func dotMaskedAsm(g []float32, mask ReluMask, r0 int, h []float32, c int, s, q []float64) bool {
 	rows := len(g) / max(c, 1)
 	if !useAVX512 || c%16 != 0 || rows == 0 {
 		return false
@@ -374,12 +393,17 @@ func dotMaskedAsm(g, y []float32, r0 int, h []float32, c int, s, q []float64) bo
 	h = h[:len(g)]
 	s, q = s[:c], q[:c]
 	var ones []float32
-	if y == nil {
+	if mask.Y == nil {
 		ones = noMask(c)
 	}
 	for lo := 0; lo < rows; lo += dotMaskedBlock {
 		n := min(dotMaskedBlock, rows-lo)
-		m, ys := maskRows(y, ones, r0+lo, n, c)
+		if mask.affine() {
+			sc, sh, ga, be := mask.params(c)
+			dotReluOf16(&g[lo*c], &h[lo*c], n, c/16, &s[0], &q[0], &sc[0], &sh[0], &ga[0], &be[0])
+			continue
+		}
+		m, ys := maskRows(mask.Y, ones, r0+lo, n, c)
 		dotMasked16(&g[lo*c], &m[0], &h[lo*c], n, c/16, ys, &s[0], &q[0])
 	}
 	return true

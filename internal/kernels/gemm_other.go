@@ -56,11 +56,13 @@ func add(a, b, out []float32) { addGo(a, b, out) }
 
 func reluGrad(y, g, d []float32) { reluGradGo(y, g, d) }
 
-func combineMaskedAsm(g, y []float32, r0 int, h, out []float32, c int, a, b, k []float32) bool {
+func combineMaskedAsm(g []float32, m ReluMask, r0 int, h, out []float32, c int, a, b, k []float32) bool {
 	return false
 }
 
-func dotMaskedAsm(g, y []float32, r0 int, h []float32, c int, s, q []float64) bool { return false }
+func dotMaskedAsm(g []float32, m ReluMask, r0 int, h []float32, c int, s, q []float64) bool {
+	return false
+}
 
 func normalizeAsm(x, out []float32, c int, scale, shift, gamma, beta []float32) bool { return false }
 

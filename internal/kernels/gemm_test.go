@@ -390,8 +390,10 @@ func TestReluAgrees(t *testing.T) {
 
 // The fused BatchNorm + ReLU backward kernels: CombineMasked's assembly gives
 // the portable bits; the channel sums (float32 over a few rows, then
-// float64) stay within 1e-6 of float64 sums. Masked and unmasked, with
-// NaN, -0 and 0 in the mask.
+// float64) stay within 1e-6 of float64 sums. Unmasked, masked by a ReLU's
+// output (with NaN, -0 and 0 in it), and masked by the BatchNorm's output
+// recomputed from its input, which must mask exactly as NormalizeRelu's
+// output does (values normalized to exactly 0 and NaN among them).
 func TestMaskedBatchNormKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	const c, rows = 48, 37
@@ -399,39 +401,49 @@ func TestMaskedBatchNormKernels(t *testing.T) {
 	y := randSlice(r, rows*c)
 	y[3], y[5], y[7] = float32(math.NaN()), float32(math.Copysign(0, -1)), 0
 	a, b, k := randSlice(r, c), randSlice(r, c), randSlice(r, c)
+	scale, shift, gamma, beta := randSlice(r, c), randSlice(r, c), randSlice(r, c), randSlice(r, c)
+	scale[1], shift[1], beta[1] = 2, -1, 0
+	h[c+1], h[2*c+1], h[4] = 0.5, float32(math.Nextafter32(0.5, 1)), float32(math.NaN()) // 0, just above
 	for _, isa := range kernelISAs(t) {
 		isa.use()
-		for _, mask := range [][]float32{nil, y} {
+		rectified := make([]float32, rows*c)
+		NormalizeRelu(h, rectified, c, scale, shift, gamma, beta)
+		affine := ReluMask{Scale: scale, Shift: shift, Gamma: gamma, Beta: beta}
+		for _, mc := range []struct {
+			name string
+			mask ReluMask
+			y    []float32 // what the mask keeps: y > 0
+		}{{"none", ReluMask{}, nil}, {"y", ReluMask{Y: y}, y}, {"affine", affine, rectified}} {
 			var outs [2][]float32
 			for i := range outs {
 				outs[i] = make([]float32, rows*c)
 			}
-			CombineMasked(g, mask, h, outs[0], c, a, b, k)
+			CombineMasked(g, mc.mask, h, outs[0], c, a, b, k)
 			for row := 0; row < rows; row++ {
 				for i := 0; i < c; i++ {
 					v := g[row*c+i]
-					if mask != nil {
-						v = masked(v, mask[row*c+i])
+					if mc.y != nil {
+						v = masked(v, mc.y[row*c+i])
 					}
 					outs[1][row*c+i] = v*a[i] + h[row*c+i]*b[i] + k[i]
 				}
 			}
-			if !slices.Equal(outs[0], outs[1]) {
-				t.Fatalf("%s mask=%v: CombineMasked differs from the portable loop", isa.name, mask != nil)
+			if i := firstDiff(outs[0], outs[1]); i >= 0 {
+				t.Fatalf("%s mask %s: CombineMasked differs from the portable loop at %d: %g, want %g", isa.name, mc.name, i, outs[0][i], outs[1][i])
 			}
-			sumG, sumGH := DotChannelsMasked(g, mask, h, c)
+			sumG, sumGH := DotChannelsMasked(g, mc.mask, h, c)
 			for i := 0; i < c; i++ {
 				var ws, wq float64
 				for row := 0; row < rows; row++ {
 					v := g[row*c+i]
-					if mask != nil && !(mask[row*c+i] > 0) {
+					if mc.y != nil && !(mc.y[row*c+i] > 0) {
 						v = 0
 					}
 					ws += float64(v)
 					wq += float64(v) * float64(h[row*c+i])
 				}
 				if math.Abs(sumG[i]-ws) > 1e-6*(1+math.Abs(ws)) || math.Abs(sumGH[i]-wq) > 1e-6*(1+math.Abs(wq)) {
-					t.Fatalf("%s mask=%v: channel %d sums %v %v, want %v %v", isa.name, mask != nil, i, sumG[i], sumGH[i], ws, wq)
+					t.Fatalf("%s mask %s: channel %d sums %v %v, want %v %v", isa.name, mc.name, i, sumG[i], sumGH[i], ws, wq)
 				}
 			}
 		}
