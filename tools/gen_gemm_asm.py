@@ -38,8 +38,15 @@ import sys
 FLAG_ACC, FLAG_BIAS, FLAG_RES, FLAG_RELU = 1, 2, 4, 8
 
 
-def kernel(name, rows, reg, vbytes, vecs=2):
-    """One micro-kernel: rows x vecs vectors of accumulators."""
+def kernel(name, rows, reg, vbytes, vecs=2, pairs=False):
+    """One micro-kernel: rows x vecs vectors of accumulators. With pairs,
+    a 16-column tile from B packed in pairs of rows (row p of the panel
+    holds B's rows 2p and 2p+1 interleaved, column j of each at 2j and
+    2j+1): each step broadcasts two A values at once into both vectors of
+    a row, so that a broadcast serves two FMAs as in the 32-column tiles
+    (with one vector of B a step, the broadcasts' shuffles leave the FMA
+    units idle a quarter of the time); the tile folds the two halves of
+    each sum together at the end."""
     acc = [[f"{reg}{vecs * r + v}" for v in range(vecs)] for r in range(rows)]
     nacc = vecs * rows
     bs = [f"{reg}{nacc + v}" for v in range(vecs)]
@@ -136,7 +143,7 @@ TEXT ·{name}(SB), NOSPLIT, $48-144
             base = bases[r // 3]
             addr = [f"({base})", f"({base})(R11*1)", f"({base})(R11*2)"][r % 3]
             t = bcast[r % len(bcast)]
-            w(f"\tVBROADCASTSS {addr}, {t}")
+            w(f"\t{'VBROADCASTSD' if pairs else 'VBROADCASTSS'} {addr}, {t}")
             for v, b in enumerate(bs):
                 w(f"\tVFMADD231PS {b}, {t}, {acc[r][v]}")
         for base in bases:
@@ -151,6 +158,20 @@ TEXT ·{name}(SB), NOSPLIT, $48-144
 	JNZ  {name}_tap
 
 	MOVQ flags+64(FP), AX""")
+    if pairs:
+        # Row r's sums for columns j (even k) and j (odd k) sit in lanes
+        # 2j and 2j+1 of its two vectors: gather the evens and the odds
+        # of both (pairidx<>) and add them, into the row's first vector.
+        t0, t1, ie, io = bcast[-4:]
+        w(f"	VMOVDQU32 pairidx<>+0(SB), {ie}\n\tVMOVDQU32 pairidx<>+64(SB), {io}")
+        for r in range(rows):
+            lo, hi = acc[r]
+            w(f"	VMOVAPS {ie}, {t0}\n\tVPERMI2PS {hi}, {lo}, {t0}")
+            w(f"	VMOVAPS {io}, {t1}\n\tVPERMI2PS {hi}, {lo}, {t1}")
+            w(f"	VADDPS {t1}, {t0}, {lo}")
+        acc = [[a[0]] for a in acc]
+        bs = bs[:1]
+        vecs = 1
 
     def each_row(op):
         w("\tMOVQ DX, BX")
@@ -1084,6 +1105,21 @@ sums_store:
 # The AVX-512 tile kernels: (rows, vectors of 16 columns). Every height
 # from 4 up at 32 columns, so that no tile is mostly padding.
 TILES = [(rows, 2) for rows in range(12, 3, -1)] + [(12, 1), (8, 1), (4, 1)]
+# The heights of the pair kernels (16 columns, B in pairs of rows).
+PAIR_TILES = [12, 8, 4]
+
+
+def pair_index():
+    """pairidx<>: the lanes of two vectors holding the even and the odd
+    halves of a pair kernel's sums (VPERMI2PS indices)."""
+    out = ["", "// pairidx<> picks the even lanes (first 64 bytes) or the odd ones (next",
+           "// 64) of two vectors: a pair kernel's sums over even and odd k."]
+    for i in range(32):
+        out.append(f"DATA pairidx<>+{4 * i}(SB)/4, ${(2 * i) % 32 + (i >= 16)}")
+    out.append("GLOBL pairidx<>(SB), RODATA|NOPTR, $128")
+    return out
+
+
 SIGNATURE = ("k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, "
              "ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int")
 ARGS = "k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows"
@@ -1096,7 +1132,7 @@ def go_side():
            "// The kernelRxC are generated into gemm_amd64.s, which documents them: a",
            "// full R x C tile of C (+)= A*B, finished by the epilogue flags; steps in",
            "// bytes, taps in floats.", ""]
-    for name in ["kernel6x16"] + [f"kernel{r}x{16 * v}" for r, v in TILES]:
+    for name in ["kernel6x16"] + [f"kernel{r}x{16 * v}" for r, v in TILES] + [f"kernelP{r}x16" for r in PAIR_TILES]:
         out += ["//go:noescape", f"func {name}({SIGNATURE})", ""]
     out += ["// tileKernel calls the AVX-512 kernel of a rows x cols tile (cols 32 or",
             "// 16; the caller checks that one exists). Direct calls: through a func",
@@ -1105,6 +1141,12 @@ def go_side():
             "	switch {"]
     for r, v in TILES:
         out += [f"	case rows == {r} && cols == {16 * v}:", f"		kernel{r}x{16 * v}({ARGS})"]
+    out += ["	}", "}", "",
+            "// pairKernel calls the pair kernel of a rows x 16 tile (rows 12, 8 or 4).",
+            f"func pairKernel(rows int, {SIGNATURE}) {{",
+            "	switch rows {"]
+    for r in PAIR_TILES:
+        out += [f"	case {r}:", f"		kernelP{r}x16({ARGS})"]
     out += ["	}", "}"]
     return out
 
@@ -1118,6 +1160,9 @@ def main():
     lines += kernel("kernel6x16", 6, "Y", 32)
     for rows, vecs in TILES:
         lines += kernel(f"kernel{rows}x{16 * vecs}", rows, "Z", 64, vecs=vecs)
+    for rows in PAIR_TILES:
+        lines += kernel(f"kernelP{rows}x16", rows, "Z", 64, pairs=True)
+    lines += pair_index()
     lines += wino_input()
     lines += wino_output()
     lines += wino4_input()

@@ -68,16 +68,40 @@ func windowBlocks(p Conv2DParams) []windowBlock {
 // packWindowKernel packs an HWIO kernel (K x F) in the blocks of
 // windowBlocks.
 func packWindowKernel(p Conv2DParams, kernel []float32) *PackedB {
-	return packBBlocks(Mat{Data: kernel, Stride: p.F}, p.KH*p.KW*p.C, p.F, windowEnds(p), nil)
+	return packBBlocks(Mat{Data: kernel, Stride: p.F}, p.KH*p.KW*p.C, p.F, windowEnds(p), nil, false)
 }
 
 // withWindowKernel runs fn with the kernel packed into scratch memory:
-// training packs its changing weights every step.
+// training packs its changing weights every step (in pairs of rows where
+// the pair kernels take p).
 func withWindowKernel(p Conv2DParams, kernel []float32, fn func(*PackedB)) {
 	k := p.KH * p.KW * p.C
 	buf := getBuf(((p.F + nr - 1) / nr) * nr * k)
 	defer putBuf(buf)
-	fn(packBBlocks(Mat{Data: kernel, Stride: p.F}, k, p.F, windowEnds(p), *buf))
+	fn(packBBlocks(Mat{Data: kernel, Stride: p.F}, k, p.F, windowEnds(p), *buf, pairsApply(p)))
+}
+
+// pairsApply reports whether p's window convolution runs by the pair
+// kernels: 16 filters (a 16-column tile takes a broadcast per FMA, its
+// kernels at 70-78% of the FMA peak), every block of K an even length,
+// and output rows that tiles of 12, 8 and 4 rows cover.
+func pairsApply(p Conv2DParams) bool {
+	if !useAVX512 || p.F != nr/2 {
+		return false
+	}
+	for _, b := range windowBlocks(p) {
+		if b.kk%2 != 0 {
+			return false
+		}
+	}
+	for ox := 0; ox < p.OW; {
+		r := panelRows(p.OW - ox)
+		if r != mr && r != midRows && r != smallRows {
+			return false
+		}
+		ox += r
+	}
+	return true
 }
 
 // windowEnds lists where windowBlocks' blocks end in K.
@@ -158,7 +182,11 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 						for ox := 0; ox < p.OW; {
 							rows := panelRows(p.OW - ox)
 							i := c0*p.OW + ox
-							tilesOf(down, rows, b.kk, a.shift(ox*p.SW*p.C), p.SH*row, p.OW, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)
+							if w.pairs {
+								pairTiles(down, rows, b.kk, a.shift(ox*p.SW*p.C), p.SH*row, p.OW, bpanel, out[i*p.F:], p.F, acc, last, i)
+							} else {
+								tilesOf(down, rows, b.kk, a.shift(ox*p.SW*p.C), p.SH*row, p.OW, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)
+							}
 							ox += rows
 						}
 						continue
@@ -172,7 +200,11 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 							if rows == mr {
 								n = fullTiles(p.OW - ox)
 							}
-							tilesOf(n, rows, b.kk, a.shift(base+ox*p.SW*p.C), mr*p.SW*p.C, mr, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)
+							if w.pairs {
+								pairTiles(n, rows, b.kk, a.shift(base+ox*p.SW*p.C), mr*p.SW*p.C, mr, bpanel, out[i*p.F:], p.F, acc, last, i)
+							} else {
+								tilesOf(n, rows, b.kk, a.shift(base+ox*p.SW*p.C), mr*p.SW*p.C, mr, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)
+							}
 							ox += n * rows
 						}
 					}

@@ -92,25 +92,45 @@ type PackedB struct {
 	K, N int
 	data []float32
 	ends []int // where each block of rows ends; nil: every kc rows
+	// pairs: 16 columns packed in pairs of rows for the pair kernels
+	// (packPairs), not in zero-padded panels.
+	pairs bool
 }
 
 // PackB packs the k x n matrix b.
-func PackB(b Mat, k, n int) *PackedB { return packBBlocks(b, k, n, nil, nil) }
+func PackB(b Mat, k, n int) *PackedB { return packBBlocks(b, k, n, nil, nil, false) }
 
 // packBBlocks packs b in blocks of rows ending at ends (nil: every kc),
-// into buf when it is not nil (it must hold the packed matrix).
-func packBBlocks(b Mat, k, n int, ends []int, buf []float32) *PackedB {
+// into buf when it is not nil (it must hold the packed matrix), in pairs
+// of rows (n 16, every block of an even length) if pairs.
+func packBBlocks(b Mat, k, n int, ends []int, buf []float32, pairs bool) *PackedB {
 	np := (n + nr - 1) / nr
 	if buf == nil {
 		buf = make([]float32, np*nr*k)
 	}
-	pb := &PackedB{K: k, N: n, data: buf[:np*nr*k], ends: ends}
+	pb := &PackedB{K: k, N: n, data: buf[:np*nr*k], ends: ends, pairs: pairs}
 	for k0 := 0; k0 < k; {
 		kk := pb.blockLen(k0)
-		packB(b, k0, kk, n, pb.data[k0*np*nr:])
+		if pairs {
+			packPairs(b, k0, kk, pb.data[k0*np*nr:])
+		} else {
+			packB(b, k0, kk, n, pb.data[k0*np*nr:])
+		}
 		k0 += kk
 	}
 	return pb
+}
+
+// packPairs copies rows [k0, k0+kk) of B's 16 columns into rows of nr
+// floats, two of B's rows in each, interleaved: row p holds B(k0+2p, j)
+// at 2j and B(k0+2p+1, j) at 2j+1, as the pair kernels read them.
+func packPairs(b Mat, k0, kk int, dst []float32) {
+	for p := 0; p < kk/2; p++ {
+		row := dst[p*nr : (p+1)*nr]
+		for j := 0; j < nr/2; j++ {
+			row[2*j], row[2*j+1] = b.at(k0+2*p, j), b.at(k0+2*p+1, j)
+		}
+	}
 }
 
 // block returns the first row and the length of the block holding row k.

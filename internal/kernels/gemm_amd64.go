@@ -73,6 +73,23 @@ func tilesStrided(n, cols, kk int, a panelA, astep int, b []float32, ldb int, c 
 	return true
 }
 
+// pairTiles is tilesC for B's 16 columns packed in pairs of rows
+// (packPairs; kk per tap even) and A's values along k together (ks 1): n
+// tiles of rows 12, 8 or 4 (pairsApply checks), by the pair kernels, at
+// row i of ep's matrix.
+func pairTiles(n, rows, kk int, a panelA, astep, crows int, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i int) {
+	const cols = nr / 2
+	if a.ks != 1 || kk%2 != 0 {
+		panic("kernels: pair tiles read pairs of A's values along k")
+	}
+	_ = a.data[(n-1)*astep+a.last(rows, kk)]
+	_ = b[kk*len(a.taps)/2*nr-1]
+	span := (n-1)*crows + rows
+	_ = c[(span-1)*ldc+cols-1]
+	flags, bias, res, ldres := ep.asmArgs(acc, i, 0, span, cols)
+	pairKernel(rows, kk/2, &a.data[0], &b[0], &c[0], 4*a.rs, 8*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), a.pf, n, 4*astep, crows)
+}
+
 // stridedB reports whether tilesStrided takes tiles of cols columns.
 func stridedB(cols int) bool { return useAVX512 && (cols == nr || cols == nr/2) }
 

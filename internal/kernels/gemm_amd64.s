@@ -4093,6 +4093,1051 @@ kernel4x16_ret:
 	VZEROUPPER
 	RET
 
+// func kernelP12x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+//
+// A 12x32 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12, R13, AX point at A rows
+// 0, 3, 6, 9 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Z0..Z23 hold the tile, 2 register(s) a row; Z24, Z25
+// hold the B row; Z26..Z31 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernelP12x16(SB), NOSPLIT, $48-144
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernelP12x16_tile:
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernelP12x16_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernelP12x16_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $12, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelP12x16_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernelP12x16_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+kernelP12x16_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+	LEAQ (R11)(R11*2), BX
+	LEAQ (R12)(BX*1), R13
+	LEAQ (R11)(R11*2), BX
+	LEAQ (R13)(BX*1), AX
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernelP12x16_main
+
+kernelP12x16_pfloop:
+	VMOVUPS (DI), Z24
+	VMOVUPS 64(DI), Z25
+	PREFETCHT0 (DI)(BX*1)
+	PREFETCHT0 64(DI)(BX*1)
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	PREFETCHT0 64(R14)
+	PREFETCHT0 64(R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSD (SI), Z26
+	VFMADD231PS Z24, Z26, Z0
+	VFMADD231PS Z25, Z26, Z1
+	VBROADCASTSD (SI)(R11*1), Z27
+	VFMADD231PS Z24, Z27, Z2
+	VFMADD231PS Z25, Z27, Z3
+	VBROADCASTSD (SI)(R11*2), Z28
+	VFMADD231PS Z24, Z28, Z4
+	VFMADD231PS Z25, Z28, Z5
+	VBROADCASTSD (R12), Z29
+	VFMADD231PS Z24, Z29, Z6
+	VFMADD231PS Z25, Z29, Z7
+	VBROADCASTSD (R12)(R11*1), Z30
+	VFMADD231PS Z24, Z30, Z8
+	VFMADD231PS Z25, Z30, Z9
+	VBROADCASTSD (R12)(R11*2), Z31
+	VFMADD231PS Z24, Z31, Z10
+	VFMADD231PS Z25, Z31, Z11
+	VBROADCASTSD (R13), Z26
+	VFMADD231PS Z24, Z26, Z12
+	VFMADD231PS Z25, Z26, Z13
+	VBROADCASTSD (R13)(R11*1), Z27
+	VFMADD231PS Z24, Z27, Z14
+	VFMADD231PS Z25, Z27, Z15
+	VBROADCASTSD (R13)(R11*2), Z28
+	VFMADD231PS Z24, Z28, Z16
+	VFMADD231PS Z25, Z28, Z17
+	VBROADCASTSD (AX), Z29
+	VFMADD231PS Z24, Z29, Z18
+	VFMADD231PS Z25, Z29, Z19
+	VBROADCASTSD (AX)(R11*1), Z30
+	VFMADD231PS Z24, Z30, Z20
+	VFMADD231PS Z25, Z30, Z21
+	VBROADCASTSD (AX)(R11*2), Z31
+	VFMADD231PS Z24, Z31, Z22
+	VFMADD231PS Z25, Z31, Z23
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R8, R13
+	ADDQ R8, AX
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelP12x16_pfloop
+
+kernelP12x16_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernelP12x16_tapdone
+
+kernelP12x16_loop:
+	VMOVUPS (DI), Z24
+	VMOVUPS 64(DI), Z25
+	PREFETCHT0 (DI)(BX*1)
+	PREFETCHT0 64(DI)(BX*1)
+	VBROADCASTSD (SI), Z26
+	VFMADD231PS Z24, Z26, Z0
+	VFMADD231PS Z25, Z26, Z1
+	VBROADCASTSD (SI)(R11*1), Z27
+	VFMADD231PS Z24, Z27, Z2
+	VFMADD231PS Z25, Z27, Z3
+	VBROADCASTSD (SI)(R11*2), Z28
+	VFMADD231PS Z24, Z28, Z4
+	VFMADD231PS Z25, Z28, Z5
+	VBROADCASTSD (R12), Z29
+	VFMADD231PS Z24, Z29, Z6
+	VFMADD231PS Z25, Z29, Z7
+	VBROADCASTSD (R12)(R11*1), Z30
+	VFMADD231PS Z24, Z30, Z8
+	VFMADD231PS Z25, Z30, Z9
+	VBROADCASTSD (R12)(R11*2), Z31
+	VFMADD231PS Z24, Z31, Z10
+	VFMADD231PS Z25, Z31, Z11
+	VBROADCASTSD (R13), Z26
+	VFMADD231PS Z24, Z26, Z12
+	VFMADD231PS Z25, Z26, Z13
+	VBROADCASTSD (R13)(R11*1), Z27
+	VFMADD231PS Z24, Z27, Z14
+	VFMADD231PS Z25, Z27, Z15
+	VBROADCASTSD (R13)(R11*2), Z28
+	VFMADD231PS Z24, Z28, Z16
+	VFMADD231PS Z25, Z28, Z17
+	VBROADCASTSD (AX), Z29
+	VFMADD231PS Z24, Z29, Z18
+	VFMADD231PS Z25, Z29, Z19
+	VBROADCASTSD (AX)(R11*1), Z30
+	VFMADD231PS Z24, Z30, Z20
+	VFMADD231PS Z25, Z30, Z21
+	VBROADCASTSD (AX)(R11*2), Z31
+	VFMADD231PS Z24, Z31, Z22
+	VFMADD231PS Z25, Z31, Z23
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R8, R13
+	ADDQ R8, AX
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelP12x16_loop
+
+kernelP12x16_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernelP12x16_tap
+
+	MOVQ flags+64(FP), AX
+	VMOVDQU32 pairidx<>+0(SB), Z30
+	VMOVDQU32 pairidx<>+64(SB), Z31
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z1, Z0, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z1, Z0, Z29
+	VADDPS Z29, Z28, Z0
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z3, Z2, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z3, Z2, Z29
+	VADDPS Z29, Z28, Z2
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z5, Z4, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z5, Z4, Z29
+	VADDPS Z29, Z28, Z4
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z7, Z6, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z7, Z6, Z29
+	VADDPS Z29, Z28, Z6
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z9, Z8, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z9, Z8, Z29
+	VADDPS Z29, Z28, Z8
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z11, Z10, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z11, Z10, Z29
+	VADDPS Z29, Z28, Z10
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z13, Z12, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z13, Z12, Z29
+	VADDPS Z29, Z28, Z12
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z15, Z14, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z15, Z14, Z29
+	VADDPS Z29, Z28, Z14
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z17, Z16, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z17, Z16, Z29
+	VADDPS Z29, Z28, Z16
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z19, Z18, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z19, Z18, Z29
+	VADDPS Z29, Z28, Z18
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z21, Z20, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z21, Z20, Z29
+	VADDPS Z29, Z28, Z20
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z23, Z22, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z23, Z22, Z29
+	VADDPS Z29, Z28, Z22
+	TESTQ $1, AX
+	JZ   kernelP12x16_bias
+	MOVQ DX, BX
+	VADDPS (BX), Z0, Z0
+	ADDQ R10, BX
+	VADDPS (BX), Z2, Z2
+	ADDQ R10, BX
+	VADDPS (BX), Z4, Z4
+	ADDQ R10, BX
+	VADDPS (BX), Z6, Z6
+	ADDQ R10, BX
+	VADDPS (BX), Z8, Z8
+	ADDQ R10, BX
+	VADDPS (BX), Z10, Z10
+	ADDQ R10, BX
+	VADDPS (BX), Z12, Z12
+	ADDQ R10, BX
+	VADDPS (BX), Z14, Z14
+	ADDQ R10, BX
+	VADDPS (BX), Z16, Z16
+	ADDQ R10, BX
+	VADDPS (BX), Z18, Z18
+	ADDQ R10, BX
+	VADDPS (BX), Z20, Z20
+	ADDQ R10, BX
+	VADDPS (BX), Z22, Z22
+
+kernelP12x16_bias:
+	TESTQ $2, AX
+	JZ   kernelP12x16_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Z24
+	VADDPS Z24, Z0, Z0
+	VADDPS Z24, Z2, Z2
+	VADDPS Z24, Z4, Z4
+	VADDPS Z24, Z6, Z6
+	VADDPS Z24, Z8, Z8
+	VADDPS Z24, Z10, Z10
+	VADDPS Z24, Z12, Z12
+	VADDPS Z24, Z14, Z14
+	VADDPS Z24, Z16, Z16
+	VADDPS Z24, Z18, Z18
+	VADDPS Z24, Z20, Z20
+	VADDPS Z24, Z22, Z22
+
+kernelP12x16_res:
+	TESTQ $4, AX
+	JZ   kernelP12x16_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Z0, Z0
+	ADDQ R11, BX
+	VADDPS (BX), Z2, Z2
+	ADDQ R11, BX
+	VADDPS (BX), Z4, Z4
+	ADDQ R11, BX
+	VADDPS (BX), Z6, Z6
+	ADDQ R11, BX
+	VADDPS (BX), Z8, Z8
+	ADDQ R11, BX
+	VADDPS (BX), Z10, Z10
+	ADDQ R11, BX
+	VADDPS (BX), Z12, Z12
+	ADDQ R11, BX
+	VADDPS (BX), Z14, Z14
+	ADDQ R11, BX
+	VADDPS (BX), Z16, Z16
+	ADDQ R11, BX
+	VADDPS (BX), Z18, Z18
+	ADDQ R11, BX
+	VADDPS (BX), Z20, Z20
+	ADDQ R11, BX
+	VADDPS (BX), Z22, Z22
+
+kernelP12x16_relu:
+	TESTQ $8, AX
+	JZ   kernelP12x16_store
+	VPXORD Z24, Z24, Z24
+	VMAXPS Z0, Z24, Z0
+	VMAXPS Z2, Z24, Z2
+	VMAXPS Z4, Z24, Z4
+	VMAXPS Z6, Z24, Z6
+	VMAXPS Z8, Z24, Z8
+	VMAXPS Z10, Z24, Z10
+	VMAXPS Z12, Z24, Z12
+	VMAXPS Z14, Z24, Z14
+	VMAXPS Z16, Z24, Z16
+	VMAXPS Z18, Z24, Z18
+	VMAXPS Z20, Z24, Z20
+	VMAXPS Z22, Z24, Z22
+
+kernelP12x16_store:
+	MOVQ DX, BX
+	VMOVUPS Z0, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z2, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z4, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z6, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z8, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z10, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z12, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z14, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z16, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z18, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z20, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z22, (BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernelP12x16_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelP12x16_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, res+80(FP)
+
+kernelP12x16_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernelP12x16_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernelP12x16_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernelP12x16_tile
+
+kernelP12x16_ret:
+	VZEROUPPER
+	RET
+
+// func kernelP8x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+//
+// A 8x32 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12, R13 point at A rows
+// 0, 3, 6 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Z0..Z15 hold the tile, 2 register(s) a row; Z16, Z17
+// hold the B row; Z18..Z31 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernelP8x16(SB), NOSPLIT, $48-144
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernelP8x16_tile:
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernelP8x16_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernelP8x16_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $8, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelP8x16_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernelP8x16_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+kernelP8x16_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+	LEAQ (R11)(R11*2), BX
+	LEAQ (R12)(BX*1), R13
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernelP8x16_main
+
+kernelP8x16_pfloop:
+	VMOVUPS (DI), Z16
+	VMOVUPS 64(DI), Z17
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	PREFETCHT0 64(R14)
+	PREFETCHT0 64(R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSD (SI), Z18
+	VFMADD231PS Z16, Z18, Z0
+	VFMADD231PS Z17, Z18, Z1
+	VBROADCASTSD (SI)(R11*1), Z19
+	VFMADD231PS Z16, Z19, Z2
+	VFMADD231PS Z17, Z19, Z3
+	VBROADCASTSD (SI)(R11*2), Z20
+	VFMADD231PS Z16, Z20, Z4
+	VFMADD231PS Z17, Z20, Z5
+	VBROADCASTSD (R12), Z21
+	VFMADD231PS Z16, Z21, Z6
+	VFMADD231PS Z17, Z21, Z7
+	VBROADCASTSD (R12)(R11*1), Z22
+	VFMADD231PS Z16, Z22, Z8
+	VFMADD231PS Z17, Z22, Z9
+	VBROADCASTSD (R12)(R11*2), Z23
+	VFMADD231PS Z16, Z23, Z10
+	VFMADD231PS Z17, Z23, Z11
+	VBROADCASTSD (R13), Z24
+	VFMADD231PS Z16, Z24, Z12
+	VFMADD231PS Z17, Z24, Z13
+	VBROADCASTSD (R13)(R11*1), Z25
+	VFMADD231PS Z16, Z25, Z14
+	VFMADD231PS Z17, Z25, Z15
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R8, R13
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelP8x16_pfloop
+
+kernelP8x16_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernelP8x16_tapdone
+
+kernelP8x16_loop:
+	VMOVUPS (DI), Z16
+	VMOVUPS 64(DI), Z17
+	VBROADCASTSD (SI), Z18
+	VFMADD231PS Z16, Z18, Z0
+	VFMADD231PS Z17, Z18, Z1
+	VBROADCASTSD (SI)(R11*1), Z19
+	VFMADD231PS Z16, Z19, Z2
+	VFMADD231PS Z17, Z19, Z3
+	VBROADCASTSD (SI)(R11*2), Z20
+	VFMADD231PS Z16, Z20, Z4
+	VFMADD231PS Z17, Z20, Z5
+	VBROADCASTSD (R12), Z21
+	VFMADD231PS Z16, Z21, Z6
+	VFMADD231PS Z17, Z21, Z7
+	VBROADCASTSD (R12)(R11*1), Z22
+	VFMADD231PS Z16, Z22, Z8
+	VFMADD231PS Z17, Z22, Z9
+	VBROADCASTSD (R12)(R11*2), Z23
+	VFMADD231PS Z16, Z23, Z10
+	VFMADD231PS Z17, Z23, Z11
+	VBROADCASTSD (R13), Z24
+	VFMADD231PS Z16, Z24, Z12
+	VFMADD231PS Z17, Z24, Z13
+	VBROADCASTSD (R13)(R11*1), Z25
+	VFMADD231PS Z16, Z25, Z14
+	VFMADD231PS Z17, Z25, Z15
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R8, R13
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelP8x16_loop
+
+kernelP8x16_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernelP8x16_tap
+
+	MOVQ flags+64(FP), AX
+	VMOVDQU32 pairidx<>+0(SB), Z30
+	VMOVDQU32 pairidx<>+64(SB), Z31
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z1, Z0, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z1, Z0, Z29
+	VADDPS Z29, Z28, Z0
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z3, Z2, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z3, Z2, Z29
+	VADDPS Z29, Z28, Z2
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z5, Z4, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z5, Z4, Z29
+	VADDPS Z29, Z28, Z4
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z7, Z6, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z7, Z6, Z29
+	VADDPS Z29, Z28, Z6
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z9, Z8, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z9, Z8, Z29
+	VADDPS Z29, Z28, Z8
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z11, Z10, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z11, Z10, Z29
+	VADDPS Z29, Z28, Z10
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z13, Z12, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z13, Z12, Z29
+	VADDPS Z29, Z28, Z12
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z15, Z14, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z15, Z14, Z29
+	VADDPS Z29, Z28, Z14
+	TESTQ $1, AX
+	JZ   kernelP8x16_bias
+	MOVQ DX, BX
+	VADDPS (BX), Z0, Z0
+	ADDQ R10, BX
+	VADDPS (BX), Z2, Z2
+	ADDQ R10, BX
+	VADDPS (BX), Z4, Z4
+	ADDQ R10, BX
+	VADDPS (BX), Z6, Z6
+	ADDQ R10, BX
+	VADDPS (BX), Z8, Z8
+	ADDQ R10, BX
+	VADDPS (BX), Z10, Z10
+	ADDQ R10, BX
+	VADDPS (BX), Z12, Z12
+	ADDQ R10, BX
+	VADDPS (BX), Z14, Z14
+
+kernelP8x16_bias:
+	TESTQ $2, AX
+	JZ   kernelP8x16_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Z16
+	VADDPS Z16, Z0, Z0
+	VADDPS Z16, Z2, Z2
+	VADDPS Z16, Z4, Z4
+	VADDPS Z16, Z6, Z6
+	VADDPS Z16, Z8, Z8
+	VADDPS Z16, Z10, Z10
+	VADDPS Z16, Z12, Z12
+	VADDPS Z16, Z14, Z14
+
+kernelP8x16_res:
+	TESTQ $4, AX
+	JZ   kernelP8x16_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Z0, Z0
+	ADDQ R11, BX
+	VADDPS (BX), Z2, Z2
+	ADDQ R11, BX
+	VADDPS (BX), Z4, Z4
+	ADDQ R11, BX
+	VADDPS (BX), Z6, Z6
+	ADDQ R11, BX
+	VADDPS (BX), Z8, Z8
+	ADDQ R11, BX
+	VADDPS (BX), Z10, Z10
+	ADDQ R11, BX
+	VADDPS (BX), Z12, Z12
+	ADDQ R11, BX
+	VADDPS (BX), Z14, Z14
+
+kernelP8x16_relu:
+	TESTQ $8, AX
+	JZ   kernelP8x16_store
+	VPXORD Z16, Z16, Z16
+	VMAXPS Z0, Z16, Z0
+	VMAXPS Z2, Z16, Z2
+	VMAXPS Z4, Z16, Z4
+	VMAXPS Z6, Z16, Z6
+	VMAXPS Z8, Z16, Z8
+	VMAXPS Z10, Z16, Z10
+	VMAXPS Z12, Z16, Z12
+	VMAXPS Z14, Z16, Z14
+
+kernelP8x16_store:
+	MOVQ DX, BX
+	VMOVUPS Z0, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z2, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z4, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z6, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z8, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z10, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z12, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z14, (BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernelP8x16_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelP8x16_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, res+80(FP)
+
+kernelP8x16_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernelP8x16_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernelP8x16_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernelP8x16_tile
+
+kernelP8x16_ret:
+	VZEROUPPER
+	RET
+
+// func kernelP4x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+//
+// A 4x32 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12 point at A rows
+// 0, 3 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Z0..Z7 hold the tile, 2 register(s) a row; Z8, Z9
+// hold the B row; Z10..Z31 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernelP4x16(SB), NOSPLIT, $48-144
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernelP4x16_tile:
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernelP4x16_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernelP4x16_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $4, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelP4x16_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernelP4x16_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+kernelP4x16_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernelP4x16_main
+
+kernelP4x16_pfloop:
+	VMOVUPS (DI), Z8
+	VMOVUPS 64(DI), Z9
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	PREFETCHT0 64(R14)
+	PREFETCHT0 64(R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSD (SI), Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	VBROADCASTSD (SI)(R11*1), Z11
+	VFMADD231PS Z8, Z11, Z2
+	VFMADD231PS Z9, Z11, Z3
+	VBROADCASTSD (SI)(R11*2), Z12
+	VFMADD231PS Z8, Z12, Z4
+	VFMADD231PS Z9, Z12, Z5
+	VBROADCASTSD (R12), Z13
+	VFMADD231PS Z8, Z13, Z6
+	VFMADD231PS Z9, Z13, Z7
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelP4x16_pfloop
+
+kernelP4x16_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernelP4x16_tapdone
+
+kernelP4x16_loop:
+	VMOVUPS (DI), Z8
+	VMOVUPS 64(DI), Z9
+	VBROADCASTSD (SI), Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	VBROADCASTSD (SI)(R11*1), Z11
+	VFMADD231PS Z8, Z11, Z2
+	VFMADD231PS Z9, Z11, Z3
+	VBROADCASTSD (SI)(R11*2), Z12
+	VFMADD231PS Z8, Z12, Z4
+	VFMADD231PS Z9, Z12, Z5
+	VBROADCASTSD (R12), Z13
+	VFMADD231PS Z8, Z13, Z6
+	VFMADD231PS Z9, Z13, Z7
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelP4x16_loop
+
+kernelP4x16_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernelP4x16_tap
+
+	MOVQ flags+64(FP), AX
+	VMOVDQU32 pairidx<>+0(SB), Z30
+	VMOVDQU32 pairidx<>+64(SB), Z31
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z1, Z0, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z1, Z0, Z29
+	VADDPS Z29, Z28, Z0
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z3, Z2, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z3, Z2, Z29
+	VADDPS Z29, Z28, Z2
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z5, Z4, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z5, Z4, Z29
+	VADDPS Z29, Z28, Z4
+	VMOVAPS Z30, Z28
+	VPERMI2PS Z7, Z6, Z28
+	VMOVAPS Z31, Z29
+	VPERMI2PS Z7, Z6, Z29
+	VADDPS Z29, Z28, Z6
+	TESTQ $1, AX
+	JZ   kernelP4x16_bias
+	MOVQ DX, BX
+	VADDPS (BX), Z0, Z0
+	ADDQ R10, BX
+	VADDPS (BX), Z2, Z2
+	ADDQ R10, BX
+	VADDPS (BX), Z4, Z4
+	ADDQ R10, BX
+	VADDPS (BX), Z6, Z6
+
+kernelP4x16_bias:
+	TESTQ $2, AX
+	JZ   kernelP4x16_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Z8
+	VADDPS Z8, Z0, Z0
+	VADDPS Z8, Z2, Z2
+	VADDPS Z8, Z4, Z4
+	VADDPS Z8, Z6, Z6
+
+kernelP4x16_res:
+	TESTQ $4, AX
+	JZ   kernelP4x16_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Z0, Z0
+	ADDQ R11, BX
+	VADDPS (BX), Z2, Z2
+	ADDQ R11, BX
+	VADDPS (BX), Z4, Z4
+	ADDQ R11, BX
+	VADDPS (BX), Z6, Z6
+
+kernelP4x16_relu:
+	TESTQ $8, AX
+	JZ   kernelP4x16_store
+	VPXORD Z8, Z8, Z8
+	VMAXPS Z0, Z8, Z0
+	VMAXPS Z2, Z8, Z2
+	VMAXPS Z4, Z8, Z4
+	VMAXPS Z6, Z8, Z6
+
+kernelP4x16_store:
+	MOVQ DX, BX
+	VMOVUPS Z0, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z2, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z4, (BX)
+	ADDQ R10, BX
+	VMOVUPS Z6, (BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernelP4x16_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelP4x16_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, res+80(FP)
+
+kernelP4x16_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernelP4x16_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernelP4x16_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernelP4x16_tile
+
+kernelP4x16_ret:
+	VZEROUPPER
+	RET
+
+// pairidx<> picks the even lanes (first 64 bytes) or the odd ones (next
+// 64) of two vectors: a pair kernel's sums over even and odd k.
+DATA pairidx<>+0(SB)/4, $0
+DATA pairidx<>+4(SB)/4, $2
+DATA pairidx<>+8(SB)/4, $4
+DATA pairidx<>+12(SB)/4, $6
+DATA pairidx<>+16(SB)/4, $8
+DATA pairidx<>+20(SB)/4, $10
+DATA pairidx<>+24(SB)/4, $12
+DATA pairidx<>+28(SB)/4, $14
+DATA pairidx<>+32(SB)/4, $16
+DATA pairidx<>+36(SB)/4, $18
+DATA pairidx<>+40(SB)/4, $20
+DATA pairidx<>+44(SB)/4, $22
+DATA pairidx<>+48(SB)/4, $24
+DATA pairidx<>+52(SB)/4, $26
+DATA pairidx<>+56(SB)/4, $28
+DATA pairidx<>+60(SB)/4, $30
+DATA pairidx<>+64(SB)/4, $1
+DATA pairidx<>+68(SB)/4, $3
+DATA pairidx<>+72(SB)/4, $5
+DATA pairidx<>+76(SB)/4, $7
+DATA pairidx<>+80(SB)/4, $9
+DATA pairidx<>+84(SB)/4, $11
+DATA pairidx<>+88(SB)/4, $13
+DATA pairidx<>+92(SB)/4, $15
+DATA pairidx<>+96(SB)/4, $17
+DATA pairidx<>+100(SB)/4, $19
+DATA pairidx<>+104(SB)/4, $21
+DATA pairidx<>+108(SB)/4, $23
+DATA pairidx<>+112(SB)/4, $25
+DATA pairidx<>+116(SB)/4, $27
+DATA pairidx<>+120(SB)/4, $29
+DATA pairidx<>+124(SB)/4, $31
+GLOBL pairidx<>(SB), RODATA|NOPTR, $128
+
 // func winoInput16(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
 //
 // V = B'dB for one 4x4 input tile d, 16 channels at a time for groups

@@ -185,6 +185,65 @@ func checkTileInC(t *testing.T, name string, rows, cols, kk int, a panelA, b []f
 	}
 }
 
+// The pair kernels (16 columns, B in pairs of rows) give the 16-column
+// kernels' tiles, to the bit on exact values: each height, taps, several
+// tiles one below the other and apart, every epilogue; A's rows in place.
+func TestPairKernelsAgree(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("the pair kernels run with AVX-512 only")
+	}
+	const cols, ldc = nr / 2, nr/2 + 3
+	eps := testEpilogues()
+	for _, ep := range eps[1:] {
+		ep.Bias = ep.Bias[:cols]
+	}
+	eps[2].Res = make([]float32, 3*mr*eps[2].LdRes) // 2 tiles 15 rows apart
+	for i := range eps[2].Res {
+		eps[2].Res[i] = float32(i%11 - 5)
+	}
+	for _, kk := range []int{2, 48, 256} {
+		for _, a := range testPanels(kk) {
+			if a.ks != 1 {
+				continue // pairs of A's values lie together only along k
+			}
+			ktot := kk * len(a.taps)
+			bm := make([]float32, ktot*cols)
+			for i := range bm {
+				bm[i] = float32(i%7 - 3)
+			}
+			panel, pairs := make([]float32, ktot*nr), make([]float32, ktot*nr)
+			packB(Mat{Data: bm, Stride: cols}, 0, ktot, cols, panel)
+			packPairs(Mat{Data: bm, Stride: cols}, 0, ktot, pairs)
+			for _, rows := range []int{mr, midRows, smallRows} {
+				for _, n := range []int{1, 2} {
+					for _, crows := range []int{rows, rows + 3} {
+						for _, ep := range eps {
+							for _, acc := range []bool{false, true} {
+								span := (n-1)*crows + rows
+								got := make([]float32, (span+1)*ldc)
+								for i := range got {
+									got[i] = float32(i % 3)
+								}
+								want := slices.Clone(got)
+								astep := 0 // the same A for each tile
+								if !tilesC(n, rows, cols, kk, a, astep, crows, panel, want, ldc, acc, ep, 1, 0) {
+									for i := 0; i < n; i++ {
+										microKernelC(rows, cols, kk, a, panel, want[i*crows*ldc:], ldc, acc, ep, 1+i*crows, 0)
+									}
+								}
+								pairTiles(n, rows, kk, a, astep, crows, pairs, got, ldc, acc, ep, 1)
+								if i := firstDiff(got, want); i >= 0 {
+									t.Fatalf("k=%d taps=%d rows=%d n=%d crows=%d acc=%v epilogue=%v: C[%d] = %g, want %g", kk, len(a.taps), rows, n, crows, acc, ep != nil, i, got[i], want[i])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // isa names a kernel choice that tests can switch to.
 type isa struct {
 	name string

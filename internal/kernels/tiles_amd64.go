@@ -45,6 +45,15 @@ func kernel8x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, re
 //go:noescape
 func kernel4x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 
+//go:noescape
+func kernelP12x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+
+//go:noescape
+func kernelP8x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+
+//go:noescape
+func kernelP4x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+
 // tileKernel calls the AVX-512 kernel of a rows x cols tile (cols 32 or
 // 16; the caller checks that one exists). Direct calls: through a func
 // value, c would escape to the heap.
@@ -74,5 +83,17 @@ func tileKernel(rows, cols int, k int, a, b, c *float32, ars, aks, ldb, ldc, fla
 		kernel8x16(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
 	case rows == 4 && cols == 16:
 		kernel4x16(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
+	}
+}
+
+// pairKernel calls the pair kernel of a rows x 16 tile (rows 12, 8 or 4).
+func pairKernel(rows int, k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int) {
+	switch rows {
+	case 12:
+		kernelP12x16(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
+	case 8:
+		kernelP8x16(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
+	case 4:
+		kernelP4x16(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
 	}
 }
