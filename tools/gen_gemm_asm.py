@@ -983,6 +983,102 @@ dro_row:
 	RET"""]
 
 
+def dup_kernel():
+    """kernelD24x16: a kernel gradient's 24 x 16 tile for 16 filters, from
+    A's rows in pairs (rows 2i and 2i+1 lie together: a window row's values
+    along C) and dy's rows read in place. Each step broadcasts a pair of A's
+    values and multiplies it by dy's row with each value doubled (two
+    VPERMPS), so that a broadcast serves two FMAs: the 12x16 kernel's one
+    broadcast per FMA kept the FMA units idle a quarter of the time."""
+    acc = [[f"Z{2 * i}", f"Z{2 * i + 1}"] for i in range(12)]
+    out = ["""
+// func kernelD24x16(k int, a, b, c *float32, aks, ldb, ldc int, taps *int, ntaps, ntiles, astep int)
+//
+// C(r, j) += sum over the taps and k of A(r, k) B(k, j) for 24 rows and 16
+// columns: A(r, k) at a + 4*taps[t] + 4*r + k*aks, B's row k at b + k*ldb
+// (on across the taps), C's row r at c + r*ldc (bytes). Z0..Z23 hold rows
+// 2i and 2i+1 interleaved, column j of each at lanes 2j and 2j+1 of
+// Z(2i) (j < 8) or Z(2i+1) (j >= 8); Z26 takes B's row, Z24 and Z25 its
+// values doubled (dupidx<> in Z27, Z28); Z29..Z31 take turns broadcasting
+// a pair of A's values. SI walks A by R8 = aks, DI walks B by R9 = ldb,
+// CX counts k; ntiles tiles are made, each next one's A astep bytes on
+// and its C 24 rows down; taps and ntaps are restored from taps0, ntaps0.
+TEXT ·kernelD24x16(SB), NOSPLIT, $16-88
+	MOVQ taps+56(FP), AX
+	MOVQ AX, taps0-8(SP)
+	MOVQ ntaps+64(FP), AX
+	MOVQ AX, ntaps0-16(SP)
+
+dup_tile:
+	VMOVDQU32 dupidx<>+0(SB), Z27
+	VMOVDQU32 dupidx<>+64(SB), Z28
+	MOVQ b+16(FP), DI
+	MOVQ aks+32(FP), R8
+	MOVQ ldb+40(FP), R9"""]
+    w = out.append
+    for row in acc:
+        for x in row:
+            w(f"	VPXORD {x}, {x}, {x}")
+    w("""
+dup_tap:
+	MOVQ taps+56(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+56(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+
+dup_loop:
+	VMOVUPS (DI), Z26
+	VPERMPS Z26, Z27, Z24
+	VPERMPS Z26, Z28, Z25""")
+    for i, (lo, hi) in enumerate(acc):
+        t = f"Z{29 + i % 3}"
+        w(f"	VBROADCASTSD {8 * i or ''}(SI), {t}")
+        w(f"	VFMADD231PS Z24, {t}, {lo}")
+        w(f"	VFMADD231PS Z25, {t}, {hi}")
+    w("""	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  dup_loop
+	DECQ ntaps+64(FP)
+	JNZ  dup_tap
+
+	// Rows 2i and 2i+1 are the even and the odd lanes of Z(2i), Z(2i+1)
+	// (pairidx<>), each added into C.
+	VMOVDQU32 pairidx<>+0(SB), Z24
+	VMOVDQU32 pairidx<>+64(SB), Z25
+	MOVQ c+24(FP), DX
+	MOVQ ldc+48(FP), R10""")
+    for lo, hi in acc:
+        w(f"	VMOVAPS Z24, Z26\n\tVPERMI2PS {hi}, {lo}, Z26")
+        w(f"	VMOVAPS Z25, Z29\n\tVPERMI2PS {hi}, {lo}, Z29")
+        w("	VADDPS (DX), Z26, Z26\n\tVMOVUPS Z26, (DX)\n\tADDQ R10, DX")
+        w("	VADDPS (DX), Z29, Z29\n\tVMOVUPS Z29, (DX)\n\tADDQ R10, DX")
+    w("""	DECQ ntiles+72(FP)
+	JLE  dup_ret
+	MOVQ DX, c+24(FP)
+	MOVQ astep+80(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ taps0-8(SP), AX
+	MOVQ AX, taps+56(FP)
+	MOVQ ntaps0-16(SP), AX
+	MOVQ AX, ntaps+64(FP)
+	JMP  dup_tile
+
+dup_ret:
+	VZEROUPPER
+	RET
+
+// dupidx<> doubles each of a vector's first 8 values (first 64 bytes) or
+// its last 8 (next 64): the lanes of B's row for kernelD24x16.""")
+    for i in range(32):
+        w(f"DATA dupidx<>+{4 * i}(SB)/4, ${i // 2}")
+    w("GLOBL dupidx<>(SB), RODATA|NOPTR, $128")
+    return out
+
+
 def bn_forward():
     return ["""
 // func normalize16(x, out *float32, rows, groups int, scale, shift, gamma, beta *float32)
@@ -1163,6 +1259,7 @@ def main():
     for rows in PAIR_TILES:
         lines += kernel(f"kernelP{rows}x16", rows, "Z", 64, pairs=True)
     lines += pair_index()
+    lines += dup_kernel()
     lines += wino_input()
     lines += wino_output()
     lines += wino4_input()

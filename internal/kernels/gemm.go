@@ -743,6 +743,10 @@ func panelRows(left int) int {
 	return left
 }
 
+// dupRows is the height of the tiles of tilesDup (a kernel gradient of 16
+// filters).
+const dupRows = 2 * mr
+
 // minTail is the fewest rows panelRows leaves to a last tile.
 const minTail = 6
 

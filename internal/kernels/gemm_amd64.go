@@ -90,6 +90,27 @@ func pairTiles(n, rows, kk int, a panelA, astep, crows int, b []float32, c []flo
 	pairKernel(rows, kk/2, &a.data[0], &b[0], &c[0], 4*a.rs, 8*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), a.pf, n, 4*astep, crows)
 }
 
+// kernelD24x16 is generated into gemm_amd64.s by tools/gen_gemm_asm.py.
+//
+//go:noescape
+func kernelD24x16(k int, a, b, c *float32, aks, ldb, ldc int, taps *int, ntaps, ntiles, astep int)
+
+// tilesDup is tilesStrided for 16 columns (a kernel gradient of 16
+// filters) by kernelD24x16: n tiles of dupRows rows, A's rows read in
+// pairs, so rows r and r+1 must lie together (rs 1). It reports false
+// where it cannot run.
+func tilesDup(n, kk int, a panelA, astep int, b []float32, ldb int, c []float32, ldc int) bool {
+	const cols = nr / 2
+	if !useAVX512 || a.rs != 1 || kk == 0 || n == 0 {
+		return false
+	}
+	_ = a.data[(n-1)*astep+a.last(dupRows, kk)]
+	_ = b[(kk*len(a.taps)-1)*ldb+cols-1]
+	_ = c[(n*dupRows-1)*ldc+cols-1]
+	kernelD24x16(kk, &a.data[0], &b[0], &c[0], 4*a.ks, 4*ldb, 4*ldc, &a.taps[0], len(a.taps), n, 4*astep)
+	return true
+}
+
 // stridedB reports whether tilesStrided takes tiles of cols columns.
 func stridedB(cols int) bool { return useAVX512 && (cols == nr || cols == nr/2) }
 

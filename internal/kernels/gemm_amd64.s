@@ -5138,6 +5138,287 @@ DATA pairidx<>+120(SB)/4, $29
 DATA pairidx<>+124(SB)/4, $31
 GLOBL pairidx<>(SB), RODATA|NOPTR, $128
 
+// func kernelD24x16(k int, a, b, c *float32, aks, ldb, ldc int, taps *int, ntaps, ntiles, astep int)
+//
+// C(r, j) += sum over the taps and k of A(r, k) B(k, j) for 24 rows and 16
+// columns: A(r, k) at a + 4*taps[t] + 4*r + k*aks, B's row k at b + k*ldb
+// (on across the taps), C's row r at c + r*ldc (bytes). Z0..Z23 hold rows
+// 2i and 2i+1 interleaved, column j of each at lanes 2j and 2j+1 of
+// Z(2i) (j < 8) or Z(2i+1) (j >= 8); Z26 takes B's row, Z24 and Z25 its
+// values doubled (dupidx<> in Z27, Z28); Z29..Z31 take turns broadcasting
+// a pair of A's values. SI walks A by R8 = aks, DI walks B by R9 = ldb,
+// CX counts k; ntiles tiles are made, each next one's A astep bytes on
+// and its C 24 rows down; taps and ntaps are restored from taps0, ntaps0.
+TEXT ·kernelD24x16(SB), NOSPLIT, $16-88
+	MOVQ taps+56(FP), AX
+	MOVQ AX, taps0-8(SP)
+	MOVQ ntaps+64(FP), AX
+	MOVQ AX, ntaps0-16(SP)
+
+dup_tile:
+	VMOVDQU32 dupidx<>+0(SB), Z27
+	VMOVDQU32 dupidx<>+64(SB), Z28
+	MOVQ b+16(FP), DI
+	MOVQ aks+32(FP), R8
+	MOVQ ldb+40(FP), R9
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+dup_tap:
+	MOVQ taps+56(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+56(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+
+dup_loop:
+	VMOVUPS (DI), Z26
+	VPERMPS Z26, Z27, Z24
+	VPERMPS Z26, Z28, Z25
+	VBROADCASTSD (SI), Z29
+	VFMADD231PS Z24, Z29, Z0
+	VFMADD231PS Z25, Z29, Z1
+	VBROADCASTSD 8(SI), Z30
+	VFMADD231PS Z24, Z30, Z2
+	VFMADD231PS Z25, Z30, Z3
+	VBROADCASTSD 16(SI), Z31
+	VFMADD231PS Z24, Z31, Z4
+	VFMADD231PS Z25, Z31, Z5
+	VBROADCASTSD 24(SI), Z29
+	VFMADD231PS Z24, Z29, Z6
+	VFMADD231PS Z25, Z29, Z7
+	VBROADCASTSD 32(SI), Z30
+	VFMADD231PS Z24, Z30, Z8
+	VFMADD231PS Z25, Z30, Z9
+	VBROADCASTSD 40(SI), Z31
+	VFMADD231PS Z24, Z31, Z10
+	VFMADD231PS Z25, Z31, Z11
+	VBROADCASTSD 48(SI), Z29
+	VFMADD231PS Z24, Z29, Z12
+	VFMADD231PS Z25, Z29, Z13
+	VBROADCASTSD 56(SI), Z30
+	VFMADD231PS Z24, Z30, Z14
+	VFMADD231PS Z25, Z30, Z15
+	VBROADCASTSD 64(SI), Z31
+	VFMADD231PS Z24, Z31, Z16
+	VFMADD231PS Z25, Z31, Z17
+	VBROADCASTSD 72(SI), Z29
+	VFMADD231PS Z24, Z29, Z18
+	VFMADD231PS Z25, Z29, Z19
+	VBROADCASTSD 80(SI), Z30
+	VFMADD231PS Z24, Z30, Z20
+	VFMADD231PS Z25, Z30, Z21
+	VBROADCASTSD 88(SI), Z31
+	VFMADD231PS Z24, Z31, Z22
+	VFMADD231PS Z25, Z31, Z23
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  dup_loop
+	DECQ ntaps+64(FP)
+	JNZ  dup_tap
+
+	// Rows 2i and 2i+1 are the even and the odd lanes of Z(2i), Z(2i+1)
+	// (pairidx<>), each added into C.
+	VMOVDQU32 pairidx<>+0(SB), Z24
+	VMOVDQU32 pairidx<>+64(SB), Z25
+	MOVQ c+24(FP), DX
+	MOVQ ldc+48(FP), R10
+	VMOVAPS Z24, Z26
+	VPERMI2PS Z1, Z0, Z26
+	VMOVAPS Z25, Z29
+	VPERMI2PS Z1, Z0, Z29
+	VADDPS (DX), Z26, Z26
+	VMOVUPS Z26, (DX)
+	ADDQ R10, DX
+	VADDPS (DX), Z29, Z29
+	VMOVUPS Z29, (DX)
+	ADDQ R10, DX
+	VMOVAPS Z24, Z26
+	VPERMI2PS Z3, Z2, Z26
+	VMOVAPS Z25, Z29
+	VPERMI2PS Z3, Z2, Z29
+	VADDPS (DX), Z26, Z26
+	VMOVUPS Z26, (DX)
+	ADDQ R10, DX
+	VADDPS (DX), Z29, Z29
+	VMOVUPS Z29, (DX)
+	ADDQ R10, DX
+	VMOVAPS Z24, Z26
+	VPERMI2PS Z5, Z4, Z26
+	VMOVAPS Z25, Z29
+	VPERMI2PS Z5, Z4, Z29
+	VADDPS (DX), Z26, Z26
+	VMOVUPS Z26, (DX)
+	ADDQ R10, DX
+	VADDPS (DX), Z29, Z29
+	VMOVUPS Z29, (DX)
+	ADDQ R10, DX
+	VMOVAPS Z24, Z26
+	VPERMI2PS Z7, Z6, Z26
+	VMOVAPS Z25, Z29
+	VPERMI2PS Z7, Z6, Z29
+	VADDPS (DX), Z26, Z26
+	VMOVUPS Z26, (DX)
+	ADDQ R10, DX
+	VADDPS (DX), Z29, Z29
+	VMOVUPS Z29, (DX)
+	ADDQ R10, DX
+	VMOVAPS Z24, Z26
+	VPERMI2PS Z9, Z8, Z26
+	VMOVAPS Z25, Z29
+	VPERMI2PS Z9, Z8, Z29
+	VADDPS (DX), Z26, Z26
+	VMOVUPS Z26, (DX)
+	ADDQ R10, DX
+	VADDPS (DX), Z29, Z29
+	VMOVUPS Z29, (DX)
+	ADDQ R10, DX
+	VMOVAPS Z24, Z26
+	VPERMI2PS Z11, Z10, Z26
+	VMOVAPS Z25, Z29
+	VPERMI2PS Z11, Z10, Z29
+	VADDPS (DX), Z26, Z26
+	VMOVUPS Z26, (DX)
+	ADDQ R10, DX
+	VADDPS (DX), Z29, Z29
+	VMOVUPS Z29, (DX)
+	ADDQ R10, DX
+	VMOVAPS Z24, Z26
+	VPERMI2PS Z13, Z12, Z26
+	VMOVAPS Z25, Z29
+	VPERMI2PS Z13, Z12, Z29
+	VADDPS (DX), Z26, Z26
+	VMOVUPS Z26, (DX)
+	ADDQ R10, DX
+	VADDPS (DX), Z29, Z29
+	VMOVUPS Z29, (DX)
+	ADDQ R10, DX
+	VMOVAPS Z24, Z26
+	VPERMI2PS Z15, Z14, Z26
+	VMOVAPS Z25, Z29
+	VPERMI2PS Z15, Z14, Z29
+	VADDPS (DX), Z26, Z26
+	VMOVUPS Z26, (DX)
+	ADDQ R10, DX
+	VADDPS (DX), Z29, Z29
+	VMOVUPS Z29, (DX)
+	ADDQ R10, DX
+	VMOVAPS Z24, Z26
+	VPERMI2PS Z17, Z16, Z26
+	VMOVAPS Z25, Z29
+	VPERMI2PS Z17, Z16, Z29
+	VADDPS (DX), Z26, Z26
+	VMOVUPS Z26, (DX)
+	ADDQ R10, DX
+	VADDPS (DX), Z29, Z29
+	VMOVUPS Z29, (DX)
+	ADDQ R10, DX
+	VMOVAPS Z24, Z26
+	VPERMI2PS Z19, Z18, Z26
+	VMOVAPS Z25, Z29
+	VPERMI2PS Z19, Z18, Z29
+	VADDPS (DX), Z26, Z26
+	VMOVUPS Z26, (DX)
+	ADDQ R10, DX
+	VADDPS (DX), Z29, Z29
+	VMOVUPS Z29, (DX)
+	ADDQ R10, DX
+	VMOVAPS Z24, Z26
+	VPERMI2PS Z21, Z20, Z26
+	VMOVAPS Z25, Z29
+	VPERMI2PS Z21, Z20, Z29
+	VADDPS (DX), Z26, Z26
+	VMOVUPS Z26, (DX)
+	ADDQ R10, DX
+	VADDPS (DX), Z29, Z29
+	VMOVUPS Z29, (DX)
+	ADDQ R10, DX
+	VMOVAPS Z24, Z26
+	VPERMI2PS Z23, Z22, Z26
+	VMOVAPS Z25, Z29
+	VPERMI2PS Z23, Z22, Z29
+	VADDPS (DX), Z26, Z26
+	VMOVUPS Z26, (DX)
+	ADDQ R10, DX
+	VADDPS (DX), Z29, Z29
+	VMOVUPS Z29, (DX)
+	ADDQ R10, DX
+	DECQ ntiles+72(FP)
+	JLE  dup_ret
+	MOVQ DX, c+24(FP)
+	MOVQ astep+80(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ taps0-8(SP), AX
+	MOVQ AX, taps+56(FP)
+	MOVQ ntaps0-16(SP), AX
+	MOVQ AX, ntaps+64(FP)
+	JMP  dup_tile
+
+dup_ret:
+	VZEROUPPER
+	RET
+
+// dupidx<> doubles each of a vector's first 8 values (first 64 bytes) or
+// its last 8 (next 64): the lanes of B's row for kernelD24x16.
+DATA dupidx<>+0(SB)/4, $0
+DATA dupidx<>+4(SB)/4, $0
+DATA dupidx<>+8(SB)/4, $1
+DATA dupidx<>+12(SB)/4, $1
+DATA dupidx<>+16(SB)/4, $2
+DATA dupidx<>+20(SB)/4, $2
+DATA dupidx<>+24(SB)/4, $3
+DATA dupidx<>+28(SB)/4, $3
+DATA dupidx<>+32(SB)/4, $4
+DATA dupidx<>+36(SB)/4, $4
+DATA dupidx<>+40(SB)/4, $5
+DATA dupidx<>+44(SB)/4, $5
+DATA dupidx<>+48(SB)/4, $6
+DATA dupidx<>+52(SB)/4, $6
+DATA dupidx<>+56(SB)/4, $7
+DATA dupidx<>+60(SB)/4, $7
+DATA dupidx<>+64(SB)/4, $8
+DATA dupidx<>+68(SB)/4, $8
+DATA dupidx<>+72(SB)/4, $9
+DATA dupidx<>+76(SB)/4, $9
+DATA dupidx<>+80(SB)/4, $10
+DATA dupidx<>+84(SB)/4, $10
+DATA dupidx<>+88(SB)/4, $11
+DATA dupidx<>+92(SB)/4, $11
+DATA dupidx<>+96(SB)/4, $12
+DATA dupidx<>+100(SB)/4, $12
+DATA dupidx<>+104(SB)/4, $13
+DATA dupidx<>+108(SB)/4, $13
+DATA dupidx<>+112(SB)/4, $14
+DATA dupidx<>+116(SB)/4, $14
+DATA dupidx<>+120(SB)/4, $15
+DATA dupidx<>+124(SB)/4, $15
+GLOBL dupidx<>(SB), RODATA|NOPTR, $128
+
 // func winoInput16(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
 //
 // V = B'dB for one 4x4 input tile d, 16 channels at a time for groups

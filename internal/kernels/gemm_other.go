@@ -27,6 +27,10 @@ func tilesStrided(n, cols, kk int, a panelA, astep int, b []float32, ldb int, c 
 
 func stridedB(cols int) bool { return false }
 
+func tilesDup(n, kk int, a panelA, astep int, b []float32, ldb int, c []float32, ldc int) bool {
+	return false
+}
+
 // pairTiles is not called: pairsApply needs AVX-512.
 func pairTiles(n, rows, kk int, a panelA, astep, crows int, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i int) {
 	panic("kernels: the pair kernels need AVX-512")

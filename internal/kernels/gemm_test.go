@@ -244,6 +244,57 @@ func TestPairKernelsAgree(t *testing.T) {
 	}
 }
 
+// kernelD24x16 (tilesDup) gives the sums of the portable product, exactly
+// on exact values: A's rows in place in pairs, one and three stretches
+// (taps), one and two tiles, C accumulated into.
+func TestDupKernelAgrees(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("kernelD24x16 runs with AVX-512 only")
+	}
+	const cols, ldb, ldc = nr / 2, nr/2 + 5, nr/2 + 3
+	for _, kk := range []int{1, 7, 32} {
+		for _, taps := range [][]int{{0}, {0, 61, 7}} {
+			for _, n := range []int{1, 2} {
+				const ks = 37 // A(r, k) at taps[t] + r + k*ks
+				a := panelA{rs: 1, ks: ks, taps: taps}
+				astep := dupRows + 1
+				a.data = make([]float32, (n-1)*astep+a.last(dupRows, kk)+1)
+				for i := range a.data {
+					a.data[i] = float32(i%9 - 4)
+				}
+				b := make([]float32, kk*len(taps)*ldb)
+				for i := range b {
+					b[i] = float32(i%5 - 2)
+				}
+				got := make([]float32, n*dupRows*ldc)
+				for i := range got {
+					got[i] = float32(i % 3)
+				}
+				want := slices.Clone(got)
+				if !tilesDup(n, kk, a, astep, b, ldb, got, ldc) {
+					t.Fatal("tilesDup did not run")
+				}
+				for tile := 0; tile < n; tile++ {
+					for r := 0; r < dupRows; r++ {
+						for j := 0; j < cols; j++ {
+							var s float32
+							for ti, off := range taps {
+								for k := 0; k < kk; k++ {
+									s += a.data[tile*astep+off+r+k*ks] * b[(ti*kk+k)*ldb+j]
+								}
+							}
+							want[(tile*dupRows+r)*ldc+j] += s
+						}
+					}
+				}
+				if i := firstDiff(got, want); i >= 0 {
+					t.Fatalf("k=%d taps=%d tiles=%d: C[%d] = %g, want %g", kk, len(taps), n, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
 // isa names a kernel choice that tests can switch to.
 type isa struct {
 	name string
