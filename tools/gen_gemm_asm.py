@@ -731,9 +731,44 @@ relugrad_loop:
 	RET"""]
 
 
-def bn_backward():
-    return ["""
-// func combineMasked16(grad, y, h, out *float32, rows, groups, ystride int, a, b, k *float32)
+def add_sums(t):
+    """Adds a dot kernel's group of float32 sums (Z0) and of products (Z1)
+    into the float64 sum (BX) and sq (R10), 8 channels at a time through Z4
+    and Z(t)."""
+    return f"""	VCVTPS2PD Y0, Z4
+	VEXTRACTF64X4 $1, Z0, Y{t}
+	VCVTPS2PD Y{t}, Z{t}
+	VADDPD (BX), Z4, Z4
+	VADDPD 64(BX), Z{t}, Z{t}
+	VMOVUPD Z4, (BX)
+	VMOVUPD Z{t}, 64(BX)
+	VCVTPS2PD Y1, Z4
+	VEXTRACTF64X4 $1, Z1, Y{t}
+	VCVTPS2PD Y{t}, Z{t}
+	VADDPD (R10), Z4, Z4
+	VADDPD 64(R10), Z{t}, Z{t}
+	VMOVUPD Z4, (R10)
+	VMOVUPD Z{t}, 64(R10)"""
+
+
+def combine_masked(name, label, relu_of):
+    """BatchNorm's input gradient with its ReLU fused: the mask read from
+    the ReLU's output y (combineMasked16) or recomputed from h
+    (combineReluOf16, relu_of)."""
+    if relu_of:
+        doc = f"""// func {name}(grad, h, out *float32, rows, groups int, a, b, k, scale, shift, gamma, beta *float32)
+//
+// combineMasked16 with gm = grad where v > 0 (ordered), v = ((h*scale +
+// shift)*gamma + beta): normalize16's output from h, its operations in its
+// order, so the mask is the one the ReLU applied. SI, R8, R9 walk grad, h,
+// out; R10..R12 walk a, b, k and R13, R14, R15, DI scale, shift, gamma,
+// beta from their argument slots each row; CX counts rows, DX groups.
+TEXT ·{name}(SB), NOSPLIT, $0-96"""
+        args = {"grad": 0, "h": 8, "out": 16, "rows": 24, "groups": 32, "a": 40, "b": 48, "k": 56}
+        ptrs = [("scale", 64, "R13"), ("shift", 72, "R14"), ("gamma", 80, "R15"), ("beta", 88, "DI")]
+        mask = ["VMULPS (R13), Z2, Z1", "VADDPS (R14), Z1, Z1", "VMULPS (R15), Z1, Z1", "VADDPS (DI), Z1, Z1"]
+    else:
+        doc = f"""// func {name}(grad, y, h, out *float32, rows, groups, ystride int, a, b, k *float32)
 //
 // BatchNorm's input gradient with its ReLU fused: for each of rows rows of
 // 16*groups channels, out = (gm*a + h*b) + k per channel, gm = grad where
@@ -741,47 +776,48 @@ def bn_backward():
 // operations, in its order. y advances ystride bytes a row (0: one row of
 // ones for no mask). SI, DI, R8, R9 walk grad, y, h, out; R10, R11, R12 walk
 // a, b, k from their argument slots each row; CX counts rows, DX groups.
-TEXT ·combineMasked16(SB), NOSPLIT, $0-80
-	MOVQ grad+0(FP), SI
-	MOVQ h+16(FP), R8
-	MOVQ out+24(FP), R9
-	MOVQ rows+32(FP), CX
+TEXT ·{name}(SB), NOSPLIT, $0-80"""
+        args = {"grad": 0, "h": 16, "out": 24, "rows": 32, "groups": 40, "a": 56, "b": 64, "k": 72}
+        ptrs = [("y", 8, "DI")]
+        mask = ["VMOVUPS (DI), Z1"]
+    out = [doc, f"""	MOVQ grad+{args['grad']}(FP), SI
+	MOVQ h+{args['h']}(FP), R8
+	MOVQ out+{args['out']}(FP), R9
+	MOVQ rows+{args['rows']}(FP), CX
 	VPXORD Z31, Z31, Z31
 
-cmb_row:
-	MOVQ groups+40(FP), DX
-	MOVQ y+8(FP), DI
-	MOVQ a+56(FP), R10
-	MOVQ b+64(FP), R11
-	MOVQ k+72(FP), R12
-
-cmb_group:
-	VMOVUPS (DI), Z1
-	VCMPPS $0x1e, Z31, Z1, K1
+{label}_row:
+	MOVQ groups+{args['groups']}(FP), DX"""]
+    w = out.append
+    if not relu_of:
+        w(f"\tMOVQ y+8(FP), DI")
+    for arg in "abk":
+        w(f"\tMOVQ {arg}+{args[arg]}(FP), {dict(a='R10', b='R11', k='R12')[arg]}")
+    if relu_of:
+        for arg, off, reg in ptrs:
+            w(f"\tMOVQ {arg}+{off}(FP), {reg}")
+    w(f"\n{label}_group:\n\tVMOVUPS (R8), Z2")
+    w("\n".join("\t" + m for m in mask))
+    w("""	VCMPPS $0x1e, Z31, Z1, K1
 	VMOVUPS.Z (SI), K1, Z0
 	VMULPS (R10), Z0, Z0
-	VMOVUPS (R8), Z2
 	VMULPS (R11), Z2, Z2
 	VADDPS Z2, Z0, Z0
 	VADDPS (R12), Z0, Z0
-	VMOVUPS Z0, (R9)
-	ADDQ $64, SI
-	ADDQ $64, DI
-	ADDQ $64, R8
-	ADDQ $64, R9
-	ADDQ $64, R10
-	ADDQ $64, R11
-	ADDQ $64, R12
-	DECQ DX
-	JNZ  cmb_group
-	MOVQ y+8(FP), AX
+	VMOVUPS Z0, (R9)""")
+    for reg in ["SI", "R8", "R9", "R10", "R11", "R12"] + [r for _, _, r in ptrs]:
+        w(f"\tADDQ $64, {reg}")
+    w(f"\tDECQ DX\n\tJNZ  {label}_group")
+    if not relu_of:  # y moves by its own stride: 0 for the row of ones
+        w("""	MOVQ y+8(FP), AX
 	ADDQ ystride+48(FP), AX
-	MOVQ AX, y+8(FP)
-	DECQ CX
-	JNZ  cmb_row
-	VZEROUPPER
-	RET
+	MOVQ AX, y+8(FP)""")
+    w(f"\tDECQ CX\n\tJNZ  {label}_row\n\tVZEROUPPER\n\tRET")
+    return out
 
+
+def bn_backward():
+    return combine_masked("combineMasked16", "cmb", False) + ["""
 // func dotMasked16(grad, y, h *float32, rows, groups, ystride int, sum, sq *float64)
 //
 // Adds, per channel of 16*groups, the sums over rows rows (a few: they
@@ -820,20 +856,7 @@ dot_row:
 	ADDQ R9, R8
 	DECQ CX
 	JNZ  dot_row
-	VCVTPS2PD Y0, Z4
-	VEXTRACTF64X4 $1, Z0, Y5
-	VCVTPS2PD Y5, Z5
-	VADDPD (BX), Z4, Z4
-	VADDPD 64(BX), Z5, Z5
-	VMOVUPD Z4, (BX)
-	VMOVUPD Z5, 64(BX)
-	VCVTPS2PD Y1, Z4
-	VEXTRACTF64X4 $1, Z1, Y5
-	VCVTPS2PD Y5, Z5
-	VADDPD (R10), Z4, Z4
-	VADDPD 64(R10), Z5, Z5
-	VMOVUPD Z4, (R10)
-	VMOVUPD Z5, 64(R10)
+""" + add_sums(5) + """
 	ADDQ $128, BX
 	ADDQ $128, R10
 	ADDQ $64, R11
@@ -854,61 +877,7 @@ def bn_backward_relu_of():
     """The fused BatchNorm + ReLU backward kernels with the ReLU's mask
     recomputed from the BatchNorm's input h, as normalize16 computed the
     output the ReLU saw, instead of read from the ReLU's output."""
-    return ["""
-// func combineReluOf16(grad, h, out *float32, rows, groups int, a, b, k, scale, shift, gamma, beta *float32)
-//
-// combineMasked16 with gm = grad where v > 0 (ordered), v = ((h*scale +
-// shift)*gamma + beta): normalize16's output from h, its operations in its
-// order, so the mask is the one the ReLU applied. SI, R8, R9 walk grad, h,
-// out; R10..R12 walk a, b, k and R13, R14, R15, DI scale, shift, gamma,
-// beta from their argument slots each row; CX counts rows, DX groups.
-TEXT ·combineReluOf16(SB), NOSPLIT, $0-96
-	MOVQ grad+0(FP), SI
-	MOVQ h+8(FP), R8
-	MOVQ out+16(FP), R9
-	MOVQ rows+24(FP), CX
-	VPXORD Z31, Z31, Z31
-
-cro_row:
-	MOVQ groups+32(FP), DX
-	MOVQ a+40(FP), R10
-	MOVQ b+48(FP), R11
-	MOVQ k+56(FP), R12
-	MOVQ scale+64(FP), R13
-	MOVQ shift+72(FP), R14
-	MOVQ gamma+80(FP), R15
-	MOVQ beta+88(FP), DI
-
-cro_group:
-	VMOVUPS (R8), Z2
-	VMULPS (R13), Z2, Z1
-	VADDPS (R14), Z1, Z1
-	VMULPS (R15), Z1, Z1
-	VADDPS (DI), Z1, Z1
-	VCMPPS $0x1e, Z31, Z1, K1
-	VMOVUPS.Z (SI), K1, Z0
-	VMULPS (R10), Z0, Z0
-	VMULPS (R11), Z2, Z2
-	VADDPS Z2, Z0, Z0
-	VADDPS (R12), Z0, Z0
-	VMOVUPS Z0, (R9)
-	ADDQ $64, SI
-	ADDQ $64, R8
-	ADDQ $64, R9
-	ADDQ $64, R10
-	ADDQ $64, R11
-	ADDQ $64, R12
-	ADDQ $64, R13
-	ADDQ $64, R14
-	ADDQ $64, R15
-	ADDQ $64, DI
-	DECQ DX
-	JNZ  cro_group
-	DECQ CX
-	JNZ  cro_row
-	VZEROUPPER
-	RET
-
+    return combine_masked("combineReluOf16", "cro", True) + ["""
 // func dotReluOf16(grad, h *float32, rows, groups int, sum, sq *float64, scale, shift, gamma, beta *float32)
 //
 // dotMasked16 with combineReluOf16's mask. One group at a time: SI, R8
@@ -955,20 +924,7 @@ dro_row:
 	ADDQ R9, R8
 	DECQ CX
 	JNZ  dro_row
-	VCVTPS2PD Y0, Z4
-	VEXTRACTF64X4 $1, Z0, Y9
-	VCVTPS2PD Y9, Z9
-	VADDPD (BX), Z4, Z4
-	VADDPD 64(BX), Z9, Z9
-	VMOVUPD Z4, (BX)
-	VMOVUPD Z9, 64(BX)
-	VCVTPS2PD Y1, Z4
-	VEXTRACTF64X4 $1, Z1, Y9
-	VCVTPS2PD Y9, Z9
-	VADDPD (R10), Z4, Z4
-	VADDPD 64(R10), Z9, Z9
-	VMOVUPD Z4, (R10)
-	VMOVUPD Z9, 64(R10)
+""" + add_sums(9) + """
 	ADDQ $128, BX
 	ADDQ $128, R10
 	ADDQ $64, R11

@@ -6701,7 +6701,6 @@ add_loop:
 	JNZ  add_loop
 	VZEROUPPER
 	RET
-
 // func combineMasked16(grad, y, h, out *float32, rows, groups, ystride int, a, b, k *float32)
 //
 // BatchNorm's input gradient with its ReLU fused: for each of rows rows of
@@ -6725,22 +6724,22 @@ cmb_row:
 	MOVQ k+72(FP), R12
 
 cmb_group:
+	VMOVUPS (R8), Z2
 	VMOVUPS (DI), Z1
 	VCMPPS $0x1e, Z31, Z1, K1
 	VMOVUPS.Z (SI), K1, Z0
 	VMULPS (R10), Z0, Z0
-	VMOVUPS (R8), Z2
 	VMULPS (R11), Z2, Z2
 	VADDPS Z2, Z0, Z0
 	VADDPS (R12), Z0, Z0
 	VMOVUPS Z0, (R9)
 	ADDQ $64, SI
-	ADDQ $64, DI
 	ADDQ $64, R8
 	ADDQ $64, R9
 	ADDQ $64, R10
 	ADDQ $64, R11
 	ADDQ $64, R12
+	ADDQ $64, DI
 	DECQ DX
 	JNZ  cmb_group
 	MOVQ y+8(FP), AX
@@ -6817,7 +6816,6 @@ dot_next:
 	JNZ  dot_group
 	VZEROUPPER
 	RET
-
 // func combineReluOf16(grad, h, out *float32, rows, groups int, a, b, k, scale, shift, gamma, beta *float32)
 //
 // combineMasked16 with gm = grad where v > 0 (ordered), v = ((h*scale +
