@@ -29,7 +29,11 @@ func (o *conv2DOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	} else {
 		dk = make([]float32, len(c.w[0].Data)) // frozen: computed and dropped
 	}
-	kernels.ConvBackward(p, c.in[0].Data, c.w[0].Data, c.gout.Data, dxData, dk, db)
+	var res []float32
+	if c.res != nil && dx != nil {
+		res = c.res.Data
+	}
+	kernels.ConvBackwardAdd(p, c.in[0].Data, c.w[0].Data, c.gout.Data, dxData, res, dk, db)
 	return []*tensor.Tensor{dx}, nil
 }
 

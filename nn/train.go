@@ -37,6 +37,10 @@ type backCtx struct {
 	// noInputGrad, for a convolution, says that the gradient of its input
 	// is not wanted (Tape.SkipInputGrads).
 	noInputGrad bool
+	// res, for a convolution, is the gradient its input has so far from
+	// its other readers (nil: none): the input gradient returned includes
+	// it, the sum made as the gradient is written.
+	res *tensor.Tensor
 }
 
 // Tape is a recorded training forward pass: every layer's output and what
@@ -237,14 +241,22 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 		if !l.frozen {
 			gw = l.gradients()
 		}
+		var res *tensor.Tensor
+		if _, conv := l.op.(*conv2DOp); conv {
+			res = grads[l.inputs[0].layer] // the shortcut's, in a residual block
+		}
 		gin, err := bo.backward(backCtx{in: ins, out: t.vals[l], cache: t.caches[l], gout: g,
 			w: l.values(), gw: gw, f: f, logits: fromLogits[l], al: t.al, mask: masks[l], pads: t.padsOf(l),
-			noInputGrad: t.skipInputs && t.readsInput(l)})
+			noInputGrad: t.skipInputs && t.readsInput(l), res: res})
 		if err != nil {
 			return fmt.Errorf("model %q: layer %q (%s) backward: %w", m.name, l.name, l.class, err)
 		}
 		for j, x := range l.inputs {
-			if gin[j] != nil {
+			switch {
+			case gin[j] == nil:
+			case j == 0 && res != nil:
+				grads[x.layer] = gin[j] // res added in
+			default:
 				addGrad(t.al, grads, x.layer, gin[j])
 			}
 		}

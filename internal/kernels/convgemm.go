@@ -219,12 +219,24 @@ func AddBias(x, bias []float32) {
 // gradient of its output: dx (may be nil, then skipped) is overwritten;
 // dkernel and dbias (may be nil) are accumulated into.
 func ConvBackward(p Conv2DParams, in, kernel, dy, dx, dkernel, dbias []float32) {
+	ConvBackwardAdd(p, in, kernel, dy, dx, nil, dkernel, dbias)
+}
+
+// ConvBackwardAdd is ConvBackward with res (nil: none) added to dx: the
+// gradient the input has from its other readers (a residual block's
+// shortcut). By windows or Winograd the sum is made as dx is written, a
+// pass over both saved; elsewhere res is added after.
+func ConvBackwardAdd(p Conv2DParams, in, kernel, dy, dx, res, dkernel, dbias []float32) {
+	if dx != nil && res != nil && !convTransposeByWindows(p) {
+		defer Add(dx, dx, res)
+		res = nil
+	}
 	cg, fg := p.C/p.Groups, p.F/p.Groups
 	k := p.KH * p.KW * cg
 	total := p.N * p.OH * p.OW
 	switch {
 	case dx != nil && convTransposeByWindows(p):
-		convBackwardInput(p, kernel, dy, dx)
+		convBackwardInput(p, kernel, dy, dx, res)
 		dx = nil // done: what is left is the kernel's gradient
 	case dx != nil && convTransposeByPhases(p):
 		convBackwardInputPhases(p, kernel, dy, dx)
@@ -311,19 +323,35 @@ func transposedParams(p Conv2DParams) Conv2DParams {
 		OH: p.H, OW: p.W, Groups: 1}
 }
 
-// convBackwardInput overwrites dx with the gradient of p's input from dy.
-func convBackwardInput(p Conv2DParams, kernel, dy, dx []float32) {
+// convBackwardInput overwrites dx with the gradient of p's input from dy,
+// plus res unless nil.
+func convBackwardInput(p Conv2DParams, kernel, dy, dx, res []float32) {
 	q := transposedParams(p)
 	buf := getBuf(len(kernel))
 	defer putBuf(buf)
 	flipped := *buf // every tap, turned 180 degrees
 	transposedTaps(p, kernel, reversed(p.KH), reversed(p.KW), flipped)
+	var ep *Epilogue
+	if res != nil {
+		ep = &Epilogue{Bias: zeros(p.C), Res: res, LdRes: p.C}
+	}
 	if winogradTrains(q) {
-		withWinogradKernel(q, flipped, func(wk *WinogradKernel) { WinogradConv(q, dy, wk, dx, nil) })
+		withWinogradKernel(q, flipped, func(wk *WinogradKernel) { WinogradConv(q, dy, wk, dx, ep) })
 		return
 	}
-	withWindowKernel(q, flipped, func(w *PackedB) { convWindow(q, dy, w, dx, nil) })
+	withWindowKernel(q, flipped, func(w *PackedB) { convWindow(q, dy, w, dx, ep) })
 }
+
+// zeros returns n zeros, shared read-only: the bias of an epilogue that
+// only adds a residual (adding zero changes no sum).
+func zeros(n int) []float32 {
+	if n <= len(zeroRow) {
+		return zeroRow[:n]
+	}
+	return make([]float32, n)
+}
+
+var zeroRow = make([]float32, 2048)
 
 // reversed returns n-1, ..., 1, 0.
 func reversed(n int) []int {

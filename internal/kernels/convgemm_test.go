@@ -153,6 +153,16 @@ func TestConvBackwardMatchesNaive(t *testing.T) {
 				}
 			}
 		}
+		// With another gradient of the input added in: the same sums.
+		rr := rand.New(rand.NewPCG(uint64(i), 9)) // r's draws stay those of the cases above
+		res := randSlice(rr, len(in))
+		dxRes := randSlice(rr, len(in))
+		ConvBackwardAdd(p, in, k, dy, dxRes, res, make([]float32, len(k)), nil)
+		for j, v := range dxRes {
+			if want := dx[j] + res[j]; v != want {
+				t.Fatalf("case %d: dx[%d] + res = %v, want %v", i, j, v, want)
+			}
+		}
 	}
 }
 
