@@ -175,7 +175,16 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 				for j0 := 0; j0 < p.F; j0 += nr {
 					bpanel := w.data[k0*np*nr+(j0/nr)*nr*kt:]
 					cols := min(nr, p.F-j0)
-					a := panelA{data: padded, rs: p.SW * p.C, ks: 1, taps: offs[bi]}
+					// n tiles of rows from output pixel i, A at off in padded,
+					// each next tile's astep floats on and crows rows down.
+					tiles := func(n, rows, i, off, astep, crows int) {
+						a := panelA{data: padded[off:], rs: p.SW * p.C, ks: 1, taps: offs[bi]}
+						if w.pairs {
+							pairTiles(n, rows, b.kk, a, astep, crows, bpanel, out[i*p.F:], p.F, acc, last, i)
+							return
+						}
+						tilesOf(n, rows, b.kk, a, astep, crows, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)
+					}
 					if down := c1 - c0; down >= rowCalls(p.OW) {
 						// Each tile of an output row and the same one of the
 						// chunk's other rows in one call: ResNet-20's 32-wide
@@ -183,12 +192,7 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 						// fixed cost of as much as a sixth of their work.
 						for ox := 0; ox < p.OW; {
 							rows := panelRows(p.OW - ox)
-							i := c0*p.OW + ox
-							if w.pairs {
-								pairTiles(down, rows, b.kk, a.shift(ox*p.SW*p.C), p.SH*row, p.OW, bpanel, out[i*p.F:], p.F, acc, last, i)
-							} else {
-								tilesOf(down, rows, b.kk, a.shift(ox*p.SW*p.C), p.SH*row, p.OW, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)
-							}
+							tiles(down, rows, c0*p.OW+ox, ox*p.SW*p.C, p.SH*row, p.OW)
 							ox += rows
 						}
 						continue
@@ -197,16 +201,11 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 						base := (orow - c0) * p.SH * row
 						for ox := 0; ox < p.OW; {
 							rows := panelRows(p.OW - ox)
-							i := orow*p.OW + ox
 							n := 1
 							if rows == mr {
 								n = fullTiles(p.OW - ox)
 							}
-							if w.pairs {
-								pairTiles(n, rows, b.kk, a.shift(base+ox*p.SW*p.C), mr*p.SW*p.C, mr, bpanel, out[i*p.F:], p.F, acc, last, i)
-							} else {
-								tilesOf(n, rows, b.kk, a.shift(base+ox*p.SW*p.C), mr*p.SW*p.C, mr, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)
-							}
+							tiles(n, rows, orow*p.OW+ox, base+ox*p.SW*p.C, mr*p.SW*p.C, mr)
 							ox += n * rows
 						}
 					}
