@@ -407,47 +407,31 @@ func (p *Plan) chooseWinograd(st *pstep, h, w, c int) {
 		st.wino = kernels.WinogradKernelFromPacked(p.mem, st.packed, c, kernels.WinogradTile(kp))
 		st.packed = nil
 	case b > 1:
-		st.large = winogradTiers(kp, b)
+		st.large = &largeWinograd{batch: b, kp: kp}
 	}
 }
 
 // largeWinograd is a step's Winograd kernels for batches of at least
-// tiers[0].batch images, each made when the first batch it serves comes:
-// a larger batch may take a larger tile (7x7 outputs: F(2x2, 3x3) from 2
-// images, F(4x4, 3x3) from 16).
-type largeWinograd struct{ tiers []*winogradTier }
-
-type winogradTier struct {
-	batch, tile int
-	once        sync.Once
-	k           *kernels.WinogradKernel
+// batch images, one for each tile size such batches take (7x7 outputs:
+// F(2x2, 3x3) from 2 images, F(4x4, 3x3) from 16), each made when the
+// first batch it serves comes.
+type largeWinograd struct {
+	batch int
+	kp    kernels.Conv2DParams // the convolution of one image
+	forms [2]struct {          // F(2x2, 3x3), F(4x4, 3x3)
+		once sync.Once
+		k    *kernels.WinogradKernel
+	}
 }
 
-// maxTierBatch bounds the batches winogradTiers looks through for a change
-// of tile.
-const maxTierBatch = 1 << 12
-
-// winogradTiers lists the tiles p (p.N aside) runs by from batch on.
-func winogradTiers(p kernels.Conv2DParams, batch int) *largeWinograd {
-	l := &largeWinograd{}
-	for n := batch; n <= maxTierBatch; n++ {
-		p.N = n
-		if t := kernels.WinogradTile(p); len(l.tiers) == 0 || t != l.tiers[len(l.tiers)-1].tile {
-			l.tiers = append(l.tiers, &winogradTier{batch: n, tile: t})
-		}
+// tile is the Winograd tile side a batch of n runs by, or 0: none.
+func (l *largeWinograd) tile(n int) int {
+	if n < l.batch {
+		return 0
 	}
-	return l
-}
-
-// tier returns the tier that serves a batch of n (nil: none does).
-func (l *largeWinograd) tier(n int) *winogradTier {
-	var t *winogradTier
-	for _, c := range l.tiers {
-		if n >= c.batch {
-			t = c
-		}
-	}
-	return t
+	kp := l.kp
+	kp.N = n
+	return kernels.WinogradTile(kp)
 }
 
 // winogradFor returns the Winograd kernel st runs a batch of n images with
@@ -456,12 +440,13 @@ func (p *Plan) winogradFor(st *pstep, n int, kp kernels.Conv2DParams) *kernels.W
 	if st.wino != nil || st.large == nil {
 		return st.wino
 	}
-	t := st.large.tier(n)
-	if t == nil {
+	t := st.large.tile(n)
+	if t == 0 {
 		return nil
 	}
-	t.once.Do(func() { t.k = kernels.WinogradKernelFromPacked(p.mem, st.packed, kp.C, t.tile) })
-	return t.k
+	f := &st.large.forms[t/4]
+	f.once.Do(func() { f.k = kernels.WinogradKernelFromPacked(p.mem, st.packed, kp.C, t) })
+	return f.k
 }
 
 // WinogradLayers is the number of convolutions the plan runs by Winograd
@@ -556,9 +541,7 @@ func (st *pstep) winogradTile(n int) int {
 		return st.wino.Tile()
 	}
 	if st.large != nil {
-		if t := st.large.tier(n); t != nil {
-			return t.tile
-		}
+		return st.large.tile(n)
 	}
 	return 0
 }
