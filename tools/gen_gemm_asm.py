@@ -731,10 +731,11 @@ relugrad_loop:
 	RET"""]
 
 
-def add_sums(t):
+def add_sums():
     """Adds a dot kernel's group of float32 sums (Z0) and of products (Z1)
     into the float64 sum (BX) and sq (R10), 8 channels at a time through Z4
-    and Z(t)."""
+    and Z9."""
+    t = 9
     return f"""	VCVTPS2PD Y0, Z4
 	VEXTRACTF64X4 $1, Z0, Y{t}
 	VCVTPS2PD Y{t}, Z{t}
@@ -749,6 +750,85 @@ def add_sums(t):
 	VADDPD 64(R10), Z{t}, Z{t}
 	VMOVUPD Z4, (R10)
 	VMOVUPD Z{t}, 64(R10)"""
+
+
+def dot_masked(name, label, relu_of):
+    """BatchNorm's sums for its input gradient with its ReLU fused, the mask
+    read from y (dotMasked16) or recomputed from h (dotReluOf16, relu_of)."""
+    if relu_of:
+        doc = f"""// func {name}(grad, h *float32, rows, groups int, sum, sq *float64, scale, shift, gamma, beta *float32)
+//
+// dotMasked16 with combineReluOf16's mask. One group at a time: SI, R8
+// walk its column of grad, h by R9 = the row stride; Z0 and Z1 sum; Z5..Z8
+// hold the group's scale, shift, gamma, beta; CX counts rows, DX groups;
+// BX, R10 walk sum and sq; R11, R13 hold the group's first grad, h; R12,
+// R14, R15, DI walk scale, shift, gamma, beta.
+TEXT ·{name}(SB), NOSPLIT, $0-80"""
+        args = {"grad": 0, "h": 8, "rows": 16, "groups": 24, "sum": 32, "sq": 40}
+        params = [("scale", 48, "R12", "Z5"), ("shift", 56, "R14", "Z6"), ("gamma", 64, "R15", "Z7"), ("beta", 72, "DI", "Z8")]
+        mask = ["VMULPS Z5, Z2, Z4", "VADDPS Z6, Z4, Z4", "VMULPS Z7, Z4, Z4", "VADDPS Z8, Z4, Z4"]
+    else:
+        doc = f"""// func {name}(grad, y, h *float32, rows, groups, ystride int, sum, sq *float64)
+//
+// Adds, per channel of 16*groups, the sums over rows rows (a few: they
+// are summed in float32) of gm and gm*h, gm = grad where y > 0 (ordered),
+// into the float64 sum and sq. y advances ystride bytes a row (0: ones).
+// One group at a time: SI, DI, R8 walk its column of grad, y, h by R9 = the
+// row stride; Z0 and Z1 sum; CX counts rows, DX groups; BX, R10 walk sum
+// and sq; R11, R12, R13 hold the group's first grad, y, h.
+TEXT ·{name}(SB), NOSPLIT, $0-64"""
+        args = {"grad": 0, "h": 16, "rows": 24, "groups": 32, "sum": 48, "sq": 56}
+        params = []
+        mask = ["VMOVUPS (DI), Z4"]
+    out = [doc, f"""	MOVQ grad+{args['grad']}(FP), R11
+	MOVQ h+{args['h']}(FP), R13
+	MOVQ groups+{args['groups']}(FP), DX
+	MOVQ DX, R9
+	SHLQ $6, R9
+	MOVQ sum+{args['sum']}(FP), BX
+	MOVQ sq+{args['sq']}(FP), R10"""]
+    w = out.append
+    if not relu_of:
+        w("\tMOVQ y+8(FP), R12")
+    for arg, off, reg, _ in params:
+        w(f"\tMOVQ {arg}+{off}(FP), {reg}")
+    w(f"""	VPXORD Z31, Z31, Z31
+
+{label}_group:
+	MOVQ R11, SI
+	MOVQ R13, R8
+	MOVQ rows+{args['rows']}(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1""")
+    if not relu_of:
+        w("\tMOVQ R12, DI")
+    for _, _, reg, z in params:
+        w(f"\tVMOVUPS ({reg}), {z}")
+    w(f"\n{label}_row:\n\tVMOVUPS (R8), Z2")
+    w("\n".join("\t" + m for m in mask))
+    w("""	VCMPPS $0x1e, Z31, Z4, K1
+	VMOVUPS.Z (SI), K1, Z3
+	VADDPS Z3, Z0, Z0
+	VFMADD231PS Z2, Z3, Z1
+	ADDQ R9, SI
+	ADDQ R9, R8""")
+    if not relu_of:
+        w("\tADDQ ystride+40(FP), DI")
+    w(f"\tDECQ CX\n\tJNZ  {label}_row")
+    w(add_sums())
+    w("\tADDQ $128, BX\n\tADDQ $128, R10\n\tADDQ $64, R11\n\tADDQ $64, R13")
+    if relu_of:
+        for _, _, reg, _ in params:
+            w(f"\tADDQ $64, {reg}")
+    else:  # y moves by its own stride: 0 for the row of ones
+        w(f"""	MOVQ ystride+40(FP), AX
+	TESTQ AX, AX
+	JZ   {label}_next
+	ADDQ $64, R12
+
+{label}_next:""")
+    w(f"\tDECQ DX\n\tJNZ  {label}_group\n\tVZEROUPPER\n\tRET")
+    return out
 
 
 def combine_masked(name, label, relu_of):
@@ -817,126 +897,14 @@ TEXT ·{name}(SB), NOSPLIT, $0-80"""
 
 
 def bn_backward():
-    return combine_masked("combineMasked16", "cmb", False) + ["""
-// func dotMasked16(grad, y, h *float32, rows, groups, ystride int, sum, sq *float64)
-//
-// Adds, per channel of 16*groups, the sums over rows rows (a few: they
-// are summed in float32) of gm and gm*h, gm = grad where y > 0 (ordered),
-// into the float64 sum and sq. y advances ystride bytes a row (0: ones).
-// One group at a time: SI, DI, R8 walk its column of grad, y, h by R9 = the
-// row stride; Z0 and Z1 sum; CX counts rows, DX groups; BX, R10 walk sum
-// and sq; R11, R12, R13 hold the group's first grad, y, h.
-TEXT ·dotMasked16(SB), NOSPLIT, $0-64
-	MOVQ grad+0(FP), R11
-	MOVQ y+8(FP), R12
-	MOVQ h+16(FP), R13
-	MOVQ groups+32(FP), DX
-	MOVQ DX, R9
-	SHLQ $6, R9
-	MOVQ sum+48(FP), BX
-	MOVQ sq+56(FP), R10
-	VPXORD Z31, Z31, Z31
-
-dot_group:
-	MOVQ R11, SI
-	MOVQ R12, DI
-	MOVQ R13, R8
-	MOVQ rows+24(FP), CX
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-
-dot_row:
-	VMOVUPS (DI), Z2
-	VCMPPS $0x1e, Z31, Z2, K1
-	VMOVUPS.Z (SI), K1, Z3
-	VADDPS Z3, Z0, Z0
-	VFMADD231PS (R8), Z3, Z1
-	ADDQ R9, SI
-	ADDQ ystride+40(FP), DI
-	ADDQ R9, R8
-	DECQ CX
-	JNZ  dot_row
-""" + add_sums(5) + """
-	ADDQ $128, BX
-	ADDQ $128, R10
-	ADDQ $64, R11
-	MOVQ ystride+40(FP), AX
-	TESTQ AX, AX
-	JZ   dot_next
-	ADDQ $64, R12
-
-dot_next:
-	ADDQ $64, R13
-	DECQ DX
-	JNZ  dot_group
-	VZEROUPPER
-	RET"""]
+    return combine_masked("combineMasked16", "cmb", False) + dot_masked("dotMasked16", "dot", False)
 
 
 def bn_backward_relu_of():
     """The fused BatchNorm + ReLU backward kernels with the ReLU's mask
     recomputed from the BatchNorm's input h, as normalize16 computed the
     output the ReLU saw, instead of read from the ReLU's output."""
-    return combine_masked("combineReluOf16", "cro", True) + ["""
-// func dotReluOf16(grad, h *float32, rows, groups int, sum, sq *float64, scale, shift, gamma, beta *float32)
-//
-// dotMasked16 with combineReluOf16's mask. One group at a time: SI, R8
-// walk its column of grad, h by R9 = the row stride; Z0 and Z1 sum; Z5..Z8
-// hold the group's scale, shift, gamma, beta; CX counts rows, DX groups;
-// BX, R10 walk sum and sq; R11, R13 hold the group's first grad, h; R12,
-// R14, R15, DI walk scale, shift, gamma, beta.
-TEXT ·dotReluOf16(SB), NOSPLIT, $0-80
-	MOVQ grad+0(FP), R11
-	MOVQ h+8(FP), R13
-	MOVQ groups+24(FP), DX
-	MOVQ DX, R9
-	SHLQ $6, R9
-	MOVQ sum+32(FP), BX
-	MOVQ sq+40(FP), R10
-	MOVQ scale+48(FP), R12
-	MOVQ shift+56(FP), R14
-	MOVQ gamma+64(FP), R15
-	MOVQ beta+72(FP), DI
-	VPXORD Z31, Z31, Z31
-
-dro_group:
-	MOVQ R11, SI
-	MOVQ R13, R8
-	MOVQ rows+16(FP), CX
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VMOVUPS (R12), Z5
-	VMOVUPS (R14), Z6
-	VMOVUPS (R15), Z7
-	VMOVUPS (DI), Z8
-
-dro_row:
-	VMOVUPS (R8), Z2
-	VMULPS Z5, Z2, Z4
-	VADDPS Z6, Z4, Z4
-	VMULPS Z7, Z4, Z4
-	VADDPS Z8, Z4, Z4
-	VCMPPS $0x1e, Z31, Z4, K1
-	VMOVUPS.Z (SI), K1, Z3
-	VADDPS Z3, Z0, Z0
-	VFMADD231PS Z2, Z3, Z1
-	ADDQ R9, SI
-	ADDQ R9, R8
-	DECQ CX
-	JNZ  dro_row
-""" + add_sums(9) + """
-	ADDQ $128, BX
-	ADDQ $128, R10
-	ADDQ $64, R11
-	ADDQ $64, R13
-	ADDQ $64, R12
-	ADDQ $64, R14
-	ADDQ $64, R15
-	ADDQ $64, DI
-	DECQ DX
-	JNZ  dro_group
-	VZEROUPPER
-	RET"""]
+    return combine_masked("combineReluOf16", "cro", True) + dot_masked("dotReluOf16", "dro", True)
 
 
 def dup_kernel():

@@ -6749,7 +6749,6 @@ cmb_group:
 	JNZ  cmb_row
 	VZEROUPPER
 	RET
-
 // func dotMasked16(grad, y, h *float32, rows, groups, ystride int, sum, sq *float64)
 //
 // Adds, per channel of 16*groups, the sums over rows rows (a few: they
@@ -6760,58 +6759,59 @@ cmb_group:
 // and sq; R11, R12, R13 hold the group's first grad, y, h.
 TEXT ·dotMasked16(SB), NOSPLIT, $0-64
 	MOVQ grad+0(FP), R11
-	MOVQ y+8(FP), R12
 	MOVQ h+16(FP), R13
 	MOVQ groups+32(FP), DX
 	MOVQ DX, R9
 	SHLQ $6, R9
 	MOVQ sum+48(FP), BX
 	MOVQ sq+56(FP), R10
+	MOVQ y+8(FP), R12
 	VPXORD Z31, Z31, Z31
 
 dot_group:
 	MOVQ R11, SI
-	MOVQ R12, DI
 	MOVQ R13, R8
 	MOVQ rows+24(FP), CX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
+	MOVQ R12, DI
 
 dot_row:
-	VMOVUPS (DI), Z2
-	VCMPPS $0x1e, Z31, Z2, K1
+	VMOVUPS (R8), Z2
+	VMOVUPS (DI), Z4
+	VCMPPS $0x1e, Z31, Z4, K1
 	VMOVUPS.Z (SI), K1, Z3
 	VADDPS Z3, Z0, Z0
-	VFMADD231PS (R8), Z3, Z1
+	VFMADD231PS Z2, Z3, Z1
 	ADDQ R9, SI
-	ADDQ ystride+40(FP), DI
 	ADDQ R9, R8
+	ADDQ ystride+40(FP), DI
 	DECQ CX
 	JNZ  dot_row
 	VCVTPS2PD Y0, Z4
-	VEXTRACTF64X4 $1, Z0, Y5
-	VCVTPS2PD Y5, Z5
+	VEXTRACTF64X4 $1, Z0, Y9
+	VCVTPS2PD Y9, Z9
 	VADDPD (BX), Z4, Z4
-	VADDPD 64(BX), Z5, Z5
+	VADDPD 64(BX), Z9, Z9
 	VMOVUPD Z4, (BX)
-	VMOVUPD Z5, 64(BX)
+	VMOVUPD Z9, 64(BX)
 	VCVTPS2PD Y1, Z4
-	VEXTRACTF64X4 $1, Z1, Y5
-	VCVTPS2PD Y5, Z5
+	VEXTRACTF64X4 $1, Z1, Y9
+	VCVTPS2PD Y9, Z9
 	VADDPD (R10), Z4, Z4
-	VADDPD 64(R10), Z5, Z5
+	VADDPD 64(R10), Z9, Z9
 	VMOVUPD Z4, (R10)
-	VMOVUPD Z5, 64(R10)
+	VMOVUPD Z9, 64(R10)
 	ADDQ $128, BX
 	ADDQ $128, R10
 	ADDQ $64, R11
+	ADDQ $64, R13
 	MOVQ ystride+40(FP), AX
 	TESTQ AX, AX
 	JZ   dot_next
 	ADDQ $64, R12
 
 dot_next:
-	ADDQ $64, R13
 	DECQ DX
 	JNZ  dot_group
 	VZEROUPPER
@@ -6869,7 +6869,6 @@ cro_group:
 	JNZ  cro_row
 	VZEROUPPER
 	RET
-
 // func dotReluOf16(grad, h *float32, rows, groups int, sum, sq *float64, scale, shift, gamma, beta *float32)
 //
 // dotMasked16 with combineReluOf16's mask. One group at a time: SI, R8
