@@ -293,9 +293,9 @@ func TestPlanConsumesWeights(t *testing.T) {
 }
 
 // Small outputs go by Winograd only from the batch where it pays (ResNet-20's
-// 8x8 stage from two images on, by F(4x4) from 16), its kernels made on
-// first use; one image keeps the matrix products. All give the reference's
-// results.
+// 8x8 stage from two images on, by F(4x4) from 16; its narrow 16x16x32
+// stage by F(4x4) from 4), its kernels made on first use; one image keeps
+// the matrix products. All give the reference's results.
 func TestPlanWinogradFromBatch(t *testing.T) {
 	stage3 := kernels.Conv2DParams{N: 1, H: 8, W: 8, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1, OH: 8, OW: 8}
 	if kernels.WinogradMinBatch(stage3) == 0 {
@@ -311,7 +311,7 @@ func TestPlanWinogradFromBatch(t *testing.T) {
 	if two <= one {
 		t.Fatalf("Winograd layers: %d for one image, %d for two; want more for two", one, two)
 	}
-	for _, n := range []int{1, 2, 1, 3, 16} {
+	for _, n := range []int{1, 2, 1, 3, 4, 16} {
 		x := tensor.New(n, 32, 32, 3)
 		copy(x.Data, testgen.Uniform("x", len(x.Data)))
 		want, err := m.Predict(x)
@@ -331,9 +331,10 @@ func TestPlanWinogradFromBatch(t *testing.T) {
 				large++
 			}
 		}
-		// The 8x8 stage's F(2x2) tiles give way to F(4x4)'s from 16 images
-		// (64 of its tiles): its five stride-1 convolutions.
-		if want := map[bool]int{false: 0, true: 5}[n >= 16]; large != want {
+		// Five stride-1 convolutions a stage: the 16x16x32 stage's by
+		// F(4x4) from 4 images, the 8x8 stage's F(2x2) tiles giving way to
+		// F(4x4)'s from 16 (64 tiles each).
+		if want := 5*min(1, n/4) + 5*min(1, n/16); large != want {
 			t.Errorf("batch %d: %d steps by F(4x4), want %d", n, large, want)
 		}
 		if wino != plan.WinogradLayers(n) {

@@ -49,7 +49,7 @@ func TestConvForwardMatchesReference(t *testing.T) {
 			}
 		}
 	}
-	for _, p := range transposeCases[len(transposeCases)-2:] {
+	for _, p := range transposeCases[len(transposeCases)-3:] {
 		if useAVX512 && !winogradTrains(withOut(p)) {
 			t.Errorf("%+v does not go by Winograd in training", p)
 		}
@@ -97,6 +97,7 @@ var transposeCases = []Conv2DParams{
 	// By Winograd in training, where it pays (with AVX-512): F(2x2) and F(4x4).
 	{N: 16, H: 14, W: 14, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
 	{N: 4, H: 28, W: 28, C: 64, KH: 3, KW: 3, F: 80, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+	{N: 12, H: 16, W: 16, C: 32, KH: 3, KW: 3, F: 32, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1}, // narrow: F(4x4) only
 }
 
 // The gradients match a float64 scatter through every tap, by im2col and
@@ -295,6 +296,30 @@ func TestWinogradTile(t *testing.T) {
 		p := Conv2DParams{N: c.n, OH: c.size, OW: c.size, C: c.c, F: c.c, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1}
 		if got := WinogradTile(p); got != c.want {
 			t.Errorf("%d images of %dx%dx%d: tile %d, want %d", c.n, c.size, c.size, c.c, got, c.want)
+		}
+	}
+}
+
+// Winograd pays from one image on for large outputs, from the batch
+// whose tiles are enough for small ones, and for narrow layers only by
+// F(4x4), which WinogradTile then takes.
+func TestWinogradMinBatch(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("Winograd pays only with the AVX-512 transforms")
+	}
+	for _, c := range []struct{ size, c, want int }{
+		{56, 64, 1}, {14, 256, 1}, {7, 512, 2}, {8, 64, 2},
+		{32, 32, 1}, {16, 32, 4}, {8, 32, 16}, // narrow: 64 4x4 tiles
+		{14, 32, 0}, // narrow, and F(4x4)'s tiles overhang
+		{32, 16, 0}, {16, 48, 4}, {16, 40, 0},
+	} {
+		p := Conv2DParams{N: 1, OH: c.size, OW: c.size, C: c.c, F: c.c, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1}
+		got := WinogradMinBatch(p)
+		if got != c.want {
+			t.Errorf("%dx%dx%d: from batch %d, want %d", c.size, c.size, c.c, got, c.want)
+		}
+		if p.N = got; got > 0 && c.c < minWinogradChannels && WinogradTile(p) != 4 {
+			t.Errorf("%dx%dx%d: %d images take tile %d, want 4", c.size, c.size, c.c, got, WinogradTile(p))
 		}
 	}
 }

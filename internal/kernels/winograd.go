@@ -39,6 +39,15 @@ const minWinogradTiles = 32
 // 1.76-1.81 against 1.32-1.41 (three interleaved runs).
 const minWinogradChannels = 64
 
+// minWinograd4Channels is the fewest channels in and out for which
+// F(4x4, 3x3) alone, with its four times fewer multiplications, beats the
+// matrix products, on minWinograd4Tiles tiles or more. ResNet-20's
+// 16x16x32 layers at batch 128 (BenchmarkConvTrainR20, interleaved test
+// binaries): forward 1.62-1.69 ms by matrix products against 1.08-1.16,
+// both gradients 3.28-3.42 against 2.87-3.03; its 32x32x16 ones lose
+// (forward 1.71-1.74 against 1.95-2.05).
+const minWinograd4Channels = 32
+
 // WinogradMinBatch is the smallest batch from which Winograd beats the
 // matrix-product convolution for p (p.N aside) on this CPU, or 0 where it
 // never does. Measured on Zen 5 with AVX-512 (BenchmarkConvWinograd3x3
@@ -46,11 +55,24 @@ const minWinogradChannels = 64
 // outputs from 56x56 down to 14x14; smaller outputs, whose 2x2 tiles
 // waste more (16 tiles for 7x7 outputs), from minWinogradTiles tiles on.
 // Without the vector transforms it loses everywhere, and so it does with
-// fewer than minWinogradChannels channels in or out.
+// fewer than minWinograd4Channels channels in or out, and by F(2x2) with
+// fewer than minWinogradChannels.
 func WinogradMinBatch(p Conv2DParams) int {
 	if !WinogradApplies(p) || !useAVX512 || p.C%16 != 0 || p.F%16 != 0 || p.OH < 1 || p.OW < 1 ||
-		p.C < minWinogradChannels || p.F < minWinogradChannels {
+		p.C < minWinograd4Channels || p.F < minWinograd4Channels {
 		return 0
+	}
+	if p.C < minWinogradChannels || p.F < minWinogradChannels {
+		// Narrow: only by F(4x4), from the batch WinogradTile takes it at.
+		t2 := ((p.OH + 1) / 2) * ((p.OW + 1) / 2)
+		t4 := ((p.OH + 3) / 4) * ((p.OW + 3) / 4)
+		if 2*16*t2 < 3*36*t4 {
+			return 0
+		}
+		if p.OH >= 28 && p.OW >= 28 {
+			return 1
+		}
+		return (minWinograd4Tiles + t4 - 1) / t4
 	}
 	if p.OH >= 14 && p.OW >= 14 {
 		return 1
