@@ -500,6 +500,71 @@ wino4in_loop:
     return out
 
 
+def wino4_grad_col(w, x, y, tmp):
+    """A on four vectors x into six y, as winograd4.go's wino4Grad: the
+    4s and 2s are doublings, so each result has one rounding a sum."""
+    p, q, r, t = tmp[:4]
+    w(f"\tVADDPS {x[2]}, {x[0]}, {p}\n\tVADDPS {x[3]}, {x[1]}, {q}")  # p = x0 + x2, q = x1 + x3
+    w(f"\tVADDPS {q}, {p}, {y[1]}\n\tVSUBPS {q}, {p}, {y[2]}")  # p + q, p - q
+    w(f"\tVADDPS {x[2]}, {x[2]}, {r}\n\tVADDPS {r}, {r}, {r}")
+    w(f"\tVADDPS {r}, {x[0]}, {r}")  # r = x0 + 4x2
+    w(f"\tVADDPS {x[3]}, {x[3]}, {t}\n\tVADDPS {t}, {t}, {t}")
+    w(f"\tVADDPS {t}, {x[1]}, {t}\n\tVADDPS {t}, {t}, {t}")  # t = 2(x1 + 4x3)
+    w(f"\tVADDPS {t}, {r}, {y[3]}\n\tVSUBPS {t}, {r}, {y[4]}")  # r + t, r - t
+    w(f"\tVMOVAPS {x[0]}, {y[0]}\n\tVMOVAPS {x[3]}, {y[5]}")
+
+
+def wino4_grad():
+    """The transform of a 4x4 tile of dy for F(4x4,3x3)'s kernel gradient."""
+    out = ["""
+// func winoGrad4x16(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int, scratch *float32)
+//
+// M = A g A' for one 4x4 tile g of an output's gradient (A the 6x4 matrix
+// whose transpose A' is F(4x4, 3x3)'s output transform), 16 channels at a
+// time for groups steps: g[i][j] at src + i*rowStride + j*pixStride, M[6a+b]
+// stored at dst + (6a+b)*eStride (bytes). First A g, a column at a time into
+// the 24 vectors at scratch (t[a][j] at 64*(4a+j)), then each row of it
+// times A'. SI walks the channel groups of src, DI of dst; AX walks a
+// column's rows, BX the stores; DX is scratch; CX counts the groups. Z0..Z3
+// take four values, Z4..Z9 their transform, Z12..Z15 are temporaries.
+TEXT ·winoGrad4x16(SB), NOSPLIT, $0-56
+	MOVQ groups+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ rowStride+16(FP), R8
+	MOVQ pixStride+24(FP), R9
+	MOVQ dst+32(FP), DI
+	MOVQ eStride+40(FP), R10
+	MOVQ scratch+48(FP), DX
+
+wino4grad_loop:
+	MOVQ SI, BX"""]
+    w = out.append
+    x = [f"Z{i}" for i in range(4)]
+    y = [f"Z{4 + i}" for i in range(6)]
+    tmp = [f"Z{12 + i}" for i in range(4)]
+    for j in range(4):
+        w("\tMOVQ BX, AX")
+        for i in range(4):
+            w(f"\tVMOVUPS (AX), {x[i]}")
+            if i < 3:
+                w("\tADDQ R8, AX")
+        wino4_grad_col(w, x, y, tmp)
+        for a in range(6):
+            w(f"\tVMOVUPS {y[a]}, {64 * (4 * a + j)}(DX)")
+        if j < 3:
+            w("\tADDQ R9, BX")
+    w("\tMOVQ DI, BX")
+    for a in range(6):
+        for j in range(4):
+            w(f"\tVMOVUPS {64 * (4 * a + j)}(DX), {x[j]}")
+        wino4_grad_col(w, x, y, tmp)
+        for b in range(6):
+            w(f"\tVMOVUPS {y[b]}, (BX)")
+            w("\tADDQ R10, BX")
+    w("\tADDQ $64, SI\n\tADDQ $64, DI\n\tDECQ CX\n\tJNZ  wino4grad_loop\n\tVZEROUPPER\n\tRET")
+    return out
+
+
 def wino4_output():
     """Winograd F(4x4,3x3) output transform of one tile with the epilogue."""
     out = [f"""
@@ -1188,6 +1253,7 @@ def main():
     lines += wino_output()
     lines += wino4_input()
     lines += wino4_output()
+    lines += wino4_grad()
     lines += max_into()
     lines += max_windows()
     lines += relu()

@@ -243,7 +243,11 @@ func ConvBackwardAdd(p Conv2DParams, in, kernel, dy, dx, res, dkernel, dbias []f
 		dx = nil
 	}
 	if windowKernelGrad(p) {
-		convBackwardKernel(p, in, dy, dkernel)
+		if winogradKernelGrads(p) {
+			convBackwardKernelWinograd(p, in, dy, dkernel)
+		} else {
+			convBackwardKernel(p, in, dy, dkernel)
+		}
 		if dx == nil {
 			if dbias != nil {
 				SumRows(dy, dbias)

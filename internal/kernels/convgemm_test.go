@@ -115,6 +115,15 @@ func TestConvBackwardMatchesNaive(t *testing.T) {
 		// tiles) and 64 (two 12x32 panels, F floats apart).
 		Conv2DParams{N: 3, H: 9, W: 10, C: 16, KH: 3, KW: 3, F: 16, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
 		Conv2DParams{N: 2, H: 6, W: 7, C: 4, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1})
+	// Kernel gradients by Winograd (with AVX-512): the narrow case of
+	// transposeCases, and 4x4 tiles overhanging a 7x7 output.
+	winoGrad := Conv2DParams{N: 63, H: 7, W: 7, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1}
+	for _, p := range []Conv2DParams{winoGrad, transposeCases[len(transposeCases)-1]} {
+		if useAVX512 && !winogradKernelGrads(withOut(p)) {
+			t.Fatalf("%+v: kernel gradient not by Winograd", p)
+		}
+	}
+	cases = append(cases, winoGrad)
 	// Input gradients by phases: a 1x1 at stride 2 (phases no tap
 	// reaches), no padding before (Keras' "same" at stride 2), stride 3,
 	// and strides that differ.

@@ -5,19 +5,25 @@ import (
 	"testing"
 )
 
-// ResNet-20's training convolutions at batch 128, their inputs cycling
-// through copies so that each comes from memory as in a training step.
-var r20Convs = []struct {
+// Training convolutions of ResNet-20 at batch 128 and ResNet-50 at batch
+// 16, their inputs cycling through copies so that each comes from memory
+// as in a training step.
+var trainConvs = []struct {
 	name string
 	p    Conv2DParams
 }{
-	{"32x32x16", Conv2DParams{N: 128, H: 32, W: 32, C: 16, KH: 3, KW: 3, F: 16, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1}},
-	{"16x16x32", Conv2DParams{N: 128, H: 16, W: 16, C: 32, KH: 3, KW: 3, F: 32, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1}},
+	{"resnet20/32x32x16", Conv2DParams{N: 128, H: 32, W: 32, C: 16, KH: 3, KW: 3, F: 16, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1}},
+	{"resnet20/16x16x32", Conv2DParams{N: 128, H: 16, W: 16, C: 32, KH: 3, KW: 3, F: 32, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1}},
+	{"resnet20/8x8x64", Conv2DParams{N: 128, H: 8, W: 8, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1}},
+	{"resnet50/56x56x64", Conv2DParams{N: 16, H: 56, W: 56, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1}},
+	{"resnet50/28x28x128", Conv2DParams{N: 16, H: 28, W: 28, C: 128, KH: 3, KW: 3, F: 128, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1}},
 }
 
-func BenchmarkConvTrainR20(b *testing.B) {
+// BenchmarkConvTrain times trainConvs' forward passes (ConvForwardTrain)
+// and both their gradients (ConvBackward).
+func BenchmarkConvTrain(b *testing.B) {
 	const copies = 6
-	for _, tc := range r20Convs {
+	for _, tc := range trainConvs {
 		p := withOut(tc.p)
 		r := rand.New(rand.NewPCG(1, 1))
 		var ins, dys [copies][]float32

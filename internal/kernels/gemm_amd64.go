@@ -216,6 +216,25 @@ func winoInput4x16(groups int, src *float32, rowStride, pixStride int, dst *floa
 //go:noescape
 func winoOutput4x16(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32, scratch *float32)
 
+// winoGrad4x16 is generated into gemm_amd64.s by tools/gen_gemm_asm.py:
+// winoGrad4Go for 16 channels a step, strides in bytes, scratch 24 vectors
+// of 16 floats.
+//
+//go:noescape
+func winoGrad4x16(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int, scratch *float32)
+
+// winoGrad4 is winoGrad4Go by AVX-512 for whole groups of 16 channels.
+func winoGrad4(f int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
+	if !useAVX512 || f%16 != 0 {
+		winoGrad4Go(f, src, rowStride, pixStride, dst, eStride)
+		return
+	}
+	_ = src[3*rowStride+3*pixStride+f-1]
+	_ = dst[35*eStride+f-1]
+	var scratch [24 * 16]float32
+	winoGrad4x16(f/16, &src[0], 4*rowStride, 4*pixStride, &dst[0], 4*eStride, &scratch[0])
+}
+
 // winoInput4 is the F(4x4, 3x3) input transform (winoInput4Go's
 // arguments), by AVX-512 for whole groups of 16 channels.
 func winoInput4(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {

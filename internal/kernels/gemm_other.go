@@ -43,6 +43,10 @@ func winoInput(c int, src []float32, rowStride, pixStride int, dst []float32, eS
 	winoInputGo(c, src, rowStride, pixStride, dst, eStride)
 }
 
+func winoGrad4(f int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
+	winoGrad4Go(f, src, rowStride, pixStride, dst, eStride)
+}
+
 func winoInput4(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
 	winoInput4Go(c, src, rowStride, pixStride, dst, eStride)
 }

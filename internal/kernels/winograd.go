@@ -42,7 +42,7 @@ const minWinogradChannels = 64
 // minWinograd4Channels is the fewest channels in and out for which
 // F(4x4, 3x3) alone, with its four times fewer multiplications, beats the
 // matrix products, on minWinograd4Tiles tiles or more. ResNet-20's
-// 16x16x32 layers at batch 128 (BenchmarkConvTrainR20, interleaved test
+// 16x16x32 layers at batch 128 (BenchmarkConvTrain, interleaved test
 // binaries): forward 1.62-1.69 ms by matrix products against 1.08-1.16,
 // both gradients 3.28-3.42 against 2.87-3.03; its 32x32x16 ones lose
 // (forward 1.71-1.74 against 1.95-2.05).
@@ -286,6 +286,9 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 		defer putBuf(window)
 		for b := lo; b < hi; b++ {
 			t0, t1 := b*bt, min(tiles, (b+1)*bt)
+			if t0 >= t1 {
+				break // rounded up to whole rounds of workers: the last blocks can be empty
+			}
 			for t := t0; t < t1; t++ {
 				n, rem := t/(th*tw), t%(th*tw)
 				src, rowStride := tileWindow(p, in, n, m*(rem/tw)-p.PadT, m*(rem%tw)-p.PadL, m+2, *window)

@@ -80,3 +80,36 @@ func winoOutput4Go(f int, m []float32, eStride int, dst []float32, rowStride, pi
 		}
 	}
 }
+
+// winoGrad4Go is the portable transform of a 4x4 tile of an output's
+// gradient for F(4x4, 3x3)'s kernel gradient: M = AgA' (A the 6x4 matrix
+// whose transpose is the output transform), g[i][j] =
+// src[i*rowStride+j*pixStride:][:f], M[e] = dst[e*eStride:][:f].
+func winoGrad4Go(f int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
+	for k := 0; k < f; k++ {
+		var s [6][4]float32
+		for j := 0; j < 4; j++ { // Ag: combine rows
+			var g [4]float32
+			for i := range g {
+				g[i] = src[i*rowStride+j*pixStride+k]
+			}
+			t := wino4Grad(g)
+			for a := range t {
+				s[a][j] = t[a]
+			}
+		}
+		for a := 0; a < 6; a++ { // (Ag)A': combine columns
+			for b, x := range wino4Grad(s[a]) {
+				dst[(6*a+b)*eStride+k] = x
+			}
+		}
+	}
+}
+
+// wino4Grad applies A to four values, in the assembly's order.
+func wino4Grad(x [4]float32) [6]float32 {
+	p, q := x[0]+x[2], x[1]+x[3]
+	r := x[0] + 4*x[2]
+	t := 2 * (x[1] + 4*x[3])
+	return [6]float32{x[0], p + q, p - q, r + t, r - t, x[3]}
+}
