@@ -479,25 +479,39 @@ wino4in_loop:
     d = [f"Z{i}" for i in range(6)]
     t = [f"Z{6 + i}" for i in range(6)]
     tmp = [f"Z{12 + i}" for i in range(4)]
-    for j in range(6):
+
+    def load_column(j):
         w("\tLEAQ (AX)(R11*1), BX")
         for i, addr in enumerate(["(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(BX)", "(BX)(R8*1)", "(BX)(R8*2)"]):
             w(f"\tVMOVUPS {addr}, {d[i]}")
-        wino4_in(w, d, t, tmp)
-        for i in range(6):
-            w(f"\tVMOVUPS {t[i]}, {64 * (6 * i + j)}(DX)")
-        if j < 5:
-            w("\tADDQ R9, AX")
-    w("\tMOVQ DI, BX")
-    for i in range(6):
-        for j in range(6):
-            w(f"\tVMOVUPS {64 * (6 * i + j)}(DX), {d[j]}")
-        wino4_in(w, d, t, tmp)
-        for j in range(6):
-            w(f"\tVMOVUPS {t[j]}, (BX)")
-            w("\tADDQ R10, BX")
-    w("\tADDQ $64, SI\n\tADDQ $64, DI\n\tDECQ CX\n\tJNZ  wino4in_loop\n\tVZEROUPPER\n\tRET")
+
+    two_passes(w, load_column, "ADDQ R9, AX", wino4_in, d, t, tmp, "wino4in_loop")
     return out
+
+
+def two_passes(w, load_column, next_column, transform, x, y, tmp, loop):
+    """A separable 2-D transform of len(x) x len(x) values into 6 x 6, 16
+    channels a step: each column (load_column(j) puts it in x; next_column
+    moves to the next) into the scratch at DX (t[a][j] at 64*(len(x)*a+j)),
+    then each row of that into dst, stored eStride (R10) apart from DI on;
+    SI and DI step to the next 16 channels, CX counts them down."""
+    n = len(x)
+    for j in range(n):
+        load_column(j)
+        transform(w, x, y, tmp)
+        for a in range(6):
+            w(f"\tVMOVUPS {y[a]}, {64 * (n * a + j)}(DX)")
+        if j < n - 1:
+            w(f"\t{next_column}")
+    w("\tMOVQ DI, BX")
+    for a in range(6):
+        for j in range(n):
+            w(f"\tVMOVUPS {64 * (n * a + j)}(DX), {x[j]}")
+        transform(w, x, y, tmp)
+        for b in range(6):
+            w(f"\tVMOVUPS {y[b]}, (BX)")
+            w("\tADDQ R10, BX")
+    w(f"\tADDQ $64, SI\n\tADDQ $64, DI\n\tDECQ CX\n\tJNZ  {loop}\n\tVZEROUPPER\n\tRET")
 
 
 def wino4_grad_col(w, x, y, tmp):
@@ -542,26 +556,15 @@ wino4grad_loop:
     x = [f"Z{i}" for i in range(4)]
     y = [f"Z{4 + i}" for i in range(6)]
     tmp = [f"Z{12 + i}" for i in range(4)]
-    for j in range(4):
+
+    def load_column(j):
         w("\tMOVQ BX, AX")
         for i in range(4):
             w(f"\tVMOVUPS (AX), {x[i]}")
             if i < 3:
                 w("\tADDQ R8, AX")
-        wino4_grad_col(w, x, y, tmp)
-        for a in range(6):
-            w(f"\tVMOVUPS {y[a]}, {64 * (4 * a + j)}(DX)")
-        if j < 3:
-            w("\tADDQ R9, BX")
-    w("\tMOVQ DI, BX")
-    for a in range(6):
-        for j in range(4):
-            w(f"\tVMOVUPS {64 * (4 * a + j)}(DX), {x[j]}")
-        wino4_grad_col(w, x, y, tmp)
-        for b in range(6):
-            w(f"\tVMOVUPS {y[b]}, (BX)")
-            w("\tADDQ R10, BX")
-    w("\tADDQ $64, SI\n\tADDQ $64, DI\n\tDECQ CX\n\tJNZ  wino4grad_loop\n\tVZEROUPPER\n\tRET")
+
+    two_passes(w, load_column, "ADDQ R9, BX", wino4_grad_col, x, y, tmp, "wino4grad_loop")
     return out
 
 
