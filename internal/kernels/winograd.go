@@ -63,16 +63,7 @@ func WinogradMinBatch(p Conv2DParams) int {
 		return 0
 	}
 	if p.C < minWinogradChannels || p.F < minWinogradChannels {
-		// Narrow: only by F(4x4), from the batch WinogradTile takes it at.
-		t2 := ((p.OH + 1) / 2) * ((p.OW + 1) / 2)
-		t4 := ((p.OH + 3) / 4) * ((p.OW + 3) / 4)
-		if 2*16*t2 < 3*36*t4 {
-			return 0
-		}
-		if p.OH >= 28 && p.OW >= 28 {
-			return 1
-		}
-		return (minWinograd4Tiles + t4 - 1) / t4
+		return winograd4MinBatch(p) // narrow: only by F(4x4)
 	}
 	if p.OH >= 14 && p.OW >= 14 {
 		return 1
@@ -91,15 +82,24 @@ func WinogradTile(p Conv2DParams) int {
 	if !useAVX512 || p.C%16 != 0 || p.F%16 != 0 {
 		return 2
 	}
-	t2 := ((p.OH + 1) / 2) * ((p.OW + 1) / 2)
-	t4 := ((p.OH + 3) / 4) * ((p.OW + 3) / 4)
-	if 2*16*t2 < 3*36*t4 {
-		return 2
-	}
-	if p.OH >= 28 && p.OW >= 28 || p.N*t4 >= minWinograd4Tiles {
+	if b := winograd4MinBatch(p); b > 0 && p.N >= b {
 		return 4
 	}
 	return 2
+}
+
+// winograd4MinBatch is the smallest batch WinogradTile takes F(4x4, 3x3)
+// for (p.N aside), or 0 where it never does.
+func winograd4MinBatch(p Conv2DParams) int {
+	t2 := ((p.OH + 1) / 2) * ((p.OW + 1) / 2)
+	t4 := ((p.OH + 3) / 4) * ((p.OW + 3) / 4)
+	switch {
+	case 2*16*t2 < 3*36*t4:
+		return 0
+	case p.OH >= 28 && p.OW >= 28:
+		return 1
+	}
+	return (minWinograd4Tiles + t4 - 1) / t4
 }
 
 // minWinograd4Tiles is the fewest 4x4 tiles for which F(4x4, 3x3) beats
