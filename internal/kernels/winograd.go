@@ -273,12 +273,8 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 	th, tw := (p.OH+m-1)/m, (p.OW+m-1)/m
 	c, f := p.C, p.F
 	tiles := p.N * th * tw
-	workers := Workers()
-	perBlock := form.blockTiles(c)
-	blocks := max(1, (tiles+perBlock-1)/perBlock)
-	blocks = min(tiles, (blocks+workers-1)/workers*workers) // whole rounds of workers
-	bt := (tiles + blocks - 1) / blocks
-	ParallelFor(blocks, blocks/workers, func(lo, hi int) { // whole blocks, evenly
+	blocks, bt := tileBlocks(tiles, form.blockTiles(c))
+	ParallelFor(blocks, blocks/Workers(), func(lo, hi int) { // whole blocks, evenly
 		v, mm, edge, window := getBuf(ne*bt*c), getBuf(ne*bt*f), getBuf(m*m*f), getBuf(ne*c)
 		defer putBuf(v)
 		defer putBuf(mm)
@@ -308,6 +304,16 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 			}
 		}
 	})
+}
+
+// tileBlocks cuts tiles into blocks of about per tiles, a whole number of
+// blocks for each worker, and returns the blocks and the tiles a block
+// takes: rounded up so, the last blocks can be short or empty.
+func tileBlocks(tiles, per int) (blocks, bt int) {
+	workers := Workers()
+	blocks = max(1, (tiles+per-1)/per)
+	blocks = min(tiles, (blocks+workers-1)/workers*workers)
+	return blocks, (tiles + blocks - 1) / blocks
 }
 
 // tileWindow returns the side x side window of image n's input from row

@@ -36,16 +36,13 @@ func convBackwardKernelWinograd(p Conv2DParams, in, dy, dkernel []float32) {
 	th, tw := (p.OH+m-1)/m, (p.OW+m-1)/m
 	c, f := p.C, p.F
 	tiles := p.N * th * tw
-	workers := Workers()
-	blocks := max(1, (tiles+form.blockTiles(c)-1)/form.blockTiles(c))
-	blocks = min(tiles, (blocks+workers-1)/workers*workers) // whole rounds of workers
-	bt := (tiles + blocks - 1) / blocks
+	blocks, bt := tileBlocks(tiles, form.blockTiles(c))
 	dyImage := Conv2DParams{N: p.N, H: p.OH, W: p.OW, C: f} // dy's tiles read as tileWindow reads an input
 	total := getBuf(ne * c * f)
 	defer putBuf(total)
 	clear(*total)
 	var mu sync.Mutex
-	ParallelFor(blocks, blocks/workers, func(lo, hi int) {
+	ParallelFor(blocks, blocks/Workers(), func(lo, hi int) {
 		v, g, sums := getBuf(ne*bt*c), getBuf(ne*bt*f), getBuf(ne*c*f)
 		window, gwin := getBuf(ne*c), getBuf(m*m*f)
 		defer putBuf(v)
