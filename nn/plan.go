@@ -404,7 +404,7 @@ func (p *Plan) chooseWinograd(st *pstep, h, w, c int) {
 	case p.winograd == forceWinograd || b == 1:
 		// Straight into the plan's memory: a copy on the heap first was
 		// garbage enough to raise a batch-1 ResNet-50's peak by 8-10 MB.
-		st.wino = kernels.WinogradKernelFromPacked(p.mem, st.packed, c, kernels.WinogradTile(kp))
+		st.wino = kernels.WinogradKernelFromPacked(p.mem, st.packed, c, kernels.WinogradTile(kp), kp.SH)
 		st.packed = nil
 	case b > 1:
 		st.large = &largeWinograd{batch: b, kp: kp}
@@ -445,7 +445,7 @@ func (p *Plan) winogradFor(st *pstep, n int, kp kernels.Conv2DParams) *kernels.W
 		return nil
 	}
 	f := &st.large.forms[t/4]
-	f.once.Do(func() { f.k = kernels.WinogradKernelFromPacked(p.mem, st.packed, kp.C, t) })
+	f.once.Do(func() { f.k = kernels.WinogradKernelFromPacked(p.mem, st.packed, kp.C, t, kp.SH) })
 	return f.k
 }
 

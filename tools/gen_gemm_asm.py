@@ -372,9 +372,21 @@ winoout_loop:"""]
         w(f"\tVADDPS {r[2]}, {y0}, {y0}")
         w(f"\tVSUBPS {r[2]}, {r[1]}, {y1}")
         w(f"\tVSUBPS {r[3]}, {y1}, {y1}")
+    wino2_finish(w, ys, "winoout")
+    for r in rows + ["DI"]:
+        w(f"\tADDQ $64, {r}")
+    w("\tDECQ CX\n\tJNZ  winoout_loop\n\tVZEROUPPER\n\tRET")
+    return out
+
+
+def wino2_finish(w, ys, label):
+    """The epilogue and stores of a 2x2 output tile ys (y00, y01, y10,
+    y11), 16 channels: bias (flag 2, its pointer walked in its argument
+    slot), the residual (flag 4, likewise), ReLU (flag 8, Z31 zero), stored
+    at DI + i*R9 + j*R10 through DX; SI is scratch."""
     w(f"""	MOVQ flags+48(FP), SI
 	TESTQ ${FLAG_BIAS}, SI
-	JZ   winoout_res
+	JZ   {label}_res
 	MOVQ bias+56(FP), SI
 	VMOVUPS (SI), Z28""")
     for y in ys:
@@ -382,36 +394,124 @@ winoout_loop:"""]
     w(f"""	ADDQ $64, SI
 	MOVQ SI, bias+56(FP)
 
-winoout_res:
+{label}_res:
 	MOVQ flags+48(FP), SI
 	TESTQ ${FLAG_RES}, SI
-	JZ   winoout_relu
+	JZ   {label}_relu
 	MOVQ res+64(FP), SI
-	VADDPS (SI), Z24, Z24
-	VADDPS (SI)(R10*1), Z25, Z25
+	VADDPS (SI), {ys[0]}, {ys[0]}
+	VADDPS (SI)(R10*1), {ys[1]}, {ys[1]}
 	ADDQ R9, SI
-	VADDPS (SI), Z26, Z26
-	VADDPS (SI)(R10*1), Z27, Z27
+	VADDPS (SI), {ys[2]}, {ys[2]}
+	VADDPS (SI)(R10*1), {ys[3]}, {ys[3]}
 	SUBQ R9, SI
 	ADDQ $64, SI
 	MOVQ SI, res+64(FP)
 
-winoout_relu:
+{label}_relu:
 	MOVQ flags+48(FP), SI
 	TESTQ ${FLAG_RELU}, SI
-	JZ   winoout_store""")
+	JZ   {label}_store""")
     for y in ys:
         w(f"\tVMAXPS {y}, Z31, {y}")
-    w("""
-winoout_store:
+    w(f"""
+{label}_store:
 	LEAQ (DI)(R9*1), DX
-	VMOVUPS Z24, (DI)
-	VMOVUPS Z25, (DI)(R10*1)
-	VMOVUPS Z26, (DX)
-	VMOVUPS Z27, (DX)(R10*1)""")
-    for r in rows + ["DI"]:
-        w(f"\tADDQ $64, {r}")
-    w("\tDECQ CX\n\tJNZ  winoout_loop\n\tVZEROUPPER\n\tRET")
+	VMOVUPS {ys[0]}, (DI)
+	VMOVUPS {ys[1]}, (DI)(R10*1)
+	VMOVUPS {ys[2]}, (DX)
+	VMOVUPS {ys[3]}, (DX)(R10*1)""")
+
+
+def wino_s2_input():
+    """The stride-2 Winograd input transform (winograds2.go) of one 5x5
+    tile, 16 channels a step."""
+    out = ["""
+// func winoInputS216(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
+//
+// V = B'dB for one 5x5 input tile d of a stride-2 convolution, 16
+// channels at a time for groups steps: d[i][j] at src + i*rowStride +
+// j*pixStride, V[5a+b] stored at dst + (5a+b)*eStride (bytes). Z(5i+j)
+// takes d[i][j]; B' subtracts row 2 from rows 0 and 4 and reorders the
+// rows (0, 2, 4, 1, 3), B the same on columns, so the subtractions are
+// made in place and the reordering is in where each vector is stored.
+// SI walks the channel groups of src, DI of dst; AX walks a tile's
+// columns, BX is its row 3, R11 = 3*rowStride; DX walks the stores; CX
+// counts the groups.
+TEXT ·winoInputS216(SB), NOSPLIT, $0-48
+	MOVQ groups+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ rowStride+16(FP), R8
+	MOVQ pixStride+24(FP), R9
+	MOVQ dst+32(FP), DI
+	MOVQ eStride+40(FP), R10
+	LEAQ (R8)(R8*2), R11
+
+winos2in_loop:
+	MOVQ SI, AX"""]
+    w = out.append
+    z = lambda i, j: f"Z{5 * i + j}"
+    for j in range(5):
+        w("\tLEAQ (AX)(R11*1), BX")
+        for i, addr in enumerate(["(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(BX)", "(BX)(R8*1)"]):
+            w(f"\tVMOVUPS {addr}, {z(i, j)}")
+        if j < 4:
+            w("\tADDQ R9, AX")
+    for j in range(5):  # B'd: rows 0 and 4 less row 2
+        w(f"\tVSUBPS {z(2, j)}, {z(0, j)}, {z(0, j)}\n\tVSUBPS {z(2, j)}, {z(4, j)}, {z(4, j)}")
+    for i in range(5):  # (B'd)B: columns 0 and 4 less column 2
+        w(f"\tVSUBPS {z(i, 2)}, {z(i, 0)}, {z(i, 0)}\n\tVSUBPS {z(i, 2)}, {z(i, 4)}, {z(i, 4)}")
+    order = [0, 2, 4, 1, 3]
+    w("\tMOVQ DI, DX")
+    for a in range(5):
+        for b in range(5):
+            w(f"\tVMOVUPS {z(order[a], order[b])}, (DX)")
+            if a < 4 or b < 4:
+                w("\tADDQ R10, DX")
+    w("\tADDQ $64, SI\n\tADDQ $64, DI\n\tDECQ CX\n\tJNZ  winos2in_loop\n\tVZEROUPPER\n\tRET")
+    return out
+
+
+def wino_s2_output():
+    """The stride-2 Winograd output transform (winograds2.go) of one tile
+    with the epilogue."""
+    out = [f"""
+// func winoOutputS216(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32)
+//
+// Y = A'MA for one tile of a stride-2 convolution, 16 channels at a time
+// for groups steps: M[e] at m + e*eStride, the 2x2 outputs stored at dst
+// + i*rowStride + j*pixStride (bytes), after adding bias (flag {FLAG_BIAS}), the
+// residual at the same offsets from res (flag {FLAG_RES}), and ReLU (flag {FLAG_RELU}).
+// Z(5i+j) takes M[5i+j]; A' makes row 0 (M0 + M1) + M3 and row 1 (M1 +
+// M2) + M4, in place of rows 0 and 1, and A the same on their columns:
+// Y is Z0, Z1, Z5, Z6. R11 walks the channel groups of m, AX the 25
+// loads; DI walks dst; SI carries the bias and residual pointers, kept in
+// their argument slots; DX is dst + rowStride; CX counts the groups.
+TEXT ·winoOutputS216(SB), NOSPLIT, $0-72
+	MOVQ groups+0(FP), CX
+	MOVQ m+8(FP), R11
+	MOVQ eStride+16(FP), R8
+	MOVQ dst+24(FP), DI
+	MOVQ rowStride+32(FP), R9
+	MOVQ pixStride+40(FP), R10
+	VPXORD Z31, Z31, Z31
+
+winos2out_loop:
+	MOVQ R11, AX"""]
+    w = out.append
+    z = lambda i, j: f"Z{5 * i + j}"
+    for e in range(25):
+        w(f"\tVMOVUPS (AX), Z{e}")
+        if e < 24:
+            w("\tADDQ R8, AX")
+    for j in range(5):  # A'M
+        w(f"\tVADDPS {z(1, j)}, {z(0, j)}, {z(0, j)}\n\tVADDPS {z(3, j)}, {z(0, j)}, {z(0, j)}")
+        w(f"\tVADDPS {z(2, j)}, {z(1, j)}, {z(1, j)}\n\tVADDPS {z(4, j)}, {z(1, j)}, {z(1, j)}")
+    for i in range(2):  # (A'M)A
+        w(f"\tVADDPS {z(i, 1)}, {z(i, 0)}, {z(i, 0)}\n\tVADDPS {z(i, 3)}, {z(i, 0)}, {z(i, 0)}")
+        w(f"\tVADDPS {z(i, 2)}, {z(i, 1)}, {z(i, 1)}\n\tVADDPS {z(i, 4)}, {z(i, 1)}, {z(i, 1)}")
+    wino2_finish(w, [z(0, 0), z(0, 1), z(1, 0), z(1, 1)], "winos2out")
+    w("\tADDQ $64, R11\n\tADDQ $64, DI\n\tDECQ CX\n\tJNZ  winos2out_loop\n\tVZEROUPPER\n\tRET")
     return out
 
 
@@ -1254,6 +1354,8 @@ def main():
     lines += dup_kernel()
     lines += wino_input()
     lines += wino_output()
+    lines += wino_s2_input()
+    lines += wino_s2_output()
     lines += wino4_input()
     lines += wino4_output()
     lines += wino4_grad()

@@ -252,11 +252,21 @@ func TestWinogradMatchesReference(t *testing.T) {
 		{N: 1, H: 7, W: 7, C: 16, KH: 3, KW: 3, F: 48, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
 		// Many channels, as ResNet-50's 7x7 stage runs by F(4x4) from 16 images.
 		{N: 2, H: 7, W: 7, C: 512, KH: 3, KW: 3, F: 32, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+		// Stride 2: ResNet-50's shapes in small, odd outputs (a last tile
+		// half outside), no padding, padding only past the input's end
+		// (Keras' "same" on an even input).
+		{N: 2, H: 16, W: 16, C: 32, KH: 3, KW: 3, F: 48, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+		{N: 3, H: 14, W: 13, C: 16, KH: 3, KW: 3, F: 32, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+		{N: 1, H: 9, W: 11, C: 5, KH: 3, KW: 3, F: 9, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 0, PadL: 0, Groups: 1},
+		{N: 2, H: 8, W: 8, C: 64, KH: 3, KW: 3, F: 32, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 0, PadL: 0, OH: 4, OW: 4, Groups: 1},
+		{N: 1, H: 56, W: 56, C: 128, KH: 3, KW: 3, F: 32, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
 	}
 	for _, isa := range kernelISAs(t) {
 		isa.use()
 		for i, p := range cases {
-			p = withOut(p)
+			if p.OH == 0 {
+				p = withOut(p)
+			}
 			if !WinogradApplies(p) {
 				t.Fatalf("case %d: not applicable", i)
 			}
@@ -266,8 +276,12 @@ func TestWinogradMatchesReference(t *testing.T) {
 			want := make([]float32, p.N*p.OH*p.OW*p.F)
 			got := make([]float32, len(want))
 			Conv2D(p, in, k, nil, want)
-			for _, tile := range []int{2, 4} {
-				wk := NewWinogradKernelTile(k, p.C, p.F, tile)
+			tiles := []int{2, 4}
+			if p.SH == 2 {
+				tiles = []int{2}
+			}
+			for _, tile := range tiles {
+				wk := NewWinogradKernelTile(k, p.C, p.F, tile, p.SH)
 				for _, ep := range []*Epilogue{nil, {Bias: bias, Res: res, LdRes: p.F, Relu: true}} {
 					WinogradConv(p, in, wk, got, ep)
 					var worst, scale float64
@@ -278,7 +292,7 @@ func TestWinogradMatchesReference(t *testing.T) {
 						worst = math.Max(worst, math.Abs(float64(got[j]-w)))
 						scale = math.Max(scale, math.Abs(float64(w)))
 					}
-					t.Logf("%s case %d F(%dx%d,3x3) epilogue %v: largest error %.3g of %.3g (%.2g relative)", isa.name, i, tile, tile, ep != nil, worst, scale, worst/scale)
+					t.Logf("%s case %d F(%dx%d,3x3) stride %d epilogue %v: largest error %.3g of %.3g (%.2g relative)", isa.name, i, tile, tile, p.SH, ep != nil, worst, scale, worst/scale)
 					if worst > 1e-5*scale*math.Sqrt(float64(p.C)) {
 						t.Errorf("%s case %d F(%dx%d,3x3): Winograd differs from direct by %g (scale %g)", isa.name, i, tile, tile, worst, scale)
 					}
@@ -311,7 +325,8 @@ func TestWinogradTile(t *testing.T) {
 
 // Winograd pays from one image on for large outputs, from the batch
 // whose tiles are enough for small ones, and for narrow layers only by
-// F(4x4), which WinogradTile then takes.
+// F(4x4), which WinogradTile then takes; of stride 2, for outputs from
+// 14x14.
 func TestWinogradMinBatch(t *testing.T) {
 	if !useAVX512 {
 		t.Skip("Winograd pays only with the AVX-512 transforms")
@@ -331,28 +346,40 @@ func TestWinogradMinBatch(t *testing.T) {
 			t.Errorf("%dx%dx%d: %d images take tile %d, want 4", c.size, c.size, c.c, got, WinogradTile(p))
 		}
 	}
+	// Stride 2: outputs from 14x14, by 2x2 tiles, never in training.
+	for _, c := range []struct{ size, c, want int }{{28, 128, 1}, {14, 256, 1}, {7, 512, 0}, {28, 32, 0}} {
+		p := Conv2DParams{N: 16, OH: c.size, OW: c.size, C: c.c, F: c.c, KH: 3, KW: 3, SH: 2, SW: 2, DH: 1, DW: 1, Groups: 1}
+		if got := WinogradMinBatch(p); got != c.want {
+			t.Errorf("stride 2, %dx%dx%d: from batch %d, want %d", c.size, c.size, c.c, got, c.want)
+		}
+		if WinogradTile(p) != 2 || winogradTrains(p) {
+			t.Errorf("stride 2, %dx%dx%d: tile %d, trains %v; want 2, false", c.size, c.size, c.c, WinogradTile(p), winogradTrains(p))
+		}
+	}
 }
 
 // The assembly transforms give the portable ones' bits, for both tile
-// sizes, with each part of the epilogue.
+// sizes and stride 2, with each part of the epilogue.
 func TestWinogradTransformsAgree(t *testing.T) {
 	type outputFn func(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool
 	type outputGoFn func(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool, rows, cols int)
 	for _, tc := range []struct {
-		tile        int
+		form        *winoForm
 		input, inGo func(int, []float32, int, int, []float32, int)
 		output      outputFn
 		outGo       outputGoFn
 	}{
-		{2, winoInput, winoInputGo, winoOutputAsm, winoOutputGo},
-		{4, winoInput4, winoInput4Go, winoOutput4Asm, winoOutput4Go},
+		{winoForms[2], winoInput, winoInputGo, winoOutputAsm, winoOutputGo},
+		{winoForms[4], winoInput4, winoInput4Go, winoOutput4Asm, winoOutput4Go},
+		{winoFormS2, winoInputS2, winoInputS2Go, winoOutputS2Asm, winoOutputS2Go},
 	} {
-		r := rand.New(rand.NewPCG(13, uint64(tc.tile)))
-		n := tc.tile + 2
+		tile := tc.form.m
+		r := rand.New(rand.NewPCG(13, uint64(tile*tc.form.stride)))
+		n := len(tc.form.g)
 		const c, pix, es = 48, 48, 50
 		row := (n + 3) * c
 		src := randSlice(r, n*row)
-		bias, res := randSlice(r, c), randSlice(r, tc.tile*row)
+		bias, res := randSlice(r, c), randSlice(r, tile*row)
 		for _, isa := range kernelISAs(t) {
 			isa.use()
 			var v [2][]float32
@@ -361,7 +388,7 @@ func TestWinogradTransformsAgree(t *testing.T) {
 				fn(c, src, row, pix, v[i], es)
 			}
 			if i := firstDiff(v[0], v[1]); i >= 0 {
-				t.Fatalf("%s F(%d): input transforms differ at %d: %g, %g", isa.name, tc.tile, i, v[0][i], v[1][i])
+				t.Fatalf("%s F(%d) stride %d: input transforms differ at %d: %g, %g", isa.name, tile, tc.form.stride, i, v[0][i], v[1][i])
 			}
 			for _, ep := range []struct {
 				bias, res []float32
@@ -369,38 +396,66 @@ func TestWinogradTransformsAgree(t *testing.T) {
 			}{{nil, nil, false}, {bias, nil, true}, {bias, res, true}, {nil, res, false}} {
 				var y [2][]float32
 				for i := range y {
-					y[i] = make([]float32, tc.tile*row)
+					y[i] = make([]float32, tile*row)
 				}
 				if !tc.output(c, v[0], es, y[0], row, pix, ep.bias, ep.res, ep.relu) {
 					continue
 				}
-				tc.outGo(c, v[0], es, y[1], row, pix, ep.bias, ep.res, ep.relu, tc.tile, tc.tile)
+				tc.outGo(c, v[0], es, y[1], row, pix, ep.bias, ep.res, ep.relu, tile, tile)
 				if i := firstDiff(y[0], y[1]); i >= 0 {
-					t.Fatalf("%s F(%d) bias=%v res=%v relu=%v: output transforms differ at %d: %g, %g",
-						isa.name, tc.tile, ep.bias != nil, ep.res != nil, ep.relu, i, y[0][i], y[1][i])
+					t.Fatalf("%s F(%d) stride %d bias=%v res=%v relu=%v: output transforms differ at %d: %g, %g",
+						isa.name, tile, tc.form.stride, ep.bias != nil, ep.res != nil, ep.relu, i, y[0][i], y[1][i])
 				}
 				// A tile partly outside the output: the assembly through
 				// the edge scratch, then the epilogue, as the Go transform.
-				for _, size := range [][2]int{{tc.tile - 1, tc.tile}, {tc.tile, 1}, {1, tc.tile - 1}} {
+				for _, size := range [][2]int{{tile - 1, tile}, {tile, 1}, {1, tile - 1}} {
 					p := Conv2DParams{N: 1, OH: size[0], OW: size[1], F: c}
 					var e *Epilogue // an Epilogue always has a bias
 					if ep.bias != nil {
 						e = &Epilogue{Bias: ep.bias, Res: ep.res, LdRes: c, Relu: ep.relu}
 					}
 					got, want := make([]float32, size[0]*size[1]*c), make([]float32, size[0]*size[1]*c)
-					winoOutput(p, winoForms[tc.tile], v[0], es, got, 0, 0, 0, e, make([]float32, tc.tile*tc.tile*c))
+					winoOutput(p, tc.form, v[0], es, got, 0, 0, 0, e, make([]float32, tile*tile*c))
 					if e == nil {
 						tc.outGo(c, v[0], es, want, size[1]*c, c, nil, nil, false, size[0], size[1])
 					} else {
 						tc.outGo(c, v[0], es, want, size[1]*c, c, e.Bias, e.Res, e.Relu, size[0], size[1])
 					}
 					if i := firstDiff(got, want); i >= 0 {
-						t.Fatalf("%s F(%d) %dx%d edge tile bias=%v res=%v relu=%v: differs at %d: %g, %g",
-							isa.name, tc.tile, size[0], size[1], ep.bias != nil, ep.res != nil, ep.relu, i, got[i], want[i])
+						t.Fatalf("%s F(%d) stride %d %dx%d edge tile bias=%v res=%v relu=%v: differs at %d: %g, %g",
+							isa.name, tile, tc.form.stride, size[0], size[1], ep.bias != nil, ep.res != nil, ep.relu, i, got[i], want[i])
 					}
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkConvWinogradStride2 compares stride-2 Winograd with
+// ConvForwardPacked on ResNet-50's 3x3 stride-2 layers (torchvision's
+// layout) at batch 1 and 16, in direct-convolution GFLOP/s.
+func BenchmarkConvWinogradStride2(b *testing.B) {
+	for _, s := range [][3]int{{1, 56, 128}, {1, 28, 256}, {1, 14, 512}, {16, 56, 128}, {16, 28, 256}, {16, 14, 512}} {
+		p := withOut(Conv2DParams{N: s[0], H: s[1], W: s[1], C: s[2], KH: 3, KW: 3, F: s[2], SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1})
+		r := rand.New(rand.NewPCG(1, 1))
+		in, k := randSlice(r, p.N*p.H*p.W*p.C), randSlice(r, 9*p.C*p.F)
+		out := make([]float32, p.N*p.OH*p.OW*p.F)
+		wk := NewWinogradKernelTile(k, p.C, p.F, 2, 2)
+		pk := PackConvKernel(p, k)
+		flops := 2 * float64(p.N*p.OH*p.OW*p.F*9*p.C)
+		name := fmt.Sprintf("%dx%dx%dx%d", s[0], s[1], s[1], s[2])
+		b.Run(name+"/winograd", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				WinogradConv(p, in, wk, out, nil)
+			}
+			reportSpeed(b, flops, Workers())
+		})
+		b.Run(name+"/packed", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				ConvForwardPacked(p, in, pk, out, nil)
+			}
+			reportSpeed(b, flops, Workers())
+		})
 	}
 }
 
@@ -414,7 +469,7 @@ func BenchmarkConvWinograd3x3(b *testing.B) {
 		in, k := randSlice(r, p.N*p.H*p.W*p.C), randSlice(r, 9*p.C*p.F)
 		out := make([]float32, p.N*p.OH*p.OW*p.F)
 		wk := NewWinogradKernel(k, p.C, p.F)
-		wk4 := NewWinogradKernelTile(k, p.C, p.F, 4)
+		wk4 := NewWinogradKernelTile(k, p.C, p.F, 4, 1)
 		pk := PackConvKernel(p, k)
 		flops := 2 * float64(p.N*p.OH*p.OW*p.F*9*p.C)
 		name := fmt.Sprintf("%dx%dx%d", s[0], s[0], s[1])

@@ -206,6 +206,43 @@ func winoOutputAsm(f int, m []float32, eStride int, dst []float32, rowStride, pi
 	return true
 }
 
+// winoInputS216 and winoOutputS216 are generated into gemm_amd64.s by
+// tools/gen_gemm_asm.py: the stride-2 transforms of one tile, 16 channels
+// a step, strides in bytes.
+//
+//go:noescape
+func winoInputS216(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
+
+//go:noescape
+func winoOutputS216(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32)
+
+// winoInputS2 is the stride-2 input transform (winoInputS2Go's
+// arguments), by AVX-512 for whole groups of 16 channels.
+func winoInputS2(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
+	if !useAVX512 || c%16 != 0 {
+		winoInputS2Go(c, src, rowStride, pixStride, dst, eStride)
+		return
+	}
+	_ = src[4*rowStride+4*pixStride+c-1]
+	_ = dst[24*eStride+c-1]
+	winoInputS216(c/16, &src[0], 4*rowStride, 4*pixStride, &dst[0], 4*eStride)
+}
+
+// winoOutputS2Asm is the stride-2 output transform of a whole tile
+// (winoOutputS2Go's arguments) by AVX-512; it reports false where it
+// cannot run.
+func winoOutputS2Asm(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
+	if !useAVX512 || f%16 != 0 {
+		return false
+	}
+	_ = m[24*eStride+f-1]
+	last := rowStride + pixStride + f - 1
+	_ = dst[last]
+	flags, bp, rp := winoFlags(f, last, bias, res, relu)
+	winoOutputS216(f/16, &m[0], 4*eStride, &dst[0], 4*rowStride, 4*pixStride, flags, bp, rp)
+	return true
+}
+
 // winoInput4x16 and winoOutput4x16 are generated into gemm_amd64.s by
 // tools/gen_gemm_asm.py: the F(4x4, 3x3) transforms of one tile, 16
 // channels a step, strides in bytes, scratch 36 vectors of 16 floats.

@@ -5634,6 +5634,286 @@ winoout_store:
 	VZEROUPPER
 	RET
 
+// func winoInputS216(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
+//
+// V = B'dB for one 5x5 input tile d of a stride-2 convolution, 16
+// channels at a time for groups steps: d[i][j] at src + i*rowStride +
+// j*pixStride, V[5a+b] stored at dst + (5a+b)*eStride (bytes). Z(5i+j)
+// takes d[i][j]; B' subtracts row 2 from rows 0 and 4 and reorders the
+// rows (0, 2, 4, 1, 3), B the same on columns, so the subtractions are
+// made in place and the reordering is in where each vector is stored.
+// SI walks the channel groups of src, DI of dst; AX walks a tile's
+// columns, BX is its row 3, R11 = 3*rowStride; DX walks the stores; CX
+// counts the groups.
+TEXT ·winoInputS216(SB), NOSPLIT, $0-48
+	MOVQ groups+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ rowStride+16(FP), R8
+	MOVQ pixStride+24(FP), R9
+	MOVQ dst+32(FP), DI
+	MOVQ eStride+40(FP), R10
+	LEAQ (R8)(R8*2), R11
+
+winos2in_loop:
+	MOVQ SI, AX
+	LEAQ (AX)(R11*1), BX
+	VMOVUPS (AX), Z0
+	VMOVUPS (AX)(R8*1), Z5
+	VMOVUPS (AX)(R8*2), Z10
+	VMOVUPS (BX), Z15
+	VMOVUPS (BX)(R8*1), Z20
+	ADDQ R9, AX
+	LEAQ (AX)(R11*1), BX
+	VMOVUPS (AX), Z1
+	VMOVUPS (AX)(R8*1), Z6
+	VMOVUPS (AX)(R8*2), Z11
+	VMOVUPS (BX), Z16
+	VMOVUPS (BX)(R8*1), Z21
+	ADDQ R9, AX
+	LEAQ (AX)(R11*1), BX
+	VMOVUPS (AX), Z2
+	VMOVUPS (AX)(R8*1), Z7
+	VMOVUPS (AX)(R8*2), Z12
+	VMOVUPS (BX), Z17
+	VMOVUPS (BX)(R8*1), Z22
+	ADDQ R9, AX
+	LEAQ (AX)(R11*1), BX
+	VMOVUPS (AX), Z3
+	VMOVUPS (AX)(R8*1), Z8
+	VMOVUPS (AX)(R8*2), Z13
+	VMOVUPS (BX), Z18
+	VMOVUPS (BX)(R8*1), Z23
+	ADDQ R9, AX
+	LEAQ (AX)(R11*1), BX
+	VMOVUPS (AX), Z4
+	VMOVUPS (AX)(R8*1), Z9
+	VMOVUPS (AX)(R8*2), Z14
+	VMOVUPS (BX), Z19
+	VMOVUPS (BX)(R8*1), Z24
+	VSUBPS Z10, Z0, Z0
+	VSUBPS Z10, Z20, Z20
+	VSUBPS Z11, Z1, Z1
+	VSUBPS Z11, Z21, Z21
+	VSUBPS Z12, Z2, Z2
+	VSUBPS Z12, Z22, Z22
+	VSUBPS Z13, Z3, Z3
+	VSUBPS Z13, Z23, Z23
+	VSUBPS Z14, Z4, Z4
+	VSUBPS Z14, Z24, Z24
+	VSUBPS Z2, Z0, Z0
+	VSUBPS Z2, Z4, Z4
+	VSUBPS Z7, Z5, Z5
+	VSUBPS Z7, Z9, Z9
+	VSUBPS Z12, Z10, Z10
+	VSUBPS Z12, Z14, Z14
+	VSUBPS Z17, Z15, Z15
+	VSUBPS Z17, Z19, Z19
+	VSUBPS Z22, Z20, Z20
+	VSUBPS Z22, Z24, Z24
+	MOVQ DI, DX
+	VMOVUPS Z0, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z2, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z4, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z1, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z3, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z10, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z12, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z14, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z11, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z13, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z20, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z22, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z24, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z21, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z23, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z5, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z7, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z9, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z6, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z8, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z15, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z17, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z19, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z16, (DX)
+	ADDQ R10, DX
+	VMOVUPS Z18, (DX)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  winos2in_loop
+	VZEROUPPER
+	RET
+
+// func winoOutputS216(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32)
+//
+// Y = A'MA for one tile of a stride-2 convolution, 16 channels at a time
+// for groups steps: M[e] at m + e*eStride, the 2x2 outputs stored at dst
+// + i*rowStride + j*pixStride (bytes), after adding bias (flag 2), the
+// residual at the same offsets from res (flag 4), and ReLU (flag 8).
+// Z(5i+j) takes M[5i+j]; A' makes row 0 (M0 + M1) + M3 and row 1 (M1 +
+// M2) + M4, in place of rows 0 and 1, and A the same on their columns:
+// Y is Z0, Z1, Z5, Z6. R11 walks the channel groups of m, AX the 25
+// loads; DI walks dst; SI carries the bias and residual pointers, kept in
+// their argument slots; DX is dst + rowStride; CX counts the groups.
+TEXT ·winoOutputS216(SB), NOSPLIT, $0-72
+	MOVQ groups+0(FP), CX
+	MOVQ m+8(FP), R11
+	MOVQ eStride+16(FP), R8
+	MOVQ dst+24(FP), DI
+	MOVQ rowStride+32(FP), R9
+	MOVQ pixStride+40(FP), R10
+	VPXORD Z31, Z31, Z31
+
+winos2out_loop:
+	MOVQ R11, AX
+	VMOVUPS (AX), Z0
+	ADDQ R8, AX
+	VMOVUPS (AX), Z1
+	ADDQ R8, AX
+	VMOVUPS (AX), Z2
+	ADDQ R8, AX
+	VMOVUPS (AX), Z3
+	ADDQ R8, AX
+	VMOVUPS (AX), Z4
+	ADDQ R8, AX
+	VMOVUPS (AX), Z5
+	ADDQ R8, AX
+	VMOVUPS (AX), Z6
+	ADDQ R8, AX
+	VMOVUPS (AX), Z7
+	ADDQ R8, AX
+	VMOVUPS (AX), Z8
+	ADDQ R8, AX
+	VMOVUPS (AX), Z9
+	ADDQ R8, AX
+	VMOVUPS (AX), Z10
+	ADDQ R8, AX
+	VMOVUPS (AX), Z11
+	ADDQ R8, AX
+	VMOVUPS (AX), Z12
+	ADDQ R8, AX
+	VMOVUPS (AX), Z13
+	ADDQ R8, AX
+	VMOVUPS (AX), Z14
+	ADDQ R8, AX
+	VMOVUPS (AX), Z15
+	ADDQ R8, AX
+	VMOVUPS (AX), Z16
+	ADDQ R8, AX
+	VMOVUPS (AX), Z17
+	ADDQ R8, AX
+	VMOVUPS (AX), Z18
+	ADDQ R8, AX
+	VMOVUPS (AX), Z19
+	ADDQ R8, AX
+	VMOVUPS (AX), Z20
+	ADDQ R8, AX
+	VMOVUPS (AX), Z21
+	ADDQ R8, AX
+	VMOVUPS (AX), Z22
+	ADDQ R8, AX
+	VMOVUPS (AX), Z23
+	ADDQ R8, AX
+	VMOVUPS (AX), Z24
+	VADDPS Z5, Z0, Z0
+	VADDPS Z15, Z0, Z0
+	VADDPS Z10, Z5, Z5
+	VADDPS Z20, Z5, Z5
+	VADDPS Z6, Z1, Z1
+	VADDPS Z16, Z1, Z1
+	VADDPS Z11, Z6, Z6
+	VADDPS Z21, Z6, Z6
+	VADDPS Z7, Z2, Z2
+	VADDPS Z17, Z2, Z2
+	VADDPS Z12, Z7, Z7
+	VADDPS Z22, Z7, Z7
+	VADDPS Z8, Z3, Z3
+	VADDPS Z18, Z3, Z3
+	VADDPS Z13, Z8, Z8
+	VADDPS Z23, Z8, Z8
+	VADDPS Z9, Z4, Z4
+	VADDPS Z19, Z4, Z4
+	VADDPS Z14, Z9, Z9
+	VADDPS Z24, Z9, Z9
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z0, Z0
+	VADDPS Z2, Z1, Z1
+	VADDPS Z4, Z1, Z1
+	VADDPS Z6, Z5, Z5
+	VADDPS Z8, Z5, Z5
+	VADDPS Z7, Z6, Z6
+	VADDPS Z9, Z6, Z6
+	MOVQ flags+48(FP), SI
+	TESTQ $2, SI
+	JZ   winos2out_res
+	MOVQ bias+56(FP), SI
+	VMOVUPS (SI), Z28
+	VADDPS Z28, Z0, Z0
+	VADDPS Z28, Z1, Z1
+	VADDPS Z28, Z5, Z5
+	VADDPS Z28, Z6, Z6
+	ADDQ $64, SI
+	MOVQ SI, bias+56(FP)
+
+winos2out_res:
+	MOVQ flags+48(FP), SI
+	TESTQ $4, SI
+	JZ   winos2out_relu
+	MOVQ res+64(FP), SI
+	VADDPS (SI), Z0, Z0
+	VADDPS (SI)(R10*1), Z1, Z1
+	ADDQ R9, SI
+	VADDPS (SI), Z5, Z5
+	VADDPS (SI)(R10*1), Z6, Z6
+	SUBQ R9, SI
+	ADDQ $64, SI
+	MOVQ SI, res+64(FP)
+
+winos2out_relu:
+	MOVQ flags+48(FP), SI
+	TESTQ $8, SI
+	JZ   winos2out_store
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMAXPS Z5, Z31, Z5
+	VMAXPS Z6, Z31, Z6
+
+winos2out_store:
+	LEAQ (DI)(R9*1), DX
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, (DI)(R10*1)
+	VMOVUPS Z5, (DX)
+	VMOVUPS Z6, (DX)(R10*1)
+	ADDQ $64, R11
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  winos2out_loop
+	VZEROUPPER
+	RET
+
 // func winoInput4x16(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int, scratch *float32)
 //
 // V = B'dB for one 6x6 input tile d, 16 channels at a time for groups

@@ -55,6 +55,14 @@ func winoOutput4Asm(f int, m []float32, eStride int, dst []float32, rowStride, p
 	return false
 }
 
+func winoInputS2(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
+	winoInputS2Go(c, src, rowStride, pixStride, dst, eStride)
+}
+
+func winoOutputS2Asm(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
+	return false
+}
+
 func winoOutputAsm(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
 	return false
 }

@@ -734,16 +734,48 @@ func TestWinogradKernelFromPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	var h OffHeap
 	defer h.Free()
-	for _, tc := range [][3]int{{16, 20, 2}, {64, 48, 4}, {512, 512, 2}} {
-		c, f, m := tc[0], tc[1], tc[2]
+	for _, tc := range [][4]int{{16, 20, 2, 1}, {64, 48, 4, 1}, {512, 512, 2, 1}, {32, 40, 2, 2}} {
+		c, f, m, stride := tc[0], tc[1], tc[2], tc[3]
 		kernel := randSlice(r, 9*c*f)
-		want := NewWinogradKernelTile(kernel, c, f, m)
-		got := WinogradKernelFromPacked(&h, PackConvKernel(Conv2DParams{C: c, F: f, KH: 3, KW: 3, Groups: 1}, kernel), c, m)
+		want := NewWinogradKernelTile(kernel, c, f, m, stride)
+		got := WinogradKernelFromPacked(&h, PackConvKernel(Conv2DParams{C: c, F: f, KH: 3, KW: 3, Groups: 1}, kernel), c, m, stride)
 		for e := range want.u {
 			if i := firstDiff(got.u[e].data, want.u[e].data); i >= 0 {
-				t.Fatalf("c=%d f=%d F(%dx%d): matrix %d [%d] = %v, want %v", c, f, m, m, e, i, got.u[e].data[i], want.u[e].data[i])
+				t.Fatalf("c=%d f=%d F(%dx%d) stride %d: matrix %d [%d] = %v, want %v", c, f, m, m, stride, e, i, got.u[e].data[i], want.u[e].data[i])
 			}
 		}
+	}
+}
+
+// The stride-2 form keeps one transformed kernel for the points that
+// share it (w1's twice on each axis: 16 of 25), and each is G g G'.
+func TestWinogradStride2KernelShared(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	const c, f = 3, 5
+	kernel := randSlice(r, 9*c*f)
+	wk := NewWinogradKernelTile(kernel, c, f, 2, 2)
+	distinct := map[*PackedB]bool{}
+	for e, u := range wk.u {
+		distinct[u] = true
+		i, j := e/5, e%5
+		for ci := 0; ci < c; ci++ {
+			got := make([]float32, f)
+			u.row(ci, got)
+			for fi := range got {
+				var want float64
+				for ky := 0; ky < 3; ky++ {
+					for kx := 0; kx < 3; kx++ {
+						want += winoS2G[i][ky] * winoS2G[j][kx] * float64(kernel[(3*ky+kx)*c*f+ci*f+fi])
+					}
+				}
+				if math.Abs(float64(got[fi])-want) > 1e-6 {
+					t.Fatalf("point %d, channel %d, filter %d: %v, want %v", e, ci, fi, got[fi], want)
+				}
+			}
+		}
+	}
+	if len(distinct) != 16 {
+		t.Errorf("%d distinct transformed kernels, want 16", len(distinct))
 	}
 }
 

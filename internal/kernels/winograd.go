@@ -1,11 +1,14 @@
 package kernels
 
+import "fmt"
+
 // Winograd's F(2x2, 3x3): a 3x3 stride-1 convolution computed on 4x4 input
 // tiles that each give 2x2 outputs, with 16 multiplications per tile and
 // channel pair instead of 36 (2.25 times fewer). The tiles are transformed
 // (V = B'dB), multiplied by the transformed kernel (U = GgG') as 16
 // matrix products over channels, and transformed back (Y = A'MA).
-// F(4x4, 3x3) (winograd4.go) runs the same way with 6x6 tiles.
+// F(4x4, 3x3) (winograd4.go) runs the same way with 6x6 tiles, and
+// stride-2 convolutions (winograds2.go) with 5x5 tiles and 25 products.
 
 // WinogradKernel is a 3x3 kernel transformed and packed for WinogradConv.
 type WinogradKernel struct {
@@ -18,9 +21,18 @@ type WinogradKernel struct {
 // for F(4x4, 3x3).
 func (wk *WinogradKernel) Tile() int { return wk.form.m }
 
-// WinogradApplies reports whether a convolution can run by Winograd.
+// alias is the first point whose transformed kernel point e shares.
+func (wk *WinogradKernel) alias(e int) int {
+	if wk.form.alias == nil {
+		return e
+	}
+	return wk.form.alias(e)
+}
+
+// WinogradApplies reports whether a convolution can run by Winograd: 3x3,
+// of stride 1 or 2 (the same on both axes).
 func WinogradApplies(p Conv2DParams) bool {
-	return p.KH == 3 && p.KW == 3 && p.SH == 1 && p.SW == 1 && p.DH == 1 && p.DW == 1 && p.Groups == 1
+	return p.KH == 3 && p.KW == 3 && (p.SH == 1 || p.SH == 2) && p.SW == p.SH && p.DH == 1 && p.DW == 1 && p.Groups == 1
 }
 
 // minWinogradTiles is the fewest 2x2 tiles a small output's Winograd
@@ -62,6 +74,9 @@ func WinogradMinBatch(p Conv2DParams) int {
 		p.C < minWinograd4Channels || p.F < minWinograd4Channels {
 		return 0
 	}
+	if p.SH == 2 {
+		return winogradS2MinBatch(p)
+	}
 	if p.C < minWinogradChannels || p.F < minWinogradChannels {
 		return winograd4MinBatch(p) // narrow: only by F(4x4)
 	}
@@ -79,7 +94,7 @@ func WinogradMinBatch(p Conv2DParams) int {
 // transforms run, on outputs from 28x28 or from minWinograd4Tiles tiles;
 // else 2, F(2x2, 3x3).
 func WinogradTile(p Conv2DParams) int {
-	if !useAVX512 || p.C%16 != 0 || p.F%16 != 0 {
+	if !useAVX512 || p.C%16 != 0 || p.F%16 != 0 || p.SH == 2 {
 		return 2
 	}
 	if b := winograd4MinBatch(p); b > 0 && p.N >= b {
@@ -109,11 +124,15 @@ func winograd4MinBatch(p Conv2DParams) int {
 // by F(4x4) for 8 images (32 tiles), 7.5-7.6 against 5.2 for 16 (64).
 const minWinograd4Tiles = 64
 
-// winoForm is one Winograd form F(m x m, 3x3): G of the kernel transform
-// U = GgG', the tile transforms, and the tiles a block takes.
+// winoForm is one Winograd form F(m x m, 3x3) of a stride: G of the
+// kernel transform U = GgG', the tile transforms, and the tiles a block
+// takes. Its input tiles are len(g) pixels square, m*stride apart.
 type winoForm struct {
-	m         int
+	m, stride int
 	g         [][3]float64
+	// alias, where set, maps each point to the first with the same
+	// transformed kernel, which the points share.
+	alias     func(e int) int
 	input     func(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int)
 	outputAsm func(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool
 	outputGo  func(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool, rows, cols int)
@@ -130,25 +149,42 @@ type winoForm struct {
 
 // winoForms are the forms by tile side.
 var winoForms = map[int]*winoForm{
-	2: {m: 2, g: [][3]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}},
+	2: {m: 2, stride: 1, g: [][3]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}},
 		input: winoInput, outputAsm: winoOutputAsm, outputGo: winoOutputGo,
 		blockTiles: func(int) int { return 96 }},
-	4: {m: 4, g: [][3]float64{{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+	4: {m: 4, stride: 1, g: [][3]float64{{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
 		{1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}},
 		input: winoInput4, outputAsm: winoOutput4Asm, outputGo: winoOutput4Go,
 		blockTiles: func(c int) int { return max(32, 72*64/max(c, 64)) }},
 }
 
+// winoFormS2 is the stride-2 form (winograds2.go).
+var winoFormS2 = &winoForm{m: 2, stride: 2, g: winoS2G, alias: winoS2Alias,
+	input: winoInputS2, outputAsm: winoOutputS2Asm, outputGo: winoOutputS2Go,
+	blockTiles: func(int) int { return 96 }}
+
+// winoFormFor returns the form of output tiles m x m for a stride.
+func winoFormFor(m, stride int) *winoForm {
+	if stride == 2 && m == 2 {
+		return winoFormS2
+	}
+	if f, ok := winoForms[m]; ok && stride == 1 {
+		return f
+	}
+	panic("kernels: Winograd tiles are 2 or 4 for stride 1, 2 for stride 2")
+}
+
 // NewWinogradKernel transforms an HWIO 3x3 kernel (3, 3, c, f) for
-// F(2x2, 3x3).
+// F(2x2, 3x3) of stride 1.
 func NewWinogradKernel(kernel []float32, c, f int) *WinogradKernel {
-	return NewWinogradKernelTile(kernel, c, f, 2)
+	return NewWinogradKernelTile(kernel, c, f, 2, 1)
 }
 
 // NewWinogradKernelTile transforms an HWIO 3x3 kernel (3, 3, c, f) for
-// output tiles of m x m, 2 or 4 (see WinogradTile).
-func NewWinogradKernelTile(kernel []float32, c, f, m int) *WinogradKernel {
-	return newWinogradKernel(c, f, m, hwioRows(kernel, f), func(n int) []float32 { return make([]float32, n) }, false)
+// output tiles of m x m and a stride: 2 or 4 for stride 1 (see
+// WinogradTile), 2 for stride 2.
+func NewWinogradKernelTile(kernel []float32, c, f, m, stride int) *WinogradKernel {
+	return newWinogradKernel(c, f, winoFormFor(m, stride), hwioRows(kernel, f), func(n int) []float32 { return make([]float32, n) }, false)
 }
 
 // hwioRows returns the row function of newWinogradKernel for an HWIO
@@ -161,6 +197,9 @@ func hwioRows(kernel []float32, f int) func(k int, dst []float32) {
 // pays at the batch, and over enough output pixels to pay for the kernel's
 // transform as well, made anew each step.
 func winogradTrains(p Conv2DParams) bool {
+	if p.SH != 1 {
+		return false // the gradients are stride 1's
+	}
 	b := WinogradMinBatch(p)
 	return b > 0 && p.N >= b && p.N*p.OH*p.OW >= minWinogradTrainPixels
 }
@@ -176,25 +215,26 @@ const minWinogradTrainPixels = 3072
 // withWinogradKernel runs fn with an HWIO kernel transformed for p in
 // scratch memory: training transforms its changing weights every step.
 func withWinogradKernel(p Conv2DParams, kernel []float32, fn func(*WinogradKernel)) {
-	m := WinogradTile(p)
-	n := len(winoForms[m].g)
+	form := winoFormFor(WinogradTile(p), 1)
+	n := len(form.g)
 	buf := getBuf(n * n * ((p.F + nr - 1) / nr * nr * p.C))
 	defer putBuf(buf)
 	free := *buf
 	clear(free) // the panels' columns past F stay zero
-	fn(newWinogradKernel(p.C, p.F, m, hwioRows(kernel, p.F), func(size int) []float32 {
+	fn(newWinogradKernel(p.C, p.F, form, hwioRows(kernel, p.F), func(size int) []float32 {
 		s := free[:size:size]
 		free = free[size:]
 		return s
 	}, true))
 }
 
-// WinogradKernelFromPacked is NewWinogradKernelTile for the kernel that
-// PackConvKernel packed for c input channels, its transformed kernels in h:
-// a plan that keeps only the packed kernel can add Winograd's later
-// without the kernel or its transforms passing through the Go heap.
-func WinogradKernelFromPacked(h *OffHeap, packed []*PackedB, c, m int) *WinogradKernel {
-	return newWinogradKernel(c, packed[0].N, m, packed[0].row, h.Floats, false)
+// WinogradKernelFromPacked is NewWinogradKernelTile, for a stride of 1 or
+// 2, for the kernel that PackConvKernel packed for c input channels, its
+// transformed kernels in h: a plan that keeps only the packed kernel can
+// add Winograd's later without the kernel or its transforms passing
+// through the Go heap.
+func WinogradKernelFromPacked(h *OffHeap, packed []*PackedB, c, m, stride int) *WinogradKernel {
+	return newWinogradKernel(c, packed[0].N, winoFormFor(m, stride), packed[0].row, h.Floats, false)
 }
 
 // newWinogradKernel transforms the HWIO 3x3 kernel whose row k (of f
@@ -203,16 +243,16 @@ func WinogradKernelFromPacked(h *OffHeap, packed []*PackedB, c, m int) *Winograd
 // every step, does so; a plan, once, on one core: on two, a batch-1
 // ResNet-50's peak memory rose by 8-10 MB (142-145 against 152-153 MB,
 // three runs each).
-func newWinogradKernel(c, f, m int, row func(k int, dst []float32), alloc func(n int) []float32, parallel bool) *WinogradKernel {
-	form, ok := winoForms[m]
-	if !ok {
-		panic("kernels: Winograd tiles are 2 or 4")
-	}
+func newWinogradKernel(c, f int, form *winoForm, row func(k int, dst []float32), alloc func(n int) []float32, parallel bool) *WinogradKernel {
 	g := form.g
 	n := len(g)
 	wk := &WinogradKernel{C: c, F: f, form: form, u: make([]*PackedB, n*n)}
 	size := (f + nr - 1) / nr * nr * c
 	for e := range wk.u {
+		if a := wk.alias(e); a != e {
+			wk.u[e] = wk.u[a]
+			continue
+		}
 		wk.u[e] = &PackedB{K: c, N: f, data: alloc(size)}
 	}
 	// Input channels in parallel: each writes its own row of every U.
@@ -255,20 +295,25 @@ func newWinogradKernel(c, f, m int, row func(k int, dst []float32), alloc func(n
 				}
 			}
 			for e, u := range wk.u {
-				u.setRow(ci, out[e*f:(e+1)*f])
+				if wk.alias(e) == e {
+					u.setRow(ci, out[e*f:(e+1)*f])
+				}
 			}
 		}
 	})
 	return wk
 }
 
-// WinogradConv computes out = conv3x3(in, kernel) for stride 1 with the
-// padding and output size in p, finished by ep (nil: none) as
+// WinogradConv computes out = conv3x3(in, kernel) for the stride wk was
+// made for (p's) with the padding and output size in p, finished by ep (nil: none) as
 // ConvForwardPacked finishes it. Blocks of tiles go through all three
 // stages (transform, products, transform back) while in cache.
 func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float32, ep *Epilogue) {
 	form := wk.form
-	m := form.m
+	if p.SH != form.stride || p.SW != form.stride {
+		panic(fmt.Sprintf("kernels: a Winograd kernel for stride %d on a convolution of stride %dx%d", form.stride, p.SH, p.SW))
+	}
+	m, step := form.m, form.m*form.stride // outputs and input pixels from tile to tile
 	ne := len(wk.u)
 	th, tw := (p.OH+m-1)/m, (p.OW+m-1)/m
 	c, f := p.C, p.F
@@ -287,7 +332,7 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 			}
 			for t := t0; t < t1; t++ {
 				n, rem := t/(th*tw), t%(th*tw)
-				src, rowStride := tileWindow(p, in, n, m*(rem/tw)-p.PadT, m*(rem%tw)-p.PadL, m+2, *window)
+				src, rowStride := tileWindow(p, in, n, step*(rem/tw)-p.PadT, step*(rem%tw)-p.PadL, len(form.g), *window)
 				form.input(c, src, rowStride, c, (*v)[(t-t0)*c:], bt*c)
 			}
 			for e := 0; e < ne; e++ {

@@ -32,7 +32,7 @@ func winogradKernelGrads(p Conv2DParams) bool {
 // summed into the core's own 36 C x F sums.
 func convBackwardKernelWinograd(p Conv2DParams, in, dy, dkernel []float32) {
 	const m, ne = 4, 36
-	form := winoForms[m]
+	form := winoFormFor(m, 1)
 	th, tw := (p.OH+m-1)/m, (p.OW+m-1)/m
 	c, f := p.C, p.F
 	tiles := p.N * th * tw
