@@ -335,13 +335,19 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 				src, rowStride := tileWindow(p, in, n, step*(rem/tw)-p.PadT, step*(rem%tw)-p.PadL, len(form.g), *window)
 				form.input(c, src, rowStride, c, (*v)[(t-t0)*c:], bt*c)
 			}
-			for e := 0; e < ne; e++ {
+			for e, same := 0, 1; e < ne; e += same {
+				// Points that share a kernel and lie next to each other
+				// make one product of their rows together, whose kernel
+				// is read once.
+				rows := t1 - t0
+				for same = 1; rows == bt && e+same < ne && wk.u[e+same] == wk.u[e]; same++ {
+				}
 				a := Mat{Data: (*v)[e*bt*c:], Stride: c}
 				u := bSource{packed: wk.u[e]}
-				if e+1 < ne { // the next product's kernel, cold when weights stream
-					u.after = bSource{packed: wk.u[e+1]}.nextBlock(0)
+				if e+same < ne { // the next product's kernel, cold when weights stream
+					u.after = bSource{packed: wk.u[e+same]}.nextBlock(0)
 				}
-				gemmSerial(t1-t0, f, c, oneMat(a), u, (*mm)[e*bt*f:], f, false, epAt{}, false) // v is in cache
+				gemmSerial(same*rows, f, c, oneMat(a), u, (*mm)[e*bt*f:], f, false, epAt{}, false) // v is in cache
 			}
 			for t := t0; t < t1; t++ {
 				n, rem := t/(th*tw), t%(th*tw)
