@@ -349,3 +349,49 @@ func TestPlanWinogradFromBatch(t *testing.T) {
 		}
 	}
 }
+
+// A layer that runs by F(2x2) for one image and by F(4x4) from 8 (14x14
+// outputs, whose 4x4 tiles overhang) keeps only F(2x2)'s kernel and makes
+// F(4x4)'s from it when the first such batch comes; both match the
+// reference.
+func TestPlanWinogradLargerTile(t *testing.T) {
+	stage := kernels.Conv2DParams{N: 8, H: 14, W: 14, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1, OH: 14, OW: 14}
+	if kernels.WinogradTile(stage) != 4 {
+		t.Skip("F(4x4, 3x3) runs with the AVX-512 transforms only")
+	}
+	m := mustBuild(t, "resnet18", WithFlavor(Torch), InputShape(56, 56, 3))
+	nonTrivial(m)
+	plan, err := m.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 8, 1, 9} {
+		x := tensor.New(n, 56, 56, 3)
+		copy(x.Data, testgen.Uniform("x", len(x.Data)))
+		want, err := m.Predict(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		times, err := plan.Profile(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		large := 0
+		for _, st := range times {
+			if strings.Contains(st.What, "winograd F(4x4)") {
+				large++
+			}
+		}
+		// The 14x14x64 stage's four convolutions.
+		if want := 4 * min(1, n/8); large != want {
+			t.Errorf("batch %d: %d steps by F(4x4), want %d", n, large, want)
+		}
+		got, err := plan.Predict(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, s, _ := tensor.MaxAbsDiff(got[0], want[0]); d > 1e-4*s {
+			t.Errorf("batch %d: the plan differs from the reference by %g (scale %g)", n, d, s)
+		}
+	}
+}

@@ -48,7 +48,8 @@ type pstep struct {
 	// large runs batches from some size on by Winograd, its kernels
 	// transformed from packed on first use: where one image is better
 	// served by the matrix products (a 7x7 output), memory need not hold
-	// both forms unless larger batches come.
+	// both forms unless larger batches come. Beside wino, it runs the
+	// batches that take a larger tile, by a kernel made from wino's.
 	large    *largeWinograd
 	bias     []float32
 	relu     bool
@@ -390,8 +391,9 @@ func (st *pstep) convParams(n, h, w, c int) (kernels.Conv2DParams, bool) {
 // chooseWinograd picks Winograd (F(4x4, 3x3) or F(2x2, 3x3)) for a 3x3
 // stride-1 convolution where the kernels say it is faster at the model's
 // input size for any batch (or everywhere it applies, when forced), and
-// then keeps only its transformed kernel; where it is faster only from
-// some batch on, the step keeps both ways.
+// then keeps only its transformed kernel (and makes another tile's from
+// it if a larger batch takes one); where it is faster only from some batch
+// on, the step keeps both ways.
 func (p *Plan) chooseWinograd(st *pstep, h, w, c int) {
 	if p.winograd == noWinograd || h == Unknown || w == Unknown {
 		return
@@ -406,6 +408,13 @@ func (p *Plan) chooseWinograd(st *pstep, h, w, c int) {
 		// garbage enough to raise a batch-1 ResNet-50's peak by 8-10 MB.
 		st.wino = kernels.WinogradKernelFromPacked(p.mem, st.packed, c, kernels.WinogradTile(kp), kp.SH)
 		st.packed = nil
+		// Larger batches may take a larger tile (ResNet-50's 14x14 layers
+		// from 8 images), its kernel made from this one when they come.
+		many := kp
+		many.N = math.MaxInt32
+		if kernels.WinogradTile(many) != st.wino.Tile() {
+			st.large = &largeWinograd{batch: 1, kp: kp}
+		}
 	case b > 1:
 		st.large = &largeWinograd{batch: b, kp: kp}
 	}
@@ -437,15 +446,24 @@ func (l *largeWinograd) tile(n int) int {
 // winogradFor returns the Winograd kernel st runs a batch of n images with
 // (kp describes the batch), or nil: the matrix products.
 func (p *Plan) winogradFor(st *pstep, n int, kp kernels.Conv2DParams) *kernels.WinogradKernel {
-	if st.wino != nil || st.large == nil {
+	if st.large == nil {
 		return st.wino
 	}
 	t := st.large.tile(n)
 	if t == 0 {
 		return nil
 	}
+	if st.wino != nil && st.wino.Tile() == t {
+		return st.wino
+	}
 	f := &st.large.forms[t/4]
-	f.once.Do(func() { f.k = kernels.WinogradKernelFromPacked(p.mem, st.packed, kp.C, t, kp.SH) })
+	f.once.Do(func() {
+		if st.packed == nil { // only the smaller tile's kernel was kept
+			f.k = kernels.WinogradKernelRetiled(p.mem, st.wino, t)
+			return
+		}
+		f.k = kernels.WinogradKernelFromPacked(p.mem, st.packed, kp.C, t, kp.SH)
+	})
 	return f.k
 }
 
@@ -537,11 +555,11 @@ func (st *pstep) flops(x, out *tensor.Tensor) int64 {
 // winogradTile is the tile side of the Winograd form st runs a batch of n
 // by, or 0: the matrix products.
 func (st *pstep) winogradTile(n int) int {
-	if st.wino != nil {
-		return st.wino.Tile()
-	}
 	if st.large != nil {
 		return st.large.tile(n)
+	}
+	if st.wino != nil {
+		return st.wino.Tile()
 	}
 	return 0
 }

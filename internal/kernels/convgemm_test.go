@@ -304,14 +304,15 @@ func TestWinogradMatchesReference(t *testing.T) {
 
 // WinogradTile takes F(4x4, 3x3) where it saves 1.5 times the
 // multiplications of F(2x2, 3x3), on outputs from 28x28 or from 64 of its
-// tiles.
+// tiles, and where it saves less, from 128.
 func TestWinogradTile(t *testing.T) {
 	if !useAVX512 {
 		t.Skip("F(4x4, 3x3) runs with the AVX-512 transforms only")
 	}
 	for _, c := range []struct{ n, size, c, want int }{
 		{1, 56, 64, 4}, {1, 28, 128, 4}, // whole 4x4 tiles
-		{1, 14, 256, 2}, {64, 14, 256, 2}, // 4x4 tiles save 1.36x: overhang
+		{1, 14, 256, 2}, {7, 14, 256, 2}, {8, 14, 256, 4}, {64, 14, 256, 4}, // 4x4 tiles save 1.36x: overhang, from 128 tiles
+		{64, 14, 32, 2},                                 // not for narrow layers
 		{1, 7, 512, 2}, {8, 7, 512, 2}, {16, 7, 512, 4}, // 16 2x2 tiles an image, 4 4x4 ones
 		{15, 8, 64, 2}, {16, 8, 64, 4},
 		{16, 7, 40, 2}, // channels the transforms do not take

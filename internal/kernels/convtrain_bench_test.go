@@ -17,6 +17,7 @@ var trainConvs = []struct {
 	{"resnet20/8x8x64", Conv2DParams{N: 128, H: 8, W: 8, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1}},
 	{"resnet50/56x56x64", Conv2DParams{N: 16, H: 56, W: 56, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1}},
 	{"resnet50/28x28x128", Conv2DParams{N: 16, H: 28, W: 28, C: 128, KH: 3, KW: 3, F: 128, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1}},
+	{"resnet50/14x14x256", Conv2DParams{N: 16, H: 14, W: 14, C: 256, KH: 3, KW: 3, F: 256, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1}},
 }
 
 // BenchmarkConvTrain times trainConvs' forward passes (ConvForwardTrain)

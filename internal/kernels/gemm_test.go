@@ -747,6 +747,31 @@ func TestWinogradKernelFromPacked(t *testing.T) {
 	}
 }
 
+// A kernel read back from its F(2x2) transform and made again for F(4x4)
+// is F(4x4)'s own, but for a rounding or two.
+func TestWinogradKernelRetiled(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	var h OffHeap
+	defer h.Free()
+	const c, f = 24, 40
+	kernel := randSlice(r, 9*c*f)
+	want := NewWinogradKernelTile(kernel, c, f, 4, 1)
+	got := WinogradKernelRetiled(&h, NewWinogradKernel(kernel, c, f), 4)
+	if got.Tile() != 4 {
+		t.Fatalf("tile %d, want 4", got.Tile())
+	}
+	for e := range want.u {
+		var worst, scale float64
+		for i, w := range want.u[e].data {
+			worst = math.Max(worst, math.Abs(float64(got.u[e].data[i]-w)))
+			scale = math.Max(scale, math.Abs(float64(w)))
+		}
+		if worst > 1e-6*scale {
+			t.Fatalf("matrix %d: off by %g (scale %g)", e, worst, scale)
+		}
+	}
+}
+
 // The stride-2 form keeps one transformed kernel for the points that
 // share it (w1's twice on each axis: 16 of 25), and each is G g G'.
 func TestWinogradStride2KernelShared(t *testing.T) {
