@@ -536,6 +536,49 @@ func winoOutputGo(f int, m []float32, eStride int, dst []float32, rowStride, pix
 	}
 }
 
+// separable is a portable Winograd tile transform T X T' for c channels:
+// X[i][j] = src[i*rowStride+j*pixStride+k] for i, j < n, t applying T to
+// n values, giving o of them (at most 6). Element (a, b) of the result for
+// channel k goes to put.
+func separable(n, o, c int, t func(x, y []float32), src []float32, rowStride, pixStride int, put func(a, b, k int, v float32)) {
+	var s [6][6]float32
+	var x, y [6]float32
+	for k := 0; k < c; k++ {
+		for j := 0; j < n; j++ { // T X: combine rows
+			for i := 0; i < n; i++ {
+				x[i] = src[i*rowStride+j*pixStride+k]
+			}
+			t(x[:n], y[:o])
+			for a := 0; a < o; a++ {
+				s[a][j] = y[a]
+			}
+		}
+		for a := 0; a < o; a++ { // (T X) T': combine columns
+			t(s[a][:n], y[:o])
+			for b := 0; b < o; b++ {
+				put(a, b, k, y[b])
+			}
+		}
+	}
+}
+
+// separableInput is separable into dst's o x o matrices, eStride apart.
+func separableInput(n, o, c int, t func(x, y []float32), src []float32, rowStride, pixStride int, dst []float32, eStride int) {
+	separable(n, o, c, t, src, rowStride, pixStride, func(a, b, k int, v float32) { dst[(o*a+b)*eStride+k] = v })
+}
+
+// separableOutput is separable from n x n matrices of f channels, eStride
+// apart, into the rows x cols outputs that lie in the image, plus bias,
+// plus the residual (res laid out as dst), then ReLU.
+func separableOutput(n, o, f int, t func(x, y []float32), m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool, rows, cols int) {
+	separable(n, o, f, t, m, n*eStride, eStride, func(i, j, k int, v float32) {
+		if i < rows && j < cols {
+			at := i*rowStride + j*pixStride + k
+			dst[at] = winoFinish(v, bias, res, k, at, relu)
+		}
+	})
+}
+
 // winoFinish is a Winograd output v for channel k at offset o, plus bias,
 // plus the residual, then ReLU: the assembly epilogue's order.
 func winoFinish(v float32, bias, res []float32, k, o int, relu bool) float32 {

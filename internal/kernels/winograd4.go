@@ -10,25 +10,7 @@ package kernels
 // one tile, d[i][j] = src[i*rowStride+j*pixStride:][:c], V[e] =
 // dst[e*eStride:][:c].
 func winoInput4Go(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
-	for k := 0; k < c; k++ {
-		var s [6][6]float32
-		for j := 0; j < 6; j++ { // B'd: combine rows
-			var d [6]float32
-			for i := range d {
-				d[i] = src[i*rowStride+j*pixStride+k]
-			}
-			t := wino4In(d)
-			for i := range t {
-				s[i][j] = t[i]
-			}
-		}
-		for i := 0; i < 6; i++ { // (B'd)B: combine columns
-			v := wino4In(s[i])
-			for j, x := range v {
-				dst[(6*i+j)*eStride+k] = x
-			}
-		}
-	}
+	separableInput(6, 6, c, func(x, y []float32) { r := wino4In([6]float32(x)); copy(y, r[:]) }, src, rowStride, pixStride, dst, eStride)
 }
 
 // wino4In applies B' to six values, in the assembly's order.
@@ -59,26 +41,7 @@ func wino4Out(m [6]float32) [4]float32 {
 // (res laid out as dst), then ReLU, into the rows x cols outputs that lie
 // in the image.
 func winoOutput4Go(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool, rows, cols int) {
-	for k := 0; k < f; k++ {
-		var s [4][6]float32
-		for j := 0; j < 6; j++ { // A'M: combine rows
-			var col [6]float32
-			for i := range col {
-				col[i] = m[(6*i+j)*eStride+k]
-			}
-			r := wino4Out(col)
-			for i := range r {
-				s[i][j] = r[i]
-			}
-		}
-		for i := 0; i < rows; i++ { // (A'M)A: combine columns
-			y := wino4Out(s[i])
-			for j := 0; j < cols; j++ {
-				o := i*rowStride + j*pixStride + k
-				dst[o] = winoFinish(y[j], bias, res, k, o, relu)
-			}
-		}
-	}
+	separableOutput(6, 4, f, func(x, y []float32) { r := wino4Out([6]float32(x)); copy(y, r[:]) }, m, eStride, dst, rowStride, pixStride, bias, res, relu, rows, cols)
 }
 
 // winoGrad4Go is the portable transform of a 4x4 tile of an output's
@@ -86,24 +49,7 @@ func winoOutput4Go(f int, m []float32, eStride int, dst []float32, rowStride, pi
 // whose transpose is the output transform), g[i][j] =
 // src[i*rowStride+j*pixStride:][:f], M[e] = dst[e*eStride:][:f].
 func winoGrad4Go(f int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
-	for k := 0; k < f; k++ {
-		var s [6][4]float32
-		for j := 0; j < 4; j++ { // Ag: combine rows
-			var g [4]float32
-			for i := range g {
-				g[i] = src[i*rowStride+j*pixStride+k]
-			}
-			t := wino4Grad(g)
-			for a := range t {
-				s[a][j] = t[a]
-			}
-		}
-		for a := 0; a < 6; a++ { // (Ag)A': combine columns
-			for b, x := range wino4Grad(s[a]) {
-				dst[(6*a+b)*eStride+k] = x
-			}
-		}
-	}
+	separableInput(4, 6, f, func(x, y []float32) { r := wino4Grad([4]float32(x)); copy(y, r[:]) }, src, rowStride, pixStride, dst, eStride)
 }
 
 // wino4Grad applies A to four values, in the assembly's order.

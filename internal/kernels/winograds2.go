@@ -41,23 +41,7 @@ func winoS2Alias(e int) int {
 // one 5x5 tile, d[i][j] = src[i*rowStride+j*pixStride:][:c], V[e] =
 // dst[e*eStride:][:c].
 func winoInputS2Go(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
-	for k := 0; k < c; k++ {
-		var s [5][5]float32
-		for j := 0; j < 5; j++ { // B'd: combine rows
-			var d [5]float32
-			for i := range d {
-				d[i] = src[i*rowStride+j*pixStride+k]
-			}
-			for i, x := range winoS2In(d) {
-				s[i][j] = x
-			}
-		}
-		for i := 0; i < 5; i++ { // (B'd)B: combine columns
-			for j, x := range winoS2In(s[i]) {
-				dst[(5*i+j)*eStride+k] = x
-			}
-		}
-	}
+	separableInput(5, 5, c, func(x, y []float32) { r := winoS2In([5]float32(x)); copy(y, r[:]) }, src, rowStride, pixStride, dst, eStride)
 }
 
 // winoOutputS2Go is the portable stride-2 output transform: Y = A'MA for
@@ -65,24 +49,7 @@ func winoInputS2Go(c int, src []float32, rowStride, pixStride int, dst []float32
 // (res laid out as dst), then ReLU, into the rows x cols outputs that lie
 // in the image.
 func winoOutputS2Go(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool, rows, cols int) {
-	for k := 0; k < f; k++ {
-		var s [2][5]float32
-		for j := 0; j < 5; j++ { // A'M: combine rows
-			var col [5]float32
-			for i := range col {
-				col[i] = m[(5*i+j)*eStride+k]
-			}
-			r := winoS2Out(col)
-			s[0][j], s[1][j] = r[0], r[1]
-		}
-		for i := 0; i < rows; i++ { // (A'M)A: combine columns
-			y := winoS2Out(s[i])
-			for j := 0; j < cols; j++ {
-				o := i*rowStride + j*pixStride + k
-				dst[o] = winoFinish(y[j], bias, res, k, o, relu)
-			}
-		}
-	}
+	separableOutput(5, 2, f, func(x, y []float32) { r := winoS2Out([5]float32(x)); copy(y, r[:]) }, m, eStride, dst, rowStride, pixStride, bias, res, relu, rows, cols)
 }
 
 // winogradS2MinBatch is WinogradMinBatch for a stride-2 convolution: any
