@@ -312,25 +312,7 @@ func TestPlanWinogradFromBatch(t *testing.T) {
 		t.Fatalf("Winograd layers: %d for one image, %d for two; want more for two", one, two)
 	}
 	for _, n := range []int{1, 2, 1, 3, 4, 16} {
-		x := tensor.New(n, 32, 32, 3)
-		copy(x.Data, testgen.Uniform("x", len(x.Data)))
-		want, err := m.Predict(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		times, err := plan.Profile(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wino, large := 0, 0
-		for _, st := range times {
-			if strings.Contains(st.What, "winograd") {
-				wino++
-			}
-			if strings.Contains(st.What, "winograd F(4x4)") {
-				large++
-			}
-		}
+		wino, large := winogradSteps(t, m, plan, n, 32)
 		// Five stride-1 convolutions a stage: the 16x16x32 stage's by
 		// F(4x4) from 4 images, the 8x8 stage's F(2x2) tiles giving way to
 		// F(4x4)'s from 16 (64 tiles each).
@@ -340,14 +322,40 @@ func TestPlanWinogradFromBatch(t *testing.T) {
 		if wino != plan.WinogradLayers(n) {
 			t.Errorf("batch %d: the profile shows %d Winograd steps, WinogradLayers says %d", n, wino, plan.WinogradLayers(n))
 		}
-		got, err := plan.Predict(x)
-		if err != nil {
-			t.Fatal(err)
+	}
+}
+
+// winogradSteps runs n images of size x size through plan, checks them
+// against m's reference path, and returns how many of the plan's steps
+// ran by Winograd and how many of those by F(4x4).
+func winogradSteps(t *testing.T, m *nn.Model, plan *nn.Plan, n, size int) (wino, large int) {
+	t.Helper()
+	x := tensor.New(n, size, size, 3)
+	copy(x.Data, testgen.Uniform("x", len(x.Data)))
+	want, err := m.Predict(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	times, err := plan.Profile(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range times {
+		if strings.Contains(st.What, "winograd") {
+			wino++
 		}
-		if d, s, _ := tensor.MaxAbsDiff(got[0], want[0]); d > 1e-4*s {
-			t.Errorf("batch %d: the plan differs from the reference by %g (scale %g)", n, d, s)
+		if strings.Contains(st.What, "winograd F(4x4)") {
+			large++
 		}
 	}
+	got, err := plan.Predict(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, s, _ := tensor.MaxAbsDiff(got[0], want[0]); d > 1e-4*s {
+		t.Errorf("batch %d: the plan differs from the reference by %g (scale %g)", n, d, s)
+	}
+	return wino, large
 }
 
 // A layer that runs by F(2x2) for one image and by F(4x4) from 8 (14x14
@@ -366,32 +374,9 @@ func TestPlanWinogradLargerTile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []int{1, 8, 1, 9} {
-		x := tensor.New(n, 56, 56, 3)
-		copy(x.Data, testgen.Uniform("x", len(x.Data)))
-		want, err := m.Predict(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		times, err := plan.Profile(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		large := 0
-		for _, st := range times {
-			if strings.Contains(st.What, "winograd F(4x4)") {
-				large++
-			}
-		}
 		// The 14x14x64 stage's four convolutions.
-		if want := 4 * min(1, n/8); large != want {
-			t.Errorf("batch %d: %d steps by F(4x4), want %d", n, large, want)
-		}
-		got, err := plan.Predict(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d, s, _ := tensor.MaxAbsDiff(got[0], want[0]); d > 1e-4*s {
-			t.Errorf("batch %d: the plan differs from the reference by %g (scale %g)", n, d, s)
+		if _, large := winogradSteps(t, m, plan, n, 56); large != 4*min(1, n/8) {
+			t.Errorf("batch %d: %d steps by F(4x4), want %d", n, large, 4*min(1, n/8))
 		}
 	}
 }

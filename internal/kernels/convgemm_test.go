@@ -445,19 +445,19 @@ func BenchmarkConvWinogradStride2(b *testing.B) {
 		pk := PackConvKernel(p, k)
 		flops := 2 * float64(p.N*p.OH*p.OW*p.F*9*p.C)
 		name := fmt.Sprintf("%dx%dx%dx%d", s[0], s[1], s[1], s[2])
-		b.Run(name+"/winograd", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				WinogradConv(p, in, wk, out, nil)
-			}
-			reportSpeed(b, flops, Workers())
-		})
-		b.Run(name+"/packed", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				ConvForwardPacked(p, in, pk, out, nil)
-			}
-			reportSpeed(b, flops, Workers())
-		})
+		benchConv(b, name+"/winograd", flops, func() { WinogradConv(p, in, wk, out, nil) })
+		benchConv(b, name+"/packed", flops, func() { ConvForwardPacked(p, in, pk, out, nil) })
 	}
+}
+
+// benchConv times run as a convolution of flops (direct) FLOPs.
+func benchConv(b *testing.B, name string, flops float64, run func()) {
+	b.Run(name, func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			run()
+		}
+		reportSpeed(b, flops, Workers())
+	})
 }
 
 // BenchmarkConvWinograd3x3 compares Winograd with ConvForwardPacked on
@@ -474,24 +474,9 @@ func BenchmarkConvWinograd3x3(b *testing.B) {
 		pk := PackConvKernel(p, k)
 		flops := 2 * float64(p.N*p.OH*p.OW*p.F*9*p.C)
 		name := fmt.Sprintf("%dx%dx%d", s[0], s[0], s[1])
-		b.Run(name+"/winograd", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				WinogradConv(p, in, wk, out, nil)
-			}
-			reportSpeed(b, flops, Workers())
-		})
-		b.Run(name+"/winograd4", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				WinogradConv(p, in, wk4, out, nil)
-			}
-			reportSpeed(b, flops, Workers())
-		})
-		b.Run(name+"/packed", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				ConvForwardPacked(p, in, pk, out, nil)
-			}
-			reportSpeed(b, flops, Workers())
-		})
+		benchConv(b, name+"/winograd", flops, func() { WinogradConv(p, in, wk, out, nil) })
+		benchConv(b, name+"/winograd4", flops, func() { WinogradConv(p, in, wk4, out, nil) })
+		benchConv(b, name+"/packed", flops, func() { ConvForwardPacked(p, in, pk, out, nil) })
 	}
 }
 
