@@ -545,3 +545,36 @@ func TestConvPairForward(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkConvPairForward times ResNet-50's projection blocks' last
+// convolution and shortcut in one pass (torchvision's layout: the
+// shortcut of stride 2) at batch 1 and 16, operands rotated through 128
+// MB as a network meets them, against the same product from one matrix.
+func BenchmarkConvPairForward(b *testing.B) {
+	type operands struct {
+		in1, in2, out []float32
+		b             *PackedB
+	}
+	for _, s := range [][4]int{{1, 28, 128, 256}, {1, 14, 256, 512}, {1, 7, 512, 1024}, {16, 28, 128, 256}, {16, 14, 256, 512}, {16, 7, 512, 1024}} {
+		n, oh, c1, c2 := s[0], s[1], s[2], s[3]
+		f := 4 * c1
+		p1 := Conv2DParams{N: n, H: oh, W: oh, C: c1, KH: 1, KW: 1, F: f, SH: 1, SW: 1, DH: 1, DW: 1, OH: oh, OW: oh, Groups: 1}
+		p2 := Conv2DParams{N: n, H: 2 * oh, W: 2 * oh, C: c2, KH: 1, KW: 1, F: f, SH: 2, SW: 2, DH: 1, DW: 1, OH: oh, OW: oh, Groups: 1}
+		r := rand.New(rand.NewPCG(1, 2))
+		size := n*oh*oh*(c1+f) + n*4*oh*oh*c2 + (c1+c2)*f
+		sets := make([]operands, max(1, (128<<20)/(4*size)))
+		for i := range sets {
+			sets[i] = operands{randSlice(r, n*oh*oh*c1), randSlice(r, n*4*oh*oh*c2), make([]float32, n*oh*oh*f),
+				PackBPair(PackB(Mat{Data: randSlice(r, c1*f), Stride: f}, c1, f), PackB(Mat{Data: randSlice(r, c2*f), Stride: f}, c2, f))}
+		}
+		bias := randSlice(r, f)
+		flops := 2 * float64(n*oh*oh*f*(c1+c2))
+		b.Run(fmt.Sprintf("%dx%dx%dx%d+%d", n, oh, oh, c1, c2), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				s := sets[i%len(sets)]
+				ConvPairForward(p1, s.in1, p2, s.in2, s.b, s.out, &Epilogue{Bias: bias, Relu: true})
+			}
+			reportSpeed(b, flops, Workers())
+		})
+	}
+}
