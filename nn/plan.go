@@ -389,7 +389,7 @@ func (st *pstep) convParams(n, h, w, c int) (kernels.Conv2DParams, bool) {
 }
 
 // chooseWinograd picks Winograd (F(4x4, 3x3) or F(2x2, 3x3)) for a 3x3
-// stride-1 convolution where the kernels say it is faster at the model's
+// convolution of stride 1 or 2 where the kernels say it is faster at the model's
 // input size for any batch (or everywhere it applies, when forced), and
 // then keeps only its transformed kernel (and makes another tile's from
 // it if a larger batch takes one); where it is faster only from some batch

@@ -267,7 +267,7 @@ func (wk *WinogradKernel) kernelRow(k int, dst []float32) {
 	if wk.form != winoForms[2] {
 		panic("kernels: only F(2x2, 3x3) kernels are read back")
 	}
-	pick := [3][]float32{{1, 0, 0, 0}, {0, 1, -1, 0}, {0, 0, 0, 1}}
+	pick := [3][4]float32{{1, 0, 0, 0}, {0, 1, -1, 0}, {0, 0, 0, 1}}
 	tap, ci := k/wk.C, k%wk.C
 	ky, kx := tap/3, tap%3
 	clear(dst[:wk.F])
@@ -355,9 +355,9 @@ func newWinogradKernel(c, f int, form *winoForm, row func(k int, dst []float32),
 }
 
 // WinogradConv computes out = conv3x3(in, kernel) for the stride wk was
-// made for (p's) with the padding and output size in p, finished by ep (nil: none) as
-// ConvForwardPacked finishes it. Blocks of tiles go through all three
-// stages (transform, products, transform back) while in cache.
+// made for (p's) with the padding and output size in p, finished by ep
+// (nil: none) as ConvForwardPacked finishes it. Blocks of tiles go through
+// all three stages (transform, products, transform back) while in cache.
 func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float32, ep *Epilogue) {
 	form := wk.form
 	if p.SH != form.stride || p.SW != form.stride {
