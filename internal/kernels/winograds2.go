@@ -12,8 +12,9 @@ package kernels
 //
 // and the odd ones, x1 w1 and x3 w1. Five products for two outputs instead
 // of six; a tile of 2x2 outputs takes 25 for each channel pair instead of
-// 36. Every transform is additions and subtractions of ones, so each
-// value has at most two roundings. The kernel's transform repeats w1 (its
+// 36. The transforms add and subtract without scaling: a transformed
+// input is rounded at most twice, an output four times. The kernel's
+// transform repeats w1 (its
 // points 3 and 4): a tile's products at those points share a transformed
 // kernel, kept once.
 
