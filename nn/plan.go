@@ -80,13 +80,14 @@ const (
 )
 
 // NoWinograd runs every convolution as a matrix product. By default 3x3
-// stride-1 convolutions run by Winograd's F(2x2, 3x3) where that is faster:
-// with AVX-512 transforms, channels in multiples of 16, outputs of at least
-// 14x14 at the model's input size.
+// convolutions of stride 1 and 2 run by Winograd (F(4x4, 3x3), F(2x2, 3x3)
+// or the stride-2 form) where that is faster on this CPU: with the AVX-512
+// transforms, channels in multiples of 16, outputs of at least 14x14 at the
+// model's input size (smaller ones from the batch where their tiles pay).
 func NoWinograd() CompileOption { return func(c *compileConfig) { c.winograd = noWinograd } }
 
-// ForceWinograd runs every 3x3 stride-1 convolution by Winograd's
-// F(2x2, 3x3), faster or not.
+// ForceWinograd runs every 3x3 convolution of stride 1 or 2 by Winograd,
+// faster or not.
 func ForceWinograd() CompileOption { return func(c *compileConfig) { c.winograd = forceWinograd } }
 
 // ConsumeWeights lets Compile free each convolution's and BatchNorm's

@@ -45,7 +45,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	seconds := fs.Float64("seconds", 10, "how long to measure, after one warm-up run")
 	minRuns := fs.Int("runs", 5, "at least this many timed runs")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	wino := fs.String("winograd", "auto", "Winograd (F(4x4,3x3) or F(2x2,3x3)) for 3x3 stride-1 convolutions: auto (where faster on this CPU), off, on")
+	wino := fs.String("winograd", "auto", "Winograd (F(4x4,3x3), F(2x2,3x3) or the stride-2 form) for 3x3 convolutions of stride 1 and 2: auto (where faster on this CPU), off, on")
 	layers := fs.Int("layers", 0, "also print the plan's N slowest steps (inference)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to this file")
 	pos, err := parse(fs, args)
