@@ -324,6 +324,33 @@ func TestWinogradTile(t *testing.T) {
 	}
 }
 
+// Small images are copied whole for their Winograd tiles where the border
+// tiles' windows would copy more, one block takes whole images and the
+// copy fits in L2 beside the transforms; elsewhere windows are copied
+// one by one.
+func TestTileSourceWhole(t *testing.T) {
+	for _, c := range []struct {
+		size, c, m, stride, bt int
+		want                   bool
+	}{
+		{16, 32, 4, 1, 32, true},   // ResNet-20's 16x16x32 at batch 128: 12 of 16 windows in the padding
+		{8, 64, 2, 1, 96, true},    // 8x8x64: all 16 windows reach the border
+		{16, 32, 4, 1, 8, false},   // a block of half an image's tiles (batch 1)
+		{14, 256, 4, 1, 32, false}, // ResNet-50's 14x14x256: 331 KB
+		{56, 64, 4, 1, 72, false},  // 52 of 196 windows: fewer pixels than the image
+		{32, 64, 2, 2, 96, false},  // stride 2, 32x32x64 in: a window of 5x5 every 4 pixels
+	} {
+		p := withOut(Conv2DParams{N: 1, H: c.size, W: c.size, C: c.c, F: c.c, KH: 3, KW: 3, SH: c.stride, SW: c.stride, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1})
+		form := winoFormFor(c.m, c.stride)
+		th, tw := (p.OH+c.m-1)/c.m, (p.OW+c.m-1)/c.m
+		s := newTileSource(p, len(form.g), c.m*c.stride, th, tw, c.bt)
+		if got := s.whole != nil; got != c.want {
+			t.Errorf("%dx%dx%d F(%dx%d) stride %d, blocks of %d tiles: whole image %v, want %v", c.size, c.size, c.c, c.m, c.m, c.stride, c.bt, got, c.want)
+		}
+		s.free()
+	}
+}
+
 // Winograd pays from one image on for large outputs, from the batch
 // whose tiles are enough for small ones, and for narrow layers only by
 // F(4x4), which WinogradTile then takes; of stride 2, for outputs from

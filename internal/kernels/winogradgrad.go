@@ -44,12 +44,13 @@ func convBackwardKernelWinograd(p Conv2DParams, in, dy, dkernel []float32) {
 	var mu sync.Mutex
 	ParallelFor(blocks, blocks/Workers(), func(lo, hi int) {
 		v, g, sums := getBuf(ne*bt*c), getBuf(ne*bt*f), getBuf(ne*c*f)
-		window, gwin := getBuf(ne*c), getBuf(m*m*f)
+		gwin := getBuf(m * m * f)
 		defer putBuf(v)
 		defer putBuf(g)
 		defer putBuf(sums)
-		defer putBuf(window)
 		defer putBuf(gwin)
+		src := newTileSource(p, m+2, m, th, tw, bt)
+		defer src.free()
 		clear(*sums)
 		for b := lo; b < hi; b++ {
 			t0, t1 := b*bt, min(tiles, (b+1)*bt)
@@ -60,8 +61,8 @@ func convBackwardKernelWinograd(p Conv2DParams, in, dy, dkernel []float32) {
 			for t := t0; t < t1; t++ {
 				n, rem := t/(th*tw), t%(th*tw)
 				y, x := m*(rem/tw), m*(rem%tw)
-				src, rowStride := tileWindow(p, in, n, y-p.PadT, x-p.PadL, m+2, *window)
-				form.input(c, src, rowStride, c, (*v)[(t-t0)*c:], kk*c)
+				d, rowStride := src.window(in, n, rem/tw, rem%tw)
+				form.input(c, d, rowStride, c, (*v)[(t-t0)*c:], kk*c)
 				// dy's transform as B's panels of nr filters: panel j of
 				// element e, k-major (a tile's nr values after another's).
 				gs, gStride := tileWindow(dyImage, dy, n, y, x, m, *gwin)
