@@ -344,7 +344,7 @@ func TestTileSourceWhole(t *testing.T) {
 		form := winoFormFor(c.m, c.stride)
 		th, tw := (p.OH+c.m-1)/c.m, (p.OW+c.m-1)/c.m
 		s := newTileSource(p, len(form.g), c.m*c.stride, th, tw, c.bt)
-		if got := s.whole != nil; got != c.want {
+		if got := s.whole; got != c.want {
 			t.Errorf("%dx%dx%d F(%dx%d) stride %d, blocks of %d tiles: whole image %v, want %v", c.size, c.size, c.c, c.m, c.m, c.stride, c.bt, got, c.want)
 		}
 		s.free()

@@ -422,27 +422,27 @@ func tileBlocks(tiles, per int) (blocks, bt int) {
 // side pixels, step apart, the first at (-PadT, -PadL): in place where a
 // window lies inside the image, else with zeros for the padding. Where the
 // windows that reach into the padding hold more pixels than the whole
-// zero-bordered image (the small images of CIFAR ResNets, 14x14 and 7x7
-// outputs), each image is copied once with its border and every window
-// read from the copy, rather than each such window copied on its own: a
-// few long rows instead of many short ones, and fewer pixels (ResNet-20's
-// 16x16x32 layers at batch 128: forward 1.10 -> 0.95-0.97 ms, both
-// gradients 2.50 -> 2.12-2.16). Only blocks of bt tiles that take whole
-// images copy them so (one image's tiles shared out between the cores
-// would have each copy all of it), and only images small enough to stay
-// in L2 beside the block's transforms: ResNet-50's 14x14x256 (331 KB)
-// gained nothing, its windows' rows already 6 KB long.
+// zero-bordered image (the small images of CIFAR ResNets), each image is
+// copied once with its border and every window read from the copy, rather
+// than each such window copied on its own: a few long rows instead of many
+// short ones, and fewer pixels (ResNet-20's 16x16x32 layers at batch 128:
+// forward 1.10 -> 0.95-0.97 ms, both gradients 2.50 -> 2.12-2.16). Only
+// blocks of bt tiles that take whole images copy them so (one image's
+// tiles shared out between the cores would have each copy all of it), and
+// only images small enough to stay in L2 beside the block's transforms:
+// ResNet-50's 14x14x256 (331 KB) gained nothing, its windows' rows already
+// 6 KB long.
 type tileSource struct {
 	p          Conv2DParams
 	side, step int
 	hp, wp     int        // the zero-bordered image the grid covers
-	whole      *[]float32 // that image, or nil: windows copied one by one
-	n          int        // the image in whole (-1: none yet)
-	single     *[]float32 // one window's copy
+	whole      bool       // buf holds that image; else one window's copy
+	buf        *[]float32 // the copy
+	n          int        // the image in buf (-1: none yet)
 }
 
 // newTileSource returns the source of p's th x tw tiles for blocks of bt
-// tiles; free returns its buffers.
+// tiles; free returns its buffer.
 func newTileSource(p Conv2DParams, side, step, th, tw, bt int) tileSource {
 	s := tileSource{p: p, side: side, step: step, hp: step*(th-1) + side, wp: step*(tw-1) + side, n: -1}
 	inside := func(tiles, pad, size int) int { // the tiles whose windows lie inside along an axis
@@ -455,34 +455,29 @@ func newTileSource(p Conv2DParams, side, step, th, tw, bt int) tileSource {
 		return k
 	}
 	border := th*tw - inside(th, p.PadT, p.H)*inside(tw, p.PadL, p.W)
-	if border*side*side > s.hp*s.wp && bt >= th*tw && 4*s.hp*s.wp*p.C <= l2Bytes/8 {
-		s.whole = getBuf(s.hp * s.wp * p.C)
+	s.whole = border*side*side > s.hp*s.wp && bt >= th*tw && 4*s.hp*s.wp*p.C <= l2Bytes/8
+	if s.whole {
+		s.buf = getBuf(s.hp * s.wp * p.C)
 	} else {
-		s.single = getBuf(side * side * p.C)
+		s.buf = getBuf(side * side * p.C)
 	}
 	return s
 }
 
 // window returns tile (ty, tx) of image n's window and its row stride.
 func (s *tileSource) window(in []float32, n, ty, tx int) ([]float32, int) {
-	if s.whole == nil {
-		return tileWindow(s.p, in, n, s.step*ty-s.p.PadT, s.step*tx-s.p.PadL, s.side, *s.single)
+	if !s.whole {
+		return tileWindow(s.p, in, n, s.step*ty-s.p.PadT, s.step*tx-s.p.PadL, s.side, *s.buf)
 	}
 	if n != s.n {
-		padRows(s.p, in, n, 0, s.hp, s.wp, *s.whole)
+		padRows(s.p, in, n, 0, s.hp, s.wp, *s.buf)
 		s.n = n
 	}
 	c := s.p.C
-	return (*s.whole)[(s.step*ty*s.wp+s.step*tx)*c:], s.wp * c
+	return (*s.buf)[(s.step*ty*s.wp+s.step*tx)*c:], s.wp * c
 }
 
-func (s *tileSource) free() {
-	if s.whole != nil {
-		putBuf(s.whole)
-	} else {
-		putBuf(s.single)
-	}
-}
+func (s *tileSource) free() { putBuf(s.buf) }
 
 // tileWindow returns the side x side window of image n's input from row
 // y, column x (negative in the padding) and its row stride: the input
