@@ -34,8 +34,6 @@ func tilesC(n, rows, cols, kk int, a panelA, astep, crows int, b []float32, c []
 	switch {
 	case kk == 0 || !(useAVX512 || useAVX2):
 		return false
-	case (rows != mr || cols != nr) && !useAVX512:
-		return false
 	case cols != nr && cols != nr/2, rows < smallRows || rows > mr:
 		return false
 	case cols < nr && rows != mr && rows != midRows && rows != smallRows:
@@ -46,9 +44,7 @@ func tilesC(n, rows, cols, kk int, a panelA, astep, crows int, b []float32, c []
 	span := (n-1)*crows + rows // rows of C from the first tile's to the last's end
 	_ = c[(span-1)*ldc+cols-1]
 	if !useAVX512 {
-		for t := 0; t < n; t++ {
-			quarters(kk, a.shift(t*astep), b, c[t*crows*ldc:], ldc, acc, ep, i+t*crows, j)
-		}
+		tilesY(n, rows, cols, kk, a, astep, crows, b, c, ldc, acc, ep, i, j)
 		return true
 	}
 	flags, bias, res, ldres := ep.asmArgs(acc, i, j, span, cols)
@@ -116,16 +112,22 @@ func stridedB(cols int) bool { return useAVX512 && (cols == nr || cols == nr/2) 
 
 // exactTiles reports whether a kernel computes tiles of every height from
 // smallRows to mr straight into C.
-func exactTiles() bool { return useAVX512 }
+func exactTiles() bool { return useAVX512 || useAVX2 }
 
-// quarters computes a 12x32 tile with AVX2 as four 6x16 quarters: rows
-// 6-11 start 6 rows into A and C, columns 16-31 16 floats into B's rows
-// and C's.
-func quarters(kk int, a panelA, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) {
-	const hr, hc = mr / 2, nr / 2
-	for _, q := range [4][2]int{{0, 0}, {0, hc}, {hr, 0}, {hr, hc}} {
-		flags, bias, res, ldres := ep.asmArgs(acc, i+q[0], j+q[1], hr, hc)
-		kernel6x16(kk, &a.data[q[0]*a.rs], &b[q[1]], &c[q[0]*ldc+q[1]], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, 1, 0, hr)
+// tilesY is tilesC by the AVX2 kernels: each tile's rows in one or two
+// bands of at most 6 (7 rows: 4 and 3), each band by its 16-column
+// halves, every call making the band's part of all n tiles.
+func tilesY(n, rows, cols, kk int, a panelA, astep, crows int, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) {
+	const hc = nr / 2
+	h0 := rows
+	if rows > 6 {
+		h0 = (rows + 1) / 2
+	}
+	for r0, h := 0, h0; r0 < rows; r0, h = r0+h, rows-h0 {
+		for q := 0; q < cols; q += hc {
+			flags, bias, res, ldres := ep.asmArgs(acc, i+r0, j+q, (n-1)*crows+h, hc)
+			tileKernelY(h, kk, &a.data[r0*a.rs], &b[q], &c[r0*ldc+q], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, 4*astep, crows)
+		}
 	}
 }
 

@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+// func kernelY6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 //
 // A 6x16 tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. SI, R12 point at A rows
@@ -17,13 +17,13 @@
 // starts astep bytes on, its C (and residual) crows rows down, its
 // prefetch a panel's bytes on; taps and ntaps are restored from
 // taps0 and ntaps0 for each.
-TEXT ·kernel6x16(SB), NOSPLIT, $48-144
+TEXT ·kernelY6x16(SB), NOSPLIT, $48-144
 	MOVQ taps+96(FP), AX
 	MOVQ AX, taps0-40(SP)
 	MOVQ ntaps+104(FP), AX
 	MOVQ AX, ntaps0-48(SP)
 
-kernel6x16_tile:
+kernelY6x16_tile:
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ars+32(FP), R11
@@ -35,10 +35,10 @@ kernel6x16_tile:
 	IMULQ R9, AX
 	MOVQ pfaddr+112(FP), BX
 	TESTQ BX, BX
-	JZ   kernel6x16_pfdef
+	JZ   kernelY6x16_pfdef
 	SUBQ DI, BX
 	MOVQ BX, AX
-kernel6x16_pfdef:
+kernelY6x16_pfdef:
 	MOVQ AX, pf-8(SP)
 	MOVQ DX, R14
 	MOVQ DX, R15
@@ -46,12 +46,12 @@ kernel6x16_pfdef:
 	MOVQ $6, pfl-16(SP)
 	MOVQ flags+64(FP), AX
 	TESTQ $4, AX
-	JZ   kernel6x16_zero
+	JZ   kernelY6x16_zero
 	MOVQ res+80(FP), R15
 	MOVQ ldres+88(FP), AX
 	MOVQ AX, pfstep-24(SP)
 
-kernel6x16_zero:
+kernelY6x16_zero:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -65,7 +65,7 @@ kernel6x16_zero:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 
-kernel6x16_tap:
+kernelY6x16_tap:
 	MOVQ taps+96(FP), BX
 	MOVQ (BX), SI
 	ADDQ $8, BX
@@ -84,9 +84,9 @@ kernel6x16_tap:
 	MOVQ BX, CX
 	MOVQ pf-8(SP), BX
 	TESTQ CX, CX
-	JZ   kernel6x16_main
+	JZ   kernelY6x16_main
 
-kernel6x16_pfloop:
+kernelY6x16_pfloop:
 	VMOVUPS (DI), Y12
 	VMOVUPS 32(DI), Y13
 	PREFETCHT0 (R14)
@@ -115,14 +115,14 @@ kernel6x16_pfloop:
 	ADDQ R8, R12
 	ADDQ R9, DI
 	DECQ CX
-	JNZ  kernel6x16_pfloop
+	JNZ  kernelY6x16_pfloop
 
-kernel6x16_main:
+kernelY6x16_main:
 	MOVQ rest-32(SP), CX
 	TESTQ CX, CX
-	JZ   kernel6x16_tapdone
+	JZ   kernelY6x16_tapdone
 
-kernel6x16_loop:
+kernelY6x16_loop:
 	VMOVUPS (DI), Y12
 	VMOVUPS 32(DI), Y13
 	VBROADCASTSS (SI), Y14
@@ -147,15 +147,15 @@ kernel6x16_loop:
 	ADDQ R8, R12
 	ADDQ R9, DI
 	DECQ CX
-	JNZ  kernel6x16_loop
+	JNZ  kernelY6x16_loop
 
-kernel6x16_tapdone:
+kernelY6x16_tapdone:
 	DECQ ntaps+104(FP)
-	JNZ  kernel6x16_tap
+	JNZ  kernelY6x16_tap
 
 	MOVQ flags+64(FP), AX
 	TESTQ $1, AX
-	JZ   kernel6x16_bias
+	JZ   kernelY6x16_bias
 	MOVQ DX, BX
 	VADDPS (BX), Y0, Y0
 	VADDPS 32(BX), Y1, Y1
@@ -175,9 +175,9 @@ kernel6x16_tapdone:
 	VADDPS (BX), Y10, Y10
 	VADDPS 32(BX), Y11, Y11
 
-kernel6x16_bias:
+kernelY6x16_bias:
 	TESTQ $2, AX
-	JZ   kernel6x16_res
+	JZ   kernelY6x16_res
 	MOVQ bias+72(FP), BX
 	VMOVUPS (BX), Y12
 	VMOVUPS 32(BX), Y13
@@ -194,9 +194,9 @@ kernel6x16_bias:
 	VADDPS Y12, Y10, Y10
 	VADDPS Y13, Y11, Y11
 
-kernel6x16_res:
+kernelY6x16_res:
 	TESTQ $4, AX
-	JZ   kernel6x16_relu
+	JZ   kernelY6x16_relu
 	MOVQ res+80(FP), BX
 	MOVQ ldres+88(FP), R11
 	VADDPS (BX), Y0, Y0
@@ -217,9 +217,9 @@ kernel6x16_res:
 	VADDPS (BX), Y10, Y10
 	VADDPS 32(BX), Y11, Y11
 
-kernel6x16_relu:
+kernelY6x16_relu:
 	TESTQ $8, AX
-	JZ   kernel6x16_store
+	JZ   kernelY6x16_store
 	VXORPS Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 	VMAXPS Y1, Y12, Y1
@@ -234,7 +234,7 @@ kernel6x16_relu:
 	VMAXPS Y10, Y12, Y10
 	VMAXPS Y11, Y12, Y11
 
-kernel6x16_store:
+kernelY6x16_store:
 	MOVQ DX, BX
 	VMOVUPS Y0, (BX)
 	VMOVUPS Y1, 32(BX)
@@ -255,7 +255,7 @@ kernel6x16_store:
 	VMOVUPS Y11, 32(BX)
 
 	DECQ ntiles+120(FP)
-	JLE  kernel6x16_ret
+	JLE  kernelY6x16_ret
 	MOVQ astep+128(FP), AX
 	ADDQ AX, a+8(FP)
 	MOVQ R10, AX
@@ -263,28 +263,1131 @@ kernel6x16_store:
 	ADDQ AX, c+24(FP)
 	MOVQ flags+64(FP), AX
 	TESTQ $4, AX
-	JZ   kernel6x16_pfnext
+	JZ   kernelY6x16_pfnext
 	MOVQ ldres+88(FP), AX
 	IMULQ crows+136(FP), AX
 	ADDQ AX, res+80(FP)
 
-kernel6x16_pfnext:
+kernelY6x16_pfnext:
 	MOVQ pfaddr+112(FP), AX
 	TESTQ AX, AX
-	JZ   kernel6x16_taps
+	JZ   kernelY6x16_taps
 	MOVQ k+0(FP), AX
 	IMULQ ntaps0-48(SP), AX
 	IMULQ ldb+48(FP), AX
 	ADDQ AX, pfaddr+112(FP)
 
-kernel6x16_taps:
+kernelY6x16_taps:
 	MOVQ taps0-40(SP), AX
 	MOVQ AX, taps+96(FP)
 	MOVQ ntaps0-48(SP), AX
 	MOVQ AX, ntaps+104(FP)
-	JMP  kernel6x16_tile
+	JMP  kernelY6x16_tile
 
-kernel6x16_ret:
+kernelY6x16_ret:
+	VZEROUPPER
+	RET
+
+// func kernelY5x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+//
+// A 5x16 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12 point at A rows
+// 0, 3 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Y0..Y9 hold the tile, 2 register(s) a row; Y10, Y11
+// hold the B row; Y12..Y15 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernelY5x16(SB), NOSPLIT, $48-144
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernelY5x16_tile:
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernelY5x16_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernelY5x16_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $5, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelY5x16_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernelY5x16_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+
+kernelY5x16_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernelY5x16_main
+
+kernelY5x16_pfloop:
+	VMOVUPS (DI), Y10
+	VMOVUPS 32(DI), Y11
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSS (SI), Y12
+	VFMADD231PS Y10, Y12, Y0
+	VFMADD231PS Y11, Y12, Y1
+	VBROADCASTSS (SI)(R11*1), Y13
+	VFMADD231PS Y10, Y13, Y2
+	VFMADD231PS Y11, Y13, Y3
+	VBROADCASTSS (SI)(R11*2), Y14
+	VFMADD231PS Y10, Y14, Y4
+	VFMADD231PS Y11, Y14, Y5
+	VBROADCASTSS (R12), Y15
+	VFMADD231PS Y10, Y15, Y6
+	VFMADD231PS Y11, Y15, Y7
+	VBROADCASTSS (R12)(R11*1), Y12
+	VFMADD231PS Y10, Y12, Y8
+	VFMADD231PS Y11, Y12, Y9
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelY5x16_pfloop
+
+kernelY5x16_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernelY5x16_tapdone
+
+kernelY5x16_loop:
+	VMOVUPS (DI), Y10
+	VMOVUPS 32(DI), Y11
+	VBROADCASTSS (SI), Y12
+	VFMADD231PS Y10, Y12, Y0
+	VFMADD231PS Y11, Y12, Y1
+	VBROADCASTSS (SI)(R11*1), Y13
+	VFMADD231PS Y10, Y13, Y2
+	VFMADD231PS Y11, Y13, Y3
+	VBROADCASTSS (SI)(R11*2), Y14
+	VFMADD231PS Y10, Y14, Y4
+	VFMADD231PS Y11, Y14, Y5
+	VBROADCASTSS (R12), Y15
+	VFMADD231PS Y10, Y15, Y6
+	VFMADD231PS Y11, Y15, Y7
+	VBROADCASTSS (R12)(R11*1), Y12
+	VFMADD231PS Y10, Y12, Y8
+	VFMADD231PS Y11, Y12, Y9
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelY5x16_loop
+
+kernelY5x16_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernelY5x16_tap
+
+	MOVQ flags+64(FP), AX
+	TESTQ $1, AX
+	JZ   kernelY5x16_bias
+	MOVQ DX, BX
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ R10, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+	ADDQ R10, BX
+	VADDPS (BX), Y4, Y4
+	VADDPS 32(BX), Y5, Y5
+	ADDQ R10, BX
+	VADDPS (BX), Y6, Y6
+	VADDPS 32(BX), Y7, Y7
+	ADDQ R10, BX
+	VADDPS (BX), Y8, Y8
+	VADDPS 32(BX), Y9, Y9
+
+kernelY5x16_bias:
+	TESTQ $2, AX
+	JZ   kernelY5x16_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Y10
+	VMOVUPS 32(BX), Y11
+	VADDPS Y10, Y0, Y0
+	VADDPS Y11, Y1, Y1
+	VADDPS Y10, Y2, Y2
+	VADDPS Y11, Y3, Y3
+	VADDPS Y10, Y4, Y4
+	VADDPS Y11, Y5, Y5
+	VADDPS Y10, Y6, Y6
+	VADDPS Y11, Y7, Y7
+	VADDPS Y10, Y8, Y8
+	VADDPS Y11, Y9, Y9
+
+kernelY5x16_res:
+	TESTQ $4, AX
+	JZ   kernelY5x16_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ R11, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+	ADDQ R11, BX
+	VADDPS (BX), Y4, Y4
+	VADDPS 32(BX), Y5, Y5
+	ADDQ R11, BX
+	VADDPS (BX), Y6, Y6
+	VADDPS 32(BX), Y7, Y7
+	ADDQ R11, BX
+	VADDPS (BX), Y8, Y8
+	VADDPS 32(BX), Y9, Y9
+
+kernelY5x16_relu:
+	TESTQ $8, AX
+	JZ   kernelY5x16_store
+	VXORPS Y10, Y10, Y10
+	VMAXPS Y0, Y10, Y0
+	VMAXPS Y1, Y10, Y1
+	VMAXPS Y2, Y10, Y2
+	VMAXPS Y3, Y10, Y3
+	VMAXPS Y4, Y10, Y4
+	VMAXPS Y5, Y10, Y5
+	VMAXPS Y6, Y10, Y6
+	VMAXPS Y7, Y10, Y7
+	VMAXPS Y8, Y10, Y8
+	VMAXPS Y9, Y10, Y9
+
+kernelY5x16_store:
+	MOVQ DX, BX
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	ADDQ R10, BX
+	VMOVUPS Y2, (BX)
+	VMOVUPS Y3, 32(BX)
+	ADDQ R10, BX
+	VMOVUPS Y4, (BX)
+	VMOVUPS Y5, 32(BX)
+	ADDQ R10, BX
+	VMOVUPS Y6, (BX)
+	VMOVUPS Y7, 32(BX)
+	ADDQ R10, BX
+	VMOVUPS Y8, (BX)
+	VMOVUPS Y9, 32(BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernelY5x16_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelY5x16_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, res+80(FP)
+
+kernelY5x16_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernelY5x16_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernelY5x16_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernelY5x16_tile
+
+kernelY5x16_ret:
+	VZEROUPPER
+	RET
+
+// func kernelY4x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+//
+// A 4x16 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI, R12 point at A rows
+// 0, 3 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Y0..Y7 hold the tile, 2 register(s) a row; Y8, Y9
+// hold the B row; Y10..Y15 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernelY4x16(SB), NOSPLIT, $48-144
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernelY4x16_tile:
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernelY4x16_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernelY4x16_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $4, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelY4x16_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernelY4x16_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+kernelY4x16_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	LEAQ (R11)(R11*2), BX
+	LEAQ (SI)(BX*1), R12
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernelY4x16_main
+
+kernelY4x16_pfloop:
+	VMOVUPS (DI), Y8
+	VMOVUPS 32(DI), Y9
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSS (SI), Y10
+	VFMADD231PS Y8, Y10, Y0
+	VFMADD231PS Y9, Y10, Y1
+	VBROADCASTSS (SI)(R11*1), Y11
+	VFMADD231PS Y8, Y11, Y2
+	VFMADD231PS Y9, Y11, Y3
+	VBROADCASTSS (SI)(R11*2), Y12
+	VFMADD231PS Y8, Y12, Y4
+	VFMADD231PS Y9, Y12, Y5
+	VBROADCASTSS (R12), Y13
+	VFMADD231PS Y8, Y13, Y6
+	VFMADD231PS Y9, Y13, Y7
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelY4x16_pfloop
+
+kernelY4x16_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernelY4x16_tapdone
+
+kernelY4x16_loop:
+	VMOVUPS (DI), Y8
+	VMOVUPS 32(DI), Y9
+	VBROADCASTSS (SI), Y10
+	VFMADD231PS Y8, Y10, Y0
+	VFMADD231PS Y9, Y10, Y1
+	VBROADCASTSS (SI)(R11*1), Y11
+	VFMADD231PS Y8, Y11, Y2
+	VFMADD231PS Y9, Y11, Y3
+	VBROADCASTSS (SI)(R11*2), Y12
+	VFMADD231PS Y8, Y12, Y4
+	VFMADD231PS Y9, Y12, Y5
+	VBROADCASTSS (R12), Y13
+	VFMADD231PS Y8, Y13, Y6
+	VFMADD231PS Y9, Y13, Y7
+	ADDQ R8, SI
+	ADDQ R8, R12
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelY4x16_loop
+
+kernelY4x16_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernelY4x16_tap
+
+	MOVQ flags+64(FP), AX
+	TESTQ $1, AX
+	JZ   kernelY4x16_bias
+	MOVQ DX, BX
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ R10, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+	ADDQ R10, BX
+	VADDPS (BX), Y4, Y4
+	VADDPS 32(BX), Y5, Y5
+	ADDQ R10, BX
+	VADDPS (BX), Y6, Y6
+	VADDPS 32(BX), Y7, Y7
+
+kernelY4x16_bias:
+	TESTQ $2, AX
+	JZ   kernelY4x16_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Y8
+	VMOVUPS 32(BX), Y9
+	VADDPS Y8, Y0, Y0
+	VADDPS Y9, Y1, Y1
+	VADDPS Y8, Y2, Y2
+	VADDPS Y9, Y3, Y3
+	VADDPS Y8, Y4, Y4
+	VADDPS Y9, Y5, Y5
+	VADDPS Y8, Y6, Y6
+	VADDPS Y9, Y7, Y7
+
+kernelY4x16_res:
+	TESTQ $4, AX
+	JZ   kernelY4x16_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ R11, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+	ADDQ R11, BX
+	VADDPS (BX), Y4, Y4
+	VADDPS 32(BX), Y5, Y5
+	ADDQ R11, BX
+	VADDPS (BX), Y6, Y6
+	VADDPS 32(BX), Y7, Y7
+
+kernelY4x16_relu:
+	TESTQ $8, AX
+	JZ   kernelY4x16_store
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y0, Y8, Y0
+	VMAXPS Y1, Y8, Y1
+	VMAXPS Y2, Y8, Y2
+	VMAXPS Y3, Y8, Y3
+	VMAXPS Y4, Y8, Y4
+	VMAXPS Y5, Y8, Y5
+	VMAXPS Y6, Y8, Y6
+	VMAXPS Y7, Y8, Y7
+
+kernelY4x16_store:
+	MOVQ DX, BX
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	ADDQ R10, BX
+	VMOVUPS Y2, (BX)
+	VMOVUPS Y3, 32(BX)
+	ADDQ R10, BX
+	VMOVUPS Y4, (BX)
+	VMOVUPS Y5, 32(BX)
+	ADDQ R10, BX
+	VMOVUPS Y6, (BX)
+	VMOVUPS Y7, 32(BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernelY4x16_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelY4x16_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, res+80(FP)
+
+kernelY4x16_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernelY4x16_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernelY4x16_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernelY4x16_tile
+
+kernelY4x16_ret:
+	VZEROUPPER
+	RET
+
+// func kernelY3x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+//
+// A 3x16 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI point at A rows
+// 0 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Y0..Y5 hold the tile, 2 register(s) a row; Y6, Y7
+// hold the B row; Y8..Y15 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernelY3x16(SB), NOSPLIT, $48-144
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernelY3x16_tile:
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernelY3x16_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernelY3x16_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $3, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelY3x16_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernelY3x16_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+
+kernelY3x16_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernelY3x16_main
+
+kernelY3x16_pfloop:
+	VMOVUPS (DI), Y6
+	VMOVUPS 32(DI), Y7
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS Y6, Y8, Y0
+	VFMADD231PS Y7, Y8, Y1
+	VBROADCASTSS (SI)(R11*1), Y9
+	VFMADD231PS Y6, Y9, Y2
+	VFMADD231PS Y7, Y9, Y3
+	VBROADCASTSS (SI)(R11*2), Y10
+	VFMADD231PS Y6, Y10, Y4
+	VFMADD231PS Y7, Y10, Y5
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelY3x16_pfloop
+
+kernelY3x16_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernelY3x16_tapdone
+
+kernelY3x16_loop:
+	VMOVUPS (DI), Y6
+	VMOVUPS 32(DI), Y7
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS Y6, Y8, Y0
+	VFMADD231PS Y7, Y8, Y1
+	VBROADCASTSS (SI)(R11*1), Y9
+	VFMADD231PS Y6, Y9, Y2
+	VFMADD231PS Y7, Y9, Y3
+	VBROADCASTSS (SI)(R11*2), Y10
+	VFMADD231PS Y6, Y10, Y4
+	VFMADD231PS Y7, Y10, Y5
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelY3x16_loop
+
+kernelY3x16_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernelY3x16_tap
+
+	MOVQ flags+64(FP), AX
+	TESTQ $1, AX
+	JZ   kernelY3x16_bias
+	MOVQ DX, BX
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ R10, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+	ADDQ R10, BX
+	VADDPS (BX), Y4, Y4
+	VADDPS 32(BX), Y5, Y5
+
+kernelY3x16_bias:
+	TESTQ $2, AX
+	JZ   kernelY3x16_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Y6
+	VMOVUPS 32(BX), Y7
+	VADDPS Y6, Y0, Y0
+	VADDPS Y7, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	VADDPS Y6, Y4, Y4
+	VADDPS Y7, Y5, Y5
+
+kernelY3x16_res:
+	TESTQ $4, AX
+	JZ   kernelY3x16_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ R11, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+	ADDQ R11, BX
+	VADDPS (BX), Y4, Y4
+	VADDPS 32(BX), Y5, Y5
+
+kernelY3x16_relu:
+	TESTQ $8, AX
+	JZ   kernelY3x16_store
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y0, Y6, Y0
+	VMAXPS Y1, Y6, Y1
+	VMAXPS Y2, Y6, Y2
+	VMAXPS Y3, Y6, Y3
+	VMAXPS Y4, Y6, Y4
+	VMAXPS Y5, Y6, Y5
+
+kernelY3x16_store:
+	MOVQ DX, BX
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	ADDQ R10, BX
+	VMOVUPS Y2, (BX)
+	VMOVUPS Y3, 32(BX)
+	ADDQ R10, BX
+	VMOVUPS Y4, (BX)
+	VMOVUPS Y5, 32(BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernelY3x16_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelY3x16_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, res+80(FP)
+
+kernelY3x16_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernelY3x16_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernelY3x16_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernelY3x16_tile
+
+kernelY3x16_ret:
+	VZEROUPPER
+	RET
+
+// func kernelY2x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+//
+// A 2x16 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI point at A rows
+// 0 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Y0..Y3 hold the tile, 2 register(s) a row; Y4, Y5
+// hold the B row; Y6..Y15 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernelY2x16(SB), NOSPLIT, $48-144
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernelY2x16_tile:
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernelY2x16_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernelY2x16_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $2, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelY2x16_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernelY2x16_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+kernelY2x16_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernelY2x16_main
+
+kernelY2x16_pfloop:
+	VMOVUPS (DI), Y4
+	VMOVUPS 32(DI), Y5
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSS (SI), Y6
+	VFMADD231PS Y4, Y6, Y0
+	VFMADD231PS Y5, Y6, Y1
+	VBROADCASTSS (SI)(R11*1), Y7
+	VFMADD231PS Y4, Y7, Y2
+	VFMADD231PS Y5, Y7, Y3
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelY2x16_pfloop
+
+kernelY2x16_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernelY2x16_tapdone
+
+kernelY2x16_loop:
+	VMOVUPS (DI), Y4
+	VMOVUPS 32(DI), Y5
+	VBROADCASTSS (SI), Y6
+	VFMADD231PS Y4, Y6, Y0
+	VFMADD231PS Y5, Y6, Y1
+	VBROADCASTSS (SI)(R11*1), Y7
+	VFMADD231PS Y4, Y7, Y2
+	VFMADD231PS Y5, Y7, Y3
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelY2x16_loop
+
+kernelY2x16_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernelY2x16_tap
+
+	MOVQ flags+64(FP), AX
+	TESTQ $1, AX
+	JZ   kernelY2x16_bias
+	MOVQ DX, BX
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ R10, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+
+kernelY2x16_bias:
+	TESTQ $2, AX
+	JZ   kernelY2x16_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Y4
+	VMOVUPS 32(BX), Y5
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y4, Y2, Y2
+	VADDPS Y5, Y3, Y3
+
+kernelY2x16_res:
+	TESTQ $4, AX
+	JZ   kernelY2x16_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+	ADDQ R11, BX
+	VADDPS (BX), Y2, Y2
+	VADDPS 32(BX), Y3, Y3
+
+kernelY2x16_relu:
+	TESTQ $8, AX
+	JZ   kernelY2x16_store
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y0, Y4, Y0
+	VMAXPS Y1, Y4, Y1
+	VMAXPS Y2, Y4, Y2
+	VMAXPS Y3, Y4, Y3
+
+kernelY2x16_store:
+	MOVQ DX, BX
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	ADDQ R10, BX
+	VMOVUPS Y2, (BX)
+	VMOVUPS Y3, 32(BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernelY2x16_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelY2x16_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, res+80(FP)
+
+kernelY2x16_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernelY2x16_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernelY2x16_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernelY2x16_tile
+
+kernelY2x16_ret:
+	VZEROUPPER
+	RET
+
+// func kernelY1x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+//
+// A 1x16 tile. The outer loop walks the taps (the taps and ntaps
+// argument slots count them off); CX counts k down. SI point at A rows
+// 0 (each also reaches the next two through R11 = ars) and
+// step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
+// Y0..Y1 hold the tile, 2 register(s) a row; Y2, Y3
+// hold the B row; Y4..Y15 take turns broadcasting A values.
+// A 12-row loop also prefetches two lines a step from pfaddr on (pf bytes
+// from B, BX in the loop), or when pfaddr is 0 the B panel after this
+// one: the next tile's, cold the first time weights pass.
+// ntiles tiles are computed with the same B panel: each next tile's A
+// starts astep bytes on, its C (and residual) crows rows down, its
+// prefetch a panel's bytes on; taps and ntaps are restored from
+// taps0 and ntaps0 for each.
+TEXT ·kernelY1x16(SB), NOSPLIT, $48-144
+	MOVQ taps+96(FP), AX
+	MOVQ AX, taps0-40(SP)
+	MOVQ ntaps+104(FP), AX
+	MOVQ AX, ntaps0-48(SP)
+
+kernelY1x16_tile:
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ars+32(FP), R11
+	MOVQ aks+40(FP), R8
+	MOVQ ldb+48(FP), R9
+	MOVQ ldc+56(FP), R10
+	MOVQ k+0(FP), AX
+	IMULQ ntaps+104(FP), AX
+	IMULQ R9, AX
+	MOVQ pfaddr+112(FP), BX
+	TESTQ BX, BX
+	JZ   kernelY1x16_pfdef
+	SUBQ DI, BX
+	MOVQ BX, AX
+kernelY1x16_pfdef:
+	MOVQ AX, pf-8(SP)
+	MOVQ DX, R14
+	MOVQ DX, R15
+	MOVQ R10, pfstep-24(SP)
+	MOVQ $1, pfl-16(SP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelY1x16_zero
+	MOVQ res+80(FP), R15
+	MOVQ ldres+88(FP), AX
+	MOVQ AX, pfstep-24(SP)
+
+kernelY1x16_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+kernelY1x16_tap:
+	MOVQ taps+96(FP), BX
+	MOVQ (BX), SI
+	ADDQ $8, BX
+	MOVQ BX, taps+96(FP)
+	SHLQ $2, SI
+	ADDQ a+8(FP), SI
+	MOVQ k+0(FP), CX
+	MOVQ pfl-16(SP), BX
+	CMPQ BX, CX
+	CMOVQGT CX, BX
+	SUBQ BX, pfl-16(SP)
+	SUBQ BX, CX
+	MOVQ CX, rest-32(SP)
+	MOVQ BX, CX
+	MOVQ pf-8(SP), BX
+	TESTQ CX, CX
+	JZ   kernelY1x16_main
+
+kernelY1x16_pfloop:
+	VMOVUPS (DI), Y2
+	VMOVUPS 32(DI), Y3
+	PREFETCHT0 (R14)
+	PREFETCHT0 (R15)
+	ADDQ R10, R14
+	ADDQ pfstep-24(SP), R15
+	VBROADCASTSS (SI), Y4
+	VFMADD231PS Y2, Y4, Y0
+	VFMADD231PS Y3, Y4, Y1
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelY1x16_pfloop
+
+kernelY1x16_main:
+	MOVQ rest-32(SP), CX
+	TESTQ CX, CX
+	JZ   kernelY1x16_tapdone
+
+kernelY1x16_loop:
+	VMOVUPS (DI), Y2
+	VMOVUPS 32(DI), Y3
+	VBROADCASTSS (SI), Y4
+	VFMADD231PS Y2, Y4, Y0
+	VFMADD231PS Y3, Y4, Y1
+	ADDQ R8, SI
+	ADDQ R9, DI
+	DECQ CX
+	JNZ  kernelY1x16_loop
+
+kernelY1x16_tapdone:
+	DECQ ntaps+104(FP)
+	JNZ  kernelY1x16_tap
+
+	MOVQ flags+64(FP), AX
+	TESTQ $1, AX
+	JZ   kernelY1x16_bias
+	MOVQ DX, BX
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+
+kernelY1x16_bias:
+	TESTQ $2, AX
+	JZ   kernelY1x16_res
+	MOVQ bias+72(FP), BX
+	VMOVUPS (BX), Y2
+	VMOVUPS 32(BX), Y3
+	VADDPS Y2, Y0, Y0
+	VADDPS Y3, Y1, Y1
+
+kernelY1x16_res:
+	TESTQ $4, AX
+	JZ   kernelY1x16_relu
+	MOVQ res+80(FP), BX
+	MOVQ ldres+88(FP), R11
+	VADDPS (BX), Y0, Y0
+	VADDPS 32(BX), Y1, Y1
+
+kernelY1x16_relu:
+	TESTQ $8, AX
+	JZ   kernelY1x16_store
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y0, Y2, Y0
+	VMAXPS Y1, Y2, Y1
+
+kernelY1x16_store:
+	MOVQ DX, BX
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+
+	DECQ ntiles+120(FP)
+	JLE  kernelY1x16_ret
+	MOVQ astep+128(FP), AX
+	ADDQ AX, a+8(FP)
+	MOVQ R10, AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, c+24(FP)
+	MOVQ flags+64(FP), AX
+	TESTQ $4, AX
+	JZ   kernelY1x16_pfnext
+	MOVQ ldres+88(FP), AX
+	IMULQ crows+136(FP), AX
+	ADDQ AX, res+80(FP)
+
+kernelY1x16_pfnext:
+	MOVQ pfaddr+112(FP), AX
+	TESTQ AX, AX
+	JZ   kernelY1x16_taps
+	MOVQ k+0(FP), AX
+	IMULQ ntaps0-48(SP), AX
+	IMULQ ldb+48(FP), AX
+	ADDQ AX, pfaddr+112(FP)
+
+kernelY1x16_taps:
+	MOVQ taps0-40(SP), AX
+	MOVQ AX, taps+96(FP)
+	MOVQ ntaps0-48(SP), AX
+	MOVQ AX, ntaps+104(FP)
+	JMP  kernelY1x16_tile
+
+kernelY1x16_ret:
 	VZEROUPPER
 	RET
 

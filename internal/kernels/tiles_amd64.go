@@ -7,7 +7,22 @@ package kernels
 // bytes, taps in floats.
 
 //go:noescape
-func kernel6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+func kernelY6x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+
+//go:noescape
+func kernelY5x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+
+//go:noescape
+func kernelY4x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+
+//go:noescape
+func kernelY3x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+
+//go:noescape
+func kernelY2x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+
+//go:noescape
+func kernelY1x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 
 //go:noescape
 func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
@@ -83,6 +98,24 @@ func tileKernel(rows, cols int, k int, a, b, c *float32, ars, aks, ldb, ldc, fla
 		kernel8x16(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
 	case rows == 4 && cols == 16:
 		kernel4x16(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
+	}
+}
+
+// tileKernelY calls the AVX2 kernel of a rows x 16 tile (rows 1 to 6).
+func tileKernelY(rows int, k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int) {
+	switch rows {
+	case 6:
+		kernelY6x16(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
+	case 5:
+		kernelY5x16(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
+	case 4:
+		kernelY4x16(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
+	case 3:
+		kernelY3x16(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
+	case 2:
+		kernelY2x16(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
+	case 1:
+		kernelY1x16(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
 	}
 }
 
