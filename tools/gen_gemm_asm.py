@@ -550,20 +550,21 @@ def wino4_out(w, m, y, tmp):
     w(f"\tVADDPS {s}, {q}, {y[3]}\n\tVADDPS {m[5]}, {y[3]}, {y[3]}")  # (q + 8s) + m5
 
 
-def wino4_input():
-    """Winograd F(4x4,3x3) input transform of one tile, 16 channels a step."""
-    out = ["""
-// func winoInput4x16(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int, scratch *float32)
+def wino4_input(R="Z", vb=64, sfx=""):
+    """Winograd F(4x4,3x3) input transform of one tile, 16 channels a step
+    (R "Y": eight at a time, twice)."""
+    out = [f"""
+// func winoInput4x16{sfx}(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int, scratch *float32)
 //
 // V = B'dB for one 6x6 input tile d, 16 channels at a time for groups
 // steps: d[i][j] at src + i*rowStride + j*pixStride, V[6i+j] stored at
 // dst + (6i+j)*eStride (bytes). First B'd, a column at a time into the 36
-// vectors at scratch (t[i][j] at 64*(6i+j)), then each row of it times B.
+// vectors at scratch (t[i][j] at {vb}*(6i+j)), then each row of it times B.
 // SI walks the channel groups of src, DI of dst; AX and BX point at rows 0
 // and 3 of a column, R11 = 3*rowStride; DX is scratch; BX walks the stores
-// of the second pass; CX counts the groups. Z0..Z5 take six values,
-// Z6..Z11 their transform, Z12..Z15 are temporaries.
-TEXT ·winoInput4x16(SB), NOSPLIT, $0-56
+// of the second pass; CX counts the {vb // 4}-channel steps. {R}0..{R}5 take six values,
+// {R}6..{R}11 their transform, {R}12..{R}15 are temporaries.
+TEXT ·winoInput4x16{sfx}(SB), NOSPLIT, $0-56
 	MOVQ groups+0(FP), CX
 	MOVQ src+8(FP), SI
 	MOVQ rowStride+16(FP), R8
@@ -571,47 +572,53 @@ TEXT ·winoInput4x16(SB), NOSPLIT, $0-56
 	MOVQ dst+32(FP), DI
 	MOVQ eStride+40(FP), R10
 	MOVQ scratch+48(FP), DX
-	LEAQ (R8)(R8*2), R11
+	LEAQ (R8)(R8*2), R11{halves(vb)}
 
-wino4in_loop:
+wino4in{sfx}_loop:
 	MOVQ SI, AX"""]
     w = out.append
-    d = [f"Z{i}" for i in range(6)]
-    t = [f"Z{6 + i}" for i in range(6)]
-    tmp = [f"Z{12 + i}" for i in range(4)]
+    d = [f"{R}{i}" for i in range(6)]
+    t = [f"{R}{6 + i}" for i in range(6)]
+    tmp = [f"{R}{12 + i}" for i in range(4)]
 
     def load_column(j):
         w("\tLEAQ (AX)(R11*1), BX")
         for i, addr in enumerate(["(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(BX)", "(BX)(R8*1)", "(BX)(R8*2)"]):
             w(f"\tVMOVUPS {addr}, {d[i]}")
 
-    two_passes(w, load_column, "ADDQ R9, AX", wino4_in, d, t, tmp, "wino4in_loop")
+    two_passes(w, load_column, "ADDQ R9, AX", wino4_in, d, t, tmp, f"wino4in{sfx}_loop", vb)
     return out
 
 
-def two_passes(w, load_column, next_column, transform, x, y, tmp, loop):
-    """A separable 2-D transform of len(x) x len(x) values into 6 x 6, 16
-    channels a step: each column (load_column(j) puts it in x; next_column
-    moves to the next) into the scratch at DX (t[a][j] at 64*(len(x)*a+j)),
-    then each row of that into dst, stored eStride (R10) apart from DI on;
-    SI and DI step to the next 16 channels, CX counts them down."""
+def two_passes(w, load_column, next_column, transform, x, y, tmp, loop, vb=64):
+    """A separable 2-D transform of len(x) x len(x) values into 6 x 6, a
+    vector of vb bytes a step: each column (load_column(j) puts it in x;
+    next_column moves to the next) into the scratch at DX (t[a][j] at
+    vb*(len(x)*a+j)), then each row of that into dst, stored eStride (R10)
+    apart from DI on; SI and DI step to the next vector, CX counts them."""
     n = len(x)
     for j in range(n):
         load_column(j)
         transform(w, x, y, tmp)
         for a in range(6):
-            w(f"\tVMOVUPS {y[a]}, {64 * (n * a + j)}(DX)")
+            w(f"\tVMOVUPS {y[a]}, {vb * (n * a + j)}(DX)")
         if j < n - 1:
             w(f"\t{next_column}")
     w("\tMOVQ DI, BX")
     for a in range(6):
         for j in range(n):
-            w(f"\tVMOVUPS {64 * (n * a + j)}(DX), {x[j]}")
+            w(f"\tVMOVUPS {vb * (n * a + j)}(DX), {x[j]}")
         transform(w, x, y, tmp)
         for b in range(6):
             w(f"\tVMOVUPS {y[b]}, (BX)")
             w("\tADDQ R10, BX")
-    w(f"\tADDQ $64, SI\n\tADDQ $64, DI\n\tDECQ CX\n\tJNZ  {loop}\n\tVZEROUPPER\n\tRET")
+    w(f"\tADDQ ${vb}, SI\n\tADDQ ${vb}, DI\n\tDECQ CX\n\tJNZ  {loop}\n\tVZEROUPPER\n\tRET")
+
+
+def halves(vb):
+    """The loop count's doubling where a 16-channel group takes two
+    8-float vectors."""
+    return "\n\tSHLQ $1, CX" if vb == 32 else ""
 
 
 def wino4_grad_col(w, x, y, tmp):
@@ -628,34 +635,36 @@ def wino4_grad_col(w, x, y, tmp):
     w(f"\tVMOVAPS {x[0]}, {y[0]}\n\tVMOVAPS {x[3]}, {y[5]}")
 
 
-def wino4_grad():
-    """The transform of a 4x4 tile of dy for F(4x4,3x3)'s kernel gradient."""
-    out = ["""
-// func winoGrad4x16(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int, scratch *float32)
+def wino4_grad(R="Z", vb=64, sfx=""):
+    """The transform of a 4x4 tile of dy for F(4x4,3x3)'s kernel gradient
+    (R "Y": eight channels at a time, twice)."""
+    out = [f"""
+// func winoGrad4x16{sfx}(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int, scratch *float32)
 //
 // M = A g A' for one 4x4 tile g of an output's gradient (A the 6x4 matrix
 // whose transpose A' is F(4x4, 3x3)'s output transform), 16 channels at a
 // time for groups steps: g[i][j] at src + i*rowStride + j*pixStride, M[6a+b]
 // stored at dst + (6a+b)*eStride (bytes). First A g, a column at a time into
-// the 24 vectors at scratch (t[a][j] at 64*(4a+j)), then each row of it
+// the 24 vectors at scratch (t[a][j] at {vb}*(4a+j)), then each row of it
 // times A'. SI walks the channel groups of src, DI of dst; AX walks a
-// column's rows, BX the stores; DX is scratch; CX counts the groups. Z0..Z3
-// take four values, Z4..Z9 their transform, Z12..Z15 are temporaries.
-TEXT ·winoGrad4x16(SB), NOSPLIT, $0-56
+// column's rows, BX the stores; DX is scratch; CX counts the {vb // 4}-channel steps.
+// {R}0..{R}3 take four values, {R}4..{R}9 their transform, {R}12..{R}15 are
+// temporaries.
+TEXT ·winoGrad4x16{sfx}(SB), NOSPLIT, $0-56
 	MOVQ groups+0(FP), CX
 	MOVQ src+8(FP), SI
 	MOVQ rowStride+16(FP), R8
 	MOVQ pixStride+24(FP), R9
 	MOVQ dst+32(FP), DI
 	MOVQ eStride+40(FP), R10
-	MOVQ scratch+48(FP), DX
+	MOVQ scratch+48(FP), DX{halves(vb)}
 
-wino4grad_loop:
+wino4grad{sfx}_loop:
 	MOVQ SI, BX"""]
     w = out.append
-    x = [f"Z{i}" for i in range(4)]
-    y = [f"Z{4 + i}" for i in range(6)]
-    tmp = [f"Z{12 + i}" for i in range(4)]
+    x = [f"{R}{i}" for i in range(4)]
+    y = [f"{R}{4 + i}" for i in range(6)]
+    tmp = [f"{R}{12 + i}" for i in range(4)]
 
     def load_column(j):
         w("\tMOVQ BX, AX")
@@ -664,26 +673,30 @@ wino4grad_loop:
             if i < 3:
                 w("\tADDQ R8, AX")
 
-    two_passes(w, load_column, "ADDQ R9, BX", wino4_grad_col, x, y, tmp, "wino4grad_loop")
+    two_passes(w, load_column, "ADDQ R9, BX", wino4_grad_col, x, y, tmp, f"wino4grad{sfx}_loop", vb)
     return out
 
 
-def wino4_output():
-    """Winograd F(4x4,3x3) output transform of one tile with the epilogue."""
+def wino4_output(R="Z", vb=64, sfx=""):
+    """Winograd F(4x4,3x3) output transform of one tile with the epilogue
+    (R "Y": eight channels at a time, twice)."""
+    bias, zero = (f"{R}28", f"{R}31") if R == "Z" else (f"{R}10", f"{R}11")
+    xor = "VPXORD" if R == "Z" else "VXORPS"
+    L = f"wino4out{sfx}"
     out = [f"""
-// func winoOutput4x16(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32, scratch *float32)
+// func winoOutput4x16{sfx}(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32, scratch *float32)
 //
 // Y = A'MA for one tile, 16 channels at a time for groups steps: M[e] at
 // m + e*eStride, the 4x4 outputs stored at dst + i*rowStride + j*pixStride
 // (bytes), after adding bias (flag {FLAG_BIAS}), the residual at the same
 // offsets from res (flag {FLAG_RES}), and ReLU (flag {FLAG_RELU}). First A'M, a column
-// at a time into scratch (24 vectors, s[i][j] at 64*(6i+j)), then each row
+// at a time into scratch (24 vectors, s[i][j] at {vb}*(6i+j)), then each row
 // of it times A. SI walks the channel groups of m, DI of dst, R14 of bias,
 // R15 of res; AX walks a column of M by R11 = 6*eStride; BX and R12 point
 // at an output row and its residual, R13 = 3*pixStride; DX is scratch;
-// CX counts the groups. Z0..Z5 take six values, Z6..Z9 their transform,
-// Z12..Z15 are temporaries, Z28 the bias, Z31 zero.
-TEXT ·winoOutput4x16(SB), NOSPLIT, $0-80
+// CX counts the {vb // 4}-channel steps. {R}0..{R}5 take six values, {R}6..{R}9 their
+// transform, {R}12..{R}15 are temporaries, {bias} the bias, {zero} zero.
+TEXT ·winoOutput4x16{sfx}(SB), NOSPLIT, $0-80
 	MOVQ groups+0(FP), CX
 	MOVQ m+8(FP), SI
 	MOVQ eStride+16(FP), R8
@@ -696,13 +709,13 @@ TEXT ·winoOutput4x16(SB), NOSPLIT, $0-80
 	LEAQ (R8)(R8*2), R11
 	SHLQ $1, R11
 	LEAQ (R10)(R10*2), R13
-	VPXORD Z31, Z31, Z31
+	{xor} {zero}, {zero}, {zero}{halves(vb)}
 
-wino4out_loop:"""]
+{L}_loop:"""]
     w = out.append
-    mv = [f"Z{i}" for i in range(6)]
-    y = [f"Z{6 + i}" for i in range(4)]
-    tmp = [f"Z{12 + i}" for i in range(4)]
+    mv = [f"{R}{i}" for i in range(6)]
+    y = [f"{R}{6 + i}" for i in range(4)]
+    tmp = [f"{R}{12 + i}" for i in range(4)]
     for j in range(6):
         w(f"\tLEAQ {64 * 0}(SI), AX" if j == 0 else "\tADDQ R8, SI\n\tMOVQ SI, AX")
         for i in range(6):
@@ -711,32 +724,32 @@ wino4out_loop:"""]
                 w("\tADDQ R11, AX")
         wino4_out(w, mv, y, tmp)
         for i in range(4):
-            w(f"\tVMOVUPS {y[i]}, {64 * (6 * i + j)}(DX)")
+            w(f"\tVMOVUPS {y[i]}, {vb * (6 * i + j)}(DX)")
     # SI back to this group's M[0].
     w("\tLEAQ (R8)(R8*4), AX\n\tSUBQ AX, SI")
-    w(f"\tMOVQ flags+48(FP), AX\n\tTESTQ ${FLAG_BIAS}, AX\n\tJZ   wino4out_rows\n\tVMOVUPS (R14), Z28")
-    w("\nwino4out_rows:\n\tMOVQ DI, BX\n\tMOVQ R15, R12")
+    w(f"\tMOVQ flags+48(FP), AX\n\tTESTQ ${FLAG_BIAS}, AX\n\tJZ   {L}_rows\n\tVMOVUPS (R14), {bias}")
+    w(f"\n{L}_rows:\n\tMOVQ DI, BX\n\tMOVQ R15, R12")
     cols = ["", "(R10*1)", "(R10*2)", "(R13*1)"]
     for i in range(4):
         for j in range(6):
-            w(f"\tVMOVUPS {64 * (6 * i + j)}(DX), {mv[j]}")
+            w(f"\tVMOVUPS {vb * (6 * i + j)}(DX), {mv[j]}")
         wino4_out(w, mv, y, tmp)
-        w(f"\tTESTQ ${FLAG_BIAS}, AX\n\tJZ   wino4out_res{i}")
+        w(f"\tTESTQ ${FLAG_BIAS}, AX\n\tJZ   {L}_res{i}")
         for v in y:
-            w(f"\tVADDPS Z28, {v}, {v}")
-        w(f"\nwino4out_res{i}:\n\tTESTQ ${FLAG_RES}, AX\n\tJZ   wino4out_relu{i}")
+            w(f"\tVADDPS {bias}, {v}, {v}")
+        w(f"\n{L}_res{i}:\n\tTESTQ ${FLAG_RES}, AX\n\tJZ   {L}_relu{i}")
         for v, col in zip(y, cols):
             w(f"\tVADDPS (R12){col}, {v}, {v}")
-        w(f"\nwino4out_relu{i}:\n\tTESTQ ${FLAG_RELU}, AX\n\tJZ   wino4out_store{i}")
+        w(f"\n{L}_relu{i}:\n\tTESTQ ${FLAG_RELU}, AX\n\tJZ   {L}_store{i}")
         for v in y:
-            w(f"\tVMAXPS {v}, Z31, {v}")
-        w(f"\nwino4out_store{i}:")
+            w(f"\tVMAXPS {v}, {zero}, {v}")
+        w(f"\n{L}_store{i}:")
         for v, col in zip(y, cols):
             w(f"\tVMOVUPS {v}, (BX){col}")
         if i < 3:
             w("\tADDQ R9, BX\n\tADDQ R9, R12")
-    w("\tADDQ $64, SI\n\tADDQ $64, DI\n\tADDQ $64, R14\n\tADDQ $64, R15")
-    w("\tDECQ CX\n\tJNZ  wino4out_loop\n\tVZEROUPPER\n\tRET")
+    w(f"\tADDQ ${vb}, SI\n\tADDQ ${vb}, DI\n\tADDQ ${vb}, R14\n\tADDQ ${vb}, R15")
+    w(f"\tDECQ CX\n\tJNZ  {L}_loop\n\tVZEROUPPER\n\tRET")
     return out
 
 
@@ -1370,6 +1383,9 @@ def main():
     lines += wino4_input()
     lines += wino4_output()
     lines += wino4_grad()
+    lines += wino4_input("Y", 32, "Y")
+    lines += wino4_output("Y", 32, "Y")
+    lines += wino4_grad("Y", 32, "Y")
     lines += max_into()
     lines += max_windows()
     lines += relu()

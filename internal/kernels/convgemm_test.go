@@ -386,6 +386,35 @@ func TestWinogradMinBatch(t *testing.T) {
 	}
 }
 
+// With AVX2 only, Winograd runs where F(4x4, 3x3) does, from the batch
+// WinogradTile takes it; never by F(2x2) or the stride-2 form, whose
+// transforms are AVX-512 only.
+func TestWinogradMinBatchAVX2(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no AVX2")
+	}
+	a512 := useAVX512
+	t.Cleanup(func() { useAVX512 = a512 })
+	useAVX512 = false
+	for _, c := range []struct{ size, c, stride, want int }{
+		{56, 64, 1, 1}, {28, 128, 1, 1}, {32, 32, 1, 1},
+		{14, 256, 1, 8}, {7, 512, 1, 16}, {8, 64, 1, 16}, {16, 32, 1, 4}, // F(4x4) from 64 or 128 tiles
+		{14, 32, 1, 0}, {32, 16, 1, 0}, // too narrow
+		{28, 128, 2, 0}, {14, 256, 2, 0}, // stride 2
+	} {
+		p := Conv2DParams{N: 1, OH: c.size, OW: c.size, C: c.c, F: c.c, KH: 3, KW: 3, SH: c.stride, SW: c.stride, DH: 1, DW: 1, Groups: 1}
+		got := WinogradMinBatch(p)
+		if got != c.want {
+			t.Errorf("%dx%dx%d stride %d: from batch %d, want %d", c.size, c.size, c.c, c.stride, got, c.want)
+		}
+		for _, n := range []int{got, 2 * got, 64} {
+			if p.N = n; got > 0 && WinogradTile(p) != 4 {
+				t.Errorf("%dx%dx%d: %d images take tile %d, want 4", c.size, c.size, c.c, n, WinogradTile(p))
+			}
+		}
+	}
+}
+
 // The assembly transforms give the portable ones' bits, for both tile
 // sizes and stride 2, with each part of the epilogue.
 func TestWinogradTransformsAgree(t *testing.T) {

@@ -264,36 +264,63 @@ func winoOutput4x16(groups int, m *float32, eStride int, dst *float32, rowStride
 //go:noescape
 func winoGrad4x16(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int, scratch *float32)
 
-// winoGrad4 is winoGrad4Go by AVX-512 for whole groups of 16 channels.
+// winoInput4x16Y, winoOutput4x16Y and winoGrad4x16Y are the AVX2 forms
+// of winoInput4x16, winoOutput4x16 and winoGrad4x16 (the same arguments,
+// each group of 16 channels taken as two vectors of 8, scratch in 32-byte
+// slots).
+//
+//go:noescape
+func winoInput4x16Y(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int, scratch *float32)
+
+//go:noescape
+func winoOutput4x16Y(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32, scratch *float32)
+
+//go:noescape
+func winoGrad4x16Y(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int, scratch *float32)
+
+// vecTransforms4 reports whether the F(4x4, 3x3) transforms run in
+// assembly (AVX-512 or AVX2) for f channels.
+func vecTransforms4(f int) bool { return (useAVX512 || useAVX2) && f%16 == 0 }
+
+// winoGrad4 is winoGrad4Go by AVX-512 or AVX2 for whole groups of 16
+// channels.
 func winoGrad4(f int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
-	if !useAVX512 || f%16 != 0 {
+	if !vecTransforms4(f) {
 		winoGrad4Go(f, src, rowStride, pixStride, dst, eStride)
 		return
 	}
 	_ = src[3*rowStride+3*pixStride+f-1]
 	_ = dst[35*eStride+f-1]
 	var scratch [24 * 16]float32
+	if !useAVX512 {
+		winoGrad4x16Y(f/16, &src[0], 4*rowStride, 4*pixStride, &dst[0], 4*eStride, &scratch[0])
+		return
+	}
 	winoGrad4x16(f/16, &src[0], 4*rowStride, 4*pixStride, &dst[0], 4*eStride, &scratch[0])
 }
 
 // winoInput4 is the F(4x4, 3x3) input transform (winoInput4Go's
-// arguments), by AVX-512 for whole groups of 16 channels.
+// arguments), by AVX-512 or AVX2 for whole groups of 16 channels.
 func winoInput4(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
-	if !useAVX512 || c%16 != 0 {
+	if !vecTransforms4(c) {
 		winoInput4Go(c, src, rowStride, pixStride, dst, eStride)
 		return
 	}
 	_ = src[5*rowStride+5*pixStride+c-1]
 	_ = dst[35*eStride+c-1]
 	var scratch [36 * 16]float32
+	if !useAVX512 {
+		winoInput4x16Y(c/16, &src[0], 4*rowStride, 4*pixStride, &dst[0], 4*eStride, &scratch[0])
+		return
+	}
 	winoInput4x16(c/16, &src[0], 4*rowStride, 4*pixStride, &dst[0], 4*eStride, &scratch[0])
 }
 
 // winoOutput4Asm is the F(4x4, 3x3) output transform of a whole tile
-// (winoOutput4Go's arguments) by AVX-512; it reports false where it cannot
-// run.
+// (winoOutput4Go's arguments) by AVX-512 or AVX2; it reports false where
+// it cannot run.
 func winoOutput4Asm(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
-	if !useAVX512 || f%16 != 0 {
+	if !vecTransforms4(f) {
 		return false
 	}
 	_ = m[35*eStride+f-1]
@@ -301,6 +328,10 @@ func winoOutput4Asm(f int, m []float32, eStride int, dst []float32, rowStride, p
 	_ = dst[last]
 	flags, bp, rp := winoFlags(f, last, bias, res, relu)
 	var scratch [24 * 16]float32
+	if !useAVX512 {
+		winoOutput4x16Y(f/16, &m[0], 4*eStride, &dst[0], 4*rowStride, 4*pixStride, flags, bp, rp, &scratch[0])
+		return true
+	}
 	winoOutput4x16(f/16, &m[0], 4*eStride, &dst[0], 4*rowStride, 4*pixStride, flags, bp, rp, &scratch[0])
 	return true
 }

@@ -66,13 +66,18 @@ const minWinograd4Channels = 32
 // and ResNet-50's layers): 1.2 to 2.1 times faster for any batch for
 // outputs from 56x56 down to 14x14; smaller outputs, whose 2x2 tiles
 // waste more (16 tiles for 7x7 outputs), from minWinogradTiles tiles on.
-// Without the vector transforms it loses everywhere, and so it does with
+// With AVX2 only (no F(2x2) or stride-2 transforms in assembly), it
+// applies where F(4x4, 3x3) does (winograd4OnlyMinBatch). Without the
+// vector transforms it loses everywhere, and so it does with
 // fewer than minWinograd4Channels channels in or out, and by F(2x2) with
 // fewer than minWinogradChannels.
 func WinogradMinBatch(p Conv2DParams) int {
-	if !WinogradApplies(p) || !useAVX512 || p.C%16 != 0 || p.F%16 != 0 || p.OH < 1 || p.OW < 1 ||
+	if !WinogradApplies(p) || !(useAVX512 || useAVX2) || p.C%16 != 0 || p.F%16 != 0 || p.OH < 1 || p.OW < 1 ||
 		p.C < minWinograd4Channels || p.F < minWinograd4Channels {
 		return 0
+	}
+	if !useAVX512 {
+		return winograd4OnlyMinBatch(p)
 	}
 	if p.SH == 2 {
 		return winogradS2MinBatch(p)
@@ -95,7 +100,7 @@ func WinogradMinBatch(p Conv2DParams) int {
 // or fewer but still some (14x14) from minWinograd4OverhangTiles tiles;
 // else 2, F(2x2, 3x3). A larger batch never takes a smaller tile.
 func WinogradTile(p Conv2DParams) int {
-	if !useAVX512 || p.C%16 != 0 || p.F%16 != 0 || p.SH == 2 {
+	if !(useAVX512 || useAVX2) || p.C%16 != 0 || p.F%16 != 0 || p.SH == 2 {
 		return 2
 	}
 	if b := winograd4MinBatch(p); b > 0 && p.N >= b {
@@ -106,6 +111,25 @@ func WinogradTile(p Conv2DParams) int {
 		return 4
 	}
 	return 2
+}
+
+// winograd4OnlyMinBatch is WinogradMinBatch where only the F(4x4, 3x3)
+// transforms run in assembly (AVX2): the batch from which WinogradTile
+// takes F(4x4), or 0. The products cost twice as much there as with
+// AVX-512 and the transforms the same share of them, so where F(4x4) wins
+// with AVX-512 it wins here too; F(2x2, 3x3) and the stride-2 form, with
+// portable transforms, lost to the direct convolution (ResNet-50 batch 1
+// by --winograd on: 60 -> 71 ms).
+func winograd4OnlyMinBatch(p Conv2DParams) int {
+	if p.SH != 1 {
+		return 0
+	}
+	for n := 1; n <= minWinograd4OverhangTiles; n++ { // one 4x4 tile an image at least
+		if p.N = n; WinogradTile(p) == 4 {
+			return n
+		}
+	}
+	return 0
 }
 
 // minWinograd4OverhangTiles is the fewest 4x4 tiles from which F(4x4, 3x3)

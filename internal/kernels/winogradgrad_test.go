@@ -6,20 +6,22 @@ import (
 	"testing"
 )
 
-// The assembly transform of dy's tiles gives the portable one's bits.
+// The assembly transforms of dy's tiles (AVX-512, AVX2) give the portable
+// one's bits.
 func TestWinogradGradTransformAgrees(t *testing.T) {
-	if !useAVX512 {
-		t.Skip("no AVX-512 transform on this CPU")
-	}
 	r := rand.New(rand.NewPCG(21, 22))
 	const f, pix, es = 48, 48, 50
 	row := 5 * f
 	src := randSlice(r, 4*row)
-	got, want := make([]float32, 36*es), make([]float32, 36*es)
-	winoGrad4(f, src, row, pix, got, es)
+	want := make([]float32, 36*es)
 	winoGrad4Go(f, src, row, pix, want, es)
-	if i := firstDiff(got, want); i >= 0 {
-		t.Fatalf("transforms differ at %d: %g, %g", i, got[i], want[i])
+	for _, isa := range kernelISAs(t) {
+		isa.use()
+		got := make([]float32, 36*es)
+		winoGrad4(f, src, row, pix, got, es)
+		if i := firstDiff(got, want); i >= 0 {
+			t.Fatalf("%s: transforms differ at %d: %g, %g", isa.name, i, got[i], want[i])
+		}
 	}
 }
 
@@ -56,8 +58,8 @@ func TestWinogradGradOneTile(t *testing.T) {
 // tiles' blocks, rounded up to whole rounds of workers, leave the last
 // block empty (364 images of 16x16).
 func TestWinogradKernelGradMatchesDirect(t *testing.T) {
-	if !useAVX512 {
-		t.Skip("the Winograd kernel gradient runs with the AVX-512 transforms")
+	if !useAVX512 && !useAVX2 {
+		t.Skip("the Winograd kernel gradient runs with the AVX-512 or AVX2 transforms")
 	}
 	r := rand.New(rand.NewPCG(25, 26))
 	for _, p := range []Conv2DParams{
