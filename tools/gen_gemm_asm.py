@@ -423,6 +423,278 @@ def wino2_finish(w, ys, label):
 	VMOVUPS {ys[3]}, (DX)(R10*1)""")
 
 
+def wino2_finish_y(w, ys, label, bias, zero):
+    """wino2_finish for the AVX2 forms: ys four ymm registers, bias and
+    zero two free ones (zero is cleared here), the pointers stepping 32
+    bytes."""
+    w(f"""	MOVQ flags+48(FP), SI
+	TESTQ ${FLAG_BIAS}, SI
+	JZ   {label}_res
+	MOVQ bias+56(FP), SI
+	VMOVUPS (SI), {bias}""")
+    for y in ys:
+        w(f"\tVADDPS {bias}, {y}, {y}")
+    w(f"""	ADDQ $32, SI
+	MOVQ SI, bias+56(FP)
+
+{label}_res:
+	MOVQ flags+48(FP), SI
+	TESTQ ${FLAG_RES}, SI
+	JZ   {label}_relu
+	MOVQ res+64(FP), SI
+	VADDPS (SI), {ys[0]}, {ys[0]}
+	VADDPS (SI)(R10*1), {ys[1]}, {ys[1]}
+	ADDQ R9, SI
+	VADDPS (SI), {ys[2]}, {ys[2]}
+	VADDPS (SI)(R10*1), {ys[3]}, {ys[3]}
+	SUBQ R9, SI
+	ADDQ $32, SI
+	MOVQ SI, res+64(FP)
+
+{label}_relu:
+	MOVQ flags+48(FP), SI
+	TESTQ ${FLAG_RELU}, SI
+	JZ   {label}_store
+	VXORPS {zero}, {zero}, {zero}""")
+    for y in ys:
+        w(f"\tVMAXPS {y}, {zero}, {y}")
+    w(f"""
+{label}_store:
+	LEAQ (DI)(R9*1), DX
+	VMOVUPS {ys[0]}, (DI)
+	VMOVUPS {ys[1]}, (DI)(R10*1)
+	VMOVUPS {ys[2]}, (DX)
+	VMOVUPS {ys[3]}, (DX)(R10*1)""")
+
+
+def wino_input_y():
+    """winoInput16 for AVX2: a row of V at a time, so that 16 registers do."""
+    out = ["""
+// func winoInput16Y(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
+//
+// winoInput16 by AVX2, eight channels at a time, twice per group. Row a of
+// B'd needs two or three of d's rows, so V is made a row at a time: d's
+// rows 0 and 2 (Y0..Y3, Y4..Y7) give row 0 (Y0..Y3 = d0 - d2), then row 1
+// (Y0..Y3) and row 2 give rows 1 and 2 (Y12..Y15), row 3 (Y4..Y7, over row
+// 2) row 3; Y8..Y11 take each row of V before it is stored. R11, R12, R13,
+// AX point at input rows 0-3 and BX = 3*pixStride reaches column 3; SI
+// walks the stores, DX = 3*eStride; CX counts the 8-channel steps. The
+// adds and subtractions are winoInputGo's, in its order.
+TEXT ·winoInput16Y(SB), NOSPLIT, $0-48
+	MOVQ groups+0(FP), CX
+	SHLQ $1, CX
+	MOVQ src+8(FP), R11
+	MOVQ rowStride+16(FP), R8
+	MOVQ pixStride+24(FP), R9
+	MOVQ dst+32(FP), DI
+	MOVQ eStride+40(FP), R10
+	LEAQ (R11)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	LEAQ (R13)(R8*1), AX
+	LEAQ (R9)(R9*2), BX
+	LEAQ (R10)(R10*2), DX
+	MOVQ DI, SI
+
+winoinY_loop:"""]
+    w = out.append
+    cols = ["", "(R9*1)", "(R9*2)", "(BX*1)"]
+    ecols = ["", "(R10*1)", "(R10*2)", "(DX*1)"]
+    Y = lambda i: f"Y{i}"
+
+    def load_row(ptr, regs):
+        for j in range(4):
+            w(f"\tVMOVUPS ({ptr}){cols[j]}, {regs[j]}")
+
+    def columns(a, i):
+        # v0 = a0 - a2, v1 = a1 + a2, v2 = a2 - a1, v3 = a1 - a3 into Y8..Y11, stored as row i of V.
+        v = [Y(8 + j) for j in range(4)]
+        w(f"\tVSUBPS {a[2]}, {a[0]}, {v[0]}")
+        w(f"\tVADDPS {a[2]}, {a[1]}, {v[1]}")
+        w(f"\tVSUBPS {a[1]}, {a[2]}, {v[2]}")
+        w(f"\tVSUBPS {a[3]}, {a[1]}, {v[3]}")
+        for j in range(4):
+            w(f"\tVMOVUPS {v[j]}, (SI){ecols[j]}")
+        w("\tLEAQ (SI)(R10*4), SI")
+
+    r0, r2 = [Y(j) for j in range(4)], [Y(4 + j) for j in range(4)]
+    s_ = [Y(12 + j) for j in range(4)]
+    load_row("R11", r0)
+    load_row("R13", r2)
+    for j in range(4):
+        w(f"\tVSUBPS {r2[j]}, {r0[j]}, {r0[j]}")  # s0 = d0 - d2
+    columns(r0, 0)
+    r1 = r0
+    load_row("R12", r1)
+    for j in range(4):
+        w(f"\tVADDPS {r2[j]}, {r1[j]}, {s_[j]}")  # s1 = d1 + d2
+    columns(s_, 1)
+    for j in range(4):
+        w(f"\tVSUBPS {r1[j]}, {r2[j]}, {s_[j]}")  # s2 = d2 - d1
+    columns(s_, 2)
+    r3 = r2
+    load_row("AX", r3)
+    for j in range(4):
+        w(f"\tVSUBPS {r3[j]}, {r1[j]}, {s_[j]}")  # s3 = d1 - d3
+    columns(s_, 3)
+    w("\tADDQ $32, DI\n\tMOVQ DI, SI")
+    for r in ["R11", "R12", "R13", "AX"]:
+        w(f"\tADDQ $32, {r}")
+    w("\tDECQ CX\n\tJNZ  winoinY_loop\n\tVZEROUPPER\n\tRET")
+    return out
+
+
+def wino_output_y():
+    """winoOutput16 for AVX2, in 16 registers."""
+    out = [f"""
+// func winoOutput16Y(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32)
+//
+// winoOutput16 by AVX2, eight channels at a time, twice per group: each
+// column j of M (Y0..Y3) gives A'M's r0j and r1j (Y(4+j), Y(8+j)); then
+// Y12..Y15 take Y, Y0 the bias and Y1 zero. R11 walks the channel groups
+// of M and AX a column of it by R8 = 4*eStride; BX = eStride; DI walks
+// dst, R9 = rowStride, R10 = pixStride; SI carries the bias and residual
+// pointers, kept in their argument slots; CX counts the 8-channel steps.
+TEXT ·winoOutput16Y(SB), NOSPLIT, $0-72
+	MOVQ groups+0(FP), CX
+	SHLQ $1, CX
+	MOVQ m+8(FP), R11
+	MOVQ eStride+16(FP), BX
+	MOVQ BX, R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+	MOVQ rowStride+32(FP), R9
+	MOVQ pixStride+40(FP), R10
+
+winooutY_loop:
+	MOVQ R11, AX"""]
+    w = out.append
+    Y = lambda i: f"Y{i}"
+    m = [Y(i) for i in range(4)]
+    for j in range(4):
+        for i, addr in enumerate(["(AX)", "(AX)(R8*1)", "(AX)(R8*2)"]):
+            w(f"\tVMOVUPS {addr}, {m[i]}")
+        w("\tLEAQ (AX)(R8*2), SI\n\tVMOVUPS (SI)(R8*1), " + m[3])
+        r0, r1 = Y(4 + j), Y(8 + j)
+        w(f"\tVADDPS {m[1]}, {m[0]}, {r0}")
+        w(f"\tVADDPS {m[2]}, {r0}, {r0}")
+        w(f"\tVSUBPS {m[2]}, {m[1]}, {r1}")
+        w(f"\tVSUBPS {m[3]}, {r1}, {r1}")
+        if j < 3:
+            w("\tADDQ BX, AX")
+    ys = [Y(12 + i) for i in range(4)]
+    for i in range(2):
+        r = [Y(4 + 4 * i + j) for j in range(4)]
+        y0, y1 = ys[2 * i], ys[2 * i + 1]
+        w(f"\tVADDPS {r[1]}, {r[0]}, {y0}")
+        w(f"\tVADDPS {r[2]}, {y0}, {y0}")
+        w(f"\tVSUBPS {r[2]}, {r[1]}, {y1}")
+        w(f"\tVSUBPS {r[3]}, {y1}, {y1}")
+    wino2_finish_y(w, ys, "winooutY", "Y0", "Y1")
+    w("\tADDQ $32, R11\n\tADDQ $32, DI\n\tDECQ CX\n\tJNZ  winooutY_loop\n\tVZEROUPPER\n\tRET")
+    return out
+
+
+def wino_s2_input_y():
+    """winoInputS216 for AVX2, a row of the tile at a time."""
+    out = ["""
+// func winoInputS216Y(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
+//
+// winoInputS216 by AVX2, eight channels at a time, twice per group. Row 2
+// of the tile (Y0..Y4) stays while rows 0, 1, 3, 4 pass through Y5..Y9 in
+// turn (rows 0 and 4 less row 2), each then less its column 2 in columns 0
+// and 4 and stored in B's order; row 2 last. SI walks the channel groups
+// of src, DI of dst; AX walks the row loaded by R9 = pixStride, then
+// places each store (eStride times its element); CX counts the 8-channel
+// steps.
+TEXT ·winoInputS216Y(SB), NOSPLIT, $0-48
+	MOVQ groups+0(FP), CX
+	SHLQ $1, CX
+	MOVQ src+8(FP), SI
+	MOVQ rowStride+16(FP), R8
+	MOVQ pixStride+24(FP), R9
+	MOVQ dst+32(FP), DI
+	MOVQ eStride+40(FP), R10
+
+winos2inY_loop:"""]
+    w = out.append
+    Y = lambda i: f"Y{i}"
+    order = [0, 2, 4, 1, 3]
+    pos = {v: k for k, v in enumerate(order)}  # tile row/column -> place in V
+
+    def load_row(i, regs):
+        w(f"\tMOVQ SI, AX")
+        for _ in range(i):
+            w("\tADDQ R8, AX")
+        for j in range(5):
+            w(f"\tVMOVUPS (AX), {regs[j]}")
+            if j < 4:
+                w("\tADDQ R9, AX")
+
+    def finish_row(i, z):
+        w(f"\tVSUBPS {z[2]}, {z[0]}, {z[0]}\n\tVSUBPS {z[2]}, {z[4]}, {z[4]}")
+        a = pos[i]
+        for j in range(5):
+            e = 5 * a + pos[j]
+            w(f"\tMOVQ R10, AX\n\tIMULQ ${e}, AX\n\tVMOVUPS {z[j]}, (DI)(AX*1)")
+
+    row2 = [Y(j) for j in range(5)]
+    z = [Y(5 + j) for j in range(5)]
+    load_row(2, row2)
+    for i in [0, 1, 3, 4]:
+        load_row(i, z)
+        if i in (0, 4):
+            for j in range(5):
+                w(f"\tVSUBPS {row2[j]}, {z[j]}, {z[j]}")
+        finish_row(i, z)
+    finish_row(2, row2)
+    w("\tADDQ $32, SI\n\tADDQ $32, DI\n\tDECQ CX\n\tJNZ  winos2inY_loop\n\tVZEROUPPER\n\tRET")
+    return out
+
+
+def wino_s2_output_y():
+    """winoOutputS216 for AVX2, in 16 registers."""
+    out = [f"""
+// func winoOutputS216Y(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32)
+//
+// winoOutputS216 by AVX2, eight channels at a time, twice per group: each
+// column j of M (Y0..Y4) gives A'M's two rows' (M0 + M1) + M3 and (M1 +
+// M2) + M4 in Y(5+j) and Y(10+j); A on those rows leaves Y in Y5, Y6,
+// Y10, Y11, and Y0, Y1 take the bias and zero. R11 walks the channel groups
+// of M, AX a column of it by R8 = 5*eStride, BX = eStride; DI walks dst,
+// R9 = rowStride, R10 = pixStride; SI carries the bias and residual
+// pointers, kept in their argument slots; CX counts the 8-channel steps.
+TEXT ·winoOutputS216Y(SB), NOSPLIT, $0-72
+	MOVQ groups+0(FP), CX
+	SHLQ $1, CX
+	MOVQ m+8(FP), R11
+	MOVQ eStride+16(FP), BX
+	LEAQ (BX)(BX*4), R8
+	MOVQ dst+24(FP), DI
+	MOVQ rowStride+32(FP), R9
+	MOVQ pixStride+40(FP), R10
+
+winos2outY_loop:"""]
+    w = out.append
+    Y = lambda i: f"Y{i}"
+    m = [Y(i) for i in range(5)]
+    for j in range(5):
+        w(f"\tMOVQ BX, AX\n\tIMULQ ${j}, AX\n\tADDQ R11, AX")
+        for i in range(5):
+            w(f"\tVMOVUPS (AX), {m[i]}")
+            if i < 4:
+                w("\tADDQ R8, AX")
+        a0, a1 = Y(5 + j), Y(10 + j)
+        w(f"\tVADDPS {m[1]}, {m[0]}, {a0}\n\tVADDPS {m[3]}, {a0}, {a0}")
+        w(f"\tVADDPS {m[2]}, {m[1]}, {a1}\n\tVADDPS {m[4]}, {a1}, {a1}")
+    for i in range(2):
+        z = lambda j: Y(5 * (i + 1) + j)
+        w(f"\tVADDPS {z(1)}, {z(0)}, {z(0)}\n\tVADDPS {z(3)}, {z(0)}, {z(0)}")
+        w(f"\tVADDPS {z(2)}, {z(1)}, {z(1)}\n\tVADDPS {z(4)}, {z(1)}, {z(1)}")
+    wino2_finish_y(w, [Y(5), Y(6), Y(10), Y(11)], "winos2outY", "Y0", "Y1")
+    w("\tADDQ $32, R11\n\tADDQ $32, DI\n\tDECQ CX\n\tJNZ  winos2outY_loop\n\tVZEROUPPER\n\tRET")
+    return out
+
+
 def wino_s2_input():
     """The stride-2 Winograd input transform (winograds2.go) of one 5x5
     tile, 16 channels a step."""
@@ -1383,6 +1655,10 @@ def main():
     lines += wino4_input()
     lines += wino4_output()
     lines += wino4_grad()
+    lines += wino_input_y()
+    lines += wino_output_y()
+    lines += wino_s2_input_y()
+    lines += wino_s2_output_y()
     lines += wino4_input("Y", 32, "Y")
     lines += wino4_output("Y", 32, "Y")
     lines += wino4_grad("Y", 32, "Y")

@@ -50,7 +50,7 @@ func TestConvForwardMatchesReference(t *testing.T) {
 		}
 	}
 	for _, p := range transposeCases[len(transposeCases)-3:] {
-		if useAVX512 && !winogradTrains(withOut(p)) {
+		if (useAVX512 || useAVX2) && !winogradTrains(withOut(p)) {
 			t.Errorf("%+v does not go by Winograd in training", p)
 		}
 	}
@@ -115,11 +115,11 @@ func TestConvBackwardMatchesNaive(t *testing.T) {
 		// tiles) and 64 (two 12x32 panels, F floats apart).
 		Conv2DParams{N: 3, H: 9, W: 10, C: 16, KH: 3, KW: 3, F: 16, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
 		Conv2DParams{N: 2, H: 6, W: 7, C: 4, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1})
-	// Kernel gradients by Winograd (with AVX-512): the narrow case of
+	// Kernel gradients by Winograd (with AVX-512 or AVX2): the narrow case of
 	// transposeCases, and 4x4 tiles overhanging a 7x7 output.
 	winoGrad := Conv2DParams{N: 63, H: 7, W: 7, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1}
 	for _, p := range []Conv2DParams{winoGrad, transposeCases[len(transposeCases)-1]} {
-		if useAVX512 && !winogradKernelGrads(withOut(p)) {
+		if (useAVX512 || useAVX2) && !winogradKernelGrads(withOut(p)) {
 			t.Fatalf("%+v: kernel gradient not by Winograd", p)
 		}
 	}
@@ -306,9 +306,13 @@ func TestWinogradMatchesReference(t *testing.T) {
 // multiplications of F(2x2, 3x3), on outputs from 28x28 or from 64 of its
 // tiles, and where it saves less, from 128.
 func TestWinogradTile(t *testing.T) {
-	if !useAVX512 {
-		t.Skip("F(4x4, 3x3) runs with the AVX-512 transforms only")
+	for _, isa := range vectorISAs(t) {
+		isa.use()
+		testWinogradTile(t, isa.name)
 	}
+}
+
+func testWinogradTile(t *testing.T, isa string) {
 	for _, c := range []struct{ n, size, c, want int }{
 		{1, 56, 64, 4}, {1, 28, 128, 4}, // whole 4x4 tiles
 		{1, 14, 256, 2}, {7, 14, 256, 2}, {8, 14, 256, 4}, {64, 14, 256, 4}, // 4x4 tiles save 1.36x: overhang, from 128 tiles
@@ -319,7 +323,7 @@ func TestWinogradTile(t *testing.T) {
 	} {
 		p := Conv2DParams{N: c.n, OH: c.size, OW: c.size, C: c.c, F: c.c, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1}
 		if got := WinogradTile(p); got != c.want {
-			t.Errorf("%d images of %dx%dx%d: tile %d, want %d", c.n, c.size, c.size, c.c, got, c.want)
+			t.Errorf("%s: %d images of %dx%dx%d: tile %d, want %d", isa, c.n, c.size, c.size, c.c, got, c.want)
 		}
 	}
 }
@@ -354,11 +358,15 @@ func TestTileSourceWhole(t *testing.T) {
 // Winograd pays from one image on for large outputs, from the batch
 // whose tiles are enough for small ones, and for narrow layers only by
 // F(4x4), which WinogradTile then takes; of stride 2, for outputs from
-// 14x14.
+// 14x14 (with AVX2 only, from two images).
 func TestWinogradMinBatch(t *testing.T) {
-	if !useAVX512 {
-		t.Skip("Winograd pays only with the AVX-512 transforms")
+	for _, isa := range vectorISAs(t) {
+		isa.use()
+		testWinogradMinBatch(t, isa.name)
 	}
+}
+
+func testWinogradMinBatch(t *testing.T, isa string) {
 	for _, c := range []struct{ size, c, want int }{
 		{56, 64, 1}, {14, 256, 1}, {7, 512, 2}, {8, 64, 2},
 		{32, 32, 1}, {16, 32, 4}, {8, 32, 16}, // narrow: 64 4x4 tiles
@@ -368,7 +376,7 @@ func TestWinogradMinBatch(t *testing.T) {
 		p := Conv2DParams{N: 1, OH: c.size, OW: c.size, C: c.c, F: c.c, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1}
 		got := WinogradMinBatch(p)
 		if got != c.want {
-			t.Errorf("%dx%dx%d: from batch %d, want %d", c.size, c.size, c.c, got, c.want)
+			t.Errorf("%s: %dx%dx%d: from batch %d, want %d", isa, c.size, c.size, c.c, got, c.want)
 		}
 		if p.N = got; got > 0 && c.c < minWinogradChannels && WinogradTile(p) != 4 {
 			t.Errorf("%dx%dx%d: %d images take tile %d, want 4", c.size, c.size, c.c, got, WinogradTile(p))
@@ -377,40 +385,14 @@ func TestWinogradMinBatch(t *testing.T) {
 	// Stride 2: outputs from 14x14, by 2x2 tiles, never in training.
 	for _, c := range []struct{ size, c, want int }{{28, 128, 1}, {14, 256, 1}, {7, 512, 0}, {28, 32, 0}} {
 		p := Conv2DParams{N: 16, OH: c.size, OW: c.size, C: c.c, F: c.c, KH: 3, KW: 3, SH: 2, SW: 2, DH: 1, DW: 1, Groups: 1}
+		if c.want == 1 && isa == "avx2" {
+			c.want = 2
+		}
 		if got := WinogradMinBatch(p); got != c.want {
-			t.Errorf("stride 2, %dx%dx%d: from batch %d, want %d", c.size, c.size, c.c, got, c.want)
+			t.Errorf("%s: stride 2, %dx%dx%d: from batch %d, want %d", isa, c.size, c.size, c.c, got, c.want)
 		}
 		if WinogradTile(p) != 2 || winogradTrains(p) {
 			t.Errorf("stride 2, %dx%dx%d: tile %d, trains %v; want 2, false", c.size, c.size, c.c, WinogradTile(p), winogradTrains(p))
-		}
-	}
-}
-
-// With AVX2 only, Winograd runs where F(4x4, 3x3) does, from the batch
-// WinogradTile takes it; never by F(2x2) or the stride-2 form, whose
-// transforms are AVX-512 only.
-func TestWinogradMinBatchAVX2(t *testing.T) {
-	if !useAVX2 {
-		t.Skip("no AVX2")
-	}
-	a512 := useAVX512
-	t.Cleanup(func() { useAVX512 = a512 })
-	useAVX512 = false
-	for _, c := range []struct{ size, c, stride, want int }{
-		{56, 64, 1, 1}, {28, 128, 1, 1}, {32, 32, 1, 1},
-		{14, 256, 1, 8}, {7, 512, 1, 16}, {8, 64, 1, 16}, {16, 32, 1, 4}, // F(4x4) from 64 or 128 tiles
-		{14, 32, 1, 0}, {32, 16, 1, 0}, // too narrow
-		{28, 128, 2, 0}, {14, 256, 2, 0}, // stride 2
-	} {
-		p := Conv2DParams{N: 1, OH: c.size, OW: c.size, C: c.c, F: c.c, KH: 3, KW: 3, SH: c.stride, SW: c.stride, DH: 1, DW: 1, Groups: 1}
-		got := WinogradMinBatch(p)
-		if got != c.want {
-			t.Errorf("%dx%dx%d stride %d: from batch %d, want %d", c.size, c.size, c.c, c.stride, got, c.want)
-		}
-		for _, n := range []int{got, 2 * got, 64} {
-			if p.N = n; got > 0 && WinogradTile(p) != 4 {
-				t.Errorf("%dx%dx%d: %d images take tile %d, want 4", c.size, c.size, c.c, n, WinogradTile(p))
-			}
 		}
 	}
 }

@@ -172,6 +172,23 @@ func PeakGFLOPS(d time.Duration) float64 {
 	}
 }
 
+// winoInput16Y, winoOutput16Y, winoInputS216Y and winoOutputS216Y are the
+// AVX2 forms of winoInput16, winoOutput16, winoInputS216 and
+// winoOutputS216 (the same arguments; each group of 16 channels taken as
+// two vectors of 8).
+//
+//go:noescape
+func winoInput16Y(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
+
+//go:noescape
+func winoOutput16Y(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32)
+
+//go:noescape
+func winoInputS216Y(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
+
+//go:noescape
+func winoOutputS216Y(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32)
+
 // winoInput16 and winoOutput16 are generated into gemm_amd64.s by
 // tools/gen_gemm_asm.py, which documents them: the Winograd transforms of
 // one tile, 16 channels a step, strides in bytes.
@@ -185,36 +202,42 @@ func winoOutput16(groups int, m *float32, eStride int, dst *float32, rowStride, 
 // winoInput is the input transform (winoInputGo's arguments), by AVX-512
 // for whole groups of 16 channels.
 func winoInput(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
-	inputBy16(4, winoInput16, winoInputGo, c, src, rowStride, pixStride, dst, eStride)
+	inputBy16(4, winoInput16, winoInput16Y, winoInputGo, c, src, rowStride, pixStride, dst, eStride)
 }
 
 // winoOutputAsm is the output transform of a whole tile (winoOutputGo's
 // arguments) by AVX-512; it reports false where it cannot run.
 func winoOutputAsm(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
-	return output2By16(16, winoOutput16, f, m, eStride, dst, rowStride, pixStride, bias, res, relu)
+	return output2By16(16, winoOutput16, winoOutput16Y, f, m, eStride, dst, rowStride, pixStride, bias, res, relu)
 }
 
 // inputBy16 runs in16, the assembly input transform of a side x side tile
 // 16 channels a step, for whole groups of 16 channels, else portable.
-func inputBy16(side int, in16 func(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int),
+func inputBy16(side int, in16, in16y func(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int),
 	portable func(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int),
 	c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
-	if !useAVX512 || c%16 != 0 {
+	if !(useAVX512 || useAVX2) || c%16 != 0 {
 		portable(c, src, rowStride, pixStride, dst, eStride)
 		return
 	}
 	_ = src[(side-1)*(rowStride+pixStride)+c-1]
 	_ = dst[(side*side-1)*eStride+c-1]
+	if !useAVX512 {
+		in16 = in16y
+	}
 	in16(c/16, &src[0], 4*rowStride, 4*pixStride, &dst[0], 4*eStride)
 }
 
 // output2By16 runs out16, the assembly transform of n products into a
 // 2x2 output tile 16 channels a step, with the epilogue; it reports false
 // where it cannot run.
-func output2By16(n int, out16 func(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32),
+func output2By16(n int, out16, out16y func(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32),
 	f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
-	if !useAVX512 || f%16 != 0 {
+	if !(useAVX512 || useAVX2) || f%16 != 0 {
 		return false
+	}
+	if !useAVX512 {
+		out16 = out16y
 	}
 	_ = m[(n-1)*eStride+f-1]
 	last := rowStride + pixStride + f - 1
@@ -237,14 +260,14 @@ func winoOutputS216(groups int, m *float32, eStride int, dst *float32, rowStride
 // winoInputS2 is the stride-2 input transform (winoInputS2Go's
 // arguments), by AVX-512 for whole groups of 16 channels.
 func winoInputS2(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
-	inputBy16(5, winoInputS216, winoInputS2Go, c, src, rowStride, pixStride, dst, eStride)
+	inputBy16(5, winoInputS216, winoInputS216Y, winoInputS2Go, c, src, rowStride, pixStride, dst, eStride)
 }
 
 // winoOutputS2Asm is the stride-2 output transform of a whole tile
 // (winoOutputS2Go's arguments) by AVX-512; it reports false where it
 // cannot run.
 func winoOutputS2Asm(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
-	return output2By16(25, winoOutputS216, f, m, eStride, dst, rowStride, pixStride, bias, res, relu)
+	return output2By16(25, winoOutputS216, winoOutputS216Y, f, m, eStride, dst, rowStride, pixStride, bias, res, relu)
 }
 
 // winoInput4x16 and winoOutput4x16 are generated into gemm_amd64.s by

@@ -8277,6 +8277,566 @@ wino4grad_loop:
 	VZEROUPPER
 	RET
 
+// func winoInput16Y(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
+//
+// winoInput16 by AVX2, eight channels at a time, twice per group. Row a of
+// B'd needs two or three of d's rows, so V is made a row at a time: d's
+// rows 0 and 2 (Y0..Y3, Y4..Y7) give row 0 (Y0..Y3 = d0 - d2), then row 1
+// (Y0..Y3) and row 2 give rows 1 and 2 (Y12..Y15), row 3 (Y4..Y7, over row
+// 2) row 3; Y8..Y11 take each row of V before it is stored. R11, R12, R13,
+// AX point at input rows 0-3 and BX = 3*pixStride reaches column 3; SI
+// walks the stores, DX = 3*eStride; CX counts the 8-channel steps. The
+// adds and subtractions are winoInputGo's, in its order.
+TEXT ·winoInput16Y(SB), NOSPLIT, $0-48
+	MOVQ groups+0(FP), CX
+	SHLQ $1, CX
+	MOVQ src+8(FP), R11
+	MOVQ rowStride+16(FP), R8
+	MOVQ pixStride+24(FP), R9
+	MOVQ dst+32(FP), DI
+	MOVQ eStride+40(FP), R10
+	LEAQ (R11)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	LEAQ (R13)(R8*1), AX
+	LEAQ (R9)(R9*2), BX
+	LEAQ (R10)(R10*2), DX
+	MOVQ DI, SI
+
+winoinY_loop:
+	VMOVUPS (R11), Y0
+	VMOVUPS (R11)(R9*1), Y1
+	VMOVUPS (R11)(R9*2), Y2
+	VMOVUPS (R11)(BX*1), Y3
+	VMOVUPS (R13), Y4
+	VMOVUPS (R13)(R9*1), Y5
+	VMOVUPS (R13)(R9*2), Y6
+	VMOVUPS (R13)(BX*1), Y7
+	VSUBPS Y4, Y0, Y0
+	VSUBPS Y5, Y1, Y1
+	VSUBPS Y6, Y2, Y2
+	VSUBPS Y7, Y3, Y3
+	VSUBPS Y2, Y0, Y8
+	VADDPS Y2, Y1, Y9
+	VSUBPS Y1, Y2, Y10
+	VSUBPS Y3, Y1, Y11
+	VMOVUPS Y8, (SI)
+	VMOVUPS Y9, (SI)(R10*1)
+	VMOVUPS Y10, (SI)(R10*2)
+	VMOVUPS Y11, (SI)(DX*1)
+	LEAQ (SI)(R10*4), SI
+	VMOVUPS (R12), Y0
+	VMOVUPS (R12)(R9*1), Y1
+	VMOVUPS (R12)(R9*2), Y2
+	VMOVUPS (R12)(BX*1), Y3
+	VADDPS Y4, Y0, Y12
+	VADDPS Y5, Y1, Y13
+	VADDPS Y6, Y2, Y14
+	VADDPS Y7, Y3, Y15
+	VSUBPS Y14, Y12, Y8
+	VADDPS Y14, Y13, Y9
+	VSUBPS Y13, Y14, Y10
+	VSUBPS Y15, Y13, Y11
+	VMOVUPS Y8, (SI)
+	VMOVUPS Y9, (SI)(R10*1)
+	VMOVUPS Y10, (SI)(R10*2)
+	VMOVUPS Y11, (SI)(DX*1)
+	LEAQ (SI)(R10*4), SI
+	VSUBPS Y0, Y4, Y12
+	VSUBPS Y1, Y5, Y13
+	VSUBPS Y2, Y6, Y14
+	VSUBPS Y3, Y7, Y15
+	VSUBPS Y14, Y12, Y8
+	VADDPS Y14, Y13, Y9
+	VSUBPS Y13, Y14, Y10
+	VSUBPS Y15, Y13, Y11
+	VMOVUPS Y8, (SI)
+	VMOVUPS Y9, (SI)(R10*1)
+	VMOVUPS Y10, (SI)(R10*2)
+	VMOVUPS Y11, (SI)(DX*1)
+	LEAQ (SI)(R10*4), SI
+	VMOVUPS (AX), Y4
+	VMOVUPS (AX)(R9*1), Y5
+	VMOVUPS (AX)(R9*2), Y6
+	VMOVUPS (AX)(BX*1), Y7
+	VSUBPS Y4, Y0, Y12
+	VSUBPS Y5, Y1, Y13
+	VSUBPS Y6, Y2, Y14
+	VSUBPS Y7, Y3, Y15
+	VSUBPS Y14, Y12, Y8
+	VADDPS Y14, Y13, Y9
+	VSUBPS Y13, Y14, Y10
+	VSUBPS Y15, Y13, Y11
+	VMOVUPS Y8, (SI)
+	VMOVUPS Y9, (SI)(R10*1)
+	VMOVUPS Y10, (SI)(R10*2)
+	VMOVUPS Y11, (SI)(DX*1)
+	LEAQ (SI)(R10*4), SI
+	ADDQ $32, DI
+	MOVQ DI, SI
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $32, R13
+	ADDQ $32, AX
+	DECQ CX
+	JNZ  winoinY_loop
+	VZEROUPPER
+	RET
+
+// func winoOutput16Y(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32)
+//
+// winoOutput16 by AVX2, eight channels at a time, twice per group: each
+// column j of M (Y0..Y3) gives A'M's r0j and r1j (Y(4+j), Y(8+j)); then
+// Y12..Y15 take Y, Y0 the bias and Y1 zero. R11 walks the channel groups
+// of M and AX a column of it by R8 = 4*eStride; BX = eStride; DI walks
+// dst, R9 = rowStride, R10 = pixStride; SI carries the bias and residual
+// pointers, kept in their argument slots; CX counts the 8-channel steps.
+TEXT ·winoOutput16Y(SB), NOSPLIT, $0-72
+	MOVQ groups+0(FP), CX
+	SHLQ $1, CX
+	MOVQ m+8(FP), R11
+	MOVQ eStride+16(FP), BX
+	MOVQ BX, R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+	MOVQ rowStride+32(FP), R9
+	MOVQ pixStride+40(FP), R10
+
+winooutY_loop:
+	MOVQ R11, AX
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R8*1), Y1
+	VMOVUPS (AX)(R8*2), Y2
+	LEAQ (AX)(R8*2), SI
+	VMOVUPS (SI)(R8*1), Y3
+	VADDPS Y1, Y0, Y4
+	VADDPS Y2, Y4, Y4
+	VSUBPS Y2, Y1, Y8
+	VSUBPS Y3, Y8, Y8
+	ADDQ BX, AX
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R8*1), Y1
+	VMOVUPS (AX)(R8*2), Y2
+	LEAQ (AX)(R8*2), SI
+	VMOVUPS (SI)(R8*1), Y3
+	VADDPS Y1, Y0, Y5
+	VADDPS Y2, Y5, Y5
+	VSUBPS Y2, Y1, Y9
+	VSUBPS Y3, Y9, Y9
+	ADDQ BX, AX
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R8*1), Y1
+	VMOVUPS (AX)(R8*2), Y2
+	LEAQ (AX)(R8*2), SI
+	VMOVUPS (SI)(R8*1), Y3
+	VADDPS Y1, Y0, Y6
+	VADDPS Y2, Y6, Y6
+	VSUBPS Y2, Y1, Y10
+	VSUBPS Y3, Y10, Y10
+	ADDQ BX, AX
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R8*1), Y1
+	VMOVUPS (AX)(R8*2), Y2
+	LEAQ (AX)(R8*2), SI
+	VMOVUPS (SI)(R8*1), Y3
+	VADDPS Y1, Y0, Y7
+	VADDPS Y2, Y7, Y7
+	VSUBPS Y2, Y1, Y11
+	VSUBPS Y3, Y11, Y11
+	VADDPS Y5, Y4, Y12
+	VADDPS Y6, Y12, Y12
+	VSUBPS Y6, Y5, Y13
+	VSUBPS Y7, Y13, Y13
+	VADDPS Y9, Y8, Y14
+	VADDPS Y10, Y14, Y14
+	VSUBPS Y10, Y9, Y15
+	VSUBPS Y11, Y15, Y15
+	MOVQ flags+48(FP), SI
+	TESTQ $2, SI
+	JZ   winooutY_res
+	MOVQ bias+56(FP), SI
+	VMOVUPS (SI), Y0
+	VADDPS Y0, Y12, Y12
+	VADDPS Y0, Y13, Y13
+	VADDPS Y0, Y14, Y14
+	VADDPS Y0, Y15, Y15
+	ADDQ $32, SI
+	MOVQ SI, bias+56(FP)
+
+winooutY_res:
+	MOVQ flags+48(FP), SI
+	TESTQ $4, SI
+	JZ   winooutY_relu
+	MOVQ res+64(FP), SI
+	VADDPS (SI), Y12, Y12
+	VADDPS (SI)(R10*1), Y13, Y13
+	ADDQ R9, SI
+	VADDPS (SI), Y14, Y14
+	VADDPS (SI)(R10*1), Y15, Y15
+	SUBQ R9, SI
+	ADDQ $32, SI
+	MOVQ SI, res+64(FP)
+
+winooutY_relu:
+	MOVQ flags+48(FP), SI
+	TESTQ $8, SI
+	JZ   winooutY_store
+	VXORPS Y1, Y1, Y1
+	VMAXPS Y12, Y1, Y12
+	VMAXPS Y13, Y1, Y13
+	VMAXPS Y14, Y1, Y14
+	VMAXPS Y15, Y1, Y15
+
+winooutY_store:
+	LEAQ (DI)(R9*1), DX
+	VMOVUPS Y12, (DI)
+	VMOVUPS Y13, (DI)(R10*1)
+	VMOVUPS Y14, (DX)
+	VMOVUPS Y15, (DX)(R10*1)
+	ADDQ $32, R11
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  winooutY_loop
+	VZEROUPPER
+	RET
+
+// func winoInputS216Y(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
+//
+// winoInputS216 by AVX2, eight channels at a time, twice per group. Row 2
+// of the tile (Y0..Y4) stays while rows 0, 1, 3, 4 pass through Y5..Y9 in
+// turn (rows 0 and 4 less row 2), each then less its column 2 in columns 0
+// and 4 and stored in B's order; row 2 last. SI walks the channel groups
+// of src, DI of dst; AX walks the row loaded by R9 = pixStride, then
+// places each store (eStride times its element); CX counts the 8-channel
+// steps.
+TEXT ·winoInputS216Y(SB), NOSPLIT, $0-48
+	MOVQ groups+0(FP), CX
+	SHLQ $1, CX
+	MOVQ src+8(FP), SI
+	MOVQ rowStride+16(FP), R8
+	MOVQ pixStride+24(FP), R9
+	MOVQ dst+32(FP), DI
+	MOVQ eStride+40(FP), R10
+
+winos2inY_loop:
+	MOVQ SI, AX
+	ADDQ R8, AX
+	ADDQ R8, AX
+	VMOVUPS (AX), Y0
+	ADDQ R9, AX
+	VMOVUPS (AX), Y1
+	ADDQ R9, AX
+	VMOVUPS (AX), Y2
+	ADDQ R9, AX
+	VMOVUPS (AX), Y3
+	ADDQ R9, AX
+	VMOVUPS (AX), Y4
+	MOVQ SI, AX
+	VMOVUPS (AX), Y5
+	ADDQ R9, AX
+	VMOVUPS (AX), Y6
+	ADDQ R9, AX
+	VMOVUPS (AX), Y7
+	ADDQ R9, AX
+	VMOVUPS (AX), Y8
+	ADDQ R9, AX
+	VMOVUPS (AX), Y9
+	VSUBPS Y0, Y5, Y5
+	VSUBPS Y1, Y6, Y6
+	VSUBPS Y2, Y7, Y7
+	VSUBPS Y3, Y8, Y8
+	VSUBPS Y4, Y9, Y9
+	VSUBPS Y7, Y5, Y5
+	VSUBPS Y7, Y9, Y9
+	MOVQ R10, AX
+	IMULQ $0, AX
+	VMOVUPS Y5, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $3, AX
+	VMOVUPS Y6, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $1, AX
+	VMOVUPS Y7, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $4, AX
+	VMOVUPS Y8, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $2, AX
+	VMOVUPS Y9, (DI)(AX*1)
+	MOVQ SI, AX
+	ADDQ R8, AX
+	VMOVUPS (AX), Y5
+	ADDQ R9, AX
+	VMOVUPS (AX), Y6
+	ADDQ R9, AX
+	VMOVUPS (AX), Y7
+	ADDQ R9, AX
+	VMOVUPS (AX), Y8
+	ADDQ R9, AX
+	VMOVUPS (AX), Y9
+	VSUBPS Y7, Y5, Y5
+	VSUBPS Y7, Y9, Y9
+	MOVQ R10, AX
+	IMULQ $15, AX
+	VMOVUPS Y5, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $18, AX
+	VMOVUPS Y6, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $16, AX
+	VMOVUPS Y7, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $19, AX
+	VMOVUPS Y8, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $17, AX
+	VMOVUPS Y9, (DI)(AX*1)
+	MOVQ SI, AX
+	ADDQ R8, AX
+	ADDQ R8, AX
+	ADDQ R8, AX
+	VMOVUPS (AX), Y5
+	ADDQ R9, AX
+	VMOVUPS (AX), Y6
+	ADDQ R9, AX
+	VMOVUPS (AX), Y7
+	ADDQ R9, AX
+	VMOVUPS (AX), Y8
+	ADDQ R9, AX
+	VMOVUPS (AX), Y9
+	VSUBPS Y7, Y5, Y5
+	VSUBPS Y7, Y9, Y9
+	MOVQ R10, AX
+	IMULQ $20, AX
+	VMOVUPS Y5, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $23, AX
+	VMOVUPS Y6, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $21, AX
+	VMOVUPS Y7, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $24, AX
+	VMOVUPS Y8, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $22, AX
+	VMOVUPS Y9, (DI)(AX*1)
+	MOVQ SI, AX
+	ADDQ R8, AX
+	ADDQ R8, AX
+	ADDQ R8, AX
+	ADDQ R8, AX
+	VMOVUPS (AX), Y5
+	ADDQ R9, AX
+	VMOVUPS (AX), Y6
+	ADDQ R9, AX
+	VMOVUPS (AX), Y7
+	ADDQ R9, AX
+	VMOVUPS (AX), Y8
+	ADDQ R9, AX
+	VMOVUPS (AX), Y9
+	VSUBPS Y0, Y5, Y5
+	VSUBPS Y1, Y6, Y6
+	VSUBPS Y2, Y7, Y7
+	VSUBPS Y3, Y8, Y8
+	VSUBPS Y4, Y9, Y9
+	VSUBPS Y7, Y5, Y5
+	VSUBPS Y7, Y9, Y9
+	MOVQ R10, AX
+	IMULQ $10, AX
+	VMOVUPS Y5, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $13, AX
+	VMOVUPS Y6, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $11, AX
+	VMOVUPS Y7, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $14, AX
+	VMOVUPS Y8, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $12, AX
+	VMOVUPS Y9, (DI)(AX*1)
+	VSUBPS Y2, Y0, Y0
+	VSUBPS Y2, Y4, Y4
+	MOVQ R10, AX
+	IMULQ $5, AX
+	VMOVUPS Y0, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $8, AX
+	VMOVUPS Y1, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $6, AX
+	VMOVUPS Y2, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $9, AX
+	VMOVUPS Y3, (DI)(AX*1)
+	MOVQ R10, AX
+	IMULQ $7, AX
+	VMOVUPS Y4, (DI)(AX*1)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  winos2inY_loop
+	VZEROUPPER
+	RET
+
+// func winoOutputS216Y(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32)
+//
+// winoOutputS216 by AVX2, eight channels at a time, twice per group: each
+// column j of M (Y0..Y4) gives A'M's two rows' (M0 + M1) + M3 and (M1 +
+// M2) + M4 in Y(5+j) and Y(10+j); A on those rows leaves Y in Y5, Y6,
+// Y10, Y11, and Y0, Y1 take the bias and zero. R11 walks the channel groups
+// of M, AX a column of it by R8 = 5*eStride, BX = eStride; DI walks dst,
+// R9 = rowStride, R10 = pixStride; SI carries the bias and residual
+// pointers, kept in their argument slots; CX counts the 8-channel steps.
+TEXT ·winoOutputS216Y(SB), NOSPLIT, $0-72
+	MOVQ groups+0(FP), CX
+	SHLQ $1, CX
+	MOVQ m+8(FP), R11
+	MOVQ eStride+16(FP), BX
+	LEAQ (BX)(BX*4), R8
+	MOVQ dst+24(FP), DI
+	MOVQ rowStride+32(FP), R9
+	MOVQ pixStride+40(FP), R10
+
+winos2outY_loop:
+	MOVQ BX, AX
+	IMULQ $0, AX
+	ADDQ R11, AX
+	VMOVUPS (AX), Y0
+	ADDQ R8, AX
+	VMOVUPS (AX), Y1
+	ADDQ R8, AX
+	VMOVUPS (AX), Y2
+	ADDQ R8, AX
+	VMOVUPS (AX), Y3
+	ADDQ R8, AX
+	VMOVUPS (AX), Y4
+	VADDPS Y1, Y0, Y5
+	VADDPS Y3, Y5, Y5
+	VADDPS Y2, Y1, Y10
+	VADDPS Y4, Y10, Y10
+	MOVQ BX, AX
+	IMULQ $1, AX
+	ADDQ R11, AX
+	VMOVUPS (AX), Y0
+	ADDQ R8, AX
+	VMOVUPS (AX), Y1
+	ADDQ R8, AX
+	VMOVUPS (AX), Y2
+	ADDQ R8, AX
+	VMOVUPS (AX), Y3
+	ADDQ R8, AX
+	VMOVUPS (AX), Y4
+	VADDPS Y1, Y0, Y6
+	VADDPS Y3, Y6, Y6
+	VADDPS Y2, Y1, Y11
+	VADDPS Y4, Y11, Y11
+	MOVQ BX, AX
+	IMULQ $2, AX
+	ADDQ R11, AX
+	VMOVUPS (AX), Y0
+	ADDQ R8, AX
+	VMOVUPS (AX), Y1
+	ADDQ R8, AX
+	VMOVUPS (AX), Y2
+	ADDQ R8, AX
+	VMOVUPS (AX), Y3
+	ADDQ R8, AX
+	VMOVUPS (AX), Y4
+	VADDPS Y1, Y0, Y7
+	VADDPS Y3, Y7, Y7
+	VADDPS Y2, Y1, Y12
+	VADDPS Y4, Y12, Y12
+	MOVQ BX, AX
+	IMULQ $3, AX
+	ADDQ R11, AX
+	VMOVUPS (AX), Y0
+	ADDQ R8, AX
+	VMOVUPS (AX), Y1
+	ADDQ R8, AX
+	VMOVUPS (AX), Y2
+	ADDQ R8, AX
+	VMOVUPS (AX), Y3
+	ADDQ R8, AX
+	VMOVUPS (AX), Y4
+	VADDPS Y1, Y0, Y8
+	VADDPS Y3, Y8, Y8
+	VADDPS Y2, Y1, Y13
+	VADDPS Y4, Y13, Y13
+	MOVQ BX, AX
+	IMULQ $4, AX
+	ADDQ R11, AX
+	VMOVUPS (AX), Y0
+	ADDQ R8, AX
+	VMOVUPS (AX), Y1
+	ADDQ R8, AX
+	VMOVUPS (AX), Y2
+	ADDQ R8, AX
+	VMOVUPS (AX), Y3
+	ADDQ R8, AX
+	VMOVUPS (AX), Y4
+	VADDPS Y1, Y0, Y9
+	VADDPS Y3, Y9, Y9
+	VADDPS Y2, Y1, Y14
+	VADDPS Y4, Y14, Y14
+	VADDPS Y6, Y5, Y5
+	VADDPS Y8, Y5, Y5
+	VADDPS Y7, Y6, Y6
+	VADDPS Y9, Y6, Y6
+	VADDPS Y11, Y10, Y10
+	VADDPS Y13, Y10, Y10
+	VADDPS Y12, Y11, Y11
+	VADDPS Y14, Y11, Y11
+	MOVQ flags+48(FP), SI
+	TESTQ $2, SI
+	JZ   winos2outY_res
+	MOVQ bias+56(FP), SI
+	VMOVUPS (SI), Y0
+	VADDPS Y0, Y5, Y5
+	VADDPS Y0, Y6, Y6
+	VADDPS Y0, Y10, Y10
+	VADDPS Y0, Y11, Y11
+	ADDQ $32, SI
+	MOVQ SI, bias+56(FP)
+
+winos2outY_res:
+	MOVQ flags+48(FP), SI
+	TESTQ $4, SI
+	JZ   winos2outY_relu
+	MOVQ res+64(FP), SI
+	VADDPS (SI), Y5, Y5
+	VADDPS (SI)(R10*1), Y6, Y6
+	ADDQ R9, SI
+	VADDPS (SI), Y10, Y10
+	VADDPS (SI)(R10*1), Y11, Y11
+	SUBQ R9, SI
+	ADDQ $32, SI
+	MOVQ SI, res+64(FP)
+
+winos2outY_relu:
+	MOVQ flags+48(FP), SI
+	TESTQ $8, SI
+	JZ   winos2outY_store
+	VXORPS Y1, Y1, Y1
+	VMAXPS Y5, Y1, Y5
+	VMAXPS Y6, Y1, Y6
+	VMAXPS Y10, Y1, Y10
+	VMAXPS Y11, Y1, Y11
+
+winos2outY_store:
+	LEAQ (DI)(R9*1), DX
+	VMOVUPS Y5, (DI)
+	VMOVUPS Y6, (DI)(R10*1)
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, (DX)(R10*1)
+	ADDQ $32, R11
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  winos2outY_loop
+	VZEROUPPER
+	RET
+
 // func winoInput4x16Y(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int, scratch *float32)
 //
 // V = B'dB for one 6x6 input tile d, 16 channels at a time for groups

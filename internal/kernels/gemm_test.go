@@ -316,6 +316,16 @@ func kernelISAs(t *testing.T) []isa {
 	return list
 }
 
+// vectorISAs is kernelISAs without the portable kernels: the ISAs whose
+// assembly the choices of algorithm are made for.
+func vectorISAs(t *testing.T) []isa {
+	list := kernelISAs(t)[1:]
+	if len(list) == 0 {
+		t.Skip("no vector kernels on this CPU")
+	}
+	return list
+}
+
 func BenchmarkGemm(b *testing.B) {
 	for _, s := range []int{256, 1024, 2048} {
 		b.Run(fmt.Sprintf("%d", s), func(b *testing.B) {

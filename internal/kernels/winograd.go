@@ -66,8 +66,11 @@ const minWinograd4Channels = 32
 // and ResNet-50's layers): 1.2 to 2.1 times faster for any batch for
 // outputs from 56x56 down to 14x14; smaller outputs, whose 2x2 tiles
 // waste more (16 tiles for 7x7 outputs), from minWinogradTiles tiles on.
-// With AVX2 only (no F(2x2) or stride-2 transforms in assembly), it
-// applies where F(4x4, 3x3) does (winograd4OnlyMinBatch). Without the
+// With AVX2 (the same transforms in ymm registers, products at half the
+// rate) the same choices hold (ResNet-50 with GODEBUG=cpu.avx512f=off, in
+// the network at batch 1: the 56x56 and 28x28 layers by F(4x4) 1.5-2.0 ->
+// 0.72-0.80 ms, the 14x14x256 ones by F(2x2) 1.57-1.73 -> 1.11-1.24), but
+// for the stride-2 form (winogradS2MinBatch). Without the
 // vector transforms it loses everywhere, and so it does with
 // fewer than minWinograd4Channels channels in or out, and by F(2x2) with
 // fewer than minWinogradChannels.
@@ -75,9 +78,6 @@ func WinogradMinBatch(p Conv2DParams) int {
 	if !WinogradApplies(p) || !(useAVX512 || useAVX2) || p.C%16 != 0 || p.F%16 != 0 || p.OH < 1 || p.OW < 1 ||
 		p.C < minWinograd4Channels || p.F < minWinograd4Channels {
 		return 0
-	}
-	if !useAVX512 {
-		return winograd4OnlyMinBatch(p)
 	}
 	if p.SH == 2 {
 		return winogradS2MinBatch(p)
@@ -111,25 +111,6 @@ func WinogradTile(p Conv2DParams) int {
 		return 4
 	}
 	return 2
-}
-
-// winograd4OnlyMinBatch is WinogradMinBatch where only the F(4x4, 3x3)
-// transforms run in assembly (AVX2): the batch from which WinogradTile
-// takes F(4x4), or 0. The products cost twice as much there as with
-// AVX-512 and the transforms the same share of them, so where F(4x4) wins
-// with AVX-512 it wins here too; F(2x2, 3x3) and the stride-2 form, with
-// portable transforms, lost to the direct convolution (ResNet-50 batch 1
-// by --winograd on: 60 -> 71 ms).
-func winograd4OnlyMinBatch(p Conv2DParams) int {
-	if p.SH != 1 {
-		return 0
-	}
-	for n := 1; n <= minWinograd4OverhangTiles; n++ { // one 4x4 tile an image at least
-		if p.N = n; WinogradTile(p) == 4 {
-			return n
-		}
-	}
-	return 0
 }
 
 // minWinograd4OverhangTiles is the fewest 4x4 tiles from which F(4x4, 3x3)

@@ -60,9 +60,16 @@ func winoOutputS2Go(f int, m []float32, eStride int, dst []float32, rowStride, p
 // 0.54 against 0.83, 7.8-8.4 against 10.5), none for smaller: 7x7
 // outputs take 16 tiles of 2x2 for 49 pixels, and their 14x14x512 layer
 // lost at batch 1 (0.86-1.1 ms against 0.77) and only drew level at 16.
+// With AVX2 only, from two images: in the network (GODEBUG=cpu.avx512f=off
+// bench --layers) the 56x56x128 and 28x28x256 layers went 1.47 -> 1.42 and
+// 1.54 -> 1.62 ms at batch 1, 2.98 -> 2.54 and 3.25 -> 2.60 at 2, 22.5 ->
+// 17.3 and 25.0 -> 17.2 at 16.
 func winogradS2MinBatch(p Conv2DParams) int {
 	if p.C < minWinogradChannels || p.F < minWinogradChannels || p.OH < 14 || p.OW < 14 {
 		return 0
+	}
+	if !useAVX512 {
+		return 2
 	}
 	return 1
 }
