@@ -134,6 +134,8 @@ TEXT ·{name}(SB), NOSPLIT, $48-144
         if rows >= 12 and vecs == 2:  # other tiles have no load slots to spare
             w("\tPREFETCHT0 (DI)(BX*1)")
             w("\tPREFETCHT0 64(DI)(BX*1)")
+        elif reg == "Y" and rows >= 4:  # AVX2: a step takes 6 cycles or more, time to spare
+            w("\tPREFETCHT0 (DI)(BX*1)")
         if prefetch:
             for l in range(lines_per_row):
                 w(f"\tPREFETCHT0 {64 * l or ''}(R14)")
