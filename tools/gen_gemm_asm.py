@@ -1034,79 +1034,92 @@ NAN_MAX = """\tVMAXPS Z0, Z1, Z2
 \tVCMPPS $3, Z1, Z1, K1
 \tVMOVAPS Z1, K1, Z2"""
 
+# NAN_MAX with AVX2: Y3 marks Y1's NaNs, blended over.
+NAN_MAX_Y = """\tVMAXPS Y0, Y1, Y2
+\tVCMPPS $3, Y1, Y1, Y3
+\tVBLENDVPS Y3, Y1, Y2, Y2"""
 
-def max_into():
+
+def max_into(R="Z", vb=64, sfx=""):
+    """maxInto16, or with R "Y" its AVX2 form (each group of 16 as two
+    vectors of 8, Y3 marking src's NaNs instead of K1)."""
+    nan_max = NAN_MAX if R == "Z" else NAN_MAX_Y
+    L = f"maxinto{sfx}"
     return [f"""
-// func maxInto16(dst, src *float32, groups int)
+// func maxInto16{sfx}(dst, src *float32, groups int)
 //
 // dst[i] = max(dst[i], src[i]) for 16*groups floats, NaN from either side
 // kept, as Go's max keeps it: VMAXPS returns its second operand (dst's
-// value) when either is NaN, then K1 marks src's NaNs, which are copied
-// over. DI walks dst, SI src; CX counts the groups.
-TEXT ·maxInto16(SB), NOSPLIT, $0-24
+// value) when either is NaN, then {"K1" if R == "Z" else "Y3"} marks src's NaNs, which are copied
+// over. DI walks dst, SI src; CX counts the {vb // 4}-float steps.
+TEXT ·maxInto16{sfx}(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
-	MOVQ groups+16(FP), CX
+	MOVQ groups+16(FP), CX{halves(vb)}
 
-maxinto_loop:
-	VMOVUPS (DI), Z0
-	VMOVUPS (SI), Z1
-{NAN_MAX}
-	VMOVUPS Z2, (DI)
-	ADDQ $64, DI
-	ADDQ $64, SI
+{L}_loop:
+	VMOVUPS (DI), {R}0
+	VMOVUPS (SI), {R}1
+{nan_max}
+	VMOVUPS {R}2, (DI)
+	ADDQ ${vb}, DI
+	ADDQ ${vb}, SI
 	DECQ CX
-	JNZ  maxinto_loop
+	JNZ  {L}_loop
 	VZEROUPPER
 	RET"""]
 
 
-def max_windows():
+def max_windows(R="Z", vb=64, sfx=""):
+    """maxWindows16, or with R "Y" its AVX2 form."""
+    nan_max = NAN_MAX if R == "Z" else NAN_MAX_Y
+    L = f"maxwin{sfx}"
     return [f"""
-// func maxWindows16(dst, src *float32, groups, n, kw, pix, step int)
+// func maxWindows16{sfx}(dst, src *float32, groups, n, kw, pix, step int)
 //
 // n pixels of 16*groups floats each into dst, one after another: pixel i
 // is the maximum over kw source pixels from src + i*step bytes, pix bytes
 // apart, taken in order with maxInto16's NaN rule (a NaN from either side
 // is kept). DI walks dst; SI is pixel i's first source pixel, R11 the
 // group in it, BX the window's pixels; R9 = pix, R10 = step; DX counts
-// the pixels, CX the groups, R8 the window. Z0 holds the maximum so far,
-// Z1 the next pixel's group, Z2 their maximum before K1's NaNs.
-TEXT ·maxWindows16(SB), NOSPLIT, $0-56
+// the pixels, CX the {vb // 4}-float steps, R8 the window. {R}0 holds the
+// maximum so far, {R}1 the next pixel's group, {R}2 their maximum before
+// {"K1" if R == "Z" else "Y3"}'s NaNs.
+TEXT ·maxWindows16{sfx}(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+24(FP), DX
 	MOVQ pix+40(FP), R9
 	MOVQ step+48(FP), R10
 
-maxwin_pixel:
-	MOVQ groups+16(FP), CX
+{L}_pixel:
+	MOVQ groups+16(FP), CX{halves(vb)}
 	MOVQ SI, R11
 
-maxwin_group:
-	VMOVUPS (R11), Z0
+{L}_group:
+	VMOVUPS (R11), {R}0
 	MOVQ R11, BX
 	MOVQ kw+32(FP), R8
 	DECQ R8
-	JZ   maxwin_store
+	JZ   {L}_store
 
-maxwin_window:
+{L}_window:
 	ADDQ R9, BX
-	VMOVUPS (BX), Z1
-{NAN_MAX}
-	VMOVAPS Z2, Z0
+	VMOVUPS (BX), {R}1
+{nan_max}
+	VMOVAPS {R}2, {R}0
 	DECQ R8
-	JNZ  maxwin_window
+	JNZ  {L}_window
 
-maxwin_store:
-	VMOVUPS Z0, (DI)
-	ADDQ $64, DI
-	ADDQ $64, R11
+{L}_store:
+	VMOVUPS {R}0, (DI)
+	ADDQ ${vb}, DI
+	ADDQ ${vb}, R11
 	DECQ CX
-	JNZ  maxwin_group
+	JNZ  {L}_group
 	ADDQ R10, SI
 	DECQ DX
-	JNZ  maxwin_pixel
+	JNZ  {L}_pixel
 	VZEROUPPER
 	RET"""]
 
@@ -1666,6 +1679,8 @@ def main():
     lines += wino4_grad("Y", 32, "Y")
     lines += max_into()
     lines += max_windows()
+    lines += max_into("Y", 32, "Y")
+    lines += max_windows("Y", 32, "Y")
     lines += relu()
     lines += add()
     lines += bn_backward()

@@ -386,15 +386,28 @@ func maxInto16(dst, src *float32, groups int)
 //go:noescape
 func maxWindows16(dst, src *float32, groups, n, kw, pix, step int)
 
-// maxWindows is maxWindowsGo by AVX-512 where the pixels are whole groups
-// of 16 floats: one call for a row's windows, not three a pixel.
+// maxInto16Y and maxWindows16Y are the AVX2 forms of maxInto16 and
+// maxWindows16 (the same arguments).
+//
+//go:noescape
+func maxInto16Y(dst, src *float32, groups int)
+
+//go:noescape
+func maxWindows16Y(dst, src *float32, groups, n, kw, pix, step int)
+
+// maxWindows is maxWindowsGo by AVX-512 or AVX2 where the pixels are whole
+// groups of 16 floats: one call for a row's windows, not three a pixel.
 func maxWindows(dst, src []float32, c, n, kw, step int) {
-	if !useAVX512 || c%16 != 0 || n == 0 || kw == 0 {
+	if !(useAVX512 || useAVX2) || c%16 != 0 || n == 0 || kw == 0 {
 		maxWindowsGo(dst, src, c, n, kw, step)
 		return
 	}
 	_ = dst[n*c-1]
 	_ = src[(n-1)*step+kw*c-1]
+	if !useAVX512 {
+		maxWindows16Y(&dst[0], &src[0], c/16, n, kw, 4*c, 4*step)
+		return
+	}
 	maxWindows16(&dst[0], &src[0], c/16, n, kw, 4*c, 4*step)
 }
 
@@ -412,9 +425,15 @@ func byGroups(n int, vec func(groups int), tail func(from int)) {
 	tail(16 * g)
 }
 
-// maxInto sets dst[i] = max(dst[i], src[i]), as maxIntoGo.
+// maxInto sets dst[i] = max(dst[i], src[i]), as maxIntoGo (AVX2 where
+// AVX-512 is missing).
 func maxInto(dst, src []float32) {
 	src = src[:len(dst)]
+	if g := len(dst) / 16; !useAVX512 && useAVX2 && g > 0 {
+		maxInto16Y(&dst[0], &src[0], g)
+		maxIntoGo(dst[16*g:], src[16*g:])
+		return
+	}
 	byGroups(len(dst), func(g int) { maxInto16(&dst[0], &src[0], g) },
 		func(i int) { maxIntoGo(dst[i:], src[i:]) })
 }

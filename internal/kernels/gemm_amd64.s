@@ -10111,7 +10111,7 @@ wino4gradY_loop:
 // dst[i] = max(dst[i], src[i]) for 16*groups floats, NaN from either side
 // kept, as Go's max keeps it: VMAXPS returns its second operand (dst's
 // value) when either is NaN, then K1 marks src's NaNs, which are copied
-// over. DI walks dst, SI src; CX counts the groups.
+// over. DI walks dst, SI src; CX counts the 16-float steps.
 TEXT ·maxInto16(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -10138,8 +10138,9 @@ maxinto_loop:
 // apart, taken in order with maxInto16's NaN rule (a NaN from either side
 // is kept). DI walks dst; SI is pixel i's first source pixel, R11 the
 // group in it, BX the window's pixels; R9 = pix, R10 = step; DX counts
-// the pixels, CX the groups, R8 the window. Z0 holds the maximum so far,
-// Z1 the next pixel's group, Z2 their maximum before K1's NaNs.
+// the pixels, CX the 16-float steps, R8 the window. Z0 holds the
+// maximum so far, Z1 the next pixel's group, Z2 their maximum before
+// K1's NaNs.
 TEXT ·maxWindows16(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -10177,6 +10178,83 @@ maxwin_store:
 	ADDQ R10, SI
 	DECQ DX
 	JNZ  maxwin_pixel
+	VZEROUPPER
+	RET
+
+// func maxInto16Y(dst, src *float32, groups int)
+//
+// dst[i] = max(dst[i], src[i]) for 16*groups floats, NaN from either side
+// kept, as Go's max keeps it: VMAXPS returns its second operand (dst's
+// value) when either is NaN, then Y3 marks src's NaNs, which are copied
+// over. DI walks dst, SI src; CX counts the 8-float steps.
+TEXT ·maxInto16Y(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ groups+16(FP), CX
+	SHLQ $1, CX
+
+maxintoY_loop:
+	VMOVUPS (DI), Y0
+	VMOVUPS (SI), Y1
+	VMAXPS Y0, Y1, Y2
+	VCMPPS $3, Y1, Y1, Y3
+	VBLENDVPS Y3, Y1, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  maxintoY_loop
+	VZEROUPPER
+	RET
+
+// func maxWindows16Y(dst, src *float32, groups, n, kw, pix, step int)
+//
+// n pixels of 16*groups floats each into dst, one after another: pixel i
+// is the maximum over kw source pixels from src + i*step bytes, pix bytes
+// apart, taken in order with maxInto16's NaN rule (a NaN from either side
+// is kept). DI walks dst; SI is pixel i's first source pixel, R11 the
+// group in it, BX the window's pixels; R9 = pix, R10 = step; DX counts
+// the pixels, CX the 8-float steps, R8 the window. Y0 holds the
+// maximum so far, Y1 the next pixel's group, Y2 their maximum before
+// Y3's NaNs.
+TEXT ·maxWindows16Y(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+24(FP), DX
+	MOVQ pix+40(FP), R9
+	MOVQ step+48(FP), R10
+
+maxwinY_pixel:
+	MOVQ groups+16(FP), CX
+	SHLQ $1, CX
+	MOVQ SI, R11
+
+maxwinY_group:
+	VMOVUPS (R11), Y0
+	MOVQ R11, BX
+	MOVQ kw+32(FP), R8
+	DECQ R8
+	JZ   maxwinY_store
+
+maxwinY_window:
+	ADDQ R9, BX
+	VMOVUPS (BX), Y1
+	VMAXPS Y0, Y1, Y2
+	VCMPPS $3, Y1, Y1, Y3
+	VBLENDVPS Y3, Y1, Y2, Y2
+	VMOVAPS Y2, Y0
+	DECQ R8
+	JNZ  maxwinY_window
+
+maxwinY_store:
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, R11
+	DECQ CX
+	JNZ  maxwinY_group
+	ADDQ R10, SI
+	DECQ DX
+	JNZ  maxwinY_pixel
 	VZEROUPPER
 	RET
 
