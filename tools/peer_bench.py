@@ -4,7 +4,7 @@ PyTorch 1.13 (Debian python3-torch) on this machine, interleaved, and print
 the ratios as a Markdown table for the README.
 
     apt-get install python3-torch python3-torchvision nodejs npm
-    /usr/bin/python3 tools/peer_bench.py [--rounds 3] [--seconds 8] [--only training]
+    /usr/bin/python3 tools/peer_bench.py [--rounds 3] [--seconds 8] [--only training] [--avx2]
 
 The table (medians over the rounds) goes to stdout, each round's figures to
 stderr.
@@ -12,6 +12,11 @@ stderr.
 All three run the same network: torchvision's ResNet-50 (our torch
 flavour) at 224x224, with 2 threads. ONNX Runtime runs the model exported
 from PyTorch. Training compares a full SGD step.
+
+--avx2 runs as on a CPU without AVX-512: ours with GODEBUG=cpu.avx512f=off,
+PyTorch with oneDNN and ATen held to AVX2 (ONEDNN_MAX_CPU_ISA,
+ATEN_CPU_CAPABILITY, set before torch loads). ONNX Runtime has no such
+switch (its MLAS picks kernels from CPUID), so it is left out then.
 """
 import argparse
 import json
@@ -21,8 +26,12 @@ import subprocess
 import sys
 import time
 
-import torch
-import torchvision
+AVX2 = "--avx2" in sys.argv[1:]
+if AVX2:
+    os.environ.update(ONEDNN_MAX_CPU_ISA="AVX2", DNNL_MAX_CPU_ISA="AVX2", ATEN_CPU_CAPABILITY="avx2")
+
+import torch  # noqa: E402
+import torchvision  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
@@ -83,8 +92,9 @@ def torch_train_ips(model, batch, size, channels, classes, seconds):
 
 
 def ours(args, seconds):
+    env = dict(os.environ, GODEBUG="cpu.avx512f=off") if AVX2 else None
     out = subprocess.run([os.path.join(CACHE, "resnet"), "bench", "--json", "--seconds", str(seconds), *args],
-                         check=True, capture_output=True, text=True).stdout
+                         check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out)["images_per_sec"]
 
 
@@ -94,6 +104,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=8)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", default="", help="run only the cases whose name contains this (e.g. training)")
+    ap.add_argument("--avx2", action="store_true", help="as without AVX-512: ours and PyTorch held to AVX2, no ONNX Runtime")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     onnx = setup_ort()
@@ -117,6 +128,8 @@ def main():
     for name, mine, peers in cases:
         if a.only not in name:
             continue
+        if AVX2:
+            peers = {p: fn for p, fn in peers.items() if p != "ONNX Runtime"}
         res = {"resnet-go": []}
         for _ in range(a.rounds):  # interleaved, so that drift hits everyone
             res["resnet-go"].append(mine())

@@ -7,8 +7,8 @@ import (
 )
 
 // The assembly kernels in use, chosen once from the CPU's features: the
-// 12x32 AVX-512 kernel, or four 6x16 AVX2/FMA kernels per tile. Tests turn
-// them off in turn to compare each with the portable kernel.
+// AVX-512 tile kernels, or the AVX2/FMA ones of up to 6x16 (tilesY). Tests
+// turn them off in turn to compare each with the portable kernel.
 var (
 	useAVX512 = cpu.X86.HasAVX512F
 	useAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
