@@ -1199,6 +1199,121 @@ relugrad_loop:
 	RET"""]
 
 
+def elementwise_y():
+    """AVX2 forms of relu16, reluGrad16, add16 and normalize16: the same
+    arguments (groups of 16 floats, each taken as two vectors of 8) and the
+    same bits; reluGrad16Y ands grad with a compare's mask where the
+    AVX-512 form loads it under K1 (both give grad's bits or +0)."""
+    return ["""
+// func relu16Y(x, out *float32, groups int)
+//
+// relu16 by AVX2. SI walks x, DI out; CX counts the 8-float steps; Y15 is
+// zero.
+TEXT ·relu16Y(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ out+8(FP), DI
+	MOVQ groups+16(FP), CX
+	SHLQ $1, CX
+	VXORPS Y15, Y15, Y15
+
+reluY_loop:
+	VMOVUPS (SI), Y0
+	VMAXPS Y0, Y15, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  reluY_loop
+	VZEROUPPER
+	RET
+
+// func reluGrad16Y(y, grad, d *float32, groups int)
+//
+// reluGrad16 by AVX2: Y2 marks y > 0 (ordered: NaN gives 0) and grad is
+// anded with it. SI walks y, BX grad, DI d; CX counts the 8-float steps;
+// Y15 is zero.
+TEXT ·reluGrad16Y(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), SI
+	MOVQ grad+8(FP), BX
+	MOVQ d+16(FP), DI
+	MOVQ groups+24(FP), CX
+	SHLQ $1, CX
+	VXORPS Y15, Y15, Y15
+
+relugradY_loop:
+	VMOVUPS (SI), Y0
+	VCMPPS $0x1e, Y15, Y0, Y2
+	VANDPS (BX), Y2, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, BX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  relugradY_loop
+	VZEROUPPER
+	RET
+
+// func add16Y(a, b, out *float32, groups int)
+//
+// add16 by AVX2. SI walks a, BX b, DI out; CX counts the 8-float steps.
+TEXT ·add16Y(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), BX
+	MOVQ out+16(FP), DI
+	MOVQ groups+24(FP), CX
+	SHLQ $1, CX
+
+addY_loop:
+	VMOVUPS (SI), Y0
+	VADDPS (BX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, BX
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  addY_loop
+	VZEROUPPER
+	RET
+
+// func normalize16Y(x, out *float32, rows, groups int, scale, shift, gamma, beta *float32)
+//
+// normalize16 by AVX2. SI, DI walk x, out; R10..R13 walk scale, shift,
+// gamma, beta from their argument slots each row; CX counts rows, DX the
+// 8-channel steps.
+TEXT ·normalize16Y(SB), NOSPLIT, $0-64
+	MOVQ x+0(FP), SI
+	MOVQ out+8(FP), DI
+	MOVQ rows+16(FP), CX
+
+nrmY_row:
+	MOVQ groups+24(FP), DX
+	SHLQ $1, DX
+	MOVQ scale+32(FP), R10
+	MOVQ shift+40(FP), R11
+	MOVQ gamma+48(FP), R12
+	MOVQ beta+56(FP), R13
+
+nrmY_group:
+	VMOVUPS (SI), Y0
+	VMULPS (R10), Y0, Y0
+	VADDPS (R11), Y0, Y0
+	VMULPS (R12), Y0, Y0
+	VADDPS (R13), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R10
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $32, R13
+	DECQ DX
+	JNZ  nrmY_group
+	DECQ CX
+	JNZ  nrmY_row
+	VZEROUPPER
+	RET"""]
+
+
 def add_sums():
     """Adds a dot kernel's group of float32 sums (Z0) and of products (Z1)
     into the float64 sum (BX) and sq (R10), 8 channels at a time through Z4
@@ -1683,6 +1798,7 @@ def main():
     lines += max_windows("Y", 32, "Y")
     lines += relu()
     lines += add()
+    lines += elementwise_y()
     lines += bn_backward()
     lines += bn_backward_relu_of()
     lines += bn_forward()

@@ -137,50 +137,69 @@ func BenchmarkMaxPool(b *testing.B) {
 // lengths around its 16-float groups.
 func TestAdd(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, n := range []int{0, 1, 15, 16, 17, 100, 40000} {
-		a, b := randSlice(r, n), randSlice(r, n)
-		want := make([]float32, n)
-		addGo(a, b, want)
-		got := make([]float32, n)
-		Add(got, a, b)
-		AddTo(a, b)
-		for i := range want {
-			if got[i] != want[i] || a[i] != want[i] {
-				t.Fatalf("n=%d: [%d] Add %v, AddTo %v, want %v", n, i, got[i], a[i], want[i])
+	for _, isa := range kernelISAs(t) {
+		isa.use()
+		for _, n := range []int{0, 1, 15, 16, 17, 100, 40000} {
+			a, b := randSlice(r, n), randSlice(r, n)
+			want := make([]float32, n)
+			addGo(a, b, want)
+			got := make([]float32, n)
+			Add(got, a, b)
+			AddTo(a, b)
+			for i := range want {
+				if got[i] != want[i] || a[i] != want[i] {
+					t.Fatalf("%s n=%d: [%d] Add %v, AddTo %v, want %v", isa.name, n, i, got[i], a[i], want[i])
+				}
 			}
 		}
 	}
 }
 
 // NormalizeRelu and NormalizeAddRelu give the bits of Normalize, Add and
-// Relu run one after another, with and without the assembly's channel
-// groups, over more rows than one of their cache-sized steps.
+// Relu run one after another by the portable loops, with and without each
+// ISA's channel groups, over more rows than one of their cache-sized
+// steps; so does Normalize itself.
 func TestNormalizeRelu(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
+	isas := kernelISAs(t)
 	for _, c := range []int{5, 16, 48, 4096, 5000} {
 		for _, rows := range []int{37, 4096/c + 3} {
 			x, res := randSlice(r, rows*c), randSlice(r, rows*c)
 			scale, shift, gamma, beta := randSlice(r, c), randSlice(r, c), randSlice(r, c), randSlice(r, c)
+			isas[0].use() // the portable loops
 			normalized := make([]float32, len(x))
 			Normalize(x, normalized, c, scale, shift, gamma, beta)
 			rectified, sum := make([]float32, len(x)), make([]float32, len(x))
 			Relu(normalized, rectified)
 			Add(sum, normalized, res)
 			Relu(sum, sum)
-			for _, tc := range []struct {
-				name string
-				run  func(out []float32)
-				want []float32
-			}{
-				{"NormalizeRelu", func(out []float32) { NormalizeRelu(x, out, c, scale, shift, gamma, beta) }, rectified},
-				{"NormalizeAddRelu", func(out []float32) { NormalizeAddRelu(x, res, out, c, scale, shift, gamma, beta) }, sum},
-			} {
-				got := make([]float32, len(x))
-				tc.run(got)
-				if i := firstDiff(got, tc.want); i >= 0 {
-					t.Fatalf("%s, c=%d, %d rows: [%d] = %v, want %v", tc.name, c, rows, i, got[i], tc.want[i])
-				}
+			for _, isa := range isas {
+				isa.use()
+				testNormalizeRelu(t, isa.name, x, res, c, scale, shift, gamma, beta, normalized, rectified, sum)
 			}
+		}
+	}
+}
+
+func testNormalizeRelu(t *testing.T, isa string, x, res []float32, c int, scale, shift, gamma, beta, normalized, rectified, sum []float32) {
+	rows := len(x) / c
+	got := make([]float32, len(x))
+	Normalize(x, got, c, scale, shift, gamma, beta)
+	if i := firstDiff(got, normalized); i >= 0 {
+		t.Fatalf("%s Normalize, c=%d, %d rows: [%d] = %v, want %v", isa, c, rows, i, got[i], normalized[i])
+	}
+	for _, tc := range []struct {
+		name string
+		run  func(out []float32)
+		want []float32
+	}{
+		{"NormalizeRelu", func(out []float32) { NormalizeRelu(x, out, c, scale, shift, gamma, beta) }, rectified},
+		{"NormalizeAddRelu", func(out []float32) { NormalizeAddRelu(x, res, out, c, scale, shift, gamma, beta) }, sum},
+	} {
+		got := make([]float32, len(x))
+		tc.run(got)
+		if i := firstDiff(got, tc.want); i >= 0 {
+			t.Fatalf("%s %s, c=%d, %d rows: [%d] = %v, want %v", isa, tc.name, c, rows, i, got[i], tc.want[i])
 		}
 	}
 }

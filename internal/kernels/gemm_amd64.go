@@ -412,12 +412,12 @@ func maxWindows(dst, src []float32, c, n, kw, step int) {
 }
 
 // byGroups runs an element-wise pass over n values: vec on the whole
-// groups of 16 (AVX-512), then tail on the values from the index it is
-// given on (all of them without AVX-512). The callers check the slices'
-// lengths first.
+// groups of 16 (AVX-512 or AVX2, as vec chooses), then tail on
+// the values from the index it is given on (all of them without either).
+// The callers check the slices' lengths first.
 func byGroups(n int, vec func(groups int), tail func(from int)) {
 	g := n / 16
-	if !useAVX512 || g == 0 {
+	if !(useAVX512 || useAVX2) || g == 0 {
 		tail(0)
 		return
 	}
@@ -429,14 +429,29 @@ func byGroups(n int, vec func(groups int), tail func(from int)) {
 // AVX-512 is missing).
 func maxInto(dst, src []float32) {
 	src = src[:len(dst)]
-	if g := len(dst) / 16; !useAVX512 && useAVX2 && g > 0 {
-		maxInto16Y(&dst[0], &src[0], g)
-		maxIntoGo(dst[16*g:], src[16*g:])
-		return
-	}
-	byGroups(len(dst), func(g int) { maxInto16(&dst[0], &src[0], g) },
-		func(i int) { maxIntoGo(dst[i:], src[i:]) })
+	byGroups(len(dst), func(g int) {
+		if useAVX512 {
+			maxInto16(&dst[0], &src[0], g)
+		} else {
+			maxInto16Y(&dst[0], &src[0], g)
+		}
+	}, func(i int) { maxIntoGo(dst[i:], src[i:]) })
 }
+
+// relu16Y, reluGrad16Y, add16Y and normalize16Y are the AVX2 forms of
+// relu16, reluGrad16, add16 and normalize16 (the same arguments).
+//
+//go:noescape
+func relu16Y(x, out *float32, groups int)
+
+//go:noescape
+func reluGrad16Y(y, grad, d *float32, groups int)
+
+//go:noescape
+func add16Y(a, b, out *float32, groups int)
+
+//go:noescape
+func normalize16Y(x, out *float32, rows, groups int, scale, shift, gamma, beta *float32)
 
 // relu16 and reluGrad16 are generated into gemm_amd64.s by
 // tools/gen_gemm_asm.py.
@@ -447,11 +462,16 @@ func relu16(x, out *float32, groups int)
 //go:noescape
 func reluGrad16(y, grad, d *float32, groups int)
 
-// relu is reluGo by AVX-512 for whole groups of 16.
+// relu is reluGo by AVX-512 or AVX2 for whole groups of 16.
 func relu(x, out []float32) {
 	out = out[:len(x)]
-	byGroups(len(x), func(g int) { relu16(&x[0], &out[0], g) },
-		func(i int) { reluGo(x[i:], out[i:]) })
+	byGroups(len(x), func(g int) {
+		if useAVX512 {
+			relu16(&x[0], &out[0], g)
+		} else {
+			relu16Y(&x[0], &out[0], g)
+		}
+	}, func(i int) { reluGo(x[i:], out[i:]) })
 }
 
 // add16 is generated into gemm_amd64.s by tools/gen_gemm_asm.py.
@@ -459,18 +479,28 @@ func relu(x, out []float32) {
 //go:noescape
 func add16(a, b, out *float32, groups int)
 
-// add is addGo by AVX-512 for whole groups of 16.
+// add is addGo by AVX-512 or AVX2 for whole groups of 16.
 func add(a, b, out []float32) {
 	a, b = a[:len(out)], b[:len(out)]
-	byGroups(len(out), func(g int) { add16(&a[0], &b[0], &out[0], g) },
-		func(i int) { addGo(a[i:], b[i:], out[i:]) })
+	byGroups(len(out), func(g int) {
+		if useAVX512 {
+			add16(&a[0], &b[0], &out[0], g)
+		} else {
+			add16Y(&a[0], &b[0], &out[0], g)
+		}
+	}, func(i int) { addGo(a[i:], b[i:], out[i:]) })
 }
 
-// reluGrad is reluGradGo by AVX-512 for whole groups of 16.
+// reluGrad is reluGradGo by AVX-512 or AVX2 for whole groups of 16.
 func reluGrad(y, g, d []float32) {
 	g, d = g[:len(y)], d[:len(y)]
-	byGroups(len(y), func(n int) { reluGrad16(&y[0], &g[0], &d[0], n) },
-		func(i int) { reluGradGo(y[i:], g[i:], d[i:]) })
+	byGroups(len(y), func(n int) {
+		if useAVX512 {
+			reluGrad16(&y[0], &g[0], &d[0], n)
+		} else {
+			reluGrad16Y(&y[0], &g[0], &d[0], n)
+		}
+	}, func(i int) { reluGradGo(y[i:], g[i:], d[i:]) })
 }
 
 // combineMasked16 and dotMasked16 are generated into gemm_amd64.s by
@@ -586,14 +616,18 @@ func dotMaskedAsm(g []float32, mask ReluMask, r0 int, h []float32, c int, s, q [
 func normalize16(x, out *float32, rows, groups int, scale, shift, gamma, beta *float32)
 
 // normalizeAsm is Normalize's loop (without xhat) over whole rows by
-// AVX-512; it reports false where it cannot run.
+// AVX-512 or AVX2; it reports false where it cannot run.
 func normalizeAsm(x, out []float32, c int, scale, shift, gamma, beta []float32) bool {
 	rows := len(x) / max(c, 1)
-	if !useAVX512 || c%16 != 0 || rows == 0 {
+	if !(useAVX512 || useAVX2) || c%16 != 0 || rows == 0 {
 		return false
 	}
 	out = out[:len(x)]
 	scale, shift, gamma, beta = scale[:c], shift[:c], gamma[:c], beta[:c]
+	if !useAVX512 {
+		normalize16Y(&x[0], &out[0], rows, c/16, &scale[0], &shift[0], &gamma[0], &beta[0])
+		return true
+	}
 	normalize16(&x[0], &out[0], rows, c/16, &scale[0], &shift[0], &gamma[0], &beta[0])
 	return true
 }
