@@ -33,6 +33,7 @@ its C crows rows down (rows: one below the other; a convolution's output
 row width: the same pixels of the next output row).
 """
 
+import re
 import sys
 
 FLAG_ACC, FLAG_BIAS, FLAG_RES, FLAG_RELU = 1, 2, 4, 8
@@ -1314,11 +1315,39 @@ nrmY_group:
 	RET"""]
 
 
-def add_sums():
+def ymm_doc(doc, R):
+    """An AVX-512 kernel's comment for its AVX2 form: ymm registers (Y15
+    for Z31's zero), groups of 16 channels as two vectors of 8, the mask a
+    compare anded with grad instead of K1's zeroing load."""
+    if R == "Z":
+        return doc
+    doc = doc.replace("Z31", "Y15")
+    doc = re.sub(r"Z(\d+)", r"Y\1", doc)
+    head, _, rest = doc.partition("\n//\n")
+    return (head + "\n//\n// The AVX2 form: each group of 16 channels taken as two vectors of 8,\n"
+            "// the mask a compare's, anded with grad where K1 zeroes a load.\n" + rest)
+
+
+def add_sums(R="Z"):
     """Adds a dot kernel's group of float32 sums (Z0) and of products (Z1)
     into the float64 sum (BX) and sq (R10), 8 channels at a time through Z4
-    and Z9."""
+    and Z9 (R "Y": Y0 and Y1's 8 sums, 4 at a time through Y4 and Y9)."""
     t = 9
+    if R == "Y":
+        return f"""	VCVTPS2PD X0, Y4
+	VEXTRACTF128 $1, Y0, X{t}
+	VCVTPS2PD X{t}, Y{t}
+	VADDPD (BX), Y4, Y4
+	VADDPD 32(BX), Y{t}, Y{t}
+	VMOVUPD Y4, (BX)
+	VMOVUPD Y{t}, 32(BX)
+	VCVTPS2PD X1, Y4
+	VEXTRACTF128 $1, Y1, X{t}
+	VCVTPS2PD X{t}, Y{t}
+	VADDPD (R10), Y4, Y4
+	VADDPD 32(R10), Y{t}, Y{t}
+	VMOVUPD Y4, (R10)
+	VMOVUPD Y{t}, 32(R10)"""
     return f"""	VCVTPS2PD Y0, Z4
 	VEXTRACTF64X4 $1, Z0, Y{t}
 	VCVTPS2PD Y{t}, Z{t}
@@ -1335,9 +1364,12 @@ def add_sums():
 	VMOVUPD Z{t}, 64(R10)"""
 
 
-def dot_masked(name, label, relu_of):
+def dot_masked(name, label, relu_of, R="Z"):
     """BatchNorm's sums for its input gradient with its ReLU fused, the mask
-    read from y (dotMasked16) or recomputed from h (dotReluOf16, relu_of)."""
+    read from y (dotMasked16) or recomputed from h (dotReluOf16, relu_of);
+    with R "Y" the AVX2 form (each group of 16 channels as two vectors of
+    8, the mask a compare's anded with grad instead of K1's zeroing load)."""
+    vb = 64 if R == "Z" else 32
     if relu_of:
         doc = f"""// func {name}(grad, h *float32, rows, groups int, sum, sq *float64, scale, shift, gamma, beta *float32)
 //
@@ -1348,8 +1380,8 @@ def dot_masked(name, label, relu_of):
 // R14, R15, DI walk scale, shift, gamma, beta.
 TEXT ·{name}(SB), NOSPLIT, $0-80"""
         args = {"grad": 0, "h": 8, "rows": 16, "groups": 24, "sum": 32, "sq": 40}
-        params = [("scale", 48, "R12", "Z5"), ("shift", 56, "R14", "Z6"), ("gamma", 64, "R15", "Z7"), ("beta", 72, "DI", "Z8")]
-        mask = ["VMULPS Z5, Z2, Z4", "VADDPS Z6, Z4, Z4", "VMULPS Z7, Z4, Z4", "VADDPS Z8, Z4, Z4"]
+        params = [("scale", 48, "R12", f"{R}5"), ("shift", 56, "R14", f"{R}6"), ("gamma", 64, "R15", f"{R}7"), ("beta", 72, "DI", f"{R}8")]
+        mask = [f"VMULPS {R}5, {R}2, {R}4", f"VADDPS {R}6, {R}4, {R}4", f"VMULPS {R}7, {R}4, {R}4", f"VADDPS {R}8, {R}4, {R}4"]
     else:
         doc = f"""// func {name}(grad, y, h *float32, rows, groups, ystride int, sum, sq *float64)
 //
@@ -1362,12 +1394,15 @@ TEXT ·{name}(SB), NOSPLIT, $0-80"""
 TEXT ·{name}(SB), NOSPLIT, $0-64"""
         args = {"grad": 0, "h": 16, "rows": 24, "groups": 32, "sum": 48, "sq": 56}
         params = []
-        mask = ["VMOVUPS (DI), Z4"]
+        mask = [f"VMOVUPS (DI), {R}4"]
+    doc = ymm_doc(doc, R)
+    zero = "Z31" if R == "Z" else "Y15"
+    xor = "VPXORD" if R == "Z" else "VXORPS"
     out = [doc, f"""	MOVQ grad+{args['grad']}(FP), R11
 	MOVQ h+{args['h']}(FP), R13
 	MOVQ groups+{args['groups']}(FP), DX
 	MOVQ DX, R9
-	SHLQ $6, R9
+	SHLQ $6, R9{halves(vb).replace("CX", "DX")}
 	MOVQ sum+{args['sum']}(FP), BX
 	MOVQ sq+{args['sq']}(FP), R10"""]
     w = out.append
@@ -1375,49 +1410,54 @@ TEXT ·{name}(SB), NOSPLIT, $0-64"""
         w("\tMOVQ y+8(FP), R12")
     for arg, off, reg, _ in params:
         w(f"\tMOVQ {arg}+{off}(FP), {reg}")
-    w(f"""	VPXORD Z31, Z31, Z31
+    w(f"""	{xor} {zero}, {zero}, {zero}
 
 {label}_group:
 	MOVQ R11, SI
 	MOVQ R13, R8
 	MOVQ rows+{args['rows']}(FP), CX
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1""")
+	{xor} {R}0, {R}0, {R}0
+	{xor} {R}1, {R}1, {R}1""")
     if not relu_of:
         w("\tMOVQ R12, DI")
     for _, _, reg, z in params:
         w(f"\tVMOVUPS ({reg}), {z}")
-    w(f"\n{label}_row:\n\tVMOVUPS (R8), Z2")
+    w(f"\n{label}_row:\n\tVMOVUPS (R8), {R}2")
     w("\n".join("\t" + m for m in mask))
-    w("""	VCMPPS $0x1e, Z31, Z4, K1
-	VMOVUPS.Z (SI), K1, Z3
-	VADDPS Z3, Z0, Z0
-	VFMADD231PS Z2, Z3, Z1
+    if R == "Z":
+        w("\tVCMPPS $0x1e, Z31, Z4, K1\n\tVMOVUPS.Z (SI), K1, Z3")
+    else:
+        w("\tVCMPPS $0x1e, Y15, Y4, Y4\n\tVANDPS (SI), Y4, Y3")
+    w(f"""	VADDPS {R}3, {R}0, {R}0
+	VFMADD231PS {R}2, {R}3, {R}1
 	ADDQ R9, SI
 	ADDQ R9, R8""")
     if not relu_of:
         w("\tADDQ ystride+40(FP), DI")
     w(f"\tDECQ CX\n\tJNZ  {label}_row")
-    w(add_sums())
-    w("\tADDQ $128, BX\n\tADDQ $128, R10\n\tADDQ $64, R11\n\tADDQ $64, R13")
+    w(add_sums(R))
+    w(f"\tADDQ ${2 * vb}, BX\n\tADDQ ${2 * vb}, R10\n\tADDQ ${vb}, R11\n\tADDQ ${vb}, R13")
     if relu_of:
         for _, _, reg, _ in params:
-            w(f"\tADDQ $64, {reg}")
+            w(f"\tADDQ ${vb}, {reg}")
     else:  # y moves by its own stride: 0 for the row of ones
         w(f"""	MOVQ ystride+40(FP), AX
 	TESTQ AX, AX
 	JZ   {label}_next
-	ADDQ $64, R12
+	ADDQ ${vb}, R12
 
 {label}_next:""")
     w(f"\tDECQ DX\n\tJNZ  {label}_group\n\tVZEROUPPER\n\tRET")
     return out
 
 
-def combine_masked(name, label, relu_of):
+def combine_masked(name, label, relu_of, R="Z"):
     """BatchNorm's input gradient with its ReLU fused: the mask read from
     the ReLU's output y (combineMasked16) or recomputed from h
-    (combineReluOf16, relu_of)."""
+    (combineReluOf16, relu_of); with R "Y" the AVX2 form."""
+    vb = 64 if R == "Z" else 32
+    zero = "Z31" if R == "Z" else "Y15"
+    xor = "VPXORD" if R == "Z" else "VXORPS"
     if relu_of:
         doc = f"""// func {name}(grad, h, out *float32, rows, groups int, a, b, k, scale, shift, gamma, beta *float32)
 //
@@ -1429,7 +1469,7 @@ def combine_masked(name, label, relu_of):
 TEXT ·{name}(SB), NOSPLIT, $0-96"""
         args = {"grad": 0, "h": 8, "out": 16, "rows": 24, "groups": 32, "a": 40, "b": 48, "k": 56}
         ptrs = [("scale", 64, "R13"), ("shift", 72, "R14"), ("gamma", 80, "R15"), ("beta", 88, "DI")]
-        mask = ["VMULPS (R13), Z2, Z1", "VADDPS (R14), Z1, Z1", "VMULPS (R15), Z1, Z1", "VADDPS (DI), Z1, Z1"]
+        mask = [f"VMULPS (R13), {R}2, {R}1", f"VADDPS (R14), {R}1, {R}1", f"VMULPS (R15), {R}1, {R}1", f"VADDPS (DI), {R}1, {R}1"]
     else:
         doc = f"""// func {name}(grad, y, h, out *float32, rows, groups, ystride int, a, b, k *float32)
 //
@@ -1442,15 +1482,16 @@ TEXT ·{name}(SB), NOSPLIT, $0-96"""
 TEXT ·{name}(SB), NOSPLIT, $0-80"""
         args = {"grad": 0, "h": 16, "out": 24, "rows": 32, "groups": 40, "a": 56, "b": 64, "k": 72}
         ptrs = [("y", 8, "DI")]
-        mask = ["VMOVUPS (DI), Z1"]
+        mask = [f"VMOVUPS (DI), {R}1"]
+    doc = ymm_doc(doc, R)
     out = [doc, f"""	MOVQ grad+{args['grad']}(FP), SI
 	MOVQ h+{args['h']}(FP), R8
 	MOVQ out+{args['out']}(FP), R9
 	MOVQ rows+{args['rows']}(FP), CX
-	VPXORD Z31, Z31, Z31
+	{xor} {zero}, {zero}, {zero}
 
 {label}_row:
-	MOVQ groups+{args['groups']}(FP), DX"""]
+	MOVQ groups+{args['groups']}(FP), DX{halves(vb).replace("CX", "DX")}"""]
     w = out.append
     if not relu_of:
         w(f"\tMOVQ y+8(FP), DI")
@@ -1459,17 +1500,19 @@ TEXT ·{name}(SB), NOSPLIT, $0-80"""
     if relu_of:
         for arg, off, reg in ptrs:
             w(f"\tMOVQ {arg}+{off}(FP), {reg}")
-    w(f"\n{label}_group:\n\tVMOVUPS (R8), Z2")
+    w(f"\n{label}_group:\n\tVMOVUPS (R8), {R}2")
     w("\n".join("\t" + m for m in mask))
-    w("""	VCMPPS $0x1e, Z31, Z1, K1
-	VMOVUPS.Z (SI), K1, Z0
-	VMULPS (R10), Z0, Z0
-	VMULPS (R11), Z2, Z2
-	VADDPS Z2, Z0, Z0
-	VADDPS (R12), Z0, Z0
-	VMOVUPS Z0, (R9)""")
+    if R == "Z":
+        w("\tVCMPPS $0x1e, Z31, Z1, K1\n\tVMOVUPS.Z (SI), K1, Z0")
+    else:
+        w("\tVCMPPS $0x1e, Y15, Y1, Y1\n\tVANDPS (SI), Y1, Y0")
+    w(f"""	VMULPS (R10), {R}0, {R}0
+	VMULPS (R11), {R}2, {R}2
+	VADDPS {R}2, {R}0, {R}0
+	VADDPS (R12), {R}0, {R}0
+	VMOVUPS {R}0, (R9)""")
     for reg in ["SI", "R8", "R9", "R10", "R11", "R12"] + [r for _, _, r in ptrs]:
-        w(f"\tADDQ $64, {reg}")
+        w(f"\tADDQ ${vb}, {reg}")
     w(f"\tDECQ DX\n\tJNZ  {label}_group")
     if not relu_of:  # y moves by its own stride: 0 for the row of ones
         w("""	MOVQ y+8(FP), AX
@@ -1480,14 +1523,16 @@ TEXT ·{name}(SB), NOSPLIT, $0-80"""
 
 
 def bn_backward():
-    return combine_masked("combineMasked16", "cmb", False) + dot_masked("dotMasked16", "dot", False)
+    return (combine_masked("combineMasked16", "cmb", False) + dot_masked("dotMasked16", "dot", False) +
+            combine_masked("combineMasked16Y", "cmbY", False, "Y") + dot_masked("dotMasked16Y", "dotY", False, "Y"))
 
 
 def bn_backward_relu_of():
     """The fused BatchNorm + ReLU backward kernels with the ReLU's mask
     recomputed from the BatchNorm's input h, as normalize16 computed the
     output the ReLU saw, instead of read from the ReLU's output."""
-    return combine_masked("combineReluOf16", "cro", True) + dot_masked("dotReluOf16", "dro", True)
+    return (combine_masked("combineReluOf16", "cro", True) + dot_masked("dotReluOf16", "dro", True) +
+            combine_masked("combineReluOf16Y", "croY", True, "Y") + dot_masked("dotReluOf16Y", "droY", True, "Y"))
 
 
 def dup_kernel():

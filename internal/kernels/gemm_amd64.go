@@ -521,6 +521,21 @@ func combineReluOf16(grad, h, out *float32, rows, groups int, a, b, k, scale, sh
 //go:noescape
 func dotReluOf16(grad, h *float32, rows, groups int, sum, sq *float64, scale, shift, gamma, beta *float32)
 
+// combineMasked16Y, dotMasked16Y, combineReluOf16Y and dotReluOf16Y are
+// the AVX2 forms (the same arguments).
+//
+//go:noescape
+func combineMasked16Y(grad, y, h, out *float32, rows, groups, ystride int, a, b, k *float32)
+
+//go:noescape
+func dotMasked16Y(grad, y, h *float32, rows, groups, ystride int, sum, sq *float64)
+
+//go:noescape
+func combineReluOf16Y(grad, h, out *float32, rows, groups int, a, b, k, scale, shift, gamma, beta *float32)
+
+//go:noescape
+func dotReluOf16Y(grad, h *float32, rows, groups int, sum, sq *float64, scale, shift, gamma, beta *float32)
+
 // ones is a row of ones, shared read-only by noMask.
 var ones = func() []float32 {
 	m := make([]float32, 2048)
@@ -553,16 +568,20 @@ func maskRows(y, ones []float32, r0, rows, c int) ([]float32, int) {
 }
 
 // combineMaskedAsm is CombineMasked's loop over rows [r0, r0+len(g)/c) by
-// AVX-512; it reports false where it cannot run.
+// AVX-512 or AVX2; it reports false where it cannot run.
 func combineMaskedAsm(g []float32, mask ReluMask, r0 int, h, out []float32, c int, a, b, k []float32) bool {
 	rows := len(g) / max(c, 1)
-	if !useAVX512 || c%16 != 0 || rows == 0 {
+	if !(useAVX512 || useAVX2) || c%16 != 0 || rows == 0 {
 		return false
 	}
 	h, out = h[:len(g)], out[:len(g)]
 	a, b, k = a[:c], b[:c], k[:c]
 	if mask.affine() {
 		sc, sh, ga, be := mask.params(c)
+		if !useAVX512 {
+			combineReluOf16Y(&g[0], &h[0], &out[0], rows, c/16, &a[0], &b[0], &k[0], &sc[0], &sh[0], &ga[0], &be[0])
+			return true
+		}
 		combineReluOf16(&g[0], &h[0], &out[0], rows, c/16, &a[0], &b[0], &k[0], &sc[0], &sh[0], &ga[0], &be[0])
 		return true
 	}
@@ -571,6 +590,10 @@ func combineMaskedAsm(g []float32, mask ReluMask, r0 int, h, out []float32, c in
 		ones = noMask(c)
 	}
 	m, ys := maskRows(mask.Y, ones, r0, rows, c)
+	if !useAVX512 {
+		combineMasked16Y(&g[0], &m[0], &h[0], &out[0], rows, c/16, ys, &a[0], &b[0], &k[0])
+		return true
+	}
 	combineMasked16(&g[0], &m[0], &h[0], &out[0], rows, c/16, ys, &a[0], &b[0], &k[0])
 	return true
 }
@@ -585,10 +608,10 @@ func (m ReluMask) params(c int) (scale, shift, gamma, beta []float32) {
 const dotMaskedBlock = 16
 
 // dotMaskedAsm adds DotChannelsMasked's sums over rows [r0, r0+len(g)/c)
-// into s and q by AVX-512; it reports false where it cannot run.
+// into s and q by AVX-512 or AVX2; it reports false where it cannot run.
 func dotMaskedAsm(g []float32, mask ReluMask, r0 int, h []float32, c int, s, q []float64) bool {
 	rows := len(g) / max(c, 1)
-	if !useAVX512 || c%16 != 0 || rows == 0 {
+	if !(useAVX512 || useAVX2) || c%16 != 0 || rows == 0 {
 		return false
 	}
 	h = h[:len(g)]
@@ -601,11 +624,19 @@ func dotMaskedAsm(g []float32, mask ReluMask, r0 int, h []float32, c int, s, q [
 		n := min(dotMaskedBlock, rows-lo)
 		if mask.affine() {
 			sc, sh, ga, be := mask.params(c)
-			dotReluOf16(&g[lo*c], &h[lo*c], n, c/16, &s[0], &q[0], &sc[0], &sh[0], &ga[0], &be[0])
+			if useAVX512 {
+				dotReluOf16(&g[lo*c], &h[lo*c], n, c/16, &s[0], &q[0], &sc[0], &sh[0], &ga[0], &be[0])
+			} else {
+				dotReluOf16Y(&g[lo*c], &h[lo*c], n, c/16, &s[0], &q[0], &sc[0], &sh[0], &ga[0], &be[0])
+			}
 			continue
 		}
 		m, ys := maskRows(mask.Y, ones, r0+lo, n, c)
-		dotMasked16(&g[lo*c], &m[0], &h[lo*c], n, c/16, ys, &s[0], &q[0])
+		if useAVX512 {
+			dotMasked16(&g[lo*c], &m[0], &h[lo*c], n, c/16, ys, &s[0], &q[0])
+		} else {
+			dotMasked16Y(&g[lo*c], &m[0], &h[lo*c], n, c/16, ys, &s[0], &q[0])
+		}
 	}
 	return true
 }

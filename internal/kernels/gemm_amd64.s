@@ -10549,6 +10549,127 @@ dot_next:
 	JNZ  dot_group
 	VZEROUPPER
 	RET
+// func combineMasked16Y(grad, y, h, out *float32, rows, groups, ystride int, a, b, k *float32)
+//
+// The AVX2 form: each group of 16 channels taken as two vectors of 8,
+// the mask a compare's, anded with grad where K1 zeroes a load.
+// BatchNorm's input gradient with its ReLU fused: for each of rows rows of
+// 16*groups channels, out = (gm*a + h*b) + k per channel, gm = grad where
+// y > 0 (ordered: NaN masks), else 0 - the portable CombineMasked's
+// operations, in its order. y advances ystride bytes a row (0: one row of
+// ones for no mask). SI, DI, R8, R9 walk grad, y, h, out; R10, R11, R12 walk
+// a, b, k from their argument slots each row; CX counts rows, DX groups.
+TEXT ·combineMasked16Y(SB), NOSPLIT, $0-80
+	MOVQ grad+0(FP), SI
+	MOVQ h+16(FP), R8
+	MOVQ out+24(FP), R9
+	MOVQ rows+32(FP), CX
+	VXORPS Y15, Y15, Y15
+
+cmbY_row:
+	MOVQ groups+40(FP), DX
+	SHLQ $1, DX
+	MOVQ y+8(FP), DI
+	MOVQ a+56(FP), R10
+	MOVQ b+64(FP), R11
+	MOVQ k+72(FP), R12
+
+cmbY_group:
+	VMOVUPS (R8), Y2
+	VMOVUPS (DI), Y1
+	VCMPPS $0x1e, Y15, Y1, Y1
+	VANDPS (SI), Y1, Y0
+	VMULPS (R10), Y0, Y0
+	VMULPS (R11), Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VADDPS (R12), Y0, Y0
+	VMOVUPS Y0, (R9)
+	ADDQ $32, SI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, R10
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $32, DI
+	DECQ DX
+	JNZ  cmbY_group
+	MOVQ y+8(FP), AX
+	ADDQ ystride+48(FP), AX
+	MOVQ AX, y+8(FP)
+	DECQ CX
+	JNZ  cmbY_row
+	VZEROUPPER
+	RET
+// func dotMasked16Y(grad, y, h *float32, rows, groups, ystride int, sum, sq *float64)
+//
+// The AVX2 form: each group of 16 channels taken as two vectors of 8,
+// the mask a compare's, anded with grad where K1 zeroes a load.
+// Adds, per channel of 16*groups, the sums over rows rows (a few: they
+// are summed in float32) of gm and gm*h, gm = grad where y > 0 (ordered),
+// into the float64 sum and sq. y advances ystride bytes a row (0: ones).
+// One group at a time: SI, DI, R8 walk its column of grad, y, h by R9 = the
+// row stride; Y0 and Y1 sum; CX counts rows, DX groups; BX, R10 walk sum
+// and sq; R11, R12, R13 hold the group's first grad, y, h.
+TEXT ·dotMasked16Y(SB), NOSPLIT, $0-64
+	MOVQ grad+0(FP), R11
+	MOVQ h+16(FP), R13
+	MOVQ groups+32(FP), DX
+	MOVQ DX, R9
+	SHLQ $6, R9
+	SHLQ $1, DX
+	MOVQ sum+48(FP), BX
+	MOVQ sq+56(FP), R10
+	MOVQ y+8(FP), R12
+	VXORPS Y15, Y15, Y15
+
+dotY_group:
+	MOVQ R11, SI
+	MOVQ R13, R8
+	MOVQ rows+24(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ R12, DI
+
+dotY_row:
+	VMOVUPS (R8), Y2
+	VMOVUPS (DI), Y4
+	VCMPPS $0x1e, Y15, Y4, Y4
+	VANDPS (SI), Y4, Y3
+	VADDPS Y3, Y0, Y0
+	VFMADD231PS Y2, Y3, Y1
+	ADDQ R9, SI
+	ADDQ R9, R8
+	ADDQ ystride+40(FP), DI
+	DECQ CX
+	JNZ  dotY_row
+	VCVTPS2PD X0, Y4
+	VEXTRACTF128 $1, Y0, X9
+	VCVTPS2PD X9, Y9
+	VADDPD (BX), Y4, Y4
+	VADDPD 32(BX), Y9, Y9
+	VMOVUPD Y4, (BX)
+	VMOVUPD Y9, 32(BX)
+	VCVTPS2PD X1, Y4
+	VEXTRACTF128 $1, Y1, X9
+	VCVTPS2PD X9, Y9
+	VADDPD (R10), Y4, Y4
+	VADDPD 32(R10), Y9, Y9
+	VMOVUPD Y4, (R10)
+	VMOVUPD Y9, 32(R10)
+	ADDQ $64, BX
+	ADDQ $64, R10
+	ADDQ $32, R11
+	ADDQ $32, R13
+	MOVQ ystride+40(FP), AX
+	TESTQ AX, AX
+	JZ   dotY_next
+	ADDQ $32, R12
+
+dotY_next:
+	DECQ DX
+	JNZ  dotY_group
+	VZEROUPPER
+	RET
 // func combineReluOf16(grad, h, out *float32, rows, groups int, a, b, k, scale, shift, gamma, beta *float32)
 //
 // combineMasked16 with gm = grad where v > 0 (ordered), v = ((h*scale +
@@ -10672,6 +10793,137 @@ dro_row:
 	ADDQ $64, DI
 	DECQ DX
 	JNZ  dro_group
+	VZEROUPPER
+	RET
+// func combineReluOf16Y(grad, h, out *float32, rows, groups int, a, b, k, scale, shift, gamma, beta *float32)
+//
+// The AVX2 form: each group of 16 channels taken as two vectors of 8,
+// the mask a compare's, anded with grad where K1 zeroes a load.
+// combineMasked16 with gm = grad where v > 0 (ordered), v = ((h*scale +
+// shift)*gamma + beta): normalize16's output from h, its operations in its
+// order, so the mask is the one the ReLU applied. SI, R8, R9 walk grad, h,
+// out; R10..R12 walk a, b, k and R13, R14, R15, DI scale, shift, gamma,
+// beta from their argument slots each row; CX counts rows, DX groups.
+TEXT ·combineReluOf16Y(SB), NOSPLIT, $0-96
+	MOVQ grad+0(FP), SI
+	MOVQ h+8(FP), R8
+	MOVQ out+16(FP), R9
+	MOVQ rows+24(FP), CX
+	VXORPS Y15, Y15, Y15
+
+croY_row:
+	MOVQ groups+32(FP), DX
+	SHLQ $1, DX
+	MOVQ a+40(FP), R10
+	MOVQ b+48(FP), R11
+	MOVQ k+56(FP), R12
+	MOVQ scale+64(FP), R13
+	MOVQ shift+72(FP), R14
+	MOVQ gamma+80(FP), R15
+	MOVQ beta+88(FP), DI
+
+croY_group:
+	VMOVUPS (R8), Y2
+	VMULPS (R13), Y2, Y1
+	VADDPS (R14), Y1, Y1
+	VMULPS (R15), Y1, Y1
+	VADDPS (DI), Y1, Y1
+	VCMPPS $0x1e, Y15, Y1, Y1
+	VANDPS (SI), Y1, Y0
+	VMULPS (R10), Y0, Y0
+	VMULPS (R11), Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VADDPS (R12), Y0, Y0
+	VMOVUPS Y0, (R9)
+	ADDQ $32, SI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, R10
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $32, R13
+	ADDQ $32, R14
+	ADDQ $32, R15
+	ADDQ $32, DI
+	DECQ DX
+	JNZ  croY_group
+	DECQ CX
+	JNZ  croY_row
+	VZEROUPPER
+	RET
+// func dotReluOf16Y(grad, h *float32, rows, groups int, sum, sq *float64, scale, shift, gamma, beta *float32)
+//
+// The AVX2 form: each group of 16 channels taken as two vectors of 8,
+// the mask a compare's, anded with grad where K1 zeroes a load.
+// dotMasked16 with combineReluOf16's mask. One group at a time: SI, R8
+// walk its column of grad, h by R9 = the row stride; Y0 and Y1 sum; Y5..Y8
+// hold the group's scale, shift, gamma, beta; CX counts rows, DX groups;
+// BX, R10 walk sum and sq; R11, R13 hold the group's first grad, h; R12,
+// R14, R15, DI walk scale, shift, gamma, beta.
+TEXT ·dotReluOf16Y(SB), NOSPLIT, $0-80
+	MOVQ grad+0(FP), R11
+	MOVQ h+8(FP), R13
+	MOVQ groups+24(FP), DX
+	MOVQ DX, R9
+	SHLQ $6, R9
+	SHLQ $1, DX
+	MOVQ sum+32(FP), BX
+	MOVQ sq+40(FP), R10
+	MOVQ scale+48(FP), R12
+	MOVQ shift+56(FP), R14
+	MOVQ gamma+64(FP), R15
+	MOVQ beta+72(FP), DI
+	VXORPS Y15, Y15, Y15
+
+droY_group:
+	MOVQ R11, SI
+	MOVQ R13, R8
+	MOVQ rows+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VMOVUPS (R12), Y5
+	VMOVUPS (R14), Y6
+	VMOVUPS (R15), Y7
+	VMOVUPS (DI), Y8
+
+droY_row:
+	VMOVUPS (R8), Y2
+	VMULPS Y5, Y2, Y4
+	VADDPS Y6, Y4, Y4
+	VMULPS Y7, Y4, Y4
+	VADDPS Y8, Y4, Y4
+	VCMPPS $0x1e, Y15, Y4, Y4
+	VANDPS (SI), Y4, Y3
+	VADDPS Y3, Y0, Y0
+	VFMADD231PS Y2, Y3, Y1
+	ADDQ R9, SI
+	ADDQ R9, R8
+	DECQ CX
+	JNZ  droY_row
+	VCVTPS2PD X0, Y4
+	VEXTRACTF128 $1, Y0, X9
+	VCVTPS2PD X9, Y9
+	VADDPD (BX), Y4, Y4
+	VADDPD 32(BX), Y9, Y9
+	VMOVUPD Y4, (BX)
+	VMOVUPD Y9, 32(BX)
+	VCVTPS2PD X1, Y4
+	VEXTRACTF128 $1, Y1, X9
+	VCVTPS2PD X9, Y9
+	VADDPD (R10), Y4, Y4
+	VADDPD 32(R10), Y9, Y9
+	VMOVUPD Y4, (R10)
+	VMOVUPD Y9, 32(R10)
+	ADDQ $64, BX
+	ADDQ $64, R10
+	ADDQ $32, R11
+	ADDQ $32, R13
+	ADDQ $32, R12
+	ADDQ $32, R14
+	ADDQ $32, R15
+	ADDQ $32, DI
+	DECQ DX
+	JNZ  droY_group
 	VZEROUPPER
 	RET
 
