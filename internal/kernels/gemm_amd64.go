@@ -668,12 +668,17 @@ func normalizeAsm(x, out []float32, c int, scale, shift, gamma, beta []float32) 
 //go:noescape
 func channelSums16(x, m *float32, rows, groups, stride int, sum, sq *float64)
 
+// channelSums16Y is channelSums16's AVX2 form (the same arguments and bits).
+//
+//go:noescape
+func channelSums16Y(x, m *float32, rows, groups, stride int, sum, sq *float64)
+
 // channelSumsAsm adds ChannelSums' sums over the rows of x into s (and sq
-// when not nil) by AVX-512, with the portable loop's bits; it reports false
-// where it cannot run.
+// when not nil) by AVX-512 or AVX2, with the portable loop's bits; it
+// reports false where it cannot run.
 func channelSumsAsm(x []float32, c int, m []float32, s, sq []float64) bool {
 	rows := len(x) / max(c, 1)
-	if !useAVX512 || c%16 != 0 || rows == 0 {
+	if !(useAVX512 || useAVX2) || c%16 != 0 || rows == 0 {
 		return false
 	}
 	m, s = m[:c], s[:c]
@@ -681,18 +686,27 @@ func channelSumsAsm(x []float32, c int, m []float32, s, sq []float64) bool {
 	if sq != nil {
 		q = &sq[:c][0]
 	}
-	channelSums16(&x[0], &m[0], rows, c/16, 4*c, &s[0], q)
+	channelSumsBy16(&x[0], &m[0], rows, c/16, 4*c, &s[0], q)
 	return true
 }
 
+// channelSumsBy16 calls channelSums16 or, without AVX-512, channelSums16Y.
+func channelSumsBy16(x, m *float32, rows, groups, stride int, sum, sq *float64) {
+	if useAVX512 {
+		channelSums16(x, m, rows, groups, stride, sum, sq)
+		return
+	}
+	channelSums16Y(x, m, rows, groups, stride, sum, sq)
+}
+
 // sumRowsAsm adds the rows rows of x (c floats each, stride apart) into s
-// in float64, row after row, by AVX-512; it reports false where it cannot
-// run.
+// in float64, row after row, by AVX-512 or AVX2; it reports false where it
+// cannot run.
 func sumRowsAsm(x []float32, rows, c, stride int, s []float64) bool {
-	if !useAVX512 || c%16 != 0 || rows == 0 || c == 0 {
+	if !(useAVX512 || useAVX2) || c%16 != 0 || rows == 0 || c == 0 {
 		return false
 	}
 	_, s = x[(rows-1)*stride+c-1], s[:c]
-	channelSums16(&x[0], nil, rows, c/16, 4*stride, &s[0], nil)
+	channelSumsBy16(&x[0], nil, rows, c/16, 4*stride, &s[0], nil)
 	return true
 }
