@@ -44,7 +44,7 @@ func tilesC(n, rows, cols, kk int, a panelA, astep, crows int, b []float32, c []
 	span := (n-1)*crows + rows // rows of C from the first tile's to the last's end
 	_ = c[(span-1)*ldc+cols-1]
 	if !useAVX512 {
-		tilesY(n, rows, cols, kk, a, astep, crows, b, c, ldc, acc, ep, i, j)
+		tilesY(n, rows, cols, kk, a, astep, crows, b, nr, c, ldc, acc, ep, i, j)
 		return true
 	}
 	flags, bias, res, ldres := ep.asmArgs(acc, i, j, span, cols)
@@ -64,6 +64,10 @@ func tilesStrided(n, cols, kk int, a panelA, astep int, b []float32, ldb int, c 
 	_ = a.data[(n-1)*astep+a.last(mr, kk)]
 	_ = b[(kk*len(a.taps)-1)*ldb+cols-1]
 	_ = c[(n*mr-1)*ldc+cols-1]
+	if !useAVX512 {
+		tilesY(n, mr, cols, kk, a, astep, mr, b, ldb, c, ldc, true, nil, 0, 0)
+		return true
+	}
 	flags, bias, res, ldres := (*Epilogue)(nil).asmArgs(true, 0, 0, n*mr, cols)
 	tileKernel(mr, cols, kk, &a.data[0], &b[0], &c[0], 4*a.rs, 4*a.ks, 4*ldb, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), a.pf, n, 4*astep, mr)
 	return true
@@ -108,16 +112,17 @@ func tilesDup(n, kk int, a panelA, astep int, b []float32, ldb int, c []float32,
 }
 
 // stridedB reports whether tilesStrided takes tiles of cols columns.
-func stridedB(cols int) bool { return useAVX512 && (cols == nr || cols == nr/2) }
+func stridedB(cols int) bool { return (useAVX512 || useAVX2) && (cols == nr || cols == nr/2) }
 
 // exactTiles reports whether a kernel computes tiles of every height from
 // smallRows to mr straight into C.
 func exactTiles() bool { return useAVX512 || useAVX2 }
 
-// tilesY is tilesC by the AVX2 kernels: each tile's rows in one or two
-// bands of at most 6 (7 rows: 4 and 3), each band by its 16-column
-// halves, every call making the band's part of all n tiles.
-func tilesY(n, rows, cols, kk int, a panelA, astep, crows int, b []float32, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) {
+// tilesY is tilesC by the AVX2 kernels, B's rows ldb floats apart: each
+// tile's rows in one or two bands of at most 6 (7 rows: 4 and 3), each
+// band by its 16-column halves, every call making the band's part of all
+// n tiles.
+func tilesY(n, rows, cols, kk int, a panelA, astep, crows int, b []float32, ldb int, c []float32, ldc int, acc bool, ep *Epilogue, i, j int) {
 	const hc = nr / 2
 	h0 := rows
 	if rows > 6 {
@@ -126,7 +131,7 @@ func tilesY(n, rows, cols, kk int, a panelA, astep, crows int, b []float32, c []
 	for r0, h := 0, h0; r0 < rows; r0, h = r0+h, rows-h0 {
 		for q := 0; q < cols; q += hc {
 			flags, bias, res, ldres := ep.asmArgs(acc, i+r0, j+q, (n-1)*crows+h, hc)
-			tileKernelY(h, kk, &a.data[r0*a.rs], &b[q], &c[r0*ldc+q], 4*a.rs, 4*a.ks, 4*nr, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, 4*astep, crows)
+			tileKernelY(h, kk, &a.data[r0*a.rs], &b[q], &c[r0*ldc+q], 4*a.rs, 4*a.ks, 4*ldb, 4*ldc, flags, bias, res, ldres, &a.taps[0], len(a.taps), 0, n, 4*astep, crows)
 		}
 	}
 }
