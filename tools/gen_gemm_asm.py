@@ -273,9 +273,26 @@ def load_4x4(w, step):
     return rows
 
 
+def wino2_in_setup(vb):
+    """The F(2x2) input transforms' registers: CX the groups (doubled for
+    8-float vectors), R11..R13 and AX input rows 0-3, R8..R10 the strides,
+    BX = 3*pixStride, DX = 3*eStride, DI dst."""
+    return f"""	MOVQ groups+0(FP), CX{halves(vb)}
+	MOVQ src+8(FP), R11
+	MOVQ rowStride+16(FP), R8
+	MOVQ pixStride+24(FP), R9
+	MOVQ dst+32(FP), DI
+	MOVQ eStride+40(FP), R10
+	LEAQ (R11)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	LEAQ (R13)(R8*1), AX
+	LEAQ (R9)(R9*2), BX
+	LEAQ (R10)(R10*2), DX"""
+
+
 def wino_input():
     """Winograd F(2x2,3x3) input transform of one tile, 16 channels a step."""
-    out = ["""
+    out = [f"""
 // func winoInput16(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
 //
 // V = B'dB for one 4x4 input tile d, 16 channels at a time for groups
@@ -286,17 +303,7 @@ def wino_input():
 // d (Z(4i+j)), Z16..Z31 B'd, then Z0..Z15 V. The adds and subtractions
 // are those of the portable winoInputGo, in its order.
 TEXT ·winoInput16(SB), NOSPLIT, $0-48
-	MOVQ groups+0(FP), CX
-	MOVQ src+8(FP), R11
-	MOVQ rowStride+16(FP), R8
-	MOVQ pixStride+24(FP), R9
-	MOVQ dst+32(FP), DI
-	MOVQ eStride+40(FP), R10
-	LEAQ (R11)(R8*1), R12
-	LEAQ (R12)(R8*1), R13
-	LEAQ (R13)(R8*1), AX
-	LEAQ (R9)(R9*2), BX
-	LEAQ (R10)(R10*2), DX
+{wino2_in_setup(64)}
 
 winoin_loop:"""]
     w = out.append
@@ -382,54 +389,13 @@ winoout_loop:"""]
     return out
 
 
-def wino2_finish(w, ys, label):
+def wino2_finish(w, ys, label, bias="Z28", zero="Z31", vb=64):
     """The epilogue and stores of a 2x2 output tile ys (y00, y01, y10,
-    y11), 16 channels: bias (flag 2, its pointer walked in its argument
-    slot), the residual (flag 4, likewise), ReLU (flag 8, Z31 zero), stored
-    at DI + i*R9 + j*R10 through DX; SI is scratch."""
-    w(f"""	MOVQ flags+48(FP), SI
-	TESTQ ${FLAG_BIAS}, SI
-	JZ   {label}_res
-	MOVQ bias+56(FP), SI
-	VMOVUPS (SI), Z28""")
-    for y in ys:
-        w(f"\tVADDPS Z28, {y}, {y}")
-    w(f"""	ADDQ $64, SI
-	MOVQ SI, bias+56(FP)
-
-{label}_res:
-	MOVQ flags+48(FP), SI
-	TESTQ ${FLAG_RES}, SI
-	JZ   {label}_relu
-	MOVQ res+64(FP), SI
-	VADDPS (SI), {ys[0]}, {ys[0]}
-	VADDPS (SI)(R10*1), {ys[1]}, {ys[1]}
-	ADDQ R9, SI
-	VADDPS (SI), {ys[2]}, {ys[2]}
-	VADDPS (SI)(R10*1), {ys[3]}, {ys[3]}
-	SUBQ R9, SI
-	ADDQ $64, SI
-	MOVQ SI, res+64(FP)
-
-{label}_relu:
-	MOVQ flags+48(FP), SI
-	TESTQ ${FLAG_RELU}, SI
-	JZ   {label}_store""")
-    for y in ys:
-        w(f"\tVMAXPS {y}, Z31, {y}")
-    w(f"""
-{label}_store:
-	LEAQ (DI)(R9*1), DX
-	VMOVUPS {ys[0]}, (DI)
-	VMOVUPS {ys[1]}, (DI)(R10*1)
-	VMOVUPS {ys[2]}, (DX)
-	VMOVUPS {ys[3]}, (DX)(R10*1)""")
-
-
-def wino2_finish_y(w, ys, label, bias, zero):
-    """wino2_finish for the AVX2 forms: ys four ymm registers, bias and
-    zero two free ones (zero is cleared here), the pointers stepping 32
-    bytes."""
+    y11), a vector of vb bytes: bias (flag 2, its pointer walked in its
+    argument slot, loaded into the register bias), the residual (flag 4,
+    likewise), ReLU (flag 8, zero: Z31 set by the caller, or a ymm register
+    cleared here), stored at DI + i*R9 + j*R10 through DX; SI is scratch."""
+    clear = "" if zero == "Z31" else f"\n\tVXORPS {zero}, {zero}, {zero}"
     w(f"""	MOVQ flags+48(FP), SI
 	TESTQ ${FLAG_BIAS}, SI
 	JZ   {label}_res
@@ -437,7 +403,7 @@ def wino2_finish_y(w, ys, label, bias, zero):
 	VMOVUPS (SI), {bias}""")
     for y in ys:
         w(f"\tVADDPS {bias}, {y}, {y}")
-    w(f"""	ADDQ $32, SI
+    w(f"""	ADDQ ${vb}, SI
 	MOVQ SI, bias+56(FP)
 
 {label}_res:
@@ -451,14 +417,13 @@ def wino2_finish_y(w, ys, label, bias, zero):
 	VADDPS (SI), {ys[2]}, {ys[2]}
 	VADDPS (SI)(R10*1), {ys[3]}, {ys[3]}
 	SUBQ R9, SI
-	ADDQ $32, SI
+	ADDQ ${vb}, SI
 	MOVQ SI, res+64(FP)
 
 {label}_relu:
 	MOVQ flags+48(FP), SI
 	TESTQ ${FLAG_RELU}, SI
-	JZ   {label}_store
-	VXORPS {zero}, {zero}, {zero}""")
+	JZ   {label}_store{clear}""")
     for y in ys:
         w(f"\tVMAXPS {y}, {zero}, {y}")
     w(f"""
@@ -472,7 +437,7 @@ def wino2_finish_y(w, ys, label, bias, zero):
 
 def wino_input_y():
     """winoInput16 for AVX2: a row of V at a time, so that 16 registers do."""
-    out = ["""
+    out = [f"""
 // func winoInput16Y(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int)
 //
 // winoInput16 by AVX2, eight channels at a time, twice per group. Row a of
@@ -484,18 +449,7 @@ def wino_input_y():
 // walks the stores, DX = 3*eStride; CX counts the 8-channel steps. The
 // adds and subtractions are winoInputGo's, in its order.
 TEXT ·winoInput16Y(SB), NOSPLIT, $0-48
-	MOVQ groups+0(FP), CX
-	SHLQ $1, CX
-	MOVQ src+8(FP), R11
-	MOVQ rowStride+16(FP), R8
-	MOVQ pixStride+24(FP), R9
-	MOVQ dst+32(FP), DI
-	MOVQ eStride+40(FP), R10
-	LEAQ (R11)(R8*1), R12
-	LEAQ (R12)(R8*1), R13
-	LEAQ (R13)(R8*1), AX
-	LEAQ (R9)(R9*2), BX
-	LEAQ (R10)(R10*2), DX
+{wino2_in_setup(32)}
 	MOVQ DI, SI
 
 winoinY_loop:"""]
@@ -592,7 +546,7 @@ winooutY_loop:
         w(f"\tVADDPS {r[2]}, {y0}, {y0}")
         w(f"\tVSUBPS {r[2]}, {r[1]}, {y1}")
         w(f"\tVSUBPS {r[3]}, {y1}, {y1}")
-    wino2_finish_y(w, ys, "winooutY", "Y0", "Y1")
+    wino2_finish(w, ys, "winooutY", "Y0", "Y1", 32)
     w("\tADDQ $32, R11\n\tADDQ $32, DI\n\tDECQ CX\n\tJNZ  winooutY_loop\n\tVZEROUPPER\n\tRET")
     return out
 
@@ -693,7 +647,7 @@ winos2outY_loop:"""]
         z = lambda j: Y(5 * (i + 1) + j)
         w(f"\tVADDPS {z(1)}, {z(0)}, {z(0)}\n\tVADDPS {z(3)}, {z(0)}, {z(0)}")
         w(f"\tVADDPS {z(2)}, {z(1)}, {z(1)}\n\tVADDPS {z(4)}, {z(1)}, {z(1)}")
-    wino2_finish_y(w, [Y(5), Y(6), Y(10), Y(11)], "winos2outY", "Y0", "Y1")
+    wino2_finish(w, [Y(5), Y(6), Y(10), Y(11)], "winos2outY", "Y0", "Y1", 32)
     w("\tADDQ $32, R11\n\tADDQ $32, DI\n\tDECQ CX\n\tJNZ  winos2outY_loop\n\tVZEROUPPER\n\tRET")
     return out
 
@@ -1125,192 +1079,91 @@ TEXT ·maxWindows16{sfx}(SB), NOSPLIT, $0-56
 	RET"""]
 
 
-def add():
-    return ["""
-// func add16(a, b, out *float32, groups int)
+def add(R="Z"):
+    """add16, or with R "Y" its AVX2 form add16Y (groups of 16 floats as
+    two vectors of 8)."""
+    vb, sfx = (64, "") if R == "Z" else (32, "Y")
+    return [f"""
+// func add16{sfx}(a, b, out *float32, groups int)
 //
 // out[i] = a[i] + b[i] for 16*groups floats. SI walks a, BX b, DI out; CX
-// counts the groups.
-TEXT ·add16(SB), NOSPLIT, $0-32
+// counts the {vb // 4}-float steps.
+TEXT ·add16{sfx}(SB), NOSPLIT, $0-32
 	MOVQ a+0(FP), SI
 	MOVQ b+8(FP), BX
 	MOVQ out+16(FP), DI
-	MOVQ groups+24(FP), CX
+	MOVQ groups+24(FP), CX{halves(vb)}
 
-add_loop:
-	VMOVUPS (SI), Z0
-	VADDPS (BX), Z0, Z0
-	VMOVUPS Z0, (DI)
-	ADDQ $64, SI
-	ADDQ $64, BX
-	ADDQ $64, DI
+add{sfx}_loop:
+	VMOVUPS (SI), {R}0
+	VADDPS (BX), {R}0, {R}0
+	VMOVUPS {R}0, (DI)
+	ADDQ ${vb}, SI
+	ADDQ ${vb}, BX
+	ADDQ ${vb}, DI
 	DECQ CX
-	JNZ  add_loop
+	JNZ  add{sfx}_loop
 	VZEROUPPER
 	RET"""]
 
 
-def relu():
-    return ["""
-// func relu16(x, out *float32, groups int)
+def relu(R="Z"):
+    """relu16 and reluGrad16, or with R "Y" their AVX2 forms (groups of 16
+    floats as two vectors of 8; reluGrad16Y ands grad with a compare's mask
+    where K1 zeroes a load: grad's bits or +0 either way)."""
+    vb, sfx = (64, "") if R == "Z" else (32, "Y")
+    zero = "Z31" if R == "Z" else "Y15"
+    xor = "VPXORD" if R == "Z" else "VXORPS"
+    if R == "Z":
+        mask_doc = "K1 marks y > 0 (ordered: NaN gives 0); the masked load zeroes the rest."
+        mask = "VCMPPS $0x1e, Z31, Z0, K1\n\tVMOVUPS.Z (BX), K1, Z1"
+    else:
+        mask_doc = "Y2 marks y > 0 (ordered: NaN gives 0) and grad is anded with it."
+        mask = "VCMPPS $0x1e, Y15, Y0, Y2\n\tVANDPS (BX), Y2, Y1"
+    return [f"""
+// func relu16{sfx}(x, out *float32, groups int)
 //
 // out[i] = max(x[i], 0) for 16*groups floats: VMAXPS with x second keeps a
-// NaN in x. SI walks x, DI out; CX counts the groups; Z31 is zero.
-TEXT ·relu16(SB), NOSPLIT, $0-24
+// NaN in x. SI walks x, DI out; CX counts the {vb // 4}-float steps; {zero} is zero.
+TEXT ·relu16{sfx}(SB), NOSPLIT, $0-24
 	MOVQ x+0(FP), SI
 	MOVQ out+8(FP), DI
-	MOVQ groups+16(FP), CX
-	VPXORD Z31, Z31, Z31
+	MOVQ groups+16(FP), CX{halves(vb)}
+	{xor} {zero}, {zero}, {zero}
 
-relu_loop:
-	VMOVUPS (SI), Z0
-	VMAXPS Z0, Z31, Z0
-	VMOVUPS Z0, (DI)
-	ADDQ $64, SI
-	ADDQ $64, DI
+relu{sfx}_loop:
+	VMOVUPS (SI), {R}0
+	VMAXPS {R}0, {zero}, {R}0
+	VMOVUPS {R}0, (DI)
+	ADDQ ${vb}, SI
+	ADDQ ${vb}, DI
 	DECQ CX
-	JNZ  relu_loop
+	JNZ  relu{sfx}_loop
 	VZEROUPPER
 	RET
 
-// func reluGrad16(y, grad, d *float32, groups int)
+// func reluGrad16{sfx}(y, grad, d *float32, groups int)
 //
 // d[i] = grad[i] where y[i] > 0, else 0, for 16*groups floats, without a
 // branch per value (a ReLU's signs are a coin toss for the predictor).
-// K1 marks y > 0 (ordered: NaN gives 0); the masked load zeroes the rest.
-// SI walks y, BX grad, DI d; CX counts the groups; Z31 is zero.
-TEXT ·reluGrad16(SB), NOSPLIT, $0-32
+// {mask_doc}
+// SI walks y, BX grad, DI d; CX counts the {vb // 4}-float steps; {zero} is zero.
+TEXT ·reluGrad16{sfx}(SB), NOSPLIT, $0-32
 	MOVQ y+0(FP), SI
 	MOVQ grad+8(FP), BX
 	MOVQ d+16(FP), DI
-	MOVQ groups+24(FP), CX
-	VPXORD Z31, Z31, Z31
+	MOVQ groups+24(FP), CX{halves(vb)}
+	{xor} {zero}, {zero}, {zero}
 
-relugrad_loop:
-	VMOVUPS (SI), Z0
-	VCMPPS $0x1e, Z31, Z0, K1
-	VMOVUPS.Z (BX), K1, Z1
-	VMOVUPS Z1, (DI)
-	ADDQ $64, SI
-	ADDQ $64, BX
-	ADDQ $64, DI
+relugrad{sfx}_loop:
+	VMOVUPS (SI), {R}0
+	{mask}
+	VMOVUPS {R}1, (DI)
+	ADDQ ${vb}, SI
+	ADDQ ${vb}, BX
+	ADDQ ${vb}, DI
 	DECQ CX
-	JNZ  relugrad_loop
-	VZEROUPPER
-	RET"""]
-
-
-def elementwise_y():
-    """AVX2 forms of relu16, reluGrad16, add16 and normalize16: the same
-    arguments (groups of 16 floats, each taken as two vectors of 8) and the
-    same bits; reluGrad16Y ands grad with a compare's mask where the
-    AVX-512 form loads it under K1 (both give grad's bits or +0)."""
-    return ["""
-// func relu16Y(x, out *float32, groups int)
-//
-// relu16 by AVX2. SI walks x, DI out; CX counts the 8-float steps; Y15 is
-// zero.
-TEXT ·relu16Y(SB), NOSPLIT, $0-24
-	MOVQ x+0(FP), SI
-	MOVQ out+8(FP), DI
-	MOVQ groups+16(FP), CX
-	SHLQ $1, CX
-	VXORPS Y15, Y15, Y15
-
-reluY_loop:
-	VMOVUPS (SI), Y0
-	VMAXPS Y0, Y15, Y0
-	VMOVUPS Y0, (DI)
-	ADDQ $32, SI
-	ADDQ $32, DI
-	DECQ CX
-	JNZ  reluY_loop
-	VZEROUPPER
-	RET
-
-// func reluGrad16Y(y, grad, d *float32, groups int)
-//
-// reluGrad16 by AVX2: Y2 marks y > 0 (ordered: NaN gives 0) and grad is
-// anded with it. SI walks y, BX grad, DI d; CX counts the 8-float steps;
-// Y15 is zero.
-TEXT ·reluGrad16Y(SB), NOSPLIT, $0-32
-	MOVQ y+0(FP), SI
-	MOVQ grad+8(FP), BX
-	MOVQ d+16(FP), DI
-	MOVQ groups+24(FP), CX
-	SHLQ $1, CX
-	VXORPS Y15, Y15, Y15
-
-relugradY_loop:
-	VMOVUPS (SI), Y0
-	VCMPPS $0x1e, Y15, Y0, Y2
-	VANDPS (BX), Y2, Y1
-	VMOVUPS Y1, (DI)
-	ADDQ $32, SI
-	ADDQ $32, BX
-	ADDQ $32, DI
-	DECQ CX
-	JNZ  relugradY_loop
-	VZEROUPPER
-	RET
-
-// func add16Y(a, b, out *float32, groups int)
-//
-// add16 by AVX2. SI walks a, BX b, DI out; CX counts the 8-float steps.
-TEXT ·add16Y(SB), NOSPLIT, $0-32
-	MOVQ a+0(FP), SI
-	MOVQ b+8(FP), BX
-	MOVQ out+16(FP), DI
-	MOVQ groups+24(FP), CX
-	SHLQ $1, CX
-
-addY_loop:
-	VMOVUPS (SI), Y0
-	VADDPS (BX), Y0, Y0
-	VMOVUPS Y0, (DI)
-	ADDQ $32, SI
-	ADDQ $32, BX
-	ADDQ $32, DI
-	DECQ CX
-	JNZ  addY_loop
-	VZEROUPPER
-	RET
-
-// func normalize16Y(x, out *float32, rows, groups int, scale, shift, gamma, beta *float32)
-//
-// normalize16 by AVX2. SI, DI walk x, out; R10..R13 walk scale, shift,
-// gamma, beta from their argument slots each row; CX counts rows, DX the
-// 8-channel steps.
-TEXT ·normalize16Y(SB), NOSPLIT, $0-64
-	MOVQ x+0(FP), SI
-	MOVQ out+8(FP), DI
-	MOVQ rows+16(FP), CX
-
-nrmY_row:
-	MOVQ groups+24(FP), DX
-	SHLQ $1, DX
-	MOVQ scale+32(FP), R10
-	MOVQ shift+40(FP), R11
-	MOVQ gamma+48(FP), R12
-	MOVQ beta+56(FP), R13
-
-nrmY_group:
-	VMOVUPS (SI), Y0
-	VMULPS (R10), Y0, Y0
-	VADDPS (R11), Y0, Y0
-	VMULPS (R12), Y0, Y0
-	VADDPS (R13), Y0, Y0
-	VMOVUPS Y0, (DI)
-	ADDQ $32, SI
-	ADDQ $32, DI
-	ADDQ $32, R10
-	ADDQ $32, R11
-	ADDQ $32, R12
-	ADDQ $32, R13
-	DECQ DX
-	JNZ  nrmY_group
-	DECQ CX
-	JNZ  nrmY_row
+	JNZ  relugrad{sfx}_loop
 	VZEROUPPER
 	RET"""]
 
@@ -1328,40 +1181,31 @@ def ymm_doc(doc, R):
             "// the mask a compare's, anded with grad where K1 zeroes a load.\n" + rest)
 
 
+def widen(R, src, lo, hi):
+    """Converts vector src's floats to float64 into lo (the lower half) and
+    hi (the upper): eight at a time with R "Z", four with "Y"."""
+    if R == "Z":
+        return f"""	VCVTPS2PD Y{src}, Z{lo}
+	VEXTRACTF64X4 $1, Z{src}, Y{hi}
+	VCVTPS2PD Y{hi}, Z{hi}"""
+    return f"""	VCVTPS2PD X{src}, Y{lo}
+	VEXTRACTF128 $1, Y{src}, X{hi}
+	VCVTPS2PD X{hi}, Y{hi}"""
+
+
 def add_sums(R="Z"):
     """Adds a dot kernel's group of float32 sums (Z0) and of products (Z1)
     into the float64 sum (BX) and sq (R10), 8 channels at a time through Z4
     and Z9 (R "Y": Y0 and Y1's 8 sums, 4 at a time through Y4 and Y9)."""
-    t = 9
-    if R == "Y":
-        return f"""	VCVTPS2PD X0, Y4
-	VEXTRACTF128 $1, Y0, X{t}
-	VCVTPS2PD X{t}, Y{t}
-	VADDPD (BX), Y4, Y4
-	VADDPD 32(BX), Y{t}, Y{t}
-	VMOVUPD Y4, (BX)
-	VMOVUPD Y{t}, 32(BX)
-	VCVTPS2PD X1, Y4
-	VEXTRACTF128 $1, Y1, X{t}
-	VCVTPS2PD X{t}, Y{t}
-	VADDPD (R10), Y4, Y4
-	VADDPD 32(R10), Y{t}, Y{t}
-	VMOVUPD Y4, (R10)
-	VMOVUPD Y{t}, 32(R10)"""
-    return f"""	VCVTPS2PD Y0, Z4
-	VEXTRACTF64X4 $1, Z0, Y{t}
-	VCVTPS2PD Y{t}, Z{t}
-	VADDPD (BX), Z4, Z4
-	VADDPD 64(BX), Z{t}, Z{t}
-	VMOVUPD Z4, (BX)
-	VMOVUPD Z{t}, 64(BX)
-	VCVTPS2PD Y1, Z4
-	VEXTRACTF64X4 $1, Z1, Y{t}
-	VCVTPS2PD Y{t}, Z{t}
-	VADDPD (R10), Z4, Z4
-	VADDPD 64(R10), Z{t}, Z{t}
-	VMOVUPD Z4, (R10)
-	VMOVUPD Z{t}, 64(R10)"""
+    half = 64 if R == "Z" else 32  # bytes of float64 from half a vector
+    out = []
+    for src, dst in ((0, "BX"), (1, "R10")):
+        out.append(f"""{widen(R, src, 4, 9)}
+	VADDPD ({dst}), {R}4, {R}4
+	VADDPD {half}({dst}), {R}9, {R}9
+	VMOVUPD {R}4, ({dst})
+	VMOVUPD {R}9, {half}({dst})""")
+    return "\n".join(out)
 
 
 def dot_masked(name, label, relu_of, R="Z"):
@@ -1631,196 +1475,127 @@ dup_ret:
     return out
 
 
-def bn_forward():
-    return ["""
-// func normalize16(x, out *float32, rows, groups int, scale, shift, gamma, beta *float32)
+def bn_forward(R="Z"):
+    """normalize16, or with R "Y" its AVX2 form normalize16Y."""
+    vb, sfx = (64, "") if R == "Z" else (32, "Y")
+    return [f"""
+// func normalize16{sfx}(x, out *float32, rows, groups int, scale, shift, gamma, beta *float32)
 //
 // BatchNorm's training output: out = (x*scale + shift)*gamma + beta per
 // channel, rounded after each operation as the portable Normalize rounds.
 // SI, DI walk x, out; R10..R13 walk scale, shift, gamma, beta from their
-// argument slots each row; CX counts rows, DX groups of 16 channels.
-TEXT ·normalize16(SB), NOSPLIT, $0-64
+// argument slots each row; CX counts rows, DX the {vb // 4}-channel steps.
+TEXT ·normalize16{sfx}(SB), NOSPLIT, $0-64
 	MOVQ x+0(FP), SI
 	MOVQ out+8(FP), DI
 	MOVQ rows+16(FP), CX
 
-nrm_row:
-	MOVQ groups+24(FP), DX
+nrm{sfx}_row:
+	MOVQ groups+24(FP), DX{halves(vb).replace("CX", "DX")}
 	MOVQ scale+32(FP), R10
 	MOVQ shift+40(FP), R11
 	MOVQ gamma+48(FP), R12
 	MOVQ beta+56(FP), R13
 
-nrm_group:
-	VMOVUPS (SI), Z0
-	VMULPS (R10), Z0, Z0
-	VADDPS (R11), Z0, Z0
-	VMULPS (R12), Z0, Z0
-	VADDPS (R13), Z0, Z0
-	VMOVUPS Z0, (DI)
-	ADDQ $64, SI
-	ADDQ $64, DI
-	ADDQ $64, R10
-	ADDQ $64, R11
-	ADDQ $64, R12
-	ADDQ $64, R13
+nrm{sfx}_group:
+	VMOVUPS (SI), {R}0
+	VMULPS (R10), {R}0, {R}0
+	VADDPS (R11), {R}0, {R}0
+	VMULPS (R12), {R}0, {R}0
+	VADDPS (R13), {R}0, {R}0
+	VMOVUPS {R}0, (DI)
+	ADDQ ${vb}, SI
+	ADDQ ${vb}, DI
+	ADDQ ${vb}, R10
+	ADDQ ${vb}, R11
+	ADDQ ${vb}, R12
+	ADDQ ${vb}, R13
 	DECQ DX
-	JNZ  nrm_group
+	JNZ  nrm{sfx}_group
 	DECQ CX
-	JNZ  nrm_row
+	JNZ  nrm{sfx}_row
 	VZEROUPPER
-	RET
 	RET"""]
 
 
-def channel_sums():
-    return ["""
-// func channelSums16(x, m *float32, rows, groups, stride int, sum, sq *float64)
-//
-// ChannelSums' loop in float64, 16 channels at a time: per channel, sum
+def channel_sums(R="Z"):
+    """channelSums16, or with R "Y" its AVX2 form channelSums16Y (each group
+    of 16 channels as two of 8, converted four at a time; the same bits)."""
+    vb, sfx, L = (64, "", "sums") if R == "Z" else (32, "Y", "sumsY")
+
+    doc = f"""// ChannelSums' loop in float64, 16 channels at a time: per channel, sum
 // += float64(x) and, when sq is not nil, sq += d*d with d = float64(x - m),
 // added row after row, a multiply and an add apiece: the portable loop's
 // operations in its order, so the bits are the same. Rows of x are stride
 // bytes apart; m is read only with sq. One group at a time: SI walks its
 // column of x by R9 = stride; Z0, Z1 sum and Z2, Z3 sq (8 channels each);
 // Z4 holds the group's m; CX counts rows, DX groups; BX, R10 walk sum and
-// sq; R11, R12 hold the group's first x and m.
-TEXT ·channelSums16(SB), NOSPLIT, $0-56
-	MOVQ x+0(FP), R11
-	MOVQ m+8(FP), R12
-	MOVQ groups+24(FP), DX
-	MOVQ stride+32(FP), R9
-	MOVQ sum+40(FP), BX
-	MOVQ sq+48(FP), R10
-
-sums_group:
-	MOVQ R11, SI
-	MOVQ rows+16(FP), CX
-	VMOVUPD (BX), Z0
-	VMOVUPD 64(BX), Z1
-	TESTQ R10, R10
-	JZ   sums_plain
-	VMOVUPS (R12), Z4
-	VMOVUPD (R10), Z2
-	VMOVUPD 64(R10), Z3
-
-sums_row:
-	VMOVUPS (SI), Z5
-	VCVTPS2PD Y5, Z6
-	VEXTRACTF64X4 $1, Z5, Y7
-	VCVTPS2PD Y7, Z7
-	VADDPD Z6, Z0, Z0
-	VADDPD Z7, Z1, Z1
-	VSUBPS Z4, Z5, Z5
-	VCVTPS2PD Y5, Z6
-	VEXTRACTF64X4 $1, Z5, Y7
-	VCVTPS2PD Y7, Z7
-	VMULPD Z6, Z6, Z6
-	VMULPD Z7, Z7, Z7
-	VADDPD Z6, Z2, Z2
-	VADDPD Z7, Z3, Z3
-	ADDQ R9, SI
-	DECQ CX
-	JNZ  sums_row
-	VMOVUPD Z2, (R10)
-	VMOVUPD Z3, 64(R10)
-	ADDQ $128, R10
-	JMP  sums_store
-
-sums_plain:
-	VMOVUPS (SI), Z5
-	VCVTPS2PD Y5, Z6
-	VEXTRACTF64X4 $1, Z5, Y7
-	VCVTPS2PD Y7, Z7
-	VADDPD Z6, Z0, Z0
-	VADDPD Z7, Z1, Z1
-	ADDQ R9, SI
-	DECQ CX
-	JNZ  sums_plain
-
-sums_store:
-	VMOVUPD Z0, (BX)
-	VMOVUPD Z1, 64(BX)
-	ADDQ $128, BX
-	ADDQ $64, R11
-	ADDQ $64, R12
-	DECQ DX
-	JNZ  sums_group
-	VZEROUPPER
-	RET"""]
-
-
-def channel_sums_y():
-    return ["""
-// func channelSums16Y(x, m *float32, rows, groups, stride int, sum, sq *float64)
-//
-// channelSums16 by AVX2, with the same bits: each group of 16 channels as
+// sq; R11, R12 hold the group's first x and m."""
+    if R == "Y":
+        doc = """// channelSums16 by AVX2, with the same bits: each group of 16 channels as
 // two of 8, taken one after the other. SI walks a group's column of x by
 // R9 = stride; Y0, Y1 sum and Y2, Y3 sq (4 channels each); Y4 holds the
 // group's m; CX counts rows, DX the 8-channel steps; BX, R10 walk sum and
-// sq; R11, R12 hold the group's first x and m.
-TEXT ·channelSums16Y(SB), NOSPLIT, $0-56
+// sq; R11, R12 hold the group's first x and m."""
+    return [f"""
+// func channelSums16{sfx}(x, m *float32, rows, groups, stride int, sum, sq *float64)
+//
+{doc}
+TEXT ·channelSums16{sfx}(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), R11
 	MOVQ m+8(FP), R12
-	MOVQ groups+24(FP), DX
-	SHLQ $1, DX
+	MOVQ groups+24(FP), DX{halves(vb).replace("CX", "DX")}
 	MOVQ stride+32(FP), R9
 	MOVQ sum+40(FP), BX
 	MOVQ sq+48(FP), R10
 
-sumsY_group:
+{L}_group:
 	MOVQ R11, SI
 	MOVQ rows+16(FP), CX
-	VMOVUPD (BX), Y0
-	VMOVUPD 32(BX), Y1
+	VMOVUPD (BX), {R}0
+	VMOVUPD {vb}(BX), {R}1
 	TESTQ R10, R10
-	JZ   sumsY_plain
-	VMOVUPS (R12), Y4
-	VMOVUPD (R10), Y2
-	VMOVUPD 32(R10), Y3
+	JZ   {L}_plain
+	VMOVUPS (R12), {R}4
+	VMOVUPD (R10), {R}2
+	VMOVUPD {vb}(R10), {R}3
 
-sumsY_row:
-	VMOVUPS (SI), Y5
-	VCVTPS2PD X5, Y6
-	VEXTRACTF128 $1, Y5, X7
-	VCVTPS2PD X7, Y7
-	VADDPD Y6, Y0, Y0
-	VADDPD Y7, Y1, Y1
-	VSUBPS Y4, Y5, Y5
-	VCVTPS2PD X5, Y6
-	VEXTRACTF128 $1, Y5, X7
-	VCVTPS2PD X7, Y7
-	VMULPD Y6, Y6, Y6
-	VMULPD Y7, Y7, Y7
-	VADDPD Y6, Y2, Y2
-	VADDPD Y7, Y3, Y3
+{L}_row:
+	VMOVUPS (SI), {R}5
+{widen(R, 5, 6, 7)}
+	VADDPD {R}6, {R}0, {R}0
+	VADDPD {R}7, {R}1, {R}1
+	VSUBPS {R}4, {R}5, {R}5
+{widen(R, 5, 6, 7)}
+	VMULPD {R}6, {R}6, {R}6
+	VMULPD {R}7, {R}7, {R}7
+	VADDPD {R}6, {R}2, {R}2
+	VADDPD {R}7, {R}3, {R}3
 	ADDQ R9, SI
 	DECQ CX
-	JNZ  sumsY_row
-	VMOVUPD Y2, (R10)
-	VMOVUPD Y3, 32(R10)
-	ADDQ $64, R10
-	JMP  sumsY_store
+	JNZ  {L}_row
+	VMOVUPD {R}2, (R10)
+	VMOVUPD {R}3, {vb}(R10)
+	ADDQ ${2 * vb}, R10
+	JMP  {L}_store
 
-sumsY_plain:
-	VMOVUPS (SI), Y5
-	VCVTPS2PD X5, Y6
-	VEXTRACTF128 $1, Y5, X7
-	VCVTPS2PD X7, Y7
-	VADDPD Y6, Y0, Y0
-	VADDPD Y7, Y1, Y1
+{L}_plain:
+	VMOVUPS (SI), {R}5
+{widen(R, 5, 6, 7)}
+	VADDPD {R}6, {R}0, {R}0
+	VADDPD {R}7, {R}1, {R}1
 	ADDQ R9, SI
 	DECQ CX
-	JNZ  sumsY_plain
+	JNZ  {L}_plain
 
-sumsY_store:
-	VMOVUPD Y0, (BX)
-	VMOVUPD Y1, 32(BX)
-	ADDQ $64, BX
-	ADDQ $32, R11
-	ADDQ $32, R12
+{L}_store:
+	VMOVUPD {R}0, (BX)
+	VMOVUPD {R}1, {vb}(BX)
+	ADDQ ${2 * vb}, BX
+	ADDQ ${vb}, R11
+	ADDQ ${vb}, R12
 	DECQ DX
-	JNZ  sumsY_group
+	JNZ  {L}_group
 	VZEROUPPER
 	RET"""]
 
@@ -1918,12 +1693,14 @@ def main():
     lines += max_windows("Y", 32, "Y")
     lines += relu()
     lines += add()
-    lines += elementwise_y()
+    lines += relu("Y")
+    lines += add("Y")
     lines += bn_backward()
     lines += bn_backward_relu_of()
     lines += bn_forward()
+    lines += bn_forward("Y")
     lines += channel_sums()
-    lines += channel_sums_y()
+    lines += channel_sums("Y")
     lines += fma_loop("fmaLoop", "Y", 192)
     lines += fma_loop("fmaLoop512", "Z", 384)
     sys.stdout.write("\n".join(lines) + "\n")
