@@ -168,7 +168,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return json.NewEncoder(stdout).Encode(r)
 	}
 	peak := kernels.PeakGFLOPS(200*time.Millisecond) * float64(*threads)
-	fmt.Fprintf(stdout, "%s (%s flavour) %s, batch %d, %d threads, input %v: %d runs\n", *model, fl, mode, *batch, *threads, in, len(times))
+	fmt.Fprintf(stdout, "%s (%s flavour) %s, batch %d, %d threads, %s kernels, input %v: %d runs\n", *model, fl, mode, *batch, *threads, kernels.InstructionSet(), in, len(times))
 	fmt.Fprintf(stdout, "  median %.1f ms per batch (min %.1f, max %.1f): %.2f images/s\n", 1e3*median, 1e3*times[0], 1e3*times[len(times)-1], r.ImagesPerSec)
 	if peak > 0 {
 		fmt.Fprintf(stdout, "  %.1f GFLOP/s = %.0f%% of the measured FMA peak (%.0f GFLOP/s on %d cores)\n", r.GFLOPS, 100*r.GFLOPS/peak, peak, *threads)

@@ -839,3 +839,13 @@ func TestNextBlock(t *testing.T) {
 		}
 	}
 }
+
+// InstructionSet names the kernels each switch selects.
+func TestInstructionSet(t *testing.T) {
+	for _, isa := range kernelISAs(t) {
+		isa.use()
+		if got := InstructionSet(); got != isa.name {
+			t.Errorf("with %s on: InstructionSet() = %q", isa.name, got)
+		}
+	}
+}

@@ -10,6 +10,19 @@ import (
 	"time"
 )
 
+// InstructionSet names the kernels in use: "avx512", "avx2" (with FMA) or
+// "go" (the portable loops). On amd64 it follows the CPU, and
+// GODEBUG=cpu.avx512f=off or cpu.avx2=off turns a set off.
+func InstructionSet() string {
+	switch {
+	case useAVX512:
+		return "avx512"
+	case useAVX2:
+		return "avx2"
+	}
+	return "go"
+}
+
 // Workers is the number of goroutines the kernels spread work over.
 func Workers() int { return runtime.GOMAXPROCS(0) }
 
