@@ -205,19 +205,20 @@ func winoInput16(groups int, src *float32, rowStride, pixStride int, dst *float3
 func winoOutput16(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32)
 
 // winoInput is the input transform (winoInputGo's arguments), by AVX-512
-// for whole groups of 16 channels.
+// or AVX2 for whole groups of 16 channels.
 func winoInput(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
 	inputBy16(4, winoInput16, winoInput16Y, winoInputGo, c, src, rowStride, pixStride, dst, eStride)
 }
 
 // winoOutputAsm is the output transform of a whole tile (winoOutputGo's
-// arguments) by AVX-512; it reports false where it cannot run.
+// arguments) by AVX-512 or AVX2; it reports false where it cannot run.
 func winoOutputAsm(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
 	return output2By16(16, winoOutput16, winoOutput16Y, f, m, eStride, dst, rowStride, pixStride, bias, res, relu)
 }
 
-// inputBy16 runs in16, the assembly input transform of a side x side tile
-// 16 channels a step, for whole groups of 16 channels, else portable.
+// inputBy16 runs in16 (in16y, its AVX2 form, without AVX-512), the
+// assembly input transform of a side x side tile 16 channels a step, for
+// whole groups of 16 channels, else portable.
 func inputBy16(side int, in16, in16y func(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int),
 	portable func(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int),
 	c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
@@ -233,9 +234,9 @@ func inputBy16(side int, in16, in16y func(groups int, src *float32, rowStride, p
 	in16(c/16, &src[0], 4*rowStride, 4*pixStride, &dst[0], 4*eStride)
 }
 
-// output2By16 runs out16, the assembly transform of n products into a
-// 2x2 output tile 16 channels a step, with the epilogue; it reports false
-// where it cannot run.
+// output2By16 runs out16 (out16y, its AVX2 form, without AVX-512), the
+// assembly transform of n products into a 2x2 output tile 16 channels a
+// step, with the epilogue; it reports false where it cannot run.
 func output2By16(n int, out16, out16y func(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32),
 	f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
 	if !(useAVX512 || useAVX2) || f%16 != 0 {
@@ -263,14 +264,14 @@ func winoInputS216(groups int, src *float32, rowStride, pixStride int, dst *floa
 func winoOutputS216(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32)
 
 // winoInputS2 is the stride-2 input transform (winoInputS2Go's
-// arguments), by AVX-512 for whole groups of 16 channels.
+// arguments), by AVX-512 or AVX2 for whole groups of 16 channels.
 func winoInputS2(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
 	inputBy16(5, winoInputS216, winoInputS216Y, winoInputS2Go, c, src, rowStride, pixStride, dst, eStride)
 }
 
 // winoOutputS2Asm is the stride-2 output transform of a whole tile
-// (winoOutputS2Go's arguments) by AVX-512; it reports false where it
-// cannot run.
+// (winoOutputS2Go's arguments) by AVX-512 or AVX2; it reports false where
+// it cannot run.
 func winoOutputS2Asm(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
 	return output2By16(25, winoOutputS216, winoOutputS216Y, f, m, eStride, dst, rowStride, pixStride, bias, res, relu)
 }
@@ -417,9 +418,9 @@ func maxWindows(dst, src []float32, c, n, kw, step int) {
 }
 
 // byGroups runs an element-wise pass over n values: vec on the whole
-// groups of 16 (AVX-512 or AVX2, as vec chooses), then tail on
-// the values from the index it is given on (all of them without either).
-// The callers check the slices' lengths first.
+// groups of 16 (AVX-512 or AVX2, as vec chooses), then tail on the
+// values from the index it is given on (all of them without either). The
+// callers check the slices' lengths first.
 func byGroups(n int, vec func(groups int), tail func(from int)) {
 	g := n / 16
 	if !(useAVX512 || useAVX2) || g == 0 {
@@ -430,8 +431,8 @@ func byGroups(n int, vec func(groups int), tail func(from int)) {
 	tail(16 * g)
 }
 
-// maxInto sets dst[i] = max(dst[i], src[i]), as maxIntoGo (AVX2 where
-// AVX-512 is missing).
+// maxInto sets dst[i] = max(dst[i], src[i]), as maxIntoGo, by AVX-512 or
+// AVX2 for whole groups of 16.
 func maxInto(dst, src []float32) {
 	src = src[:len(dst)]
 	byGroups(len(dst), func(g int) {
