@@ -500,6 +500,21 @@ winoinY_loop:"""]
     return out
 
 
+def wino_out_y_setup(side):
+    """The AVX2 output transforms' registers: CX the 8-channel steps, R11
+    M, BX = eStride, R8 = side*eStride (a column of M's step), DI dst, R9 =
+    rowStride, R10 = pixStride."""
+    column_step = {4: "MOVQ BX, R8\n\tSHLQ $2, R8", 5: "LEAQ (BX)(BX*4), R8"}[side]
+    return f"""	MOVQ groups+0(FP), CX
+	SHLQ $1, CX
+	MOVQ m+8(FP), R11
+	MOVQ eStride+16(FP), BX
+	{column_step}
+	MOVQ dst+24(FP), DI
+	MOVQ rowStride+32(FP), R9
+	MOVQ pixStride+40(FP), R10"""
+
+
 def wino_output_y():
     """winoOutput16 for AVX2, in 16 registers."""
     out = [f"""
@@ -512,15 +527,7 @@ def wino_output_y():
 // dst, R9 = rowStride, R10 = pixStride; SI carries the bias and residual
 // pointers, kept in their argument slots; CX counts the 8-channel steps.
 TEXT ·winoOutput16Y(SB), NOSPLIT, $0-72
-	MOVQ groups+0(FP), CX
-	SHLQ $1, CX
-	MOVQ m+8(FP), R11
-	MOVQ eStride+16(FP), BX
-	MOVQ BX, R8
-	SHLQ $2, R8
-	MOVQ dst+24(FP), DI
-	MOVQ rowStride+32(FP), R9
-	MOVQ pixStride+40(FP), R10
+{wino_out_y_setup(4)}
 
 winooutY_loop:
 	MOVQ R11, AX"""]
@@ -621,14 +628,7 @@ def wino_s2_output_y():
 // R9 = rowStride, R10 = pixStride; SI carries the bias and residual
 // pointers, kept in their argument slots; CX counts the 8-channel steps.
 TEXT ·winoOutputS216Y(SB), NOSPLIT, $0-72
-	MOVQ groups+0(FP), CX
-	SHLQ $1, CX
-	MOVQ m+8(FP), R11
-	MOVQ eStride+16(FP), BX
-	LEAQ (BX)(BX*4), R8
-	MOVQ dst+24(FP), DI
-	MOVQ rowStride+32(FP), R9
-	MOVQ pixStride+40(FP), R10
+{wino_out_y_setup(5)}
 
 winos2outY_loop:"""]
     w = out.append

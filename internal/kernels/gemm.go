@@ -521,6 +521,10 @@ func (g *gemmBlocks) block(i0, k0, kk int, bpanels []float32, pf *prefetch) {
 	}
 }
 
+// vecGroups reports whether the vector kernels (AVX-512 or AVX2) take c
+// channels: whole groups of 16.
+func vecGroups(c int) bool { return (useAVX512 || useAVX2) && c%16 == 0 }
+
 // l2Bytes is the size of a core's L2 cache (1 MB on the Zen cores
 // measured; 512 KB to 2 MB on others).
 const l2Bytes = 1 << 20

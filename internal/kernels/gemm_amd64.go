@@ -222,7 +222,7 @@ func winoOutputAsm(f int, m []float32, eStride int, dst []float32, rowStride, pi
 func inputBy16(side int, in16, in16y func(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int),
 	portable func(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int),
 	c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
-	if !(useAVX512 || useAVX2) || c%16 != 0 {
+	if !vecGroups(c) {
 		portable(c, src, rowStride, pixStride, dst, eStride)
 		return
 	}
@@ -239,7 +239,7 @@ func inputBy16(side int, in16, in16y func(groups int, src *float32, rowStride, p
 // step, with the epilogue; it reports false where it cannot run.
 func output2By16(n int, out16, out16y func(groups int, m *float32, eStride int, dst *float32, rowStride, pixStride, flags int, bias, res *float32),
 	f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
-	if !(useAVX512 || useAVX2) || f%16 != 0 {
+	if !vecGroups(f) {
 		return false
 	}
 	if !useAVX512 {
@@ -307,14 +307,10 @@ func winoOutput4x16Y(groups int, m *float32, eStride int, dst *float32, rowStrid
 //go:noescape
 func winoGrad4x16Y(groups int, src *float32, rowStride, pixStride int, dst *float32, eStride int, scratch *float32)
 
-// vecTransforms4 reports whether the F(4x4, 3x3) transforms run in
-// assembly (AVX-512 or AVX2) for f channels.
-func vecTransforms4(f int) bool { return (useAVX512 || useAVX2) && f%16 == 0 }
-
 // winoGrad4 is winoGrad4Go by AVX-512 or AVX2 for whole groups of 16
 // channels.
 func winoGrad4(f int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
-	if !vecTransforms4(f) {
+	if !vecGroups(f) {
 		winoGrad4Go(f, src, rowStride, pixStride, dst, eStride)
 		return
 	}
@@ -331,7 +327,7 @@ func winoGrad4(f int, src []float32, rowStride, pixStride int, dst []float32, eS
 // winoInput4 is the F(4x4, 3x3) input transform (winoInput4Go's
 // arguments), by AVX-512 or AVX2 for whole groups of 16 channels.
 func winoInput4(c int, src []float32, rowStride, pixStride int, dst []float32, eStride int) {
-	if !vecTransforms4(c) {
+	if !vecGroups(c) {
 		winoInput4Go(c, src, rowStride, pixStride, dst, eStride)
 		return
 	}
@@ -349,7 +345,7 @@ func winoInput4(c int, src []float32, rowStride, pixStride int, dst []float32, e
 // (winoOutput4Go's arguments) by AVX-512 or AVX2; it reports false where
 // it cannot run.
 func winoOutput4Asm(f int, m []float32, eStride int, dst []float32, rowStride, pixStride int, bias, res []float32, relu bool) bool {
-	if !vecTransforms4(f) {
+	if !vecGroups(f) {
 		return false
 	}
 	_ = m[35*eStride+f-1]
@@ -404,7 +400,7 @@ func maxWindows16Y(dst, src *float32, groups, n, kw, pix, step int)
 // maxWindows is maxWindowsGo by AVX-512 or AVX2 where the pixels are whole
 // groups of 16 floats: one call for a row's windows, not three a pixel.
 func maxWindows(dst, src []float32, c, n, kw, step int) {
-	if !(useAVX512 || useAVX2) || c%16 != 0 || n == 0 || kw == 0 {
+	if !vecGroups(c) || n == 0 || kw == 0 {
 		maxWindowsGo(dst, src, c, n, kw, step)
 		return
 	}
@@ -417,17 +413,21 @@ func maxWindows(dst, src []float32, c, n, kw, step int) {
 	maxWindows16(&dst[0], &src[0], c/16, n, kw, 4*c, 4*step)
 }
 
-// byGroups runs an element-wise pass over n values: vec on the whole
-// groups of 16 (AVX-512 or AVX2, as vec chooses), then tail on the
-// values from the index it is given on (all of them without either). The
-// callers check the slices' lengths first.
-func byGroups(n int, vec func(groups int), tail func(from int)) {
+// byGroups runs an element-wise pass over n values: vec512 (AVX-512) or
+// vec2 (AVX2) on the whole groups of 16, then tail on the values from the
+// index it is given on (all of them without either). The callers check the
+// slices' lengths first.
+func byGroups(n int, vec512, vec2 func(groups int), tail func(from int)) {
 	g := n / 16
-	if !(useAVX512 || useAVX2) || g == 0 {
+	switch {
+	case g == 0 || !vecGroups(16):
 		tail(0)
 		return
+	case useAVX512:
+		vec512(g)
+	default:
+		vec2(g)
 	}
-	vec(g)
 	tail(16 * g)
 }
 
@@ -435,13 +435,8 @@ func byGroups(n int, vec func(groups int), tail func(from int)) {
 // AVX2 for whole groups of 16.
 func maxInto(dst, src []float32) {
 	src = src[:len(dst)]
-	byGroups(len(dst), func(g int) {
-		if useAVX512 {
-			maxInto16(&dst[0], &src[0], g)
-		} else {
-			maxInto16Y(&dst[0], &src[0], g)
-		}
-	}, func(i int) { maxIntoGo(dst[i:], src[i:]) })
+	byGroups(len(dst), func(g int) { maxInto16(&dst[0], &src[0], g) },
+		func(g int) { maxInto16Y(&dst[0], &src[0], g) }, func(i int) { maxIntoGo(dst[i:], src[i:]) })
 }
 
 // relu16Y, reluGrad16Y, add16Y and normalize16Y are the AVX2 forms of
@@ -471,13 +466,8 @@ func reluGrad16(y, grad, d *float32, groups int)
 // relu is reluGo by AVX-512 or AVX2 for whole groups of 16.
 func relu(x, out []float32) {
 	out = out[:len(x)]
-	byGroups(len(x), func(g int) {
-		if useAVX512 {
-			relu16(&x[0], &out[0], g)
-		} else {
-			relu16Y(&x[0], &out[0], g)
-		}
-	}, func(i int) { reluGo(x[i:], out[i:]) })
+	byGroups(len(x), func(g int) { relu16(&x[0], &out[0], g) },
+		func(g int) { relu16Y(&x[0], &out[0], g) }, func(i int) { reluGo(x[i:], out[i:]) })
 }
 
 // add16 is generated into gemm_amd64.s by tools/gen_gemm_asm.py.
@@ -488,25 +478,15 @@ func add16(a, b, out *float32, groups int)
 // add is addGo by AVX-512 or AVX2 for whole groups of 16.
 func add(a, b, out []float32) {
 	a, b = a[:len(out)], b[:len(out)]
-	byGroups(len(out), func(g int) {
-		if useAVX512 {
-			add16(&a[0], &b[0], &out[0], g)
-		} else {
-			add16Y(&a[0], &b[0], &out[0], g)
-		}
-	}, func(i int) { addGo(a[i:], b[i:], out[i:]) })
+	byGroups(len(out), func(g int) { add16(&a[0], &b[0], &out[0], g) },
+		func(g int) { add16Y(&a[0], &b[0], &out[0], g) }, func(i int) { addGo(a[i:], b[i:], out[i:]) })
 }
 
 // reluGrad is reluGradGo by AVX-512 or AVX2 for whole groups of 16.
 func reluGrad(y, g, d []float32) {
 	g, d = g[:len(y)], d[:len(y)]
-	byGroups(len(y), func(n int) {
-		if useAVX512 {
-			reluGrad16(&y[0], &g[0], &d[0], n)
-		} else {
-			reluGrad16Y(&y[0], &g[0], &d[0], n)
-		}
-	}, func(i int) { reluGradGo(y[i:], g[i:], d[i:]) })
+	byGroups(len(y), func(n int) { reluGrad16(&y[0], &g[0], &d[0], n) },
+		func(n int) { reluGrad16Y(&y[0], &g[0], &d[0], n) }, func(i int) { reluGradGo(y[i:], g[i:], d[i:]) })
 }
 
 // combineMasked16 and dotMasked16 are generated into gemm_amd64.s by
@@ -577,7 +557,7 @@ func maskRows(y, ones []float32, r0, rows, c int) ([]float32, int) {
 // AVX-512 or AVX2; it reports false where it cannot run.
 func combineMaskedAsm(g []float32, mask ReluMask, r0 int, h, out []float32, c int, a, b, k []float32) bool {
 	rows := len(g) / max(c, 1)
-	if !(useAVX512 || useAVX2) || c%16 != 0 || rows == 0 {
+	if !vecGroups(c) || rows == 0 {
 		return false
 	}
 	h, out = h[:len(g)], out[:len(g)]
@@ -617,7 +597,7 @@ const dotMaskedBlock = 16
 // into s and q by AVX-512 or AVX2; it reports false where it cannot run.
 func dotMaskedAsm(g []float32, mask ReluMask, r0 int, h []float32, c int, s, q []float64) bool {
 	rows := len(g) / max(c, 1)
-	if !(useAVX512 || useAVX2) || c%16 != 0 || rows == 0 {
+	if !vecGroups(c) || rows == 0 {
 		return false
 	}
 	h = h[:len(g)]
@@ -656,7 +636,7 @@ func normalize16(x, out *float32, rows, groups int, scale, shift, gamma, beta *f
 // AVX-512 or AVX2; it reports false where it cannot run.
 func normalizeAsm(x, out []float32, c int, scale, shift, gamma, beta []float32) bool {
 	rows := len(x) / max(c, 1)
-	if !(useAVX512 || useAVX2) || c%16 != 0 || rows == 0 {
+	if !vecGroups(c) || rows == 0 {
 		return false
 	}
 	out = out[:len(x)]
@@ -684,7 +664,7 @@ func channelSums16Y(x, m *float32, rows, groups, stride int, sum, sq *float64)
 // reports false where it cannot run.
 func channelSumsAsm(x []float32, c int, m []float32, s, sq []float64) bool {
 	rows := len(x) / max(c, 1)
-	if !(useAVX512 || useAVX2) || c%16 != 0 || rows == 0 {
+	if !vecGroups(c) || rows == 0 {
 		return false
 	}
 	m, s = m[:c], s[:c]
@@ -709,7 +689,7 @@ func channelSumsBy16(x, m *float32, rows, groups, stride int, sum, sq *float64) 
 // in float64, row after row, by AVX-512 or AVX2; it reports false where it
 // cannot run.
 func sumRowsAsm(x []float32, rows, c, stride int, s []float64) bool {
-	if !(useAVX512 || useAVX2) || c%16 != 0 || rows == 0 || c == 0 {
+	if !vecGroups(c) || rows == 0 || c == 0 {
 		return false
 	}
 	_, s = x[(rows-1)*stride+c-1], s[:c]

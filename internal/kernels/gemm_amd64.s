@@ -10261,7 +10261,7 @@ maxwinY_store:
 // func relu16(x, out *float32, groups int)
 //
 // out[i] = max(x[i], 0) for 16*groups floats: VMAXPS with x second keeps a
-// NaN in x. SI walks x, DI out; CX counts the groups; Z31 is zero.
+// NaN in x. SI walks x, DI out; CX counts the 16-float steps; Z31 is zero.
 TEXT ·relu16(SB), NOSPLIT, $0-24
 	MOVQ x+0(FP), SI
 	MOVQ out+8(FP), DI
@@ -10284,7 +10284,7 @@ relu_loop:
 // d[i] = grad[i] where y[i] > 0, else 0, for 16*groups floats, without a
 // branch per value (a ReLU's signs are a coin toss for the predictor).
 // K1 marks y > 0 (ordered: NaN gives 0); the masked load zeroes the rest.
-// SI walks y, BX grad, DI d; CX counts the groups; Z31 is zero.
+// SI walks y, BX grad, DI d; CX counts the 16-float steps; Z31 is zero.
 TEXT ·reluGrad16(SB), NOSPLIT, $0-32
 	MOVQ y+0(FP), SI
 	MOVQ grad+8(FP), BX
@@ -10308,7 +10308,7 @@ relugrad_loop:
 // func add16(a, b, out *float32, groups int)
 //
 // out[i] = a[i] + b[i] for 16*groups floats. SI walks a, BX b, DI out; CX
-// counts the groups.
+// counts the 16-float steps.
 TEXT ·add16(SB), NOSPLIT, $0-32
 	MOVQ a+0(FP), SI
 	MOVQ b+8(FP), BX
@@ -10329,8 +10329,8 @@ add_loop:
 
 // func relu16Y(x, out *float32, groups int)
 //
-// relu16 by AVX2. SI walks x, DI out; CX counts the 8-float steps; Y15 is
-// zero.
+// out[i] = max(x[i], 0) for 16*groups floats: VMAXPS with x second keeps a
+// NaN in x. SI walks x, DI out; CX counts the 8-float steps; Y15 is zero.
 TEXT ·relu16Y(SB), NOSPLIT, $0-24
 	MOVQ x+0(FP), SI
 	MOVQ out+8(FP), DI
@@ -10351,9 +10351,10 @@ reluY_loop:
 
 // func reluGrad16Y(y, grad, d *float32, groups int)
 //
-// reluGrad16 by AVX2: Y2 marks y > 0 (ordered: NaN gives 0) and grad is
-// anded with it. SI walks y, BX grad, DI d; CX counts the 8-float steps;
-// Y15 is zero.
+// d[i] = grad[i] where y[i] > 0, else 0, for 16*groups floats, without a
+// branch per value (a ReLU's signs are a coin toss for the predictor).
+// Y2 marks y > 0 (ordered: NaN gives 0) and grad is anded with it.
+// SI walks y, BX grad, DI d; CX counts the 8-float steps; Y15 is zero.
 TEXT ·reluGrad16Y(SB), NOSPLIT, $0-32
 	MOVQ y+0(FP), SI
 	MOVQ grad+8(FP), BX
@@ -10377,7 +10378,8 @@ relugradY_loop:
 
 // func add16Y(a, b, out *float32, groups int)
 //
-// add16 by AVX2. SI walks a, BX b, DI out; CX counts the 8-float steps.
+// out[i] = a[i] + b[i] for 16*groups floats. SI walks a, BX b, DI out; CX
+// counts the 8-float steps.
 TEXT ·add16Y(SB), NOSPLIT, $0-32
 	MOVQ a+0(FP), SI
 	MOVQ b+8(FP), BX
@@ -10394,44 +10396,6 @@ addY_loop:
 	ADDQ $32, DI
 	DECQ CX
 	JNZ  addY_loop
-	VZEROUPPER
-	RET
-
-// func normalize16Y(x, out *float32, rows, groups int, scale, shift, gamma, beta *float32)
-//
-// normalize16 by AVX2. SI, DI walk x, out; R10..R13 walk scale, shift,
-// gamma, beta from their argument slots each row; CX counts rows, DX the
-// 8-channel steps.
-TEXT ·normalize16Y(SB), NOSPLIT, $0-64
-	MOVQ x+0(FP), SI
-	MOVQ out+8(FP), DI
-	MOVQ rows+16(FP), CX
-
-nrmY_row:
-	MOVQ groups+24(FP), DX
-	SHLQ $1, DX
-	MOVQ scale+32(FP), R10
-	MOVQ shift+40(FP), R11
-	MOVQ gamma+48(FP), R12
-	MOVQ beta+56(FP), R13
-
-nrmY_group:
-	VMOVUPS (SI), Y0
-	VMULPS (R10), Y0, Y0
-	VADDPS (R11), Y0, Y0
-	VMULPS (R12), Y0, Y0
-	VADDPS (R13), Y0, Y0
-	VMOVUPS Y0, (DI)
-	ADDQ $32, SI
-	ADDQ $32, DI
-	ADDQ $32, R10
-	ADDQ $32, R11
-	ADDQ $32, R12
-	ADDQ $32, R13
-	DECQ DX
-	JNZ  nrmY_group
-	DECQ CX
-	JNZ  nrmY_row
 	VZEROUPPER
 	RET
 // func combineMasked16(grad, y, h, out *float32, rows, groups, ystride int, a, b, k *float32)
@@ -10932,7 +10896,7 @@ droY_row:
 // BatchNorm's training output: out = (x*scale + shift)*gamma + beta per
 // channel, rounded after each operation as the portable Normalize rounds.
 // SI, DI walk x, out; R10..R13 walk scale, shift, gamma, beta from their
-// argument slots each row; CX counts rows, DX groups of 16 channels.
+// argument slots each row; CX counts rows, DX the 16-channel steps.
 TEXT ·normalize16(SB), NOSPLIT, $0-64
 	MOVQ x+0(FP), SI
 	MOVQ out+8(FP), DI
@@ -10964,6 +10928,44 @@ nrm_group:
 	JNZ  nrm_row
 	VZEROUPPER
 	RET
+
+// func normalize16Y(x, out *float32, rows, groups int, scale, shift, gamma, beta *float32)
+//
+// BatchNorm's training output: out = (x*scale + shift)*gamma + beta per
+// channel, rounded after each operation as the portable Normalize rounds.
+// SI, DI walk x, out; R10..R13 walk scale, shift, gamma, beta from their
+// argument slots each row; CX counts rows, DX the 8-channel steps.
+TEXT ·normalize16Y(SB), NOSPLIT, $0-64
+	MOVQ x+0(FP), SI
+	MOVQ out+8(FP), DI
+	MOVQ rows+16(FP), CX
+
+nrmY_row:
+	MOVQ groups+24(FP), DX
+	SHLQ $1, DX
+	MOVQ scale+32(FP), R10
+	MOVQ shift+40(FP), R11
+	MOVQ gamma+48(FP), R12
+	MOVQ beta+56(FP), R13
+
+nrmY_group:
+	VMOVUPS (SI), Y0
+	VMULPS (R10), Y0, Y0
+	VADDPS (R11), Y0, Y0
+	VMULPS (R12), Y0, Y0
+	VADDPS (R13), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R10
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $32, R13
+	DECQ DX
+	JNZ  nrmY_group
+	DECQ CX
+	JNZ  nrmY_row
+	VZEROUPPER
 	RET
 
 // func channelSums16(x, m *float32, rows, groups, stride int, sum, sq *float64)

@@ -75,7 +75,7 @@ const minWinograd4Channels = 32
 // fewer than minWinograd4Channels channels in or out, and by F(2x2) with
 // fewer than minWinogradChannels.
 func WinogradMinBatch(p Conv2DParams) int {
-	if !WinogradApplies(p) || !(useAVX512 || useAVX2) || p.C%16 != 0 || p.F%16 != 0 || p.OH < 1 || p.OW < 1 ||
+	if !WinogradApplies(p) || !vecGroups(p.C) || !vecGroups(p.F) || p.OH < 1 || p.OW < 1 ||
 		p.C < minWinograd4Channels || p.F < minWinograd4Channels {
 		return 0
 	}
@@ -100,7 +100,7 @@ func WinogradMinBatch(p Conv2DParams) int {
 // or fewer but still some (14x14) from minWinograd4OverhangTiles tiles;
 // else 2, F(2x2, 3x3). A larger batch never takes a smaller tile.
 func WinogradTile(p Conv2DParams) int {
-	if !(useAVX512 || useAVX2) || p.C%16 != 0 || p.F%16 != 0 || p.SH == 2 {
+	if !vecGroups(p.C) || !vecGroups(p.F) || p.SH == 2 {
 		return 2
 	}
 	if b := winograd4MinBatch(p); b > 0 && p.N >= b {

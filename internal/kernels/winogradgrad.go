@@ -23,7 +23,7 @@ import "sync"
 // kernel gradient: a training step's F(4x4) layer (winogradTrains), with
 // the assembly transforms and whole panels of filters.
 func winogradKernelGrads(p Conv2DParams) bool {
-	return (useAVX512 || useAVX2) && winogradTrains(p) && WinogradTile(p) == 4 && p.C%16 == 0 && p.F%nr == 0
+	return vecGroups(p.C) && winogradTrains(p) && WinogradTile(p) == 4 && p.F%nr == 0
 }
 
 // convBackwardKernelWinograd adds the gradient of p's 3x3 kernel (HWIO)
