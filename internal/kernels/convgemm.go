@@ -146,6 +146,11 @@ func ConvForwardPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []fl
 		convWindow(p, in, kernel[0], out, ep)
 		return
 	}
+	if p.Groups == 1 && !p.pointwise() {
+		a := gathered(&gatheredRows{p: p, in: in})
+		gemm(p.N*p.OH*p.OW, p.F, kernel[0].K, a, bSource{packed: kernel[0]}, out, p.F, false, epAt{e: ep})
+		return
+	}
 	fg := p.F / p.Groups
 	convForward(p, in, out, func(g, r0, rows int, a Mat, c []float32) {
 		gemm(rows, fg, kernel[g].K, oneMat(a), bSource{packed: kernel[g]}, c, p.F, false, epAt{ep, r0, g * fg})
@@ -160,15 +165,47 @@ func ConvForwardPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []fl
 // alone goes to memory.
 func ConvPairForward(p1 Conv2DParams, in1 []float32, p2 Conv2DParams, in2 []float32, b *PackedB, out []float32, ep *Epilogue) {
 	rows := p1.N * p1.OH * p1.OW
-	a2 := Mat{Data: in2, Stride: p2.C}
-	if !p2.pointwise() { // the strided pixels, gathered
-		cols := getBuf(rows * p2.C)
-		defer putBuf(cols)
-		im2col(p2, in2, 0, 0, rows, *cols)
-		a2 = Mat{Data: *cols, Stride: p2.C}
+	a := aMats{first: Mat{Data: in1, Stride: p1.C}, split: p1.C}
+	if p2.pointwise() {
+		a.second = Mat{Data: in2, Stride: p2.C}
+	} else { // the strided pixels, gathered
+		a.gather = &gatheredRows{p: p2, in: in2}
 	}
-	a := aMats{first: Mat{Data: in1, Stride: p1.C}, second: a2, split: p1.C}
 	gemm(rows, b.N, b.K, a, bSource{packed: b}, out, b.N, false, epAt{e: ep})
+}
+
+// gatheredRows is the A of a convolution of one group (output pixels by
+// kernel taps and channels, as im2col lays it out) from output pixel r0
+// on, gathered a block at a time by fill.
+type gatheredRows struct {
+	p  Conv2DParams
+	in []float32
+	r0 int
+}
+
+// fill writes rows [i0, i0+rows) and columns [k0, k0+kk) of A into dst,
+// kk apart.
+func (w *gatheredRows) fill(i0, rows, k0, kk int, dst []float32) {
+	p := &w.p
+	for r := 0; r < rows; r++ {
+		pix := w.r0 + i0 + r
+		n, rem := pix/(p.OH*p.OW), pix%(p.OH*p.OW)
+		oy, ox := rem/p.OW, rem%p.OW
+		d := dst[r*kk : (r+1)*kk]
+		for k := k0; k < k0+kk; {
+			tap, c := k/p.C, k%p.C
+			run := min(p.C-c, k0+kk-k)
+			iy := oy*p.SH + tap/p.KW*p.DH - p.PadT
+			ix := ox*p.SW + tap%p.KW*p.DW - p.PadL
+			seg := d[k-k0 : k-k0+run]
+			if iy < 0 || iy >= p.H || ix < 0 || ix >= p.W {
+				clear(seg)
+			} else {
+				copy(seg, w.in[((n*p.H+iy)*p.W+ix)*p.C+c:])
+			}
+			k += run
+		}
+	}
 }
 
 // width is the number of columns of an im2col matrix (its stride), or of

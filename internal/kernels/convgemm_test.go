@@ -197,14 +197,24 @@ var windowCases = []Conv2DParams{
 	{N: 1, H: 34, W: 32, C: 4, KH: 3, KW: 3, F: 32, SH: 1, SW: 1, DH: 2, DW: 1, PadT: 2, PadL: 1, Groups: 1},
 }
 
-// The packed path (window convolution where it applies, im2col elsewhere)
-// matches the reference convolution with every kernel the CPU has, and
-// its fused epilogue matches relu(conv + bias + residual).
+// Gathered cases: narrow outputs whose rows the product gathers block by
+// block (gatheredRows), over several k blocks (blocks that straddle
+// kernel taps too) and several blocks of rows.
+var gatheredCases = []Conv2DParams{
+	{N: 1, H: 7, W: 7, C: 200, KH: 3, KW: 3, F: 40, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+	{N: 3, H: 9, W: 7, C: 96, KH: 3, KW: 3, F: 48, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+	{N: 2, H: 14, W: 14, C: 64, KH: 3, KW: 3, F: 70, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
+	{N: 1, H: 20, W: 20, C: 40, KH: 3, KW: 3, F: 36, SH: 1, SW: 1, DH: 2, DW: 2, PadT: 2, PadL: 2, Groups: 1},
+}
+
+// The packed path (window convolution where it applies, rows gathered or
+// im2col elsewhere) matches the reference convolution with every kernel
+// the CPU has, and its fused epilogue matches relu(conv + bias + residual).
 func TestConvForwardPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	for _, isa := range kernelISAs(t) {
 		isa.use()
-		for i, p := range append(append([]Conv2DParams(nil), convCases...), windowCases...) {
+		for i, p := range slices.Concat(convCases, windowCases, gatheredCases) {
 			p = withOut(p)
 			in := randSlice(r, p.N*p.H*p.W*p.C)
 			k := randSlice(r, p.KH*p.KW*p.C/p.Groups*p.F)
@@ -212,8 +222,8 @@ func TestConvForwardPacked(t *testing.T) {
 			got := make([]float32, len(want))
 			Conv2D(p, in, k, nil, want)
 			packed := PackConvKernel(p, k)
-			if i >= len(convCases) && !windowApplies(p, packed[0]) {
-				t.Fatalf("window case %d: not run by windows", i)
+			if w := i >= len(convCases) && i < len(convCases)+len(windowCases); w != windowApplies(p, packed[0]) {
+				t.Fatalf("case %d: run by windows %v, want %v", i, !w, w)
 			}
 			tol := 1e-5 * math.Sqrt(float64(p.KH*p.KW*p.C)) * 4
 			ConvForwardPacked(p, in, packed, got, nil)

@@ -216,13 +216,26 @@ func PackBPair(top, bottom *PackedB) *PackedB {
 type aMats struct {
 	first, second Mat
 	split         int
+	// gather, where set, stands for second: its rows are made out of a
+	// convolution's input, each core gathering the block it is about to
+	// multiply while the block is in its cache, instead of one im2col
+	// pass writing them all out beforehand.
+	gather *gatheredRows
 }
+
+// gathered is the A of a product whose rows are all gathered.
+func gathered(g *gatheredRows) aMats { return aMats{split: 0, gather: g} }
 
 // oneMat is the A of a product that has a single matrix.
 func oneMat(a Mat) aMats { return aMats{first: a, split: math.MaxInt} }
 
 // rows returns the A from row i on.
 func (a aMats) rows(i int) aMats {
+	if a.gather != nil {
+		g := *a.gather
+		g.r0 += i
+		a.gather = &g
+	}
 	a.first = a.first.sub(i, 0)
 	if a.split != math.MaxInt {
 		a.second = a.second.sub(i, 0)
@@ -300,8 +313,8 @@ func gemm(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulate bool
 	// Rows that get copied before the kernels read them (copiesRows) are
 	// better split by rows, each core copying its own: a column split has
 	// both copy all of them (8% slower on 196 rows of 1024 channels).
-	copyA := copiesRows(a.first, m)
-	if share(nb) < share(rowPanels) && !(copyA && rowPanels >= 4*jobs) {
+	copyA := a.split > 0 && copiesRows(a.first, m)
+	if share(nb) < share(rowPanels) && !((copyA || a.gather != nil) && rowPanels >= 4*jobs) {
 		mb = 1
 	}
 	nsplit := min(nb, max(1, (jobs+mb-1)/mb))
@@ -379,7 +392,7 @@ func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulat
 		}
 		return
 	}
-	g := gemmBlocks{m: m, n: n, k: k, a: a, c: c, ldc: ldc, accumulate: accumulate, ep: ep}
+	g := gemmBlocks{m: m, n: n, k: k, a: a, c: c, ldc: ldc, accumulate: accumulate, ep: ep, copyA: copyA && m >= mr}
 	// Scratch only as needed: the free lists' lock is shared by the cores.
 	var bp *[]float32
 	if b.packed == nil {
@@ -397,11 +410,11 @@ func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulat
 		g.short = getBuf(mr * min(k, kc))
 		defer putBuf(g.short)
 	}
-	if copyA && m >= mr {
+	if g.copyA || a.gather != nil {
 		g.rowBlock = getBuf(mc * min(k, kc))
 		defer putBuf(g.rowBlock)
 	}
-	if b.packed != nil && (4*len(b.packed.data) <= l2Bytes/2 || g.streamsA() || a.split < k) {
+	if b.packed != nil && (4*len(b.packed.data) <= l2Bytes/2 || g.streamsA() || 0 < a.split && a.split < k) {
 		// Each block of rows through all of k while its C stays in cache,
 		// and B, packed, read again for each block (from L2 when it is
 		// small): taken k block by k block, C would go out to memory and
@@ -451,9 +464,11 @@ type gemmBlocks struct {
 	ldc        int
 	accumulate bool
 	ep         epAt
-	// rowBlock holds a block of A's rows where they are copied together;
+	// rowBlock holds a block of A's rows where they are copied together
+	// (copyA) or gathered;
 	// short the last rows, short of a kernel's mr, zero-padded.
 	rowBlock, short *[]float32
+	copyA           bool
 }
 
 // streamsA reports whether A streams from memory in blocks of whole rows
@@ -484,13 +499,22 @@ func (g *gemmBlocks) nextRows(i0 int) prefetch {
 // block multiplies rows [i0, i0+mc) and columns [k0, k0+kk) of A by that
 // block of B's rows (packed), finishing C after the last k block.
 func (g *gemmBlocks) block(i0, k0, kk int, bpanels []float32, pf *prefetch) {
-	a, c, ldc := g.a.from(k0), g.c, g.ldc
+	c, ldc := g.c, g.ldc
+	mm := min(mc, g.m-i0)
+	var a Mat
+	ai := i0 // A's row for C's row i0
+	gathered := g.a.gather != nil && k0 >= g.a.split
+	if gathered {
+		g.a.gather.fill(i0, mm, k0-g.a.split, kk, *g.rowBlock)
+		a, ai = Mat{Data: *g.rowBlock, Stride: kk}, 0
+	} else {
+		a = g.a.from(k0)
+	}
 	acc := g.accumulate || k0 > 0
 	var last epAt
 	if k0+kk == g.k {
 		last = g.ep.at(i0, 0) // the final k block finishes C
 	}
-	mm := min(mc, g.m-i0)
 	full := mm / mr * mr
 	if exactTiles() && mm >= smallRows {
 		full = mm // the last rows too: a kernel of their height reads them where they are
@@ -499,11 +523,11 @@ func (g *gemmBlocks) block(i0, k0, kk int, bpanels []float32, pf *prefetch) {
 		// The kernels read whole panels of A where they are (a row-major A
 		// row by row, a transposed one column by column), unless its rows
 		// are copied together first.
-		in := panelA{data: a.sub(i0, 0).Data, rs: a.Stride, ks: 1, taps: oneTap}
+		in := panelA{data: a.sub(ai, 0).Data, rs: a.Stride, ks: 1, taps: oneTap}
 		if a.T {
 			in.rs, in.ks = 1, a.Stride
 		}
-		if g.rowBlock != nil {
+		if g.copyA && !gathered {
 			in = copyRows(in, full, kk, *g.rowBlock)
 		}
 		macroKernel(full, g.n, kk, in, mr*in.rs, bpanels, c[i0*ldc:], ldc, acc, last, pf)
@@ -511,10 +535,10 @@ func (g *gemmBlocks) block(i0, k0, kk int, bpanels []float32, pf *prefetch) {
 	if full < mm { // the last rows, short of a panel, go into a zero-padded one
 		var in panelA
 		if a.T {
-			packA(a, i0+full, mm-full, 0, kk, *g.short)
+			packA(a, ai+full, mm-full, 0, kk, *g.short)
 			in = panelA{data: *g.short, rs: 1, ks: mr, taps: oneTap}
 		} else { // rows copied whole, and zeros below for a kernel taller than them
-			in = copyRows(panelA{data: a.sub(i0+full, 0).Data, rs: a.Stride}, mm-full, kk, *g.short)
+			in = copyRows(panelA{data: a.sub(ai+full, 0).Data, rs: a.Stride}, mm-full, kk, *g.short)
 			clear((*g.short)[(mm-full)*kk : mr*kk])
 		}
 		macroKernel(mm-full, g.n, kk, in, mr*kk, bpanels, c[(i0+full)*ldc:], ldc, acc, last.at(full, 0), pf)

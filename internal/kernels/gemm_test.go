@@ -690,6 +690,7 @@ func TestGemmPackedOrders(t *testing.T) {
 		{2100, kc, 40},                  // A of 2 MB: the next rows prefetched
 		{2100, kc, 1100},                // ... with B large
 		{1100, 3 * kc, 700},             // A of 3 MB, B of 2 MB: rows outer, the next rows prefetched
+		{16, 1024, 256},                 // rows 4 KB apart, copied, in bands of 12 and 4 (too few to copy)
 	} {
 		m, k, n := s[0], s[1], s[2]
 		a := Mat{randSlice(r, m*k), k, false}
