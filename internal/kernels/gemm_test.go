@@ -850,3 +850,35 @@ func TestInstructionSet(t *testing.T) {
 		}
 	}
 }
+
+// One core's product cuts A's rows into blocks of mc: counts of rows
+// around those edges, rows copied together or read in place, B packed or
+// packed on the fly.
+func TestGemmSerialBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	k, n := 1024, 40
+	for _, isa := range kernelISAs(t) {
+		isa.use()
+		for _, m := range []int{3, 95, 96, 97, 101, 102, 103, 197, 2*mc + minTail} {
+			a := Mat{randSlice(r, m*k), k, false}
+			b := Mat{randSlice(r, k*n), n, false}
+			want := make([]float32, m*n)
+			naive(m, n, k, a, b, want, n, false)
+			for _, copyA := range []bool{false, true} {
+				for _, packed := range []bool{false, true} {
+					src := bSource{mat: b}
+					if packed {
+						src = bSource{packed: PackB(b, k, n)}
+					}
+					got := make([]float32, m*n)
+					gemmSerial(m, n, k, oneMat(a), src, got, n, false, epAt{}, copyA)
+					for i := range want {
+						if math.Abs(float64(got[i]-want[i])) > 1e-4*math.Sqrt(float64(k)) {
+							t.Fatalf("%s m=%d copyA=%v packed=%v: C[%d] = %v, want %v", isa.name, m, copyA, packed, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
