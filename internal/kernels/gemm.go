@@ -314,7 +314,7 @@ func gemm(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulate bool
 	// better split by rows, each core copying its own: a column split has
 	// both copy all of them (8% slower on 196 rows of 1024 channels).
 	copyA := a.split > 0 && copiesRows(a.first, m)
-	if share(nb) < share(rowPanels) && !((copyA || a.gather != nil) && rowPanels >= 4*jobs) {
+	if share(nb) < share(rowPanels) && !(copyA && rowPanels >= 4*jobs) {
 		mb = 1
 	}
 	nsplit := min(nb, max(1, (jobs+mb-1)/mb))
