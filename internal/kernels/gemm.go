@@ -310,11 +310,11 @@ func gemm(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulate bool
 	rowPanels := (m + mr - 1) / mr
 	share := func(panels int) float64 { return float64((panels+jobs-1)/jobs) / float64(panels) }
 	mb = min(rowPanels, jobs)
-	// Rows that get copied before the kernels read them (copiesRows) are
-	// better split by rows, each core copying its own: a column split has
-	// both copy all of them (8% slower on 196 rows of 1024 channels).
-	copyA := a.split > 0 && copiesRows(a.first, m)
-	if share(nb) < share(rowPanels) && !(copyA && rowPanels >= 4*jobs) {
+	// Rows copied before the kernels read them (copiesAliased) are better
+	// split by rows, each core copying its own: a column split has both
+	// copy all of them (8% slower on 196 rows of 1024 channels).
+	aliased := a.split > 0 && aliasedRows(a.first, m)
+	if share(nb) < share(rowPanels) && !(aliased && copiesAliased(a.first) && rowPanels >= 4*jobs) {
 		mb = 1
 	}
 	nsplit := min(nb, max(1, (jobs+mb-1)/mb))
@@ -333,7 +333,7 @@ func gemm(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulate bool
 			if band == mb-1 {
 				mm = m - i0
 			}
-			gemmSerial(mm, nn, k, a.rows(i0), b.sub(j0), c[i0*ldc+j0:], ldc, accumulate, ep.at(i0, j0), copyA)
+			gemmSerial(mm, nn, k, a.rows(i0), b.sub(j0), c[i0*ldc+j0:], ldc, accumulate, ep.at(i0, j0), aliased)
 		}
 	})
 }
@@ -352,7 +352,7 @@ func gemmSplitK(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 		for p := lo; p < hi; p++ {
 			k0, k1 := p*k/parts, (p+1)*k/parts
 			buf := getBuf(m * n)
-			gemmSerial(m, n, k1-k0, oneMat(a.sub(0, k0)), b.rows(k0), *buf, n, false, epAt{}, copiesRows(a, m))
+			gemmSerial(m, n, k1-k0, oneMat(a.sub(0, k0)), b.rows(k0), *buf, n, false, epAt{}, aliasedRows(a, m))
 			partial[p] = *buf
 		}
 	})
@@ -377,10 +377,10 @@ func gemmSplitK(m, n, k int, a Mat, b bSource, c []float32, ldc int, accumulate 
 // rows returns the source of B's rows from k0 on (not for packed B).
 func (s bSource) rows(k0 int) bSource { return bSource{mat: s.mat.sub(k0, 0)} }
 
-// gemmSerial is Gemm on the calling goroutine; copyA says to copy each
-// block of A's rows close together first (copiesRows: not for an A that
+// gemmSerial is Gemm on the calling goroutine; aliased says that A's rows
+// alias in the L1 cache (aliasedRows: not for an A that
 // the caller has just written into cache).
-func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulate bool, ep epAt, copyA bool) {
+func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulate bool, ep epAt, aliased bool) {
 	if k == 0 {
 		if !accumulate {
 			for i := 0; i < m; i++ {
@@ -392,7 +392,11 @@ func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulat
 		}
 		return
 	}
-	g := gemmBlocks{m: m, n: n, k: k, a: a, c: c, ldc: ldc, accumulate: accumulate, ep: ep, copyA: copyA && m >= mr}
+	g := gemmBlocks{m: m, n: n, k: k, a: a, c: c, ldc: ldc, accumulate: accumulate, ep: ep}
+	if aliased && useAVX512 {
+		g.copyA = copiesAliased(a.first) && m >= mr
+		g.narrow = !copiesAliased(a.first)
+	}
 	// Scratch only as needed: the free lists' lock is shared by the cores.
 	var bp *[]float32
 	if b.packed == nil {
@@ -464,11 +468,13 @@ type gemmBlocks struct {
 	ldc        int
 	accumulate bool
 	ep         epAt
-	// rowBlock holds a block of A's rows where they are copied together
-	// (copyA) or gathered;
-	// short the last rows, short of a kernel's mr, zero-padded.
+	// rowBlock holds a block of A's rows where they are gathered or copied
+	// together (copyA); short the last rows, short of a kernel's mr,
+	// zero-padded.
 	rowBlock, short *[]float32
-	copyA           bool
+	// Rows that alias in the L1 cache (aliasedRows) are copied together
+	// first (copyA) or taken at most narrowRows at a time (narrow).
+	copyA, narrow bool
 }
 
 // streamsA reports whether A streams from memory in blocks of whole rows
@@ -530,7 +536,11 @@ func (g *gemmBlocks) block(i0, k0, kk int, bpanels []float32, pf *prefetch) {
 		if g.copyA && !gathered {
 			in = copyRows(in, full, kk, *g.rowBlock)
 		}
-		macroKernel(full, g.n, kk, in, mr*in.rs, bpanels, c[i0*ldc:], ldc, acc, last, pf)
+		if g.narrow && !gathered && full >= smallRows {
+			macroKernelNarrow(full, g.n, kk, in, bpanels, c[i0*ldc:], ldc, acc, last)
+		} else {
+			macroKernel(full, g.n, kk, in, mr*in.rs, bpanels, c[i0*ldc:], ldc, acc, last, pf)
+		}
 	}
 	if full < mm { // the last rows, short of a panel, go into a zero-padded one
 		var in panelA
@@ -588,16 +598,24 @@ func (p *prefetch) take(kt int) uintptr {
 	return at
 }
 
-// copiesRows reports whether gemmSerial copies each block of A's rows
-// close together before the kernels read them: when the rows are a
-// multiple of 4 KB apart (1024 or 2048 channels), the 12 rows a kernel
-// reads at once fall in one set of the L1 cache and evict each other and
-// B. Measured 25-30% faster for ResNet-50's K = 1024 and 2048 products
-// from memory. (Copying also paid for N = 64 until the kernels prefetched
-// the next rows of an A streaming from memory; now it costs 12%.)
-func copiesRows(a Mat, m int) bool {
+// aliasedRows reports whether A's rows are a multiple of 4 KB apart (1024
+// or 2048 channels): the 12 rows a 12-row kernel reads at once then fall
+// in one set of the L1 cache and evict each other and B. AVX2's kernels
+// read 6 rows at a time and take them in place (2-5% faster than copying
+// them together first). AVX-512's copy each block of rows close together
+// first where they are 8 KB apart or more (copiesAliased), 25-30% faster
+// than 12-row tiles in place, or else take them in tiles of at most
+// narrowRows in place: 3136 rows of 1024 channels by 256, 5.67 -> 5.27
+// ms, where 8 KB apart (784 x 2048 x 512, 49 x 2048 x 512) those tiles
+// lost 2-5% to the copy (BenchmarkGemmResNet50Cold, medians of six
+// alternations).
+func aliasedRows(a Mat, m int) bool {
 	return !a.T && m >= mr && a.Stride%1024 == 0
 }
+
+// copiesAliased reports whether a product copies aliased rows of a
+// together rather than take them in narrow tiles.
+func copiesAliased(a Mat) bool { return useAVX512 && a.Stride%2048 == 0 }
 
 // copyRows copies rows x kk of row-major a into dst, rows kk apart.
 func copyRows(a panelA, rows, kk int, dst []float32) panelA {
@@ -709,6 +727,28 @@ func macroKernel(mm, n, kk int, a panelA, step int, bp []float32, c []float32, l
 			tileOf(rows, kk, at, bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep.e, ep.i+i0, ep.j+j0, &tile)
 			i0 += rows
 		}
+	}
+}
+
+// narrowRows is the most rows macroKernelNarrow's tiles take: 8 lines
+// in a set of the L1 cache's 12 leave room for B's.
+const narrowRows = 8
+
+// macroKernelNarrow is macroKernel in tiles of at most narrowRows rows
+// (mm >= smallRows), as even as they come.
+func macroKernelNarrow(mm, n, kk int, a panelA, bp []float32, c []float32, ldc int, acc bool, ep epAt) {
+	var tile [mr * nr]float32
+	kt := kk * len(a.taps)
+	t := (mm + narrowRows - 1) / narrowRows
+	h, taller := mm/t, mm%t // taller tiles of h+1 rows, then t-taller of h
+	for j0 := 0; j0 < n; j0 += nr {
+		bpanel := bp[(j0/nr)*nr*kt:]
+		cols := min(nr, n-j0)
+		i0 := taller * (h + 1)
+		if taller > 0 {
+			tilesOf(taller, h+1, kk, a, (h+1)*a.rs, h+1, bpanel, cols, c[j0:], ldc, acc, ep.e, ep.i, ep.j+j0, &tile)
+		}
+		tilesOf(t-taller, h, kk, a.shift(i0*a.rs), h*a.rs, h, bpanel, cols, c[i0*ldc+j0:], ldc, acc, ep.e, ep.i+i0, ep.j+j0, &tile)
 	}
 }
 

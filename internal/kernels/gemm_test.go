@@ -37,7 +37,7 @@ func naive(m, n, k int, a, b Mat, c []float32, ldc int, acc bool) {
 
 func TestGemmMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {12, 32, 5}, {7, 17, 3}, {13, 5, 300}, {100, 33, 257}, {97, 130, 513}, {2, 40, 0}, {96, 32, 600}, {144, 16, 1100}, {25, 70, 2100}, {30, 100, 1021}} // k+3 = 1024: rows copied together
+	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {12, 32, 5}, {7, 17, 3}, {13, 5, 300}, {100, 33, 257}, {97, 130, 513}, {2, 40, 0}, {96, 32, 600}, {144, 16, 1100}, {25, 70, 2100}, {30, 100, 1021}} // k+3 = 1024: rows 4 KB apart, in narrow tiles
 	for _, isa := range kernelISAs(t) {
 		isa.use()
 		for _, s := range sizes {
@@ -690,7 +690,7 @@ func TestGemmPackedOrders(t *testing.T) {
 		{2100, kc, 40},                  // A of 2 MB: the next rows prefetched
 		{2100, kc, 1100},                // ... with B large
 		{1100, 3 * kc, 700},             // A of 3 MB, B of 2 MB: rows outer, the next rows prefetched
-		{16, 1024, 256},                 // rows 4 KB apart, copied, in bands of 12 and 4 (too few to copy)
+		{16, 1024, 256},                 // rows 4 KB apart (narrow tiles), in bands of 12 and 4
 	} {
 		m, k, n := s[0], s[1], s[2]
 		a := Mat{randSlice(r, m*k), k, false}
@@ -852,8 +852,8 @@ func TestInstructionSet(t *testing.T) {
 }
 
 // One core's product cuts A's rows into blocks of mc: counts of rows
-// around those edges, rows copied together or read in place, B packed or
-// packed on the fly.
+// around those edges, read as aliased rows or not, B packed or packed on the
+// fly.
 func TestGemmSerialBlocks(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	k, n := 1024, 40
@@ -864,17 +864,17 @@ func TestGemmSerialBlocks(t *testing.T) {
 			b := Mat{randSlice(r, k*n), n, false}
 			want := make([]float32, m*n)
 			naive(m, n, k, a, b, want, n, false)
-			for _, copyA := range []bool{false, true} {
+			for _, aliased := range []bool{false, true} {
 				for _, packed := range []bool{false, true} {
 					src := bSource{mat: b}
 					if packed {
 						src = bSource{packed: PackB(b, k, n)}
 					}
 					got := make([]float32, m*n)
-					gemmSerial(m, n, k, oneMat(a), src, got, n, false, epAt{}, copyA)
+					gemmSerial(m, n, k, oneMat(a), src, got, n, false, epAt{}, aliased)
 					for i := range want {
 						if math.Abs(float64(got[i]-want[i])) > 1e-4*math.Sqrt(float64(k)) {
-							t.Fatalf("%s m=%d copyA=%v packed=%v: C[%d] = %v, want %v", isa.name, m, copyA, packed, i, got[i], want[i])
+							t.Fatalf("%s m=%d aliased=%v packed=%v: C[%d] = %v, want %v", isa.name, m, aliased, packed, i, got[i], want[i])
 						}
 					}
 				}
