@@ -602,10 +602,10 @@ func (p *prefetch) take(kt int) uintptr {
 // or 2048 channels): the 12 rows a 12-row kernel reads at once then fall
 // in one set of the L1 cache and evict each other and B. AVX2's kernels
 // read 6 rows at a time and take them in place (2-5% faster than copying
-// them together first). AVX-512's copy each block of rows close together
-// first where they are 8 KB apart or more (copiesAliased), 25-30% faster
-// than 12-row tiles in place, or else take them in tiles of at most
-// narrowRows in place: 3136 rows of 1024 channels by 256, 5.67 -> 5.27
+// them together first). The AVX-512 products copy each block of rows
+// close together first where they are 8 KB apart or more (copiesAliased),
+// 25-30% faster than 12-row tiles in place, or else take them in tiles of
+// at most narrowRows in place: 3136 rows of 1024 channels by 256, 5.67 -> 5.27
 // ms, where 8 KB apart (784 x 2048 x 512, 49 x 2048 x 512) those tiles
 // lost 2-5% to the copy (BenchmarkGemmResNet50Cold, medians of six
 // alternations).
