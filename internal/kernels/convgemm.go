@@ -198,10 +198,15 @@ func (w *gatheredRows) fill(i0, rows, k0, kk int, dst []float32) {
 			iy := oy*p.SH + tap/p.KW*p.DH - p.PadT
 			ix := ox*p.SW + tap%p.KW*p.DW - p.PadL
 			seg := d[k-k0 : k-k0+run]
-			if iy < 0 || iy >= p.H || ix < 0 || ix >= p.W {
+			switch src := ((n*p.H+iy)*p.W+ix)*p.C + c; {
+			case iy < 0 || iy >= p.H || ix < 0 || ix >= p.W:
 				clear(seg)
-			} else {
-				copy(seg, w.in[((n*p.H+iy)*p.W+ix)*p.C+c:])
+			case run < 16: // a few channels (an RGB stem): a call to copy costs more
+				for i := range seg {
+					seg[i] = w.in[src+i]
+				}
+			default:
+				copy(seg, w.in[src:])
 			}
 			k += run
 		}
