@@ -140,7 +140,10 @@ func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
 
 // ConvForwardPacked is ConvForward with the kernel packed in advance, as
 // an inference plan keeps it, and the output finished by ep (bias per
-// filter, a residual shaped like the output, ReLU) tile by tile.
+// filter, a residual shaped like the output, ReLU) tile by tile: by
+// windows where they apply, else as a product on the input itself (1x1)
+// or on rows gathered from it block by block (gatheredRows), grouped
+// convolutions by im2col.
 func ConvForwardPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, ep *Epilogue) {
 	if windowApplies(p, kernel[0]) {
 		convWindow(p, in, kernel[0], out, ep)
