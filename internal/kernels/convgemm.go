@@ -23,36 +23,12 @@ func (p Conv2DParams) chunkRows(k int) int {
 // im2col gathers, for output pixels [r0, r0+rows) (flattened over n, oy,
 // ox), the input values of group g under each kernel tap.
 func im2col(p Conv2DParams, in []float32, g, r0, rows int, cols []float32) {
-	cg := p.C / p.Groups
-	k := p.KH * p.KW * cg
+	k := p.KH * p.KW * (p.C / p.Groups)
+	w := gatheredRows{p: p, in: in, g: g, r0: r0}
 	// Chunks of about 64 KB: 64 rows of a 3x3 window over 512 channels
 	// would leave batch 1's 49 rows of 7x7 outputs to one core.
 	ParallelFor(rows, max(1, (16<<10)/k), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			pix := r0 + r
-			n, rem := pix/(p.OH*p.OW), pix%(p.OH*p.OW)
-			oy, ox := rem/p.OW, rem%p.OW
-			dst := cols[r*k : (r+1)*k]
-			for ky := 0; ky < p.KH; ky++ {
-				iy := oy*p.SH + ky*p.DH - p.PadT
-				for kx := 0; kx < p.KW; kx++ {
-					ix := ox*p.SW + kx*p.DW - p.PadL
-					d := dst[(ky*p.KW+kx)*cg:][:cg]
-					if iy < 0 || iy >= p.H || ix < 0 || ix >= p.W {
-						clear(d)
-						continue
-					}
-					src := in[((n*p.H+iy)*p.W+ix)*p.C+g*cg:][:cg]
-					if cg < 16 { // a few channels (an RGB stem): a call to copy costs more
-						for c, v := range src {
-							d[c] = v
-						}
-						continue
-					}
-					copy(d, src)
-				}
-			}
-		}
+		w.fill(lo, hi-lo, 0, k, cols[lo*k:])
 	})
 }
 
@@ -177,31 +153,34 @@ func ConvPairForward(p1 Conv2DParams, in1 []float32, p2 Conv2DParams, in2 []floa
 	gemm(rows, b.N, b.K, a, bSource{packed: b}, out, b.N, false, epAt{e: ep})
 }
 
-// gatheredRows is the A of a convolution of one group (output pixels by
-// kernel taps and channels, as im2col lays it out) from output pixel r0
-// on, gathered a block at a time by fill.
+// gatheredRows is the A of group g of a convolution (output pixels by
+// kernel taps and the group's channels, im2col's matrix) from output pixel
+// r0 on, gathered a block at a time by fill.
 type gatheredRows struct {
-	p  Conv2DParams
-	in []float32
-	r0 int
+	p     Conv2DParams
+	in    []float32
+	g, r0 int
 }
 
 // fill writes rows [i0, i0+rows) and columns [k0, k0+kk) of A into dst,
 // kk apart.
 func (w *gatheredRows) fill(i0, rows, k0, kk int, dst []float32) {
 	p := &w.p
+	cg := p.C / p.Groups
+	tap0, c0 := k0/cg, k0%cg
+	ky0, kx0 := tap0/p.KW, tap0%p.KW
 	for r := 0; r < rows; r++ {
 		pix := w.r0 + i0 + r
 		n, rem := pix/(p.OH*p.OW), pix%(p.OH*p.OW)
 		oy, ox := rem/p.OW, rem%p.OW
 		d := dst[r*kk : (r+1)*kk]
-		for k := k0; k < k0+kk; {
-			tap, c := k/p.C, k%p.C
-			run := min(p.C-c, k0+kk-k)
-			iy := oy*p.SH + tap/p.KW*p.DH - p.PadT
-			ix := ox*p.SW + tap%p.KW*p.DW - p.PadL
-			seg := d[k-k0 : k-k0+run]
-			switch src := ((n*p.H+iy)*p.W+ix)*p.C + c; {
+		// Tap by tap (ky, kx), channels from c on: c0 in the first, 0 after.
+		ky, kx, c := ky0, kx0, c0
+		for at := 0; at < kk; {
+			run := min(cg-c, kk-at)
+			seg := d[at : at+run]
+			iy, ix := oy*p.SH+ky*p.DH-p.PadT, ox*p.SW+kx*p.DW-p.PadL
+			switch src := ((n*p.H+iy)*p.W+ix)*p.C + w.g*cg + c; {
 			case iy < 0 || iy >= p.H || ix < 0 || ix >= p.W:
 				clear(seg)
 			case run < 16: // a few channels (an RGB stem): a call to copy costs more
@@ -211,7 +190,10 @@ func (w *gatheredRows) fill(i0, rows, k0, kk int, dst []float32) {
 			default:
 				copy(seg, w.in[src:])
 			}
-			k += run
+			at, c = at+run, 0
+			if kx++; kx == p.KW {
+				ky, kx = ky+1, 0
+			}
 		}
 	}
 }
