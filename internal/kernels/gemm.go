@@ -310,13 +310,13 @@ func gemm(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulate bool
 	rowPanels := (m + mr - 1) / mr
 	share := func(panels int) float64 { return float64((panels+jobs-1)/jobs) / float64(panels) }
 	mb = min(rowPanels, jobs)
-	// Rows copied before the kernels read them (copiesAliased) are better
-	// split by rows, each core copying its own: a column split has both
-	// copy all of them (8% slower on 196 rows of 1024 channels). So are
-	// aliased rows on AVX2, read in place (196 x 1024 x 256 from memory:
-	// 705 -> 661 us); AVX-512's narrow tiles are level either way.
+	// Aliased rows copied before the kernels read them (readsAliased) are
+	// better split by rows, each core copying its own: a column split has
+	// both copy all of them (8% slower on 196 rows of 1024 channels). So
+	// are AVX2's, read in place (196 x 1024 x 256 from memory: 705 -> 661
+	// us); AVX-512's narrow tiles are level either way.
 	aliased := a.split > 0 && aliasedRows(a.first, m)
-	if share(nb) < share(rowPanels) && !(aliased && (copiesAliased(a.first) || !useAVX512) && rowPanels >= 4*jobs) {
+	if _, narrow := readsAliased(a.first); share(nb) < share(rowPanels) && !(aliased && !narrow && rowPanels >= 4*jobs) {
 		mb = 1
 	}
 	nsplit := min(nb, max(1, (jobs+mb-1)/mb))
@@ -395,9 +395,9 @@ func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulat
 		return
 	}
 	g := gemmBlocks{m: m, n: n, k: k, a: a, c: c, ldc: ldc, accumulate: accumulate, ep: ep}
-	if aliased && useAVX512 {
-		g.copyA = copiesAliased(a.first) && m >= mr
-		g.narrow = !copiesAliased(a.first)
+	if aliased {
+		g.copyA, g.narrow = readsAliased(a.first)
+		g.copyA = g.copyA && m >= mr
 	}
 	// Scratch only as needed: the free lists' lock is shared by the cores.
 	var bp *[]float32
@@ -605,7 +605,7 @@ func (p *prefetch) take(kt int) uintptr {
 // in one set of the L1 cache and evict each other and B. AVX2's kernels
 // read 6 rows at a time and take them in place (2-5% faster than copying
 // them together first). The AVX-512 products copy each block of rows
-// close together first where they are 8 KB apart or more (copiesAliased),
+// close together first where they are 8 KB apart or more (readsAliased),
 // 25-30% faster than 12-row tiles in place, or else take them in tiles of
 // at most narrowRows in place: 3136 rows of 1024 channels by 256, 5.67 -> 5.27
 // ms, where 8 KB apart (784 x 2048 x 512, 49 x 2048 x 512) those tiles
@@ -615,9 +615,15 @@ func aliasedRows(a Mat, m int) bool {
 	return !a.T && m >= mr && a.Stride%1024 == 0
 }
 
-// copiesAliased reports whether a product copies aliased rows of a
-// together rather than take them in narrow tiles.
-func copiesAliased(a Mat) bool { return useAVX512 && a.Stride%2048 == 0 }
+// readsAliased reports how a product reads aliased rows of a: copied
+// together first, in narrow tiles (both AVX-512), or else (neither) in
+// place.
+func readsAliased(a Mat) (copied, narrow bool) {
+	if !useAVX512 {
+		return false, false
+	}
+	return a.Stride%2048 == 0, a.Stride%2048 != 0
+}
 
 // copyRows copies rows x kk of row-major a into dst, rows kk apart.
 func copyRows(a panelA, rows, kk int, dst []float32) panelA {
