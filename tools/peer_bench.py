@@ -6,8 +6,9 @@ the ratios as a Markdown table for the README.
     apt-get install python3-torch python3-torchvision nodejs npm
     /usr/bin/python3 tools/peer_bench.py [--rounds 3] [--seconds 8] [--only training] [--avx2]
 
-The table (medians over the rounds) goes to stdout, each round's figures to
-stderr.
+The table (medians over the rounds) goes to stdout; each round's figures,
+and each round's ratio with their median, to stderr. Odd rounds run the
+peers before ours.
 
 All three run the same network: torchvision's ResNet-50 (our torch
 flavour) at 224x224, with 2 threads. ONNX Runtime runs the model exported
@@ -131,17 +132,25 @@ def main():
         if AVX2:
             peers = {p: fn for p, fn in peers.items() if p != "ONNX Runtime"}
         res = {"resnet-go": []}
-        for _ in range(a.rounds):  # interleaved, so that drift hits everyone
-            res["resnet-go"].append(mine())
-            for p, fn in peers.items():
-                res.setdefault(p, []).append(fn())
+        for r in range(a.rounds):  # interleaved, so that drift hits everyone
+            # Odd rounds run the peers first: no one always follows the same run.
+            order = [("resnet-go", mine)] + list(peers.items())
+            for who, fn in (order if r % 2 == 0 else order[1:] + order[:1]):
+                res.setdefault(who, []).append(fn())
         us = statistics.median(res["resnet-go"])
         for p in peers:
             them = statistics.median(res[p])
             print(f"| {name} | {us:.2f} | {p} | {them:.2f} | {us / them:.2f}x |", flush=True)
-        # Each round's figures, on stderr: the peers' can move by 2x between runs here.
+        # Each round's figures, on stderr: the peers' can move by 2x between
+        # runs here. A round's own ratio (ours against the peer's run next to
+        # it) drifts less than either figure; their median goes beside the
+        # table's ratio of medians.
         rounds = "; ".join(f"{who} " + " ".join(f"{v:.2f}" for v in vals) for who, vals in res.items())
         print(f"{name}: {rounds}", file=sys.stderr, flush=True)
+        for p in peers:
+            ratios = [u / t for u, t in zip(res["resnet-go"], res[p])]
+            print(f"{name}, against {p}: round ratios " + " ".join(f"{x:.2f}" for x in ratios) +
+                  f", median {statistics.median(ratios):.2f}x", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
