@@ -57,10 +57,13 @@ func ints(flagName, s string) ([]int, error) {
 	return out, nil
 }
 
+// maxMB bounds the buffers the flags ask for.
+const maxMB = 4096
+
 func run() error {
 	cpusFlag := flag.String("cpus", "0,1", "the two CPUs: the first reads, then the second")
 	mbFlag := flag.String("mb", "2,4,8,16", "buffer sizes in MB")
-	rounds := flag.Int("rounds", 5, "rounds per size (the figures are their totals)")
+	rounds := flag.Int("rounds", 5, "rounds per size (each figure is over all of them)")
 	flushMB := flag.Int("flush", 1024, "MB swept between rounds to empty the caches")
 	flag.Parse()
 	cpus, err := ints("cpus", *cpusFlag)
@@ -74,8 +77,16 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if *rounds < 1 || *flushMB < 1 {
-		return fmt.Errorf("-rounds and -flush must be positive")
+	for _, mb := range sizes {
+		if mb < 1 || mb > maxMB {
+			return fmt.Errorf("-mb: %d MB is outside 1-%d", mb, maxMB)
+		}
+	}
+	if *flushMB < 1 || *flushMB > 2*maxMB {
+		return fmt.Errorf("-flush: %d MB is outside 1-%d", *flushMB, 2*maxMB)
+	}
+	if *rounds < 1 {
+		return fmt.Errorf("-rounds: %d is not positive", *rounds)
 	}
 	runtime.LockOSThread()
 	flush := make([]float32, *flushMB<<18)
