@@ -3,11 +3,11 @@
 // one (from memory), then again (from its own caches), and how fast the
 // other CPU reads it next (from a shared cache, or from the first CPU's).
 //
-//	go run ./tools/coreshare [-cpus 0,1] [-mb 2,4,8,16] [-rounds 5]
+//	go run ./tools/coreshare [-cpus 0,1] [-mb 2,4,8,16] [-rounds 5] [-flush 1024]
 //
 // On this project's VM (two vCPUs of an AMD EPYC) a buffer the other CPU
-// has just read comes slower than from memory: the two share no cache, so
-// work that hands data from one core to the other pays for it.
+// has just read comes no faster than from memory: the two share no cache,
+// so work that hands data from one core to the other pays for it.
 package main
 
 import (
@@ -34,6 +34,15 @@ func touch(a []float32) time.Duration {
 	}
 	sink += s
 	return time.Since(t)
+}
+
+// filled returns mb megabytes of floats set to v: touched, so mapped.
+func filled(mb int, v float32) []float32 {
+	a := make([]float32, mb<<18)
+	for i := range a {
+		a[i] = v
+	}
+	return a
 }
 
 func pin(cpu int) error {
@@ -89,16 +98,10 @@ func run() error {
 		return fmt.Errorf("-rounds: %d is not positive", *rounds)
 	}
 	runtime.LockOSThread()
-	flush := make([]float32, *flushMB<<18)
-	for i := range flush {
-		flush[i] = 1
-	}
+	flush := filled(*flushMB, 1)
 	fmt.Printf("CPU %d reads a buffer cold (after a %d MB sweep) and again; then CPU %d reads it (GB/s)\n", cpus[0], *flushMB, cpus[1])
 	for _, mb := range sizes {
-		a := make([]float32, mb<<18)
-		for i := range a {
-			a[i] = 2
-		}
+		a := filled(mb, 2)
 		var cold, again, other time.Duration
 		for range *rounds {
 			// Both CPUs sweep the large buffer: neither holds a.
