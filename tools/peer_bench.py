@@ -4,7 +4,7 @@ PyTorch 1.13 (Debian python3-torch) on this machine, interleaved, and print
 the ratios as a Markdown table for the README.
 
     apt-get install python3-torch python3-torchvision nodejs npm
-    /usr/bin/python3 tools/peer_bench.py [--rounds 3] [--seconds 8] [--only training] [--avx2]
+    /usr/bin/python3 tools/peer_bench.py [--rounds 3] [--seconds 8] [--only 'training|batch 1$'] [--avx2]
 
 The table (medians over the rounds) goes to stdout; each round's figures,
 and each round's ratio with their median, to stderr. Odd rounds run the
@@ -22,6 +22,7 @@ switch (its MLAS picks kernels from CPUID), so it is left out then.
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -104,7 +105,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=8)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--only", default="", help="run only the cases whose name contains this (e.g. training)")
+    ap.add_argument("--only", default="", help="run only the cases whose name this regular expression "
+                    "matches somewhere (e.g. training, or 'batch 1$' for batch 1 alone)")
     ap.add_argument("--avx2", action="store_true", help="as without AVX-512: ours and PyTorch held to AVX2, no ONNX Runtime")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -127,7 +129,7 @@ def main():
     ]
     print(f"| case | resnet-go img/s | peer | peer img/s | ratio |\n|---|---|---|---|---|")
     for name, mine, peers in cases:
-        if a.only not in name:
+        if not re.search(a.only, name):
             continue
         if AVX2:
             peers = {p: fn for p, fn in peers.items() if p != "ONNX Runtime"}
