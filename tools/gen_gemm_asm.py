@@ -55,7 +55,19 @@ def kernel(name, rows, reg, vbytes, vecs=2, pairs=False):
     bcast = [f"{reg}{i}" for i in range(nacc + vecs, 32 if reg == "Z" else 16)]
     zero = "VPXORD" if reg == "Z" else "VXORPS"  # VXORPS on zmm needs AVX512DQ
     # Each A base pointer reaches three rows: base, base+ars, base+2*ars.
-    bases = ["SI", "R12", "R13", "AX"][: (rows + 2) // 3]
+    bases = ["SI", "R12", "R13", "AX"][: min(4, (rows + 2) // 3)]
+    # The A rows each base points at: three apart, each base reaching the
+    # next two rows by R11 = ars (scales 1 and 2); 13 rows, beyond four
+    # bases' twelve, put the last base at row 8 and reach rows 11 and 12
+    # by scales 8 and 4.
+    base_rows = [0, 3, 6, 8] if rows == 13 else [3 * i for i in range(len(bases))]
+
+    def a_addr(r):
+        for scale in (0, 1, 2, 4, 8):
+            if r - scale in base_rows:
+                base = bases[base_rows.index(r - scale)]
+                return f"({base})" if scale == 0 else f"({base})(R11*{scale})"
+        raise ValueError(f"row {r} of {rows} out of the bases' reach")
     out = []
     w = out.append
     cols = vecs * vbytes // 4
@@ -64,7 +76,7 @@ def kernel(name, rows, reg, vbytes, vecs=2, pairs=False):
 //
 // A {rows}x{cols} tile. The outer loop walks the taps (the taps and ntaps
 // argument slots count them off); CX counts k down. {", ".join(bases)} point at A rows
-// {", ".join(str(3 * i) for i in range(len(bases)))} (each also reaches the next two through R11 = ars) and
+// {", ".join(str(r) for r in base_rows)} (each also reaches the next two through R11 = ars{"; rows 11 and 12 by 8*ars and 4*ars" if rows == 13 else ""}) and
 // step by R8 = aks; DI walks B by R9 = ldb; DX is C, R10 = ldc.
 // {acc[0][0]}..{acc[-1][-1]} hold the tile, {vecs} register(s) a row; {", ".join(bs)}
 // hold the B row; {bcast[0]}..{bcast[-1]} take turns broadcasting A values.
@@ -121,6 +133,9 @@ TEXT ·{name}(SB), NOSPLIT, $48-144
 	ADDQ a+8(FP), SI
 	MOVQ k+0(FP), CX""")
     for i in range(1, len(bases)):
+        if base_rows[i] - base_rows[i - 1] == 2:
+            w(f"\tLEAQ ({bases[i - 1]})(R11*2), {bases[i]}")
+            continue
         w(f"\tLEAQ (R11)(R11*2), BX")
         w(f"\tLEAQ ({bases[i - 1]})(BX*1), {bases[i]}")
     # CX = this tap's k; the first min(pfl, k) iterations prefetch.
@@ -143,8 +158,7 @@ TEXT ·{name}(SB), NOSPLIT, $48-144
                 w(f"\tPREFETCHT0 {64 * l or ''}(R15)")
             w("\tADDQ R10, R14\n\tADDQ pfstep-24(SP), R15")
         for r in range(rows):
-            base = bases[r // 3]
-            addr = [f"({base})", f"({base})(R11*1)", f"({base})(R11*2)"][r % 3]
+            addr = a_addr(r)
             t = bcast[r % len(bcast)]
             w(f"\t{'VBROADCASTSD' if pairs else 'VBROADCASTSS'} {addr}, {t}")
             for v, b in enumerate(bs):
@@ -1601,8 +1615,9 @@ TEXT ·channelSums16{sfx}(SB), NOSPLIT, $0-56
 
 
 # The AVX-512 tile kernels: (rows, vectors of 16 columns). Every height
-# from 4 up at 32 columns, so that no tile is mostly padding.
-TILES = [(rows, 2) for rows in range(12, 3, -1)] + [(12, 1), (8, 1), (4, 1)]
+# from 4 up at 32 columns, so that no tile is mostly padding, and 13 (26
+# accumulators, two of B, four broadcasts) for 13 last rows in one tile.
+TILES = [(rows, 2) for rows in range(13, 3, -1)] + [(12, 1), (8, 1), (4, 1)]
 # AVX2 tiles: every height from 6 (12 ymm accumulators, as many as 16
 # registers leave beside two of B and two broadcasts) down to 1, by 16
 # columns; a tile of up to 12 rows by 32 columns is made of them.

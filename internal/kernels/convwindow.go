@@ -95,7 +95,7 @@ func pairsApply(p Conv2DParams) bool {
 		}
 	}
 	for ox := 0; ox < p.OW; {
-		r := panelRows(p.OW - ox)
+		r := panelRows(p.OW-ox, nr/2)
 		if r != mr && r != midRows && r != smallRows {
 			return false
 		}
@@ -115,11 +115,11 @@ func windowEnds(p Conv2DParams) []int {
 }
 
 // rowCalls is how many tile positions an output row of width ow takes
-// (panelRows' tiles): the calls a chunk of output rows takes when each
-// position goes down the rows in one call.
-func rowCalls(ow int) int {
+// (panelRows' tiles of cols columns): the calls a chunk of output rows
+// takes when each position goes down the rows in one call.
+func rowCalls(ow, cols int) int {
 	n := 0
-	for ox := 0; ox < ow; ox += panelRows(ow - ox) {
+	for ox := 0; ox < ow; ox += panelRows(ow-ox, cols) {
 		n++
 	}
 	return n
@@ -185,13 +185,13 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 						}
 						tilesOf(n, rows, b.kk, a, astep, crows, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)
 					}
-					if down := c1 - c0; down >= rowCalls(p.OW) {
+					if down := c1 - c0; down >= rowCalls(p.OW, cols) {
 						// Each tile of an output row and the same one of the
 						// chunk's other rows in one call: ResNet-20's 32-wide
 						// rows took two calls a row (12+12 and 8 pixels), a
 						// fixed cost of as much as a sixth of their work.
 						for ox := 0; ox < p.OW; {
-							rows := panelRows(p.OW - ox)
+							rows := panelRows(p.OW-ox, cols)
 							tiles(down, rows, c0*p.OW+ox, ox*p.SW*p.C, p.SH*row, p.OW)
 							ox += rows
 						}
@@ -200,7 +200,7 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 					for orow := c0; orow < c1; orow++ {
 						base := (orow - c0) * p.SH * row
 						for ox := 0; ox < p.OW; {
-							rows := panelRows(p.OW - ox)
+							rows := panelRows(p.OW-ox, cols)
 							n := 1
 							if rows == mr {
 								n = fullTiles(p.OW - ox)

@@ -120,6 +120,59 @@ func TestMicroKernelsAgree(t *testing.T) {
 	}
 }
 
+// The AVX-512 tile of mr+1 rows (32 columns) gives the portable kernel's
+// tiles for its first mr rows and its last, to the bit, A's rows in place
+// (a packed panel holds mr), with every epilogue, added or not.
+func TestTallTileAgrees(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512")
+	}
+	const rows, ldc = mr + 1, nr + 5
+	for _, kk := range []int{1, 7, 256} {
+		for _, a := range testPanels(kk)[1:] {
+			a.data = make([]float32, a.last(2*mr, kk)+1) // the portable kernel takes mr rows from row mr too
+			for j := range a.data {
+				a.data[j] = float32(j%7 - 3)
+			}
+			b := make([]float32, kk*len(a.taps)*nr)
+			for i := range b {
+				b[i] = float32(i%5 - 2)
+			}
+			var top, last [mr * nr]float32
+			microKernelGo(kk, a, b, &top)
+			microKernelGo(kk, a.shift(mr*a.rs), b, &last)
+			y := append(top[:], last[:nr]...) // rows x nr
+			for _, ep := range testEpilogues() {
+				for _, acc := range []bool{false, true} {
+					c := make([]float32, (rows+1)*ldc)
+					for i := range c {
+						c[i] = float32(i % 3)
+					}
+					want := append([]float32(nil), c...)
+					if !microKernelC(rows, nr, kk, a, b, c, ldc, acc, ep, 0, nr) {
+						t.Fatal("no kernel of 13 rows")
+					}
+					for r := range rows {
+						for j := range nr {
+							if acc {
+								want[r*ldc+j] += y[r*nr+j]
+							} else {
+								want[r*ldc+j] = y[r*nr+j]
+							}
+						}
+					}
+					if ep != nil {
+						ep.apply(want, ldc, 0, nr, rows, nr)
+					}
+					if i := firstDiff(c, want); i >= 0 {
+						t.Fatalf("k=%d rs=%d taps=%d acc=%v epilogue=%v: C[%d] = %v, want %v", kk, a.rs, len(a.taps), acc, ep != nil, i, c[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // testPanels returns A panels of exact values for kk steps: packed, a
 // row-major matrix in place, and three stretches of a convolution input.
 func testPanels(kk int) []panelA {
@@ -345,17 +398,18 @@ func BenchmarkGemm(b *testing.B) {
 // BenchmarkMicroKernel times each assembly tile shape on operands in L1
 // (kc steps, C written straight), against the FMA peak.
 func BenchmarkMicroKernel(b *testing.B) {
-	for _, s := range [][2]int{{mr, nr}, {mr, nr / 2}, {midRows, nr}, {midRows, nr / 2}, {7, nr}, {6, nr}, {5, nr}, {smallRows, nr}, {smallRows, nr / 2}} {
+	for _, s := range [][2]int{{mr + 1, nr}, {mr, nr}, {mr, nr / 2}, {midRows, nr}, {midRows, nr / 2}, {7, nr}, {6, nr}, {5, nr}, {smallRows, nr}, {smallRows, nr / 2}} {
 		rows, cols := s[0], s[1]
 		b.Run(fmt.Sprintf("%dx%d", rows, cols), func(b *testing.B) {
-			a := make([]float32, kc*mr)
+			ks := max(rows, mr) // A k-major, a packed panel's layout
+			a := make([]float32, kc*ks)
 			bb := make([]float32, kc*nr)
-			c := make([]float32, mr*nr)
-			if !microKernelC(rows, cols, kc, panelA{data: a, rs: 1, ks: mr, taps: oneTap}, bb, c, nr, false, nil, 0, 0) {
+			c := make([]float32, ks*nr)
+			if !microKernelC(rows, cols, kc, panelA{data: a, rs: 1, ks: ks, taps: oneTap}, bb, c, nr, false, nil, 0, 0) {
 				b.Skip("no assembly kernel for this shape here")
 			}
 			for i := 0; i < b.N; i++ {
-				microKernelC(rows, cols, kc, panelA{data: a, rs: 1, ks: mr, taps: oneTap}, bb, c, nr, false, nil, 0, 0)
+				microKernelC(rows, cols, kc, panelA{data: a, rs: 1, ks: ks, taps: oneTap}, bb, c, nr, false, nil, 0, 0)
 			}
 			reportSpeed(b, 2*float64(rows*cols*kc), 1)
 		})
@@ -859,7 +913,7 @@ func TestGemmSerialBlocks(t *testing.T) {
 	k, n := 1024, 40
 	for _, isa := range kernelISAs(t) {
 		isa.use()
-		for _, m := range []int{3, 95, 96, 97, 101, 102, 103, 197, 2*mc + minTail} {
+		for _, m := range []int{3, 13, 25, 49, 95, 96, 97, 101, 102, 103, 109, 197, 2*mc + minTail} {
 			a := Mat{randSlice(r, m*k), k, false}
 			b := Mat{randSlice(r, k*n), n, false}
 			want := make([]float32, m*n)

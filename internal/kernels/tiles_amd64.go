@@ -25,6 +25,9 @@ func kernelY2x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, r
 func kernelY1x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 
 //go:noescape
+func kernel13x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
+
+//go:noescape
 func kernel12x32(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int)
 
 //go:noescape
@@ -74,6 +77,8 @@ func kernelP4x16(k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, r
 // value, c would escape to the heap.
 func tileKernel(rows, cols int, k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int) {
 	switch {
+	case rows == 13 && cols == 32:
+		kernel13x32(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
 	case rows == 12 && cols == 32:
 		kernel12x32(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
 	case rows == 11 && cols == 32:
