@@ -108,10 +108,10 @@ func TestMicroKernelsAgree(t *testing.T) {
 				for _, ep := range testEpilogues() {
 					for _, acc := range []bool{false, true} {
 						for rows := smallRows; rows <= mr; rows++ {
-							checkTileInC(t, isa.name, rows, nr, kk, a, b, &y, acc, ep)
+							checkTileInC(t, isa.name, rows, nr, kk, a, b, y[:], acc, ep)
 						}
 						for _, rows := range []int{mr, midRows, smallRows} {
-							checkTileInC(t, isa.name, rows, nr/2, kk, a, b, &y, acc, ep)
+							checkTileInC(t, isa.name, rows, nr/2, kk, a, b, y[:], acc, ep)
 						}
 					}
 				}
@@ -127,7 +127,7 @@ func TestTallTileAgrees(t *testing.T) {
 	if !useAVX512 {
 		t.Skip("no AVX-512")
 	}
-	const rows, ldc = mr + 1, nr + 5
+	const rows = mr + 1
 	for _, kk := range []int{1, 7, 256} {
 		for _, a := range testPanels(kk)[1:] {
 			a.data = make([]float32, a.last(2*mr, kk)+1) // the portable kernel takes mr rows from row mr too
@@ -142,31 +142,12 @@ func TestTallTileAgrees(t *testing.T) {
 			microKernelGo(kk, a, b, &top)
 			microKernelGo(kk, a.shift(mr*a.rs), b, &last)
 			y := append(top[:], last[:nr]...) // rows x nr
+			if !microKernelC(rows, nr, kk, a, b, make([]float32, rows*nr), nr, false, nil, 0, 0) {
+				t.Fatal("no kernel of 13 rows")
+			}
 			for _, ep := range testEpilogues() {
 				for _, acc := range []bool{false, true} {
-					c := make([]float32, (rows+1)*ldc)
-					for i := range c {
-						c[i] = float32(i % 3)
-					}
-					want := append([]float32(nil), c...)
-					if !microKernelC(rows, nr, kk, a, b, c, ldc, acc, ep, 0, nr) {
-						t.Fatal("no kernel of 13 rows")
-					}
-					for r := range rows {
-						for j := range nr {
-							if acc {
-								want[r*ldc+j] += y[r*nr+j]
-							} else {
-								want[r*ldc+j] = y[r*nr+j]
-							}
-						}
-					}
-					if ep != nil {
-						ep.apply(want, ldc, 0, nr, rows, nr)
-					}
-					if i := firstDiff(c, want); i >= 0 {
-						t.Fatalf("k=%d rs=%d taps=%d acc=%v epilogue=%v: C[%d] = %v, want %v", kk, a.rs, len(a.taps), acc, ep != nil, i, c[i], want[i])
-					}
+					checkTileInC(t, "avx512", rows, nr, kk, a, b, y, acc, ep)
 				}
 			}
 		}
@@ -207,18 +188,21 @@ func testEpilogues() []*Epilogue {
 	return []*Epilogue{nil, {Bias: bias}, {Bias: bias, Res: res, LdRes: ld, Relu: true}}
 }
 
-// checkTileInC runs microKernelC into a wider C holding values, as the tile at row mr, column nr of ep's
-// matrix, and compares with the portable tile y added (acc) or copied,
-// then finished by the Go epilogue; nothing beyond the tile may change.
-func checkTileInC(t *testing.T, name string, rows, cols, kk int, a panelA, b []float32, y *[mr * nr]float32, acc bool, ep *Epilogue) {
+// checkTileInC runs microKernelC into a wider C holding values, as the
+// tile at row i0 = 2mr - max(rows, mr), column nr of ep's matrix (mr for
+// up to mr rows), and compares with the portable tile y (rows x nr) added
+// (acc) or copied, then finished by the Go epilogue; nothing beyond the
+// tile may change.
+func checkTileInC(t *testing.T, name string, rows, cols, kk int, a panelA, b []float32, y []float32, acc bool, ep *Epilogue) {
 	t.Helper()
 	const ldc = nr + 5
-	c := make([]float32, mr*ldc)
+	i0 := 2*mr - max(rows, mr)
+	c := make([]float32, max(rows, mr)*ldc)
 	for i := range c {
 		c[i] = float32(i % 3)
 	}
 	want := append([]float32(nil), c...)
-	if !microKernelC(rows, cols, kk, a, b, c, ldc, acc, ep, mr, nr) {
+	if !microKernelC(rows, cols, kk, a, b, c, ldc, acc, ep, i0, nr) {
 		return
 	}
 	for r := 0; r < rows; r++ {
@@ -231,7 +215,7 @@ func checkTileInC(t *testing.T, name string, rows, cols, kk int, a panelA, b []f
 		}
 	}
 	if ep != nil {
-		ep.apply(want, ldc, mr, nr, rows, cols)
+		ep.apply(want, ldc, i0, nr, rows, cols)
 	}
 	if !slices.Equal(c, want) {
 		t.Fatalf("%s rows=%d cols=%d k=%d rs=%d taps=%d acc=%v epilogue=%v: tile in C differs", name, rows, cols, kk, a.rs, len(a.taps), acc, ep != nil)
