@@ -817,13 +817,17 @@ func panelRows(left, cols int) int {
 	switch {
 	case left >= mr+minTail || left == mr:
 		return mr
-	case left == mr+1 && cols == nr && useAVX512:
+	case left == mr+1 && tallTiles(cols):
 		return mr + 1
 	case left > mr:
 		return (left + 1) / 2
 	}
 	return left
 }
+
+// tallTiles reports whether tiles of cols columns have a kernel of mr+1
+// rows: AVX-512's of 32 columns.
+func tallTiles(cols int) bool { return useAVX512 && cols == nr }
 
 // dupRows is the height of the tiles of tilesDup (a kernel gradient of 16
 // filters).

@@ -34,7 +34,7 @@ func tilesC(n, rows, cols, kk int, a panelA, astep, crows int, b []float32, c []
 	switch {
 	case kk == 0 || !(useAVX512 || useAVX2):
 		return false
-	case cols != nr && cols != nr/2, rows < smallRows || rows > mr && (rows > mr+1 || cols != nr || !useAVX512):
+	case cols != nr && cols != nr/2, rows < smallRows || rows > mr && !(rows == mr+1 && tallTiles(cols)):
 		return false
 	case cols < nr && rows != mr && rows != midRows && rows != smallRows:
 		return false
