@@ -195,6 +195,8 @@ var windowCases = []Conv2DParams{
 	{N: 1, H: 61, W: 61, C: 3, KH: 7, KW: 7, F: 64, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 3, PadL: 3, Groups: 1},
 	{N: 1, H: 57, W: 56, C: 300, KH: 3, KW: 3, F: 33, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
 	{N: 1, H: 34, W: 32, C: 4, KH: 3, KW: 3, F: 32, SH: 1, SW: 1, DH: 2, DW: 1, PadT: 2, PadL: 1, Groups: 1},
+	// Rows of 37 = 12+12+13 pixels: AVX-512's 13-row tile.
+	{N: 1, H: 5, W: 37, C: 8, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 1},
 }
 
 // Gathered cases: narrow outputs whose rows the product gathers block by
