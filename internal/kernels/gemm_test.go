@@ -91,11 +91,8 @@ func TestMicroKernelsAgree(t *testing.T) {
 	for _, isa := range kernelISAs(t) {
 		isa.use()
 		for _, kk := range []int{1, 2, 7, 256} {
-			for _, a := range testPanels(kk) {
-				b := make([]float32, kk*len(a.taps)*nr)
-				for i := range b {
-					b[i] = float32(i%5 - 2)
-				}
+			for _, a := range testPanels(kk, mr) {
+				b := testB(kk * len(a.taps))
 				var y [mr * nr]float32
 				microKernelGo(kk, a, b, &y)
 				for _, rows := range []int{mr, smallRows, 3} {
@@ -129,15 +126,10 @@ func TestTallTileAgrees(t *testing.T) {
 	}
 	const rows = mr + 1
 	for _, kk := range []int{1, 7, 256} {
-		for _, a := range testPanels(kk)[1:] {
-			a.data = make([]float32, a.last(2*mr, kk)+1) // the portable kernel takes mr rows from row mr too
-			for j := range a.data {
-				a.data[j] = float32(j%7 - 3)
-			}
-			b := make([]float32, kk*len(a.taps)*nr)
-			for i := range b {
-				b[i] = float32(i%5 - 2)
-			}
+		// A's rows in place (a packed panel holds mr), as many as the
+		// portable kernel reads from row mr on.
+		for _, a := range testPanels(kk, 2*mr)[1:] {
+			b := testB(kk * len(a.taps))
 			var top, last [mr * nr]float32
 			microKernelGo(kk, a, b, &top)
 			microKernelGo(kk, a.shift(mr*a.rs), b, &last)
@@ -154,16 +146,26 @@ func TestTallTileAgrees(t *testing.T) {
 	}
 }
 
-// testPanels returns A panels of exact values for kk steps: packed, a
-// row-major matrix in place, and three stretches of a convolution input.
-func testPanels(kk int) []panelA {
+// testB returns a panel of B of exact values for kt steps.
+func testB(kt int) []float32 {
+	b := make([]float32, kt*nr)
+	for i := range b {
+		b[i] = float32(i%5 - 2)
+	}
+	return b
+}
+
+// testPanels returns A panels of exact values for kk steps and the given
+// rows: packed, a row-major matrix in place, and three stretches of a
+// convolution input.
+func testPanels(kk, rows int) []panelA {
 	layouts := []panelA{
 		{rs: 1, ks: mr, taps: oneTap},
 		{rs: kk + 3, ks: 1, taps: oneTap},
 		{rs: 2 * kk, ks: 1, taps: []int{0, 5 * kk, 3}},
 	}
 	for i, a := range layouts {
-		a.data = make([]float32, a.last(mr, kk)+1)
+		a.data = make([]float32, a.last(rows, kk)+1)
 		for j := range a.data {
 			a.data[j] = float32(j%7 - 3)
 		}
@@ -239,7 +241,7 @@ func TestPairKernelsAgree(t *testing.T) {
 		eps[2].Res[i] = float32(i%11 - 5)
 	}
 	for _, kk := range []int{2, 48, 256} {
-		for _, a := range testPanels(kk) {
+		for _, a := range testPanels(kk, mr) {
 			if a.ks != 1 {
 				continue // pairs of A's values lie together only along k
 			}
