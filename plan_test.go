@@ -100,6 +100,39 @@ func TestPlanPairsProjections(t *testing.T) {
 	}
 }
 
+// A bottleneck block's identity shortcut is read for the last time by the
+// block's last convolution, which adds itself onto the shortcut's buffer
+// instead of writing a fresh one; a shortcut that is still needed (the
+// model's output, or read again) keeps its buffer.
+func TestPlanAddsOntoResidual(t *testing.T) {
+	for _, tt := range []struct {
+		arch string
+		adds int // identity blocks
+	}{{"resnet50", 12}, {"resnet50v2", 12}, {"resnext50_32x4d", 12}} {
+		m := mustBuild(t, tt.arch, WithFlavor(Torch), InputShape(64, 64, 3))
+		plan, err := m.Compile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps, err := plan.Profile(tensor.New(1, 64, 64, 3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		adds, onto := 0, 0
+		for _, st := range steps {
+			if strings.Contains(st.What, "+add") {
+				adds++
+			}
+			if strings.HasSuffix(st.What, "(in place)") {
+				onto++
+			}
+		}
+		if adds != tt.adds || onto != adds {
+			t.Errorf("%s: %d of %d steps adding a residual did so in place, want all of %d", tt.arch, onto, adds, tt.adds)
+		}
+	}
+}
+
 // nonTrivial gives the model weights and BatchNorm statistics far from
 // Keras' initial identity, so that folding mistakes show.
 func nonTrivial(m *nn.Model) error {

@@ -18,7 +18,9 @@ import (
 // bottleneck block's last and its projection shortcut) computed as one
 // product, zero padding folded into the convolution or
 // pooling after it, and activation buffers recycled as soon as their last
-// reader has run. A Plan is safe for concurrent use by many goroutines.
+// reader has run (a convolution whose residual is read for the last time
+// adds itself onto the residual's buffer). A Plan is safe for concurrent
+// use by many goroutines.
 type Plan struct {
 	m        *Model
 	steps    []*pstep
@@ -529,8 +531,12 @@ type StepTime struct {
 // Profile runs the plan once on a batch, timing each step.
 func (p *Plan) Profile(inputs ...*tensor.Tensor) ([]StepTime, error) {
 	times := make([]StepTime, 0, len(p.steps))
-	_, err := p.predict(inputs, func(st *pstep, x, out *tensor.Tensor, d time.Duration) {
-		times = append(times, StepTime{Layer: st.layer.name, What: st.describe(x.Shape[0]), Time: d, FLOPs: st.flops(x, out)})
+	_, err := p.predict(inputs, func(st *pstep, x, out *tensor.Tensor, inPlace bool, d time.Duration) {
+		what := st.describe(x.Shape[0])
+		if inPlace {
+			what += " (in place)"
+		}
+		times = append(times, StepTime{Layer: st.layer.name, What: what, Time: d, FLOPs: st.flops(x, out)})
 	})
 	return times, err
 }
@@ -597,7 +603,7 @@ func (p *Plan) Predict(inputs ...*tensor.Tensor) ([]*tensor.Tensor, error) {
 	return p.predict(inputs, nil)
 }
 
-func (p *Plan) predict(inputs []*tensor.Tensor, timed func(st *pstep, x, out *tensor.Tensor, d time.Duration)) ([]*tensor.Tensor, error) {
+func (p *Plan) predict(inputs []*tensor.Tensor, timed func(st *pstep, x, out *tensor.Tensor, inPlace bool, d time.Duration)) ([]*tensor.Tensor, error) {
 	m := p.m
 	if len(inputs) != len(m.inputs) {
 		return nil, fmt.Errorf("model %q: %d inputs given, the model has %d", m.name, len(inputs), len(m.inputs))
@@ -626,9 +632,16 @@ func (p *Plan) predict(inputs []*tensor.Tensor, timed func(st *pstep, x, out *te
 		if timed != nil {
 			t0 = time.Now()
 		}
-		out, own, err := p.run(st, vals, &scratch[i])
+		s := &scratch[i]
+		// A residual read here for the last time, from a buffer of the
+		// pool, may take the output (run says whether it did).
+		s.resFree = st.residual >= 0 && uses[st.residual] == 1 && pooled[st.residual]
+		out, own, err := p.run(st, vals, s)
+		if s.tookRes {
+			pooled[st.residual] = false // its buffer is out's now
+		}
 		if timed != nil {
-			timed(st, vals[st.ins[0]], out, time.Since(t0))
+			timed(st, vals[st.ins[0]], out, s.tookRes, time.Since(t0))
 		}
 		if err != nil {
 			for v := range vals {
@@ -661,6 +674,9 @@ type stepScratch struct {
 	out   tensor.Tensor
 	shape [4]int
 	ep    kernels.Epilogue
+	// resFree says the step may write its output over its residual's
+	// buffer (the residual's last use); tookRes that it did.
+	resFree, tookRes bool
 }
 
 // tensor returns s.out shaped n x h x w x c on data.
@@ -696,11 +712,19 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Te
 		if !ok {
 			return nil, false, fmt.Errorf("input %v is too small", x.Shape)
 		}
-		out := s.tensor(p.get(n*kp.OH*kp.OW*o.filters), n, kp.OH, kp.OW, o.filters)
+		size := n * kp.OH * kp.OW * o.filters
 		var res []float32
 		if st.residual >= 0 {
 			res = vals[st.residual].Data
 		}
+		wk := p.winogradFor(st, n, kp)
+		if s.tookRes = s.resFree && st.pair == nil && wk == nil && len(res) == size && kernels.AccumulatesPacked(kp, st.packed); s.tookRes {
+			// The convolution added onto the residual where it lies.
+			s.ep = kernels.Epilogue{Bias: st.bias, Relu: st.relu}
+			kernels.ConvAccumulatePacked(kp, x.Data, st.packed, res, &s.ep)
+			return s.tensor(res, n, kp.OH, kp.OW, o.filters), true, nil
+		}
+		out := s.tensor(p.get(size), n, kp.OH, kp.OW, o.filters)
 		s.ep = kernels.Epilogue{Bias: st.bias, Res: res, LdRes: o.filters, Relu: st.relu}
 		ep := &s.ep
 		if st.pair != nil {
@@ -710,7 +734,7 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Te
 			}
 			return out, true, nil
 		}
-		if wk := p.winogradFor(st, n, kp); wk != nil {
+		if wk != nil {
 			kernels.WinogradConv(kp, x.Data, wk, out.Data, ep)
 		} else {
 			kernels.ConvForwardPacked(kp, x.Data, st.packed, out.Data, ep)

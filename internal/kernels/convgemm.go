@@ -125,14 +125,40 @@ func ConvForwardPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []fl
 		convWindow(p, in, kernel[0], out, ep)
 		return
 	}
+	convPacked(p, in, kernel, out, false, ep)
+}
+
+// AccumulatesPacked reports whether ConvAccumulatePacked takes p with
+// this packed kernel: every way but by windows.
+func AccumulatesPacked(p Conv2DParams, kernel []*PackedB) bool {
+	return !windowApplies(p, kernel[0])
+}
+
+// ConvAccumulatePacked is ConvForwardPacked adding the convolution onto
+// out's values before ep finishes it (ep's own residual, if any, on top):
+// a residual block can add its convolution onto the shortcut's buffer
+// where that is the shortcut's last use, which spares a buffer and the
+// memory reads a fresh one costs (each line of it read before it is
+// overwritten). AccumulatesPacked says where it applies; elsewhere it
+// panics.
+func ConvAccumulatePacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, ep *Epilogue) {
+	if !AccumulatesPacked(p, kernel) {
+		panic("kernels: ConvAccumulatePacked of a convolution run by windows")
+	}
+	convPacked(p, in, kernel, out, true, ep)
+}
+
+// convPacked is ConvForwardPacked's matrix products, onto out's values
+// with accumulate.
+func convPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, accumulate bool, ep *Epilogue) {
 	if p.Groups == 1 && !p.pointwise() {
 		a := gathered(&gatheredRows{p: p, in: in})
-		gemm(p.N*p.OH*p.OW, p.F, kernel[0].K, a, bSource{packed: kernel[0]}, out, p.F, false, epAt{e: ep})
+		gemm(p.N*p.OH*p.OW, p.F, kernel[0].K, a, bSource{packed: kernel[0]}, out, p.F, accumulate, epAt{e: ep})
 		return
 	}
 	fg := p.F / p.Groups
 	convForward(p, in, out, func(g, r0, rows int, a Mat, c []float32) {
-		gemm(rows, fg, kernel[g].K, oneMat(a), bSource{packed: kernel[g]}, c, p.F, false, epAt{ep, r0, g * fg})
+		gemm(rows, fg, kernel[g].K, oneMat(a), bSource{packed: kernel[g]}, c, p.F, accumulate, epAt{ep, r0, g * fg})
 	})
 }
 

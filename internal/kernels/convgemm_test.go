@@ -209,14 +209,20 @@ var gatheredCases = []Conv2DParams{
 	{N: 1, H: 20, W: 20, C: 40, KH: 3, KW: 3, F: 36, SH: 1, SW: 1, DH: 2, DW: 2, PadT: 2, PadL: 2, Groups: 1},
 }
 
+// A 1x1 convolution over more channels than a block of k (kc): its
+// product adds up several blocks.
+var deepPointwise = Conv2DParams{N: 1, H: 7, W: 7, C: 520, KH: 1, KW: 1, F: 40, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1}
+
 // The packed path (window convolution where it applies, rows gathered or
 // im2col elsewhere) matches the reference convolution with every kernel
-// the CPU has, and its fused epilogue matches relu(conv + bias + residual).
+// the CPU has, and its fused epilogue matches relu(conv + bias + residual),
+// as does ConvAccumulatePacked onto the residual where it applies (it
+// panics where it does not).
 func TestConvForwardPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	for _, isa := range kernelISAs(t) {
 		isa.use()
-		for i, p := range slices.Concat(convCases, windowCases, gatheredCases) {
+		for i, p := range slices.Concat(convCases, windowCases, gatheredCases, []Conv2DParams{deepPointwise}) {
 			p = withOut(p)
 			in := randSlice(r, p.N*p.H*p.W*p.C)
 			k := randSlice(r, p.KH*p.KW*p.C/p.Groups*p.F)
@@ -244,8 +250,33 @@ func TestConvForwardPacked(t *testing.T) {
 					t.Fatalf("%s case %d: fused out[%d] = %v, want %v", isa.name, i, j, got[j], w)
 				}
 			}
+			onto := slices.Clone(res)
+			if !accumulates(p, in, packed, onto, &Epilogue{Bias: bias, Relu: true}) {
+				if !windowApplies(p, packed[0]) {
+					t.Fatalf("%s case %d: ConvAccumulatePacked refused a convolution not run by windows", isa.name, i)
+				}
+				continue
+			}
+			for j := range want {
+				w := max(want[j]+bias[j%p.F]+res[j], 0)
+				if math.Abs(float64(onto[j]-w)) > tol {
+					t.Fatalf("%s case %d: accumulated out[%d] = %v, want %v", isa.name, i, j, onto[j], w)
+				}
+			}
 		}
 	}
+}
+
+// accumulates runs ConvAccumulatePacked and reports whether it did (not
+// panicked).
+func accumulates(p Conv2DParams, in []float32, packed []*PackedB, out []float32, ep *Epilogue) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	ConvAccumulatePacked(p, in, packed, out, ep)
+	return true
 }
 
 // Winograd matches the direct convolution within a bound that grows with
