@@ -100,17 +100,22 @@ func TestPlanPairsProjections(t *testing.T) {
 	}
 }
 
-// A bottleneck block's identity shortcut is read for the last time by the
-// block's last convolution, which adds itself onto the shortcut's buffer
-// instead of writing a fresh one; a shortcut that is still needed (the
-// model's output, or read again) keeps its buffer.
+// A residual block's shortcut (its input, or its projection's output) is
+// read for the last time by the block's last convolution, which adds
+// itself onto the shortcut's buffer instead of writing a fresh one.
 func TestPlanAddsOntoResidual(t *testing.T) {
 	for _, tt := range []struct {
 		arch string
 		adds int // identity blocks
-	}{{"resnet50", 12}, {"resnet50v2", 12}, {"resnext50_32x4d", 12}} {
+		opts []nn.CompileOption
+	}{
+		{"resnet50", 12, nil}, {"resnet50v2", 12, nil}, {"resnext50_32x4d", 12, nil},
+		// Basic blocks add onto their projection's output too: 3x3
+		// convolutions by Winograd, or else by windows.
+		{"resnet18", 8, nil}, {"resnet18", 8, []nn.CompileOption{nn.NoWinograd()}},
+	} {
 		m := mustBuild(t, tt.arch, WithFlavor(Torch), InputShape(64, 64, 3))
-		plan, err := m.Compile()
+		plan, err := m.Compile(tt.opts...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -718,10 +718,15 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Te
 			res = vals[st.residual].Data
 		}
 		wk := p.winogradFor(st, n, kp)
-		if s.tookRes = s.resFree && st.pair == nil && wk == nil && len(res) == size && kernels.AccumulatesPacked(kp, st.packed); s.tookRes {
-			// The convolution added onto the residual where it lies.
+		s.tookRes = s.resFree && st.pair == nil && len(res) == size
+		switch {
+		case s.tookRes && wk == nil: // the convolution added onto the residual where it lies
 			s.ep = kernels.Epilogue{Bias: st.bias, Relu: st.relu}
 			kernels.ConvAccumulatePacked(kp, x.Data, st.packed, res, &s.ep)
+			return s.tensor(res, n, kp.OH, kp.OW, o.filters), true, nil
+		case s.tookRes: // Winograd reads each residual value before it writes the output there
+			s.ep = kernels.Epilogue{Bias: st.bias, Res: res, LdRes: o.filters, Relu: st.relu}
+			kernels.WinogradConv(kp, x.Data, wk, res, &s.ep)
 			return s.tensor(res, n, kp.OH, kp.OW, o.filters), true, nil
 		}
 		out := s.tensor(p.get(size), n, kp.OH, kp.OW, o.filters)

@@ -75,7 +75,7 @@ func ConvForward(p Conv2DParams, in, kernel, bias, out []float32) {
 		if bias != nil {
 			ep = &Epilogue{Bias: bias}
 		}
-		withWindowKernel(p, kernel, func(w *PackedB) { convWindow(p, in, w, out, ep) })
+		withWindowKernel(p, kernel, func(w *PackedB) { convWindow(p, in, w, out, false, ep) })
 		return
 	}
 	fg := p.F / p.Groups
@@ -121,17 +121,7 @@ func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
 // or on rows gathered from it block by block (gatheredRows), grouped
 // convolutions by im2col.
 func ConvForwardPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, ep *Epilogue) {
-	if windowApplies(p, kernel[0]) {
-		convWindow(p, in, kernel[0], out, ep)
-		return
-	}
 	convPacked(p, in, kernel, out, false, ep)
-}
-
-// AccumulatesPacked reports whether ConvAccumulatePacked takes p with
-// this packed kernel: every way but by windows.
-func AccumulatesPacked(p Conv2DParams, kernel []*PackedB) bool {
-	return !windowApplies(p, kernel[0])
 }
 
 // ConvAccumulatePacked is ConvForwardPacked adding the convolution onto
@@ -139,18 +129,18 @@ func AccumulatesPacked(p Conv2DParams, kernel []*PackedB) bool {
 // a residual block can add its convolution onto the shortcut's buffer
 // where that is the shortcut's last use, which spares a buffer and the
 // memory reads a fresh one costs (each line of it read before it is
-// overwritten). AccumulatesPacked says where it applies; elsewhere it
-// panics.
+// overwritten).
 func ConvAccumulatePacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, ep *Epilogue) {
-	if !AccumulatesPacked(p, kernel) {
-		panic("kernels: ConvAccumulatePacked of a convolution run by windows")
-	}
 	convPacked(p, in, kernel, out, true, ep)
 }
 
-// convPacked is ConvForwardPacked's matrix products, onto out's values
-// with accumulate.
+// convPacked is ConvForwardPacked, or with accumulate
+// ConvAccumulatePacked.
 func convPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, accumulate bool, ep *Epilogue) {
+	if windowApplies(p, kernel[0]) {
+		convWindow(p, in, kernel[0], out, accumulate, ep)
+		return
+	}
 	if p.Groups == 1 && !p.pointwise() {
 		a := gathered(&gatheredRows{p: p, in: in})
 		gemm(p.N*p.OH*p.OW, p.F, kernel[0].K, a, bSource{packed: kernel[0]}, out, p.F, accumulate, epAt{e: ep})
@@ -396,7 +386,7 @@ func convBackwardInput(p Conv2DParams, kernel, dy, dx, res []float32) {
 		withWinogradKernel(q, flipped, func(wk *WinogradKernel) { WinogradConv(q, dy, wk, dx, ep) })
 		return
 	}
-	withWindowKernel(q, flipped, func(w *PackedB) { convWindow(q, dy, w, dx, ep) })
+	withWindowKernel(q, flipped, func(w *PackedB) { convWindow(q, dy, w, dx, false, ep) })
 }
 
 // zeros returns n zeros, shared read-only: the bias of an epilogue that

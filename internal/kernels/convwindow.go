@@ -125,8 +125,9 @@ func rowCalls(ow, cols int) int {
 	return n
 }
 
-// convWindow computes out = conv(in) * w finished by ep (nil: none).
-func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epilogue) {
+// convWindow computes out = conv(in) * w (out +=, with accumulate)
+// finished by ep (nil: none).
+func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, accumulate bool, ep *Epilogue) {
 	wp := windowWidth(p)
 	row := wp * p.C
 	blocks := windowBlocks(p)
@@ -168,7 +169,7 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, ep *Epi
 			k0 := 0
 			for bi, b := range blocks {
 				kt := b.taps * b.kk
-				acc, last := bi > 0, ep
+				acc, last := accumulate || bi > 0, ep
 				if bi < len(blocks)-1 {
 					last = nil
 				}

@@ -361,8 +361,10 @@ func newWinogradKernel(c, f int, form *winoForm, row func(k int, dst []float32),
 
 // WinogradConv computes out = conv3x3(in, kernel) for the stride wk was
 // made for (p's) with the padding and output size in p, finished by ep
-// (nil: none) as ConvForwardPacked finishes it. Blocks of tiles go through
-// all three stages (transform, products, transform back) while in cache.
+// (nil: none) as ConvForwardPacked finishes it; ep's residual may be out
+// itself (each output is read from it before it is written). Blocks of
+// tiles go through all three stages (transform, products, transform back)
+// while in cache.
 func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float32, ep *Epilogue) {
 	form := wk.form
 	if p.SH != form.stride || p.SW != form.stride {
@@ -532,22 +534,22 @@ func winoOutput(p Conv2DParams, form *winoForm, m []float32, eStride int, out []
 		}
 	} else if form.outputAsm(f, m, eStride, edge, form.m*f, f, nil, nil, false) {
 		// The epilogue in winoFinish's order, a vector pass each: the
-		// same sums as the assembly's or the portable one's.
+		// same sums as the assembly's or the portable one's. The sums
+		// stay in edge until stored: the residual may be out itself.
 		for i := 0; i < rows; i++ {
 			for j := 0; j < cols; j++ {
 				o := i*p.OW*f + j*f
 				y, src := out[at+o:][:f], edge[(i*form.m+j)*f:][:f]
-				switch {
-				case bias != nil:
-					add(src, bias[:f], y)
-				default:
-					copy(y, src)
+				if bias != nil {
+					add(src, bias[:f], src)
 				}
 				if res != nil {
-					add(y, res[o:][:f], y)
+					add(src, res[o:][:f], src)
 				}
 				if doRelu {
-					relu(y, y)
+					relu(src, y)
+				} else {
+					copy(y, src)
 				}
 			}
 		}
