@@ -717,19 +717,13 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Te
 		if st.residual >= 0 {
 			res = vals[st.residual].Data
 		}
-		wk := p.winogradFor(st, n, kp)
-		s.tookRes = s.resFree && st.pair == nil && len(res) == size
-		switch {
-		case s.tookRes && wk == nil: // the convolution added onto the residual where it lies
-			s.ep = kernels.Epilogue{Bias: st.bias, Relu: st.relu}
-			kernels.ConvAccumulatePacked(kp, x.Data, st.packed, res, &s.ep)
-			return s.tensor(res, n, kp.OH, kp.OW, o.filters), true, nil
-		case s.tookRes: // Winograd reads each residual value before it writes the output there
-			s.ep = kernels.Epilogue{Bias: st.bias, Res: res, LdRes: o.filters, Relu: st.relu}
-			kernels.WinogradConv(kp, x.Data, wk, res, &s.ep)
-			return s.tensor(res, n, kp.OH, kp.OW, o.filters), true, nil
+		// The output goes onto the residual where that is free, else into
+		// a buffer of its own.
+		data := res
+		if s.tookRes = s.resFree && st.pair == nil && len(res) == size; !s.tookRes {
+			data = p.get(size)
 		}
-		out := s.tensor(p.get(size), n, kp.OH, kp.OW, o.filters)
+		out := s.tensor(data, n, kp.OH, kp.OW, o.filters)
 		s.ep = kernels.Epilogue{Bias: st.bias, Res: res, LdRes: o.filters, Relu: st.relu}
 		ep := &s.ep
 		if st.pair != nil {
@@ -739,9 +733,13 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Te
 			}
 			return out, true, nil
 		}
-		if wk != nil {
+		switch wk := p.winogradFor(st, n, kp); {
+		case wk != nil: // reading each residual value where it then writes the output
 			kernels.WinogradConv(kp, x.Data, wk, out.Data, ep)
-		} else {
+		case s.tookRes: // the products add onto the residual from their first sums on
+			ep.Res = nil
+			kernels.ConvAccumulatePacked(kp, x.Data, st.packed, out.Data, ep)
+		default:
 			kernels.ConvForwardPacked(kp, x.Data, st.packed, out.Data, ep)
 		}
 		return out, true, nil
