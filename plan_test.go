@@ -113,13 +113,20 @@ func TestPlanAddsOntoResidual(t *testing.T) {
 		// Basic blocks add onto their projection's output too: 3x3
 		// convolutions by Winograd, or else by windows.
 		{"resnet18", 8, nil}, {"resnet18", 8, []nn.CompileOption{nn.NoWinograd()}},
+		// Option A's shortcut (strided, zero-padded) is a buffer of the
+		// plan's as well.
+		{"resnet20", 9, nil},
 	} {
-		m := mustBuild(t, tt.arch, WithFlavor(Torch), InputShape(64, 64, 3))
+		var opts []Option
+		if tt.arch != "resnet20" {
+			opts = []Option{WithFlavor(Torch), InputShape(64, 64, 3)}
+		}
+		m := mustBuild(t, tt.arch, opts...)
 		plan, err := m.Compile(tt.opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		steps, err := plan.Profile(tensor.New(1, 64, 64, 3))
+		steps, err := plan.Profile(tensor.New(append([]int{1}, m.Inputs()[0].Shape()...)...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,36 +172,50 @@ func nonTrivial(m *nn.Model) error {
 // A plan in steady use allocates little: buffers are reused, not garbage
 // that would let the heap grow to twice the weights.
 func TestPlanSteadyStateAllocations(t *testing.T) {
-	m := mustBuild(t, "resnet18", WithFlavor(Torch), InputShape(96, 96, 3))
-	plan, err := m.Compile(nn.NoWinograd())
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := tensor.New(2, 96, 96, 3)
-	for range 2 {
-		if _, err := plan.Predict(x); err != nil {
+	for _, tt := range []struct {
+		arch string
+		opts []Option
+		in   []int
+		objs uint64 // a step
+	}{
+		// The largest activation here is 2x48x48x64 floats, 1.2 MB. Parallel
+		// loops' jobs and closures are what a step should leave, about four
+		// (the kernels once copied an epilogue for every block of C: 12).
+		{"resnet18", []Option{WithFlavor(Torch), InputShape(96, 96, 3)}, []int{2, 96, 96, 3}, 6},
+		// Option A's shortcuts (1 and 0.5 MB here) come from the plan's
+		// buffers too (they were 1.5 MB of garbage a pass); 166 objects in
+		// 23 steps.
+		{"resnet20", nil, []int{32, 32, 32, 3}, 8},
+	} {
+		m := mustBuild(t, tt.arch, tt.opts...)
+		plan, err := m.Compile(nn.NoWinograd())
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	const runs = 5
-	for range runs {
-		plan.Predict(x)
-	}
-	runtime.ReadMemStats(&after)
-	// The largest activation here is 2x48x48x64 floats, 1.2 MB; what is
-	// left is small bookkeeping (tensor headers, closures) and the output.
-	per := (after.TotalAlloc - before.TotalAlloc) / runs
-	objs := (after.Mallocs - before.Mallocs) / runs
-	t.Logf("%d bytes in %d objects allocated per Predict of %d steps", per, objs, plan.Steps())
-	if per > 64<<10 {
-		t.Errorf("%d bytes allocated per Predict, want < 64 KB", per)
-	}
-	// Parallel loops' jobs and closures are what a step should leave, about
-	// four (the kernels once copied an epilogue for every block of C: 12).
-	if objs > 6*uint64(plan.Steps()) {
-		t.Errorf("%d objects allocated per Predict of %d steps, want at most 6 a step", objs, plan.Steps())
+		x := tensor.New(tt.in...)
+		for range 2 {
+			if _, err := plan.Predict(x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		const runs = 5
+		for range runs {
+			plan.Predict(x)
+		}
+		runtime.ReadMemStats(&after)
+		// What is left is small bookkeeping (tensor headers, closures) and
+		// the output.
+		per := (after.TotalAlloc - before.TotalAlloc) / runs
+		objs := (after.Mallocs - before.Mallocs) / runs
+		t.Logf("%s: %d bytes in %d objects allocated per Predict of %d steps", tt.arch, per, objs, plan.Steps())
+		if per > 64<<10 {
+			t.Errorf("%s: %d bytes allocated per Predict, want < 64 KB", tt.arch, per)
+		}
+		if objs > tt.objs*uint64(plan.Steps()) {
+			t.Errorf("%s: %d objects allocated per Predict of %d steps, want at most %d a step", tt.arch, objs, plan.Steps(), tt.objs)
+		}
 	}
 }
 

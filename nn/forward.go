@@ -352,12 +352,23 @@ func (flattenOp) forward(in, _ []*tensor.Tensor, f DataFormat, al *arena) (*tens
 }
 
 func (o *paddedIdentityOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
-	x := in[0]
+	n, oh, ow := o.outSize(in[0])
+	out := al.NewUninit(n, oh, ow, o.channels) // every value is written by fill
+	o.fill(in[0], out)
+	return out, nil
+}
+
+// outSize returns the images, height and width of the output for x.
+func (o *paddedIdentityOp) outSize(x *tensor.Tensor) (n, oh, ow int) {
+	return x.Shape[0], (x.Shape[1] + o.stride - 1) / o.stride, (x.Shape[2] + o.stride - 1) / o.stride
+}
+
+// fill writes every value of out (shaped by outSize) from x, output row by
+// output row.
+func (o *paddedIdentityOp) fill(x, out *tensor.Tensor) {
 	n, h, w, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-	oh, ow := (h+o.stride-1)/o.stride, (w+o.stride-1)/o.stride
+	_, oh, ow := o.outSize(x)
 	before := (o.channels - c) / 2
-	// Every value is written below, output row by output row.
-	out := al.NewUninit(n, oh, ow, o.channels)
 	kernels.ParallelFor(n*oh, 8, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			b, y := r/oh, r%oh
@@ -370,7 +381,6 @@ func (o *paddedIdentityOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *are
 			}
 		}
 	})
-	return out, nil
 }
 
 func (inputOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
