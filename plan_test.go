@@ -28,6 +28,7 @@ func TestPlanMatchesReference(t *testing.T) {
 		{"resnet50", []Option{InputShape(128, 128, 3)}, []int{1, 128, 128, 3}},                    // ... with Keras' "same" strided 3x3
 		{"resnet34", []Option{InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
 		{"resnet50v2", []Option{InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
+		{"resnet50v2", []Option{DataFormat(nn.ChannelsFirst), InputShape(3, 64, 64)}, []int{1, 3, 64, 64}}, // BatchNorm steps on axis 1
 		{"resnext50_32x4d", []Option{InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
 		{"resnet20", nil, []int{3, 32, 32, 3}},
 		{"resnet20", []Option{DataFormat(nn.ChannelsFirst)}, []int{2, 3, 32, 32}},
@@ -186,6 +187,10 @@ func TestPlanSteadyStateAllocations(t *testing.T) {
 		// buffers too (they were 1.5 MB of garbage a pass); 166 objects in
 		// 23 steps.
 		{"resnet20", nil, []int{32, 32, 32, 3}, 8},
+		// ResNet v2's BatchNorm and ReLU before each block, and the
+		// padding before its max pooling (which may see negative values,
+		// so is not folded), write into the plan's buffers too.
+		{"resnet50v2", []Option{InputShape(64, 64, 3)}, []int{2, 64, 64, 3}, 6},
 	} {
 		m := mustBuild(t, tt.arch, tt.opts...)
 		plan, err := m.Compile(nn.NoWinograd())

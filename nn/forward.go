@@ -166,17 +166,26 @@ func (o *conv2DOp) forwardPadded(in, w []*tensor.Tensor, pads [4]int, al *arena,
 }
 
 func (o *zeroPaddingOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
-	x := in[0]
+	sh := o.outShape(in[0])
+	out := al.NewUninit(sh[:]...) // every value is written by fill
+	o.fill(in[0], out)
+	return out, nil
+}
+
+func (o *zeroPaddingOp) outShape(x *tensor.Tensor) [4]int {
+	return [4]int{x.Shape[0], x.Shape[1] + o.top + o.bottom, x.Shape[2] + o.left + o.right, x.Shape[3]}
+}
+
+func (o *zeroPaddingOp) fill(x, out *tensor.Tensor) {
 	n, h, w, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	oh, ow := h+o.top+o.bottom, w+o.left+o.right
-	out := al.New(n, oh, ow, c)
+	clear(out.Data)
 	for b := 0; b < n; b++ {
 		for y := 0; y < h; y++ {
 			src := x.Data[((b*h+y)*w)*c:][:w*c]
 			copy(out.Data[((b*oh+y+o.top)*ow+o.left)*c:], src)
 		}
 	}
-	return out, nil
 }
 
 // internalAxis maps a Keras axis of a batched tensor to the channels-last
@@ -196,13 +205,7 @@ func (o *batchNormOp) forward(in, w []*tensor.Tensor, f DataFormat, al *arena) (
 	for _, d := range x.Shape[axis+1:] {
 		inner *= d
 	}
-	scale, shift := make([]float32, c), make([]float32, c)
-	gamma, beta, mean, variance := w[0].Data, w[1].Data, w[2].Data, w[3].Data
-	for i := range scale {
-		s := float64(gamma[i]) / math.Sqrt(float64(variance[i])+o.epsilon)
-		scale[i] = float32(s)
-		shift[i] = float32(float64(beta[i]) - float64(mean[i])*s)
-	}
+	scale, shift := o.affine(w)
 	out := al.New(x.Shape...)
 	if inner == 1 {
 		kernels.Affine(x.Data, out.Data, c, scale, shift)
@@ -213,6 +216,19 @@ func (o *batchNormOp) forward(in, w []*tensor.Tensor, f DataFormat, al *arena) (
 		out.Data[i] = v*scale[ch] + shift[ch]
 	}
 	return out, nil
+}
+
+// affine returns inference's per-channel form of the layer with weights
+// w (gamma, beta, moving mean and variance): x*scale + shift.
+func (o *batchNormOp) affine(w []*tensor.Tensor) (scale, shift []float32) {
+	gamma, beta, mean, variance := w[0].Data, w[1].Data, w[2].Data, w[3].Data
+	scale, shift = make([]float32, len(gamma)), make([]float32, len(gamma))
+	for i := range scale {
+		s := float64(gamma[i]) / math.Sqrt(float64(variance[i])+o.epsilon)
+		scale[i] = float32(s)
+		shift[i] = float32(float64(beta[i]) - float64(mean[i])*s)
+	}
+	return scale, shift
 }
 
 func activate(fn string, shape []int, data []float32) {
@@ -352,22 +368,19 @@ func (flattenOp) forward(in, _ []*tensor.Tensor, f DataFormat, al *arena) (*tens
 }
 
 func (o *paddedIdentityOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
-	n, oh, ow := o.outSize(in[0])
-	out := al.NewUninit(n, oh, ow, o.channels) // every value is written by fill
+	sh := o.outShape(in[0])
+	out := al.NewUninit(sh[:]...) // every value is written by fill
 	o.fill(in[0], out)
 	return out, nil
 }
 
-// outSize returns the images, height and width of the output for x.
-func (o *paddedIdentityOp) outSize(x *tensor.Tensor) (n, oh, ow int) {
-	return x.Shape[0], (x.Shape[1] + o.stride - 1) / o.stride, (x.Shape[2] + o.stride - 1) / o.stride
+func (o *paddedIdentityOp) outShape(x *tensor.Tensor) [4]int {
+	return [4]int{x.Shape[0], (x.Shape[1] + o.stride - 1) / o.stride, (x.Shape[2] + o.stride - 1) / o.stride, o.channels}
 }
 
-// fill writes every value of out (shaped by outSize) from x, output row by
-// output row.
 func (o *paddedIdentityOp) fill(x, out *tensor.Tensor) {
 	n, h, w, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-	_, oh, ow := o.outSize(x)
+	oh, ow := out.Shape[1], out.Shape[2]
 	before := (o.channels - c) / 2
 	kernels.ParallelFor(n*oh, 8, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -381,6 +394,14 @@ func (o *paddedIdentityOp) fill(x, out *tensor.Tensor) {
 			}
 		}
 	})
+}
+
+// filler is an op that writes every value of an output shaped by outShape
+// (an image batch) from its one input: the plan runs it into a buffer of
+// its own.
+type filler interface {
+	outShape(x *tensor.Tensor) [4]int
+	fill(x, out *tensor.Tensor)
 }
 
 func (inputOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {

@@ -62,6 +62,12 @@ type pstep struct {
 	// bias both biases.
 	pair *conv2DOp
 
+	// norm is an inference BatchNormalization over the last axis (and
+	// the ReLU after it, relu): x*scale + bias, run by the training
+	// kernel as (x*scale + bias)*ones + zeros, the same values.
+	norm               *batchNormOp
+	scale, ones, zeros []float32
+
 	pool  *poolOp       // max pooling with folded padding
 	gpool *globalPoolOp // global pooling into a buffer of the plan's
 	dense *denseOp      // a Dense layer on pre-packed weights
@@ -184,6 +190,25 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 				l.vals = nil
 			}
 			st.out = newVal(l)
+			p.steps = append(p.steps, st)
+		case *batchNormOp:
+			rank := len(l.inputs[0].shape) + 1
+			if rank > 4 || internalAxis(op.axis, rank, p.format) != rank-1 {
+				p.generic(l, val, newVal)
+				continue
+			}
+			st := &pstep{layer: l, norm: op, ins: []int{val[l.inputs[0].layer]}, residual: -1}
+			st.scale, st.bias = op.affine(l.values())
+			st.ones, st.zeros = make([]float32, len(st.scale)), make([]float32, len(st.scale))
+			for i := range st.ones {
+				st.ones[i] = 1
+			}
+			if cc.consume {
+				l.vals = nil
+			}
+			last := p.fuseRelu(st, l, sole, absorbed)
+			nonNegative[last] = st.relu
+			st.out = newVal(last)
 			p.steps = append(p.steps, st)
 		case *globalPoolOp:
 			st := &pstep{layer: l, gpool: op, ins: []int{val[l.inputs[0].layer]}, residual: -1}
@@ -590,6 +615,10 @@ func (st *pstep) describe(n int) string {
 			s += " +relu"
 		}
 		return s
+	case st.norm != nil && st.relu:
+		return "batchnorm +relu"
+	case st.norm != nil:
+		return "batchnorm"
 	case st.pool != nil:
 		return "pool"
 	case st.dense != nil:
@@ -775,6 +804,16 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Te
 		}
 		return out, true, nil
 	}
+	if st.norm != nil {
+		copy(s.shape[:], x.Shape)
+		s.out = tensor.Tensor{Shape: s.shape[:len(x.Shape)], Data: p.get(len(x.Data))}
+		if c := len(st.scale); st.relu {
+			kernels.NormalizeRelu(x.Data, s.out.Data, c, st.scale, st.bias, st.ones, st.zeros)
+		} else {
+			kernels.Normalize(x.Data, s.out.Data, c, st.scale, st.bias, st.ones, st.zeros)
+		}
+		return &s.out, true, nil
+	}
 	if st.gpool != nil {
 		n, c := x.Shape[0], x.Shape[3]
 		s.shape = [4]int{n, c}
@@ -782,10 +821,10 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Te
 		st.gpool.poolInto(x, s.out.Data)
 		return &s.out, true, nil
 	}
-	if op, ok := st.layer.op.(*paddedIdentityOp); ok { // a shortcut: into the pool, for its block to add onto
-		n, oh, ow := op.outSize(x)
-		out := s.tensor(p.get(n*oh*ow*op.channels), n, oh, ow, op.channels)
-		op.fill(x, out)
+	if f, ok := st.layer.op.(filler); ok { // padding, a shortcut: into the pool, no garbage
+		sh := f.outShape(x)
+		out := s.tensor(p.get(sh[0]*sh[1]*sh[2]*sh[3]), sh[0], sh[1], sh[2], sh[3])
+		f.fill(x, out)
 		return out, true, nil
 	}
 	ins := make([]*tensor.Tensor, len(st.ins))
