@@ -213,6 +213,14 @@ var gatheredCases = []Conv2DParams{
 // product adds up several blocks.
 var deepPointwise = Conv2DParams{N: 1, H: 7, W: 7, C: 520, KH: 1, KW: 1, F: 40, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1}
 
+// Groups of fewer filters than a panel, which PackConvKernel packs
+// together (ResNeXt's 3x3 convolutions, in small).
+var mergedCases = []Conv2DParams{
+	{N: 1, H: 9, W: 9, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 16},  // 4 filters a group: 2 of 8 merged
+	{N: 2, H: 10, W: 10, C: 32, KH: 3, KW: 3, F: 64, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 8}, // 8 from 4 channels: 2 of 4
+	{N: 1, H: 6, W: 5, C: 32, KH: 1, KW: 1, F: 32, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 4},                     // all four as one
+}
+
 // The packed path (window convolution where it applies, rows gathered or
 // im2col elsewhere) matches the reference convolution with every kernel
 // the CPU has, and its fused epilogue matches relu(conv + bias + residual),
@@ -221,7 +229,7 @@ func TestConvForwardPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	for _, isa := range kernelISAs(t) {
 		isa.use()
-		for i, p := range slices.Concat(convCases, windowCases, gatheredCases, []Conv2DParams{deepPointwise}) {
+		for i, p := range slices.Concat(convCases, windowCases, gatheredCases, []Conv2DParams{deepPointwise}, mergedCases) {
 			p = withOut(p)
 			in := randSlice(r, p.N*p.H*p.W*p.C)
 			k := randSlice(r, p.KH*p.KW*p.C/p.Groups*p.F)
@@ -231,6 +239,9 @@ func TestConvForwardPacked(t *testing.T) {
 			packed := PackConvKernel(p, k)
 			if w := i >= len(convCases) && i < len(convCases)+len(windowCases); w != windowApplies(p, packed[0]) {
 				t.Fatalf("case %d: run by windows %v, want %v", i, !w, w)
+			}
+			if merged := i >= len(convCases)+len(windowCases)+len(gatheredCases)+1; merged != (len(packed) < p.Groups) {
+				t.Fatalf("case %d: %d groups packed as %d", i, p.Groups, len(packed))
 			}
 			tol := 1e-5 * math.Sqrt(float64(p.KH*p.KW*p.C)) * 4
 			ConvForwardPacked(p, in, packed, got, nil)
