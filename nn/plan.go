@@ -63,10 +63,9 @@ type pstep struct {
 	pair *conv2DOp
 
 	// norm is an inference BatchNormalization over the last axis (and
-	// the ReLU after it, relu): x*scale + bias, run by the training
-	// kernel as (x*scale + bias)*ones + zeros, the same values.
-	norm               *batchNormOp
-	scale, ones, zeros []float32
+	// the ReLU after it, relu): x*scale + bias.
+	norm  *batchNormOp
+	scale []float32
 
 	pool  *poolOp       // max pooling with folded padding
 	gpool *globalPoolOp // global pooling into a buffer of the plan's
@@ -199,10 +198,6 @@ func (m *Model) Compile(opts ...CompileOption) (*Plan, error) {
 			}
 			st := &pstep{layer: l, norm: op, ins: []int{val[l.inputs[0].layer]}, residual: -1}
 			st.scale, st.bias = op.affine(l.values())
-			st.ones, st.zeros = make([]float32, len(st.scale)), make([]float32, len(st.scale))
-			for i := range st.ones {
-				st.ones[i] = 1
-			}
 			if cc.consume {
 				l.vals = nil
 			}
@@ -808,9 +803,9 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Te
 		copy(s.shape[:], x.Shape)
 		s.out = tensor.Tensor{Shape: s.shape[:len(x.Shape)], Data: p.get(len(x.Data))}
 		if c := len(st.scale); st.relu {
-			kernels.NormalizeRelu(x.Data, s.out.Data, c, st.scale, st.bias, st.ones, st.zeros)
+			kernels.AffineRelu(x.Data, s.out.Data, c, st.scale, st.bias)
 		} else {
-			kernels.Normalize(x.Data, s.out.Data, c, st.scale, st.bias, st.ones, st.zeros)
+			kernels.Affine(x.Data, s.out.Data, c, st.scale, st.bias)
 		}
 		return &s.out, true, nil
 	}

@@ -155,6 +155,34 @@ func TestAdd(t *testing.T) {
 	}
 }
 
+// Affine and AffineRelu give x*a + b (and its ReLU) per channel, each
+// product and sum rounded as Go rounds them, with every ISA, in place too,
+// for more channels than the shared row of ones as well.
+func TestAffine(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, c := range []int{5, 16, 48, 2048, 3000} {
+		x, a, b := randSlice(r, 37*c), randSlice(r, c), randSlice(r, c)
+		want, rectified := make([]float32, len(x)), make([]float32, len(x))
+		for i, v := range x {
+			want[i] = float32(v*a[i%c]) + b[i%c] // the conversion rounds the product: no fused multiply-add
+			rectified[i] = max(want[i], 0)
+		}
+		for _, isa := range kernelISAs(t) {
+			isa.use()
+			got := make([]float32, len(x))
+			Affine(x, got, c, a, b)
+			if i := firstDiff(got, want); i >= 0 {
+				t.Fatalf("%s Affine, c=%d: [%d] = %v, want %v", isa.name, c, i, got[i], want[i])
+			}
+			copy(got, x)
+			AffineRelu(got, got, c, a, b)
+			if i := firstDiff(got, rectified); i >= 0 {
+				t.Fatalf("%s AffineRelu in place, c=%d: [%d] = %v, want %v", isa.name, c, i, got[i], rectified[i])
+			}
+		}
+	}
+}
+
 // NormalizeRelu and NormalizeAddRelu give the bits of Normalize, Add and
 // Relu run one after another by the portable loops, with and without each
 // ISA's channel groups, over more rows than one of their cache-sized

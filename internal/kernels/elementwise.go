@@ -156,16 +156,35 @@ func DotChannelsMasked(g []float32, m ReluMask, h []float32, c int) (sumG, sumGH
 	return sumG, sumGH
 }
 
-// Affine computes out = x*a + b per channel (out may be x).
+// Affine computes out = x*a + b per channel (out may be x): BatchNorm's
+// inference form, by Normalize's kernels with gamma 1 and beta 0, which
+// change no value.
 func Affine(x, out []float32, c int, a, b []float32) {
-	ParallelFor(len(x)/c, rowsGrain(c), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr, or := x[r*c:r*c+c], out[r*c:r*c+c]
-			for i, v := range xr {
-				or[i] = v*a[i] + b[i]
-			}
-		}
-	})
+	normalize(x, nil, out, c, a, b, ones(c), zeros(c), false)
+}
+
+// AffineRelu is Affine followed by a ReLU of out, applied to each few rows
+// as they are written, while they are in cache.
+func AffineRelu(x, out []float32, c int, a, b []float32) {
+	normalize(x, nil, out, c, a, b, ones(c), zeros(c), true)
+}
+
+// ones returns n ones, shared read-only (as zeros are) up to 2048.
+func ones(n int) []float32 {
+	if n <= len(oneRow) {
+		return oneRow[:n]
+	}
+	return filledOnes(n)
+}
+
+var oneRow = filledOnes(2048)
+
+func filledOnes(n int) []float32 {
+	r := make([]float32, n)
+	for i := range r {
+		r[i] = 1
+	}
+	return r
 }
 
 // Normalize computes out = (x*scale + shift)*gamma + beta per channel:

@@ -522,27 +522,9 @@ func combineReluOf16Y(grad, h, out *float32, rows, groups int, a, b, k, scale, s
 //go:noescape
 func dotReluOf16Y(grad, h *float32, rows, groups int, sum, sq *float64, scale, shift, gamma, beta *float32)
 
-// ones is a row of ones, shared read-only by noMask.
-var ones = func() []float32 {
-	m := make([]float32, 2048)
-	for i := range m {
-		m[i] = 1
-	}
-	return m
-}()
-
 // noMask returns c ones: the mask that keeps everything, read as one row
 // again and again (stride 0).
-func noMask(c int) []float32 {
-	if c <= len(ones) {
-		return ones[:c]
-	}
-	m := make([]float32, c)
-	for i := range m {
-		m[i] = 1
-	}
-	return m
-}
+func noMask(c int) []float32 { return ones(c) }
 
 // maskRows returns the mask rows from row r0 (y nil: ones) and their
 // stride in bytes.
