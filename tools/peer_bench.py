@@ -5,6 +5,7 @@ the ratios as a Markdown table for the README.
 
     apt-get install python3-torch python3-torchvision nodejs npm
     /usr/bin/python3 tools/peer_bench.py [--rounds 3] [--seconds 8] [--only 'training|batch 1$'] [--avx2]
+        [--models resnext50_32x4d,wide_resnet50_2]
 
 The table (medians over the rounds) goes to stdout; each round's figures,
 and each round's ratio with their median, to stderr. Odd rounds run the
@@ -12,7 +13,8 @@ peers before ours.
 
 All three run the same network: torchvision's ResNet-50 (our torch
 flavour) at 224x224, with 2 threads. ONNX Runtime runs the model exported
-from PyTorch. Training compares a full SGD step.
+from PyTorch. Training compares a full SGD step. --models adds inference
+at batch 1 and 16 for other torchvision architectures, by their names.
 
 --avx2 runs as on a CPU without AVX-512: ours with GODEBUG=cpu.avx512f=off,
 PyTorch with oneDNN and ATen held to AVX2 (ONEDNN_MAX_CPU_ISA,
@@ -42,15 +44,17 @@ sys.path.insert(0, HERE)
 from goldens import CifarResNet  # noqa: E402
 
 
-def setup_ort():
+def setup_ort(model="resnet50"):
+    """Installs ONNX Runtime once and returns the path of torchvision's
+    model (by name) exported to ONNX, exporting it the first time."""
     os.makedirs(CACHE, exist_ok=True)
     if not os.path.isdir(os.path.join(CACHE, "node_modules", "onnxruntime-node")):
         env = dict(os.environ, ONNXRUNTIME_NODE_INSTALL="skip")
         subprocess.run(["npm", "install", "--silent", "--no-save", "--prefix", CACHE, "onnxruntime-node@1.30.0"],
                        check=True, env=env)
-    onnx = os.path.join(CACHE, "resnet50.onnx")
+    onnx = os.path.join(CACHE, model + ".onnx")
     if not os.path.exists(onnx):
-        m = torchvision.models.resnet50(weights=None).eval()
+        m = getattr(torchvision.models, model)(weights=None).eval()
         torch.onnx.export(m, torch.randn(1, 3, 224, 224), onnx, opset_version=13, input_names=["input"],
                           output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
     return onnx
@@ -73,8 +77,8 @@ def median_time(fn, seconds, min_runs=5):
     return statistics.median(times)
 
 
-def torch_infer_ips(batch, seconds):
-    m = torchvision.models.resnet50(weights=None).eval()
+def torch_infer_ips(batch, seconds, model="resnet50"):
+    m = getattr(torchvision.models, model)(weights=None).eval()
     x = torch.randn(batch, 3, 224, 224)
     with torch.no_grad():
         return batch / median_time(lambda: m(x), seconds)
@@ -108,6 +112,8 @@ def main():
     ap.add_argument("--only", default="", help="run only the cases whose name this regular expression "
                     "matches somewhere (e.g. training, or 'batch 1$' for batch 1 alone)")
     ap.add_argument("--avx2", action="store_true", help="as without AVX-512: ours and PyTorch held to AVX2, no ONNX Runtime")
+    ap.add_argument("--models", default="", help="comma-separated torchvision architectures (resnext50_32x4d, "
+                    "wide_resnet50_2, ...) to time too, at batch 1 and 16, against both peers")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     onnx = setup_ort()
@@ -127,6 +133,12 @@ def main():
          lambda: ours(["--model", "resnet20", "--batch", "128", "--train", "--threads", t], a.seconds),
          {"PyTorch": lambda: torch_train_ips(CifarResNet(3), 128, 32, 3, 10, a.seconds)}),
     ]
+    for model in filter(None, a.models.split(",")):
+        for batch in (1, 16):
+            cases.append((f"{model} inference, batch {batch}",
+                          lambda m=model, b=batch: ours(["--model", m, "--batch", str(b), "--threads", t], a.seconds),
+                          {"ONNX Runtime": lambda m=model, b=batch: ort_ips(setup_ort(m), b, a.threads, a.seconds),
+                           "PyTorch": lambda m=model, b=batch: torch_infer_ips(b, a.seconds, m)}))
     print(f"| case | resnet-go img/s | peer | peer img/s | ratio |\n|---|---|---|---|---|")
     for name, mine, peers in cases:
         if not re.search(a.only, name):
