@@ -166,10 +166,7 @@ func (o *conv2DOp) forwardPadded(in, w []*tensor.Tensor, pads [4]int, al *arena,
 }
 
 func (o *zeroPaddingOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
-	sh := o.outShape(in[0])
-	out := al.NewUninit(sh[:]...) // every value is written by fill
-	o.fill(in[0], out)
-	return out, nil
+	return filled(o, in[0], al), nil
 }
 
 func (o *zeroPaddingOp) outShape(x *tensor.Tensor) [4]int {
@@ -368,10 +365,7 @@ func (flattenOp) forward(in, _ []*tensor.Tensor, f DataFormat, al *arena) (*tens
 }
 
 func (o *paddedIdentityOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {
-	sh := o.outShape(in[0])
-	out := al.NewUninit(sh[:]...) // every value is written by fill
-	o.fill(in[0], out)
-	return out, nil
+	return filled(o, in[0], al), nil
 }
 
 func (o *paddedIdentityOp) outShape(x *tensor.Tensor) [4]int {
@@ -402,6 +396,14 @@ func (o *paddedIdentityOp) fill(x, out *tensor.Tensor) {
 type filler interface {
 	outShape(x *tensor.Tensor) [4]int
 	fill(x, out *tensor.Tensor)
+}
+
+// filled runs f on x into a tensor from al, which it need not zero.
+func filled(f filler, x *tensor.Tensor, al *arena) *tensor.Tensor {
+	sh := f.outShape(x)
+	out := al.NewUninit(sh[:]...)
+	f.fill(x, out)
+	return out
 }
 
 func (inputOp) forward(in, _ []*tensor.Tensor, _ DataFormat, al *arena) (*tensor.Tensor, error) {

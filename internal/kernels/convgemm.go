@@ -184,20 +184,27 @@ func convPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, 
 		return
 	}
 	fg, rows := p.F/p.Groups, p.N*p.OH*p.OW
-	switch {
-	case !p.pointwise() && p.Groups >= Workers(): // a core to each group in turn, its rows gathered block by block
+	if !p.pointwise() { // rows gathered block by block, a group at a time
+		byGroups := p.Groups >= Workers() // a core to each group in turn, else every core on each
+		group := func(g int) {
+			a, b := gathered(&gatheredRows{p: p, in: in, g: g}), bSource{packed: kernel[g]}
+			if byGroups {
+				gemmSerial(rows, fg, b.packed.K, a, b, out[g*fg:], p.F, accumulate, epAt{ep, 0, g * fg}, false)
+			} else {
+				gemm(rows, fg, b.packed.K, a, b, out[g*fg:], p.F, accumulate, epAt{ep, 0, g * fg})
+			}
+		}
+		if !byGroups {
+			for g := range p.Groups {
+				group(g)
+			}
+			return
+		}
 		ParallelFor(p.Groups, 1, func(lo, hi int) {
 			for g := lo; g < hi; g++ {
-				a := gathered(&gatheredRows{p: p, in: in, g: g})
-				gemmSerial(rows, fg, kernel[g].K, a, bSource{packed: kernel[g]}, out[g*fg:], p.F, accumulate, epAt{ep, 0, g * fg}, false)
+				group(g)
 			}
 		})
-		return
-	case !p.pointwise(): // every core on each group
-		for g := range p.Groups {
-			a := gathered(&gatheredRows{p: p, in: in, g: g})
-			gemm(rows, fg, kernel[g].K, a, bSource{packed: kernel[g]}, out[g*fg:], p.F, accumulate, epAt{ep, 0, g * fg})
-		}
 		return
 	}
 	convForward(p, in, out, func(g, r0, rows int, a Mat, c []float32) {

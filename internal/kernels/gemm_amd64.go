@@ -522,15 +522,12 @@ func combineReluOf16Y(grad, h, out *float32, rows, groups int, a, b, k, scale, s
 //go:noescape
 func dotReluOf16Y(grad, h *float32, rows, groups int, sum, sq *float64, scale, shift, gamma, beta *float32)
 
-// noMask returns c ones: the mask that keeps everything, read as one row
+// maskRows returns the mask rows from row r0 and their stride in bytes;
+// with y nil, c ones (the mask that keeps everything), read as one row
 // again and again (stride 0).
-func noMask(c int) []float32 { return ones(c) }
-
-// maskRows returns the mask rows from row r0 (y nil: ones) and their
-// stride in bytes.
-func maskRows(y, ones []float32, r0, rows, c int) ([]float32, int) {
+func maskRows(y []float32, r0, rows, c int) ([]float32, int) {
 	if y == nil {
-		return ones, 0
+		return ones(c), 0
 	}
 	return y[r0*c : (r0+rows)*c], 4 * c
 }
@@ -553,11 +550,7 @@ func combineMaskedAsm(g []float32, mask ReluMask, r0 int, h, out []float32, c in
 		combineReluOf16(&g[0], &h[0], &out[0], rows, c/16, &a[0], &b[0], &k[0], &sc[0], &sh[0], &ga[0], &be[0])
 		return true
 	}
-	var ones []float32
-	if mask.Y == nil {
-		ones = noMask(c)
-	}
-	m, ys := maskRows(mask.Y, ones, r0, rows, c)
+	m, ys := maskRows(mask.Y, r0, rows, c)
 	if !useAVX512 {
 		combineMasked16Y(&g[0], &m[0], &h[0], &out[0], rows, c/16, ys, &a[0], &b[0], &k[0])
 		return true
@@ -584,10 +577,6 @@ func dotMaskedAsm(g []float32, mask ReluMask, r0 int, h []float32, c int, s, q [
 	}
 	h = h[:len(g)]
 	s, q = s[:c], q[:c]
-	var ones []float32
-	if mask.Y == nil {
-		ones = noMask(c)
-	}
 	for lo := 0; lo < rows; lo += dotMaskedBlock {
 		n := min(dotMaskedBlock, rows-lo)
 		if mask.affine() {
@@ -599,7 +588,7 @@ func dotMaskedAsm(g []float32, mask ReluMask, r0 int, h []float32, c int, s, q [
 			}
 			continue
 		}
-		m, ys := maskRows(mask.Y, ones, r0+lo, n, c)
+		m, ys := maskRows(mask.Y, r0+lo, n, c)
 		if useAVX512 {
 			dotMasked16(&g[lo*c], &m[0], &h[lo*c], n, c/16, ys, &s[0], &q[0])
 		} else {
