@@ -389,6 +389,28 @@ func TestPlanWinogradFromBatch(t *testing.T) {
 	}
 }
 
+// A ResNeXt's grouped 3x3 convolutions go by Winograd, a product for each
+// group as packed: at 64x64, the first stage's three (16x16 outputs, 4
+// filters a group) for one image, the second's three stride-1 ones (8x8)
+// from two images; the strided ones never.
+func TestPlanWinogradGrouped(t *testing.T) {
+	stage1 := kernels.Conv2DParams{N: 1, H: 16, W: 16, C: 128, KH: 3, KW: 3, F: 128, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 32, OH: 16, OW: 16}
+	if kernels.WinogradMinBatch(stage1) != 1 {
+		t.Skip("Winograd does not pay without the vector transforms")
+	}
+	m := mustBuild(t, "resnext50_32x4d", WithFlavor(Torch), InputShape(64, 64, 3))
+	nonTrivial(m)
+	plan, err := m.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ n, want int }{{1, 3}, {2, 6}, {1, 3}} {
+		if wino, _ := winogradSteps(t, m, plan, tc.n, 64); wino != tc.want {
+			t.Errorf("batch %d: %d steps by Winograd, want %d", tc.n, wino, tc.want)
+		}
+	}
+}
+
 // winogradSteps runs n images of size x size through plan, checks them
 // against m's reference path, and returns how many of the plan's steps
 // ran by Winograd and how many of those by F(4x4).

@@ -344,6 +344,61 @@ func TestWinogradMatchesReference(t *testing.T) {
 	}
 }
 
+// A grouped convolution runs by Winograd with a product for each group as
+// PackConvKernel packed them (merged or not): the same results as the
+// reference, by each form, from the packed kernel and from its F(2x2)
+// transform retiled, onto the residual to the bit.
+func TestWinogradGrouped(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	cases := []Conv2DParams{
+		// ResNeXt-50's first stage in small: 4 filters a group, 8 merged.
+		{N: 1, H: 9, W: 10, C: 128, KH: 3, KW: 3, F: 128, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 32},
+		// 32 filters a group (ResNeXt-101's third stage), none merged.
+		{N: 2, H: 7, W: 7, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 2},
+		// Stride 2, 8 filters from 8 channels a group, 4 merged.
+		{N: 2, H: 12, W: 11, C: 64, KH: 3, KW: 3, F: 64, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 8},
+	}
+	var h OffHeap
+	defer h.Free()
+	for _, isa := range kernelISAs(t) {
+		isa.use()
+		for i, p := range cases {
+			p = withOut(p)
+			in := randSlice(r, p.N*p.H*p.W*p.C)
+			k := randSlice(r, 9*p.C/p.Groups*p.F)
+			bias, res := randSlice(r, p.F), randSlice(r, p.N*p.OH*p.OW*p.F)
+			want := make([]float32, len(res))
+			Conv2D(p, in, k, nil, want)
+			for j := range want {
+				want[j] = max(want[j]+bias[j%p.F]+res[j], 0)
+			}
+			packed := PackConvKernel(p, k)
+			kernels := map[string]*WinogradKernel{"F(2x2)": WinogradKernelFromPacked(&h, packed, p.C, 2, p.SH)}
+			if p.SH == 1 {
+				kernels["F(4x4)"] = WinogradKernelFromPacked(&h, packed, p.C, 4, 1)
+				kernels["F(2x2) retiled to F(4x4)"] = WinogradKernelRetiled(&h, kernels["F(2x2)"], 4)
+			}
+			for name, wk := range kernels {
+				got := make([]float32, len(want))
+				WinogradConv(p, in, wk, got, &Epilogue{Bias: bias, Res: res, LdRes: p.F, Relu: true})
+				var worst, scale float64
+				for j, w := range want {
+					worst = math.Max(worst, math.Abs(float64(got[j]-w)))
+					scale = math.Max(scale, math.Abs(float64(w)))
+				}
+				if worst > 1e-5*scale*math.Sqrt(float64(p.C/p.Groups)) {
+					t.Errorf("%s case %d %s: Winograd differs from direct by %g (scale %g)", isa.name, i, name, worst, scale)
+				}
+				onto := slices.Clone(res)
+				WinogradConv(p, in, wk, onto, &Epilogue{Bias: bias, Res: onto, LdRes: p.F, Relu: true})
+				if j := firstDiff(onto, got); j >= 0 {
+					t.Errorf("%s case %d %s: onto the residual out[%d] = %v, want %v", isa.name, i, name, j, onto[j], got[j])
+				}
+			}
+		}
+	}
+}
+
 // WinogradTile takes F(4x4, 3x3) where it saves 1.5 times the
 // multiplications of F(2x2, 3x3), on outputs from 28x28 or from 64 of its
 // tiles, and where it saves less, from 128.
@@ -435,6 +490,26 @@ func testWinogradMinBatch(t *testing.T, isa string) {
 		}
 		if WinogradTile(p) != 2 || winogradTrains(p) {
 			t.Errorf("stride 2, %dx%dx%d: tile %d, trains %v; want 2, false", c.size, c.size, c.c, WinogradTile(p), winogradTrains(p))
+		}
+	}
+	// Grouped (32 groups): as ungrouped where groups are merged, from 256
+	// 2x2 tiles where not; never of stride 2, never in training; F(2x2)
+	// where F(4x4)'s tiles overhang.
+	for _, c := range []struct{ size, c, stride, want, tile16 int }{
+		{56, 128, 1, 1, 4}, {28, 256, 1, 1, 4}, {14, 512, 1, 1, 2}, // ResNeXt-50: 4, 8, 16 filters a group
+		{7, 1024, 1, 16, 4}, {14, 1024, 1, 6, 2}, {7, 2048, 1, 16, 4}, // 32 and 64 filters a group
+		{28, 512, 2, 0, 0}, {56, 256, 2, 0, 0},
+	} {
+		p := Conv2DParams{N: 1, OH: c.size, OW: c.size, C: c.c, F: c.c, KH: 3, KW: 3, SH: c.stride, SW: c.stride, DH: 1, DW: 1, Groups: 32}
+		if got := WinogradMinBatch(p); got != c.want {
+			t.Errorf("%s: grouped %dx%dx%d stride %d: from batch %d, want %d", isa, c.size, c.size, c.c, c.stride, got, c.want)
+		}
+		p.N = 16
+		if c.want > 0 && WinogradTile(p) != c.tile16 {
+			t.Errorf("%s: grouped %dx%dx%d, 16 images: tile %d, want %d", isa, c.size, c.size, c.c, WinogradTile(p), c.tile16)
+		}
+		if winogradTrains(p) {
+			t.Errorf("%s: grouped %dx%dx%d trains by Winograd", isa, c.size, c.size, c.c)
 		}
 	}
 }
@@ -556,6 +631,37 @@ func BenchmarkConvWinograd3x3(b *testing.B) {
 		name := fmt.Sprintf("%dx%dx%d", s[0], s[0], s[1])
 		benchConv(b, name+"/winograd", flops, func() { WinogradConv(p, in, wk, out, nil) })
 		benchConv(b, name+"/winograd4", flops, func() { WinogradConv(p, in, wk4, out, nil) })
+		benchConv(b, name+"/packed", flops, func() { ConvForwardPacked(p, in, pk, out, nil) })
+	}
+}
+
+// BenchmarkConvGrouped compares Winograd with ConvForwardPacked on the
+// grouped 3x3 shapes (batch, input side, channels, stride; 32 groups) of
+// ResNeXt-50 32x4d and ResNeXt-101 32x8d, both from the packed kernel as
+// a plan keeps it.
+func BenchmarkConvGrouped(b *testing.B) {
+	var h OffHeap
+	defer h.Free()
+	for _, s := range [][4]int{
+		{1, 56, 128, 1}, {1, 56, 256, 2}, {1, 28, 256, 1}, {1, 28, 512, 2}, {1, 14, 512, 1}, {1, 14, 1024, 2}, {1, 7, 1024, 1},
+		{16, 56, 128, 1}, {16, 28, 256, 1}, {16, 14, 512, 1}, {16, 7, 1024, 1},
+		{1, 14, 1024, 1}, {16, 14, 1024, 1}, {1, 7, 2048, 1}, {2, 7, 2048, 1}, {16, 7, 2048, 1}, {4, 7, 1024, 1},
+	} {
+		p := withOut(Conv2DParams{N: s[0], H: s[1], W: s[1], C: s[2], KH: 3, KW: 3, F: s[2], SH: s[3], SW: s[3], DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 32})
+		r := rand.New(rand.NewPCG(1, 1))
+		in, k := randSlice(r, p.N*p.H*p.W*p.C), randSlice(r, 9*p.C/p.Groups*p.F)
+		out := make([]float32, p.N*p.OH*p.OW*p.F)
+		pk := PackConvKernel(p, k)
+		flops := 2 * float64(p.N*p.OH*p.OW*p.F*9*p.C/p.Groups)
+		name := fmt.Sprintf("%dx%dx%dx%ds%d", s[0], s[1], s[1], s[2], s[3])
+		tiles := []int{2, 4}
+		if p.SH == 2 {
+			tiles = []int{2}
+		}
+		for _, m := range tiles {
+			wk := WinogradKernelFromPacked(&h, pk, p.C, m, p.SH)
+			benchConv(b, fmt.Sprintf("%s/winograd%d", name, m), flops, func() { WinogradConv(p, in, wk, out, nil) })
+		}
 		benchConv(b, name+"/packed", flops, func() { ConvForwardPacked(p, in, pk, out, nil) })
 	}
 }

@@ -13,8 +13,11 @@ import "fmt"
 // WinogradKernel is a 3x3 kernel transformed and packed for WinogradConv.
 type WinogradKernel struct {
 	C, F int
-	form *winoForm
-	u    []*PackedB // (m+2)^2 transformed kernels
+	// groups is the number of groups of channels, each its own products
+	// (a grouped convolution's groups as PackConvKernel merged them).
+	groups int
+	form   *winoForm
+	u      []*PackedB // (m+2)^2 points' transformed kernels, group by group: u[e*groups+g]
 }
 
 // Tile is the side of the outputs one tile gives: 2 for F(2x2, 3x3), 4
@@ -29,10 +32,14 @@ func (wk *WinogradKernel) alias(e int) int {
 	return wk.form.alias(e)
 }
 
+// points is the number of points (products) of wk's form.
+func (wk *WinogradKernel) points() int { return len(wk.form.g) * len(wk.form.g) }
+
 // WinogradApplies reports whether a convolution can run by Winograd: 3x3,
-// of stride 1 or 2 (the same on both axes).
+// of stride 1 or 2 (the same on both axes), in groups only from a packed
+// kernel (WinogradKernelFromPacked).
 func WinogradApplies(p Conv2DParams) bool {
-	return p.KH == 3 && p.KW == 3 && (p.SH == 1 || p.SH == 2) && p.SW == p.SH && p.DH == 1 && p.DW == 1 && p.Groups == 1
+	return p.KH == 3 && p.KW == 3 && (p.SH == 1 || p.SH == 2) && p.SW == p.SH && p.DH == 1 && p.DW == 1
 }
 
 // minWinogradTiles is the fewest 2x2 tiles a small output's Winograd
@@ -79,8 +86,14 @@ func WinogradMinBatch(p Conv2DParams) int {
 		p.C < minWinograd4Channels || p.F < minWinograd4Channels {
 		return 0
 	}
-	if p.SH == 2 {
+	switch {
+	case p.SH == 2 && p.Groups > 1:
+		return 0 // level at ResNeXt-50's 56x56 and 28x28 inputs, 2x slower at 14x14
+	case p.SH == 2:
 		return winogradS2MinBatch(p)
+	case p.Groups > 1 && mergedGroups(p) == 1:
+		tiles := ((p.OH + 1) / 2) * ((p.OW + 1) / 2)
+		return (minGroupedWinogradTiles + tiles - 1) / tiles
 	}
 	if p.C < minWinogradChannels || p.F < minWinogradChannels {
 		return winograd4MinBatch(p) // narrow: only by F(4x4)
@@ -91,6 +104,21 @@ func WinogradMinBatch(p Conv2DParams) int {
 	tiles := ((p.OH + 1) / 2) * ((p.OW + 1) / 2)
 	return (minWinogradTiles + tiles - 1) / tiles
 }
+
+// minGroupedWinogradTiles is the fewest 2x2 tiles from which Winograd
+// beats the matrix products on a grouped convolution whose groups have
+// enough filters to fill a panel of B's columns unmerged: then neither
+// way multiplies zeros, and Winograd's products, a group's channels
+// long, are short. Groups of fewer filters, merged, multiply zeros the
+// direct way (4 to 8 times the work in ResNeXt-50's first two stages)
+// and run by Winograd as ungrouped convolutions do: ResNeXt-50's
+// 56x56x128 layer at batch 1 0.38 ms by F(4x4) against 1.12 ms, 28x28x256
+// 0.22 against 0.56, 14x14x512 (F(2x2)) 0.18 against 0.29
+// (BenchmarkConvGrouped). Unmerged, 32 groups of 32 or 64 filters:
+// 14x14x1024 level at batch 1 (49 tiles), 9.4 against 13.3 ms at 16;
+// 7x7x2048 0.8-1.0 against 0.5 ms at batch 1, 1.3-1.7 against 1.0 at 2,
+// 6.2 (F(4x4)) against 8.4 at 16; 7x7x1024 level at 4 (64 tiles).
+const minGroupedWinogradTiles = 256
 
 // WinogradTile is the output tile side for p: 4, F(4x4, 3x3), where its
 // tiles take at least 1.5 times fewer multiplications than F(2x2, 3x3)'s
@@ -107,7 +135,7 @@ func WinogradTile(p Conv2DParams) int {
 		return 4
 	}
 	t2, t4 := ((p.OH+1)/2)*((p.OW+1)/2), ((p.OH+3)/4)*((p.OW+3)/4)
-	if 16*t2 > 36*t4 && p.N*t4 >= minWinograd4OverhangTiles && p.C >= minWinogradChannels && p.F >= minWinogradChannels {
+	if 16*t2 > 36*t4 && p.N*t4 >= minWinograd4OverhangTiles && p.C >= minWinogradChannels && p.F >= minWinogradChannels && p.Groups == 1 {
 		return 4
 	}
 	return 2
@@ -119,7 +147,9 @@ func WinogradTile(p Conv2DParams) int {
 // (16 4x4 tiles an image against 49 2x2 ones: 1.36 times fewer), in the
 // network: 0.36-0.46 ms by F(2x2) against 0.58-0.73 by F(4x4) at batch 1,
 // level at 4, 2.44-2.65 against 2.10-2.55 at 8, 4.7-4.9 against 4.1-4.5 at
-// 16.
+// 16. Grouped convolutions, whose products are a group's channels long,
+// stay by F(2x2) there: ResNeXt-50's 14x14x512 at batch 16 2.5-3.1 ms
+// against 3.7-4.7, ResNeXt-101's 14x14x1024 9.4-10.0 against 9.8-11.0.
 const minWinograd4OverhangTiles = 128
 
 // winograd4MinBatch is the smallest batch WinogradTile takes F(4x4, 3x3)
@@ -203,7 +233,7 @@ func NewWinogradKernel(kernel []float32, c, f int) *WinogradKernel {
 // output tiles of m x m and a stride: 2 or 4 for stride 1 (see
 // WinogradTile), 2 for stride 2.
 func NewWinogradKernelTile(kernel []float32, c, f, m, stride int) *WinogradKernel {
-	return newWinogradKernel(c, f, winoFormFor(m, stride), hwioRows(kernel, f), func(n int) []float32 { return make([]float32, n) }, false)
+	return newWinogradKernel(c, f, 1, winoFormFor(m, stride), func(int) func(k int, dst []float32) { return hwioRows(kernel, f) }, func(n int) []float32 { return make([]float32, n) }, false)
 }
 
 // hwioRows returns the row function of newWinogradKernel for an HWIO
@@ -216,8 +246,8 @@ func hwioRows(kernel []float32, f int) func(k int, dst []float32) {
 // pays at the batch, and over enough output pixels to pay for the kernel's
 // transform as well, made anew each step.
 func winogradTrains(p Conv2DParams) bool {
-	if p.SH != 1 {
-		return false // the gradients are stride 1's
+	if p.SH != 1 || p.Groups != 1 {
+		return false // the gradients are stride 1's, of one group
 	}
 	b := WinogradMinBatch(p)
 	return b > 0 && p.N >= b && p.N*p.OH*p.OW >= minWinogradTrainPixels
@@ -240,7 +270,7 @@ func withWinogradKernel(p Conv2DParams, kernel []float32, fn func(*WinogradKerne
 	defer putBuf(buf)
 	free := *buf
 	clear(free) // the panels' columns past F stay zero
-	fn(newWinogradKernel(p.C, p.F, form, hwioRows(kernel, p.F), func(size int) []float32 {
+	fn(newWinogradKernel(p.C, p.F, 1, form, func(int) func(k int, dst []float32) { return hwioRows(kernel, p.F) }, func(size int) []float32 {
 		s := free[:size:size]
 		free = free[size:]
 		return s
@@ -251,9 +281,12 @@ func withWinogradKernel(p Conv2DParams, kernel []float32, fn func(*WinogradKerne
 // 2, for the kernel that PackConvKernel packed for c input channels, its
 // transformed kernels in h: a plan that keeps only the packed kernel can
 // add Winograd's later without the kernel or its transforms passing
-// through the Go heap.
+// through the Go heap. A grouped convolution's kernel gives a group's
+// transforms for each group packed.
 func WinogradKernelFromPacked(h *OffHeap, packed []*PackedB, c, m, stride int) *WinogradKernel {
-	return newWinogradKernel(c, packed[0].N, winoFormFor(m, stride), packed[0].row, h.Floats, false)
+	groups := len(packed)
+	return newWinogradKernel(c, groups*packed[0].N, groups, winoFormFor(m, stride),
+		func(g int) func(k int, dst []float32) { return packed[g].row }, h.Floats, false)
 }
 
 // WinogradKernelRetiled is wk's kernel transformed for output tiles of m
@@ -261,22 +294,27 @@ func WinogradKernelFromPacked(h *OffHeap, packed []*PackedB, c, m, stride int) *
 // takes another tile size for larger batches. The kernel comes back from
 // wk's transform with a rounding or two (about 1e-7 relative).
 func WinogradKernelRetiled(h *OffHeap, wk *WinogradKernel, m int) *WinogradKernel {
-	return newWinogradKernel(wk.C, wk.F, winoFormFor(m, wk.form.stride), wk.kernelRow, h.Floats, false)
+	return newWinogradKernel(wk.C, wk.F, wk.groups, winoFormFor(m, wk.form.stride), wk.kernelRows, h.Floats, false)
 }
 
-// kernelRow writes row k of the HWIO kernel (tap k/C, input channel k%C)
-// back from an F(2x2, 3x3) transform of stride 1: U = GgG' with G's rows
-// 0 and 3 picking g's rows 0 and 2 and rows 1 - 2 giving row 1, so g =
-// LUL' with L those combinations.
-func (wk *WinogradKernel) kernelRow(k int, dst []float32) {
+// kernelRows returns the function writing row k of group g's HWIO kernel
+// (tap k/cg, input channel k%cg) back from an F(2x2, 3x3) transform of
+// stride 1: U = GgG' with G's rows 0 and 3 picking g's rows 0 and 2 and
+// rows 1 - 2 giving row 1, so g = LUL' with L those combinations.
+func (wk *WinogradKernel) kernelRows(g int) func(k int, dst []float32) {
 	if wk.form != winoForms[2] {
 		panic("kernels: only F(2x2, 3x3) kernels are read back")
 	}
+	return func(k int, dst []float32) { wk.kernelRow(g, k, dst) }
+}
+
+func (wk *WinogradKernel) kernelRow(g, k int, dst []float32) {
 	pick := [3][4]float32{{1, 0, 0, 0}, {0, 1, -1, 0}, {0, 0, 0, 1}}
-	tap, ci := k/wk.C, k%wk.C
+	cg, fg := wk.C/wk.groups, wk.F/wk.groups
+	tap, ci := k/cg, k%cg
 	ky, kx := tap/3, tap%3
-	clear(dst[:wk.F])
-	buf := getBuf(wk.F)
+	clear(dst[:fg])
+	buf := getBuf(fg)
 	defer putBuf(buf)
 	row := *buf
 	for a, la := range pick[ky] {
@@ -284,7 +322,7 @@ func (wk *WinogradKernel) kernelRow(k int, dst []float32) {
 			if la*lb == 0 {
 				continue
 			}
-			wk.u[4*a+b].row(ci, row)
+			wk.u[(4*a+b)*wk.groups+g].row(ci, row)
 			for x, v := range row {
 				dst[x] += la * lb * v
 			}
@@ -292,30 +330,44 @@ func (wk *WinogradKernel) kernelRow(k int, dst []float32) {
 	}
 }
 
-// newWinogradKernel transforms the HWIO 3x3 kernel whose row k (of f
-// filters) row gives, into packed matrices whose zeroed memory alloc
-// gives, on all cores if parallel. Training, which transforms its kernels
-// every step, does so; a plan, once, on one core: on two, a batch-1
-// ResNet-50's peak memory rose by 8-10 MB (142-145 against 152-153 MB,
-// three runs each).
-func newWinogradKernel(c, f int, form *winoForm, row func(k int, dst []float32), alloc func(n int) []float32, parallel bool) *WinogradKernel {
-	g := form.g
-	n := len(g)
-	wk := &WinogradKernel{C: c, F: f, form: form, u: make([]*PackedB, n*n)}
-	size := (f + nr - 1) / nr * nr * c
-	for e := range wk.u {
-		if a := wk.alias(e); a != e {
-			wk.u[e] = wk.u[a]
-			continue
+// newWinogradKernel transforms the HWIO 3x3 kernel of c input channels
+// and f filters in groups (each of c/groups channels and f/groups
+// filters; rows(g)(k, dst) writes row k of group g's) into packed matrices
+// whose zeroed memory alloc gives, on all cores if parallel. Training,
+// which transforms its kernels every step, does so; a plan, once, on one
+// core: on two, a batch-1 ResNet-50's peak memory rose by 8-10 MB
+// (142-145 against 152-153 MB, three runs each).
+func newWinogradKernel(c, f, groups int, form *winoForm, rows func(g int) func(k int, dst []float32), alloc func(n int) []float32, parallel bool) *WinogradKernel {
+	n := len(form.g)
+	wk := &WinogradKernel{C: c, F: f, groups: groups, form: form, u: make([]*PackedB, n*n*groups)}
+	cg, fg := c/groups, f/groups
+	size := (fg + nr - 1) / nr * nr * cg
+	for e := range n * n {
+		for g := range groups {
+			if a := wk.alias(e); a != e {
+				wk.u[e*groups+g] = wk.u[a*groups+g]
+			} else {
+				wk.u[e*groups+g] = &PackedB{K: cg, N: fg, data: alloc(size)}
+			}
 		}
-		wk.u[e] = &PackedB{K: c, N: f, data: alloc(size)}
 	}
+	for g := range groups {
+		wk.transform(g, rows(g), parallel)
+	}
+	return wk
+}
+
+// transform writes group g's transformed kernels from its HWIO rows.
+func (wk *WinogradKernel) transform(g int, row func(k int, dst []float32), parallel bool) {
+	form := wk.form
+	n := len(form.g)
+	cg, f := wk.C/wk.groups, wk.F/wk.groups
 	// Input channels in parallel: each writes its own row of every U.
-	grain := c
+	grain := cg
 	if parallel {
 		grain = max(1, (1<<14)/(f*n*n))
 	}
-	ParallelFor(c, grain, func(lo, hi int) {
+	ParallelFor(cg, grain, func(lo, hi int) {
 		tbuf, obuf := getBuf(9*f), getBuf(n*n*f)
 		gbuf := scratch64.get(3 * n * f)
 		defer putBuf(tbuf)
@@ -327,13 +379,13 @@ func newWinogradKernel(c, f int, form *winoForm, row func(k int, dst []float32),
 		taps, gk, out := *tbuf, *gbuf, *obuf
 		for ci := lo; ci < hi; ci++ {
 			for tap := 0; tap < 9; tap++ {
-				row(tap*c+ci, taps[tap*f:(tap+1)*f])
+				row(tap*cg+ci, taps[tap*f:(tap+1)*f])
 			}
 			for i := range n { // gk = G k
 				for j := 0; j < 3; j++ {
 					t := gk[(3*i+j)*f:][:f]
 					k0, k1, k2 := taps[j*f:][:f], taps[(3+j)*f:][:f], taps[(6+j)*f:][:f]
-					g0, g1, g2 := g[i][0], g[i][1], g[i][2]
+					g0, g1, g2 := form.g[i][0], form.g[i][1], form.g[i][2]
 					for x := range t {
 						t[x] = g0*float64(k0[x]) + g1*float64(k1[x]) + g2*float64(k2[x])
 					}
@@ -341,22 +393,21 @@ func newWinogradKernel(c, f int, form *winoForm, row func(k int, dst []float32),
 			}
 			for i := range n { // U = (G k) G'
 				t0, t1, t2 := gk[3*i*f:][:f], gk[(3*i+1)*f:][:f], gk[(3*i+2)*f:][:f]
-				for j := range g {
+				for j := range form.g {
 					o := out[(n*i+j)*f:][:f]
-					g0, g1, g2 := g[j][0], g[j][1], g[j][2]
+					g0, g1, g2 := form.g[j][0], form.g[j][1], form.g[j][2]
 					for x := range o {
 						o[x] = float32(t0[x]*g0 + t1[x]*g1 + t2[x]*g2)
 					}
 				}
 			}
-			for e, u := range wk.u {
+			for e := range n * n {
 				if wk.alias(e) == e {
-					u.setRow(ci, out[e*f:(e+1)*f])
+					wk.u[e*wk.groups+g].setRow(ci, out[e*f:(e+1)*f])
 				}
 			}
 		}
 	})
-	return wk
 }
 
 // WinogradConv computes out = conv3x3(in, kernel) for the stride wk was
@@ -371,9 +422,14 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 		panic(fmt.Sprintf("kernels: a Winograd kernel for stride %d on a convolution of stride %dx%d", form.stride, p.SH, p.SW))
 	}
 	m, step := form.m, form.m*form.stride // outputs and input pixels from tile to tile
-	ne := len(wk.u)
+	if p.C != wk.C || p.F != wk.F || p.Groups%wk.groups != 0 {
+		panic(fmt.Sprintf("kernels: a Winograd kernel of %d channels, %d filters in %d groups on a convolution of %d, %d in %d",
+			wk.C, wk.F, wk.groups, p.C, p.F, p.Groups))
+	}
+	ne, groups := wk.points(), wk.groups
 	th, tw := (p.OH+m-1)/m, (p.OW+m-1)/m
 	c, f := p.C, p.F
+	cg, fg := c/groups, f/groups
 	tiles := p.N * th * tw
 	blocks, bt := tileBlocks(tiles, form.blockTiles(c))
 	ParallelFor(blocks, blocks/Workers(), func(lo, hi int) { // whole blocks, evenly
@@ -398,14 +454,19 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 				// make one product of their rows together, whose kernel
 				// is read once.
 				rows := t1 - t0
-				for same = 1; rows == bt && e+same < ne && wk.u[e+same] == wk.u[e]; same++ {
+				for same = 1; rows == bt && e+same < ne && wk.u[(e+same)*groups] == wk.u[e*groups]; same++ {
 				}
-				a := Mat{Data: (*v)[e*bt*c:], Stride: c}
-				u := bSource{packed: wk.u[e]}
-				if e+same < ne { // the next product's kernel, cold when weights stream
-					u.after = bSource{packed: wk.u[e+same]}.nextBlock(0)
+				for g := range groups {
+					a := Mat{Data: (*v)[e*bt*c+g*cg:], Stride: c}
+					u := bSource{packed: wk.u[e*groups+g]}
+					// The next product's kernel, cold when weights stream.
+					if g+1 < groups {
+						u.after = bSource{packed: wk.u[e*groups+g+1]}.nextBlock(0)
+					} else if e+same < ne {
+						u.after = bSource{packed: wk.u[(e+same)*groups]}.nextBlock(0)
+					}
+					gemmSerial(same*rows, fg, cg, oneMat(a), u, (*mm)[e*bt*f+g*fg:], f, false, epAt{}, false) // v is in cache
 				}
-				gemmSerial(same*rows, f, c, oneMat(a), u, (*mm)[e*bt*f:], f, false, epAt{}, false) // v is in cache
 			}
 			for t := t0; t < t1; t++ {
 				n, rem := t/(th*tw), t%(th*tw)
