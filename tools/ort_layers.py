@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Time ONNX Runtime's ResNet-50 node by node, to set beside
-`resnet bench --layers N` (same network, torch flavour, same batch).
+"""Time ONNX Runtime's ResNet-50 (or another torchvision architecture)
+node by node, to set beside `resnet bench --layers N` (same network, torch
+flavour, same batch).
 
-    /usr/bin/python3 tools/ort_layers.py [--batch 16] [--runs 12] [--top 60]
+    /usr/bin/python3 tools/ort_layers.py [--batch 16] [--runs 12] [--top 60] [--model resnext50_32x4d]
 
 ONNX Runtime's profiler writes a trace of every node of every run; this
 prints each node's median over the runs after the first two (warm-up),
@@ -31,8 +32,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=12)
     ap.add_argument("--top", type=int, default=60)
+    ap.add_argument("--model", default="resnet50", help="torchvision architecture (exported to ONNX by name)")
     a = ap.parse_args()
-    onnx = setup_ort()
+    onnx = setup_ort(a.model)
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, NODE_PATH=os.path.join(CACHE, "node_modules"))
         subprocess.run(["node", os.path.join(HERE, "ort_profile.js"), onnx, str(a.batch), str(a.threads),
@@ -46,7 +48,7 @@ def main():
             ops[e["name"]] = e["args"].get("op_name", "")
     rows = sorted(((statistics.median(t[2:] or t), n) for n, t in times.items()), reverse=True)
     total = sum(t for t, _ in rows)
-    print(f"ONNX Runtime, batch {a.batch}, {a.threads} threads: median run {statistics.median(runs[2:] or runs):.1f} ms "
+    print(f"ONNX Runtime, {a.model}, batch {a.batch}, {a.threads} threads: median run {statistics.median(runs[2:] or runs):.1f} ms "
           f"({len(runs)} runs); all {len(rows)} nodes {total:.1f} ms")
     for t, n in rows[:a.top]:
         name = n.removesuffix("_kernel_time").removesuffix("_output_0_nchwc").removesuffix("_output_0")

@@ -75,7 +75,7 @@ func ConvForward(p Conv2DParams, in, kernel, bias, out []float32) {
 		if bias != nil {
 			ep = &Epilogue{Bias: bias}
 		}
-		withWindowKernel(p, kernel, func(w *PackedB) { convWindow(p, in, w, out, false, ep) })
+		withWindowKernel(p, kernel, func(w *PackedB) { convWindow(p, in, []*PackedB{w}, out, false, ep) })
 		return
 	}
 	fg := p.F / p.Groups
@@ -109,7 +109,8 @@ func ConvForwardTrain(p Conv2DParams, in, kernel, bias, out []float32) {
 // mostly of padding, and ran at 3-9 GFLOP/s. The zeros multiply only the
 // merged groups' inputs: a NaN or infinity in one group's input reaches
 // the other groups merged with it, as it would in a convolution of one
-// group.
+// group. A group's kernel of several taps is packed in blocks of whole
+// taps, for windows.
 func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
 	if windowShape(p) {
 		return []*PackedB{packWindowKernel(p, kernel)}
@@ -118,6 +119,12 @@ func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
 	m := mergedGroups(p)
 	taps, cm, fm := p.KH*p.KW, cg*m, fg*m
 	packed := make([]*PackedB, p.Groups/m)
+	var ends []int // blocks of whole taps, for windows
+	if taps > 1 {
+		merged := p
+		merged.Groups /= m
+		ends = windowEnds(merged)
+	}
 	dense := make([]float32, taps*cm*fm) // (tap, merged input channel) x merged filter
 	for g := range packed {
 		clear(dense)
@@ -129,7 +136,7 @@ func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
 				}
 			}
 		}
-		packed[g] = PackB(Mat{Data: dense, Stride: fm}, taps*cm, fm)
+		packed[g] = packBBlocks(Mat{Data: dense, Stride: fm}, taps*cm, fm, ends, nil, false)
 	}
 	return packed
 }
@@ -156,11 +163,12 @@ func asPacked(p Conv2DParams, kernel []*PackedB) Conv2DParams {
 // ConvForwardPacked is ConvForward with the kernel packed in advance, as
 // an inference plan keeps it, and the output finished by ep (bias per
 // filter, a residual shaped like the output, ReLU) tile by tile: by
-// windows where they apply, else as a product on the input itself (1x1)
-// or on rows gathered from it block by block (gatheredRows), a group at a
-// time: where there are as many groups as cores or more, each core takes
-// whole groups (ResNeXt-50's grouped layers at batch 1, 10.8-11.1 -> 10.2
-// ms in all; at 16, 168 -> 129-164 ms), else all cores take each group.
+// windows where they apply (grouped ones too, a group at a time), else as
+// a product on the input itself (1x1) or on rows gathered from it block by
+// block (gatheredRows), a group at a time: where there are as many groups
+// as cores or more, each core takes whole groups (ResNeXt-50's grouped
+// layers at batch 1, 10.8-11.1 -> 10.2 ms in all; at 16, 168 -> 129-164
+// ms), else all cores take each group.
 func ConvForwardPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, ep *Epilogue) {
 	convPacked(p, in, kernel, out, false, ep)
 }
@@ -180,7 +188,7 @@ func ConvAccumulatePacked(p Conv2DParams, in []float32, kernel []*PackedB, out [
 func convPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, accumulate bool, ep *Epilogue) {
 	p = asPacked(p, kernel)
 	if windowApplies(p, kernel[0]) {
-		convWindow(p, in, kernel[0], out, accumulate, ep)
+		convWindow(p, in, kernel, out, accumulate, ep)
 		return
 	}
 	fg, rows := p.F/p.Groups, p.N*p.OH*p.OW
@@ -446,7 +454,7 @@ func convBackwardInput(p Conv2DParams, kernel, dy, dx, res []float32) {
 		withWinogradKernel(q, flipped, func(wk *WinogradKernel) { WinogradConv(q, dy, wk, dx, ep) })
 		return
 	}
-	withWindowKernel(q, flipped, func(w *PackedB) { convWindow(q, dy, w, dx, false, ep) })
+	withWindowKernel(q, flipped, func(w *PackedB) { convWindow(q, dy, []*PackedB{w}, dx, false, ep) })
 }
 
 // zeros returns n zeros, shared read-only: the bias of an epilogue that

@@ -221,6 +221,16 @@ var mergedCases = []Conv2DParams{
 	{N: 1, H: 6, W: 5, C: 32, KH: 1, KW: 1, F: 32, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 4},                     // all four as one
 }
 
+// Groups of a panel's filters or more, unmerged, by windows (a stretch of
+// the group's channels a tap): channels past a block of k, stride 2,
+// dilated rows and a short last panel (9 taps of 48 channels: blocks of 5
+// and 4).
+var groupedCases = []Conv2DParams{
+	{N: 1, H: 6, W: 7, C: 600, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 2},
+	{N: 2, H: 14, W: 13, C: 128, KH: 3, KW: 3, F: 128, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 4},
+	{N: 1, H: 9, W: 11, C: 96, KH: 3, KW: 3, F: 80, SH: 1, SW: 1, DH: 2, DW: 1, PadT: 2, PadL: 1, Groups: 2},
+}
+
 // The packed path (window convolution where it applies, rows gathered or
 // im2col elsewhere) matches the reference convolution with every kernel
 // the CPU has, and its fused epilogue matches relu(conv + bias + residual),
@@ -229,7 +239,7 @@ func TestConvForwardPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	for _, isa := range kernelISAs(t) {
 		isa.use()
-		for i, p := range slices.Concat(convCases, windowCases, gatheredCases, []Conv2DParams{deepPointwise}, mergedCases) {
+		for i, p := range slices.Concat(convCases, windowCases, gatheredCases, []Conv2DParams{deepPointwise}, mergedCases, groupedCases) {
 			p = withOut(p)
 			in := randSlice(r, p.N*p.H*p.W*p.C)
 			k := randSlice(r, p.KH*p.KW*p.C/p.Groups*p.F)
@@ -237,10 +247,15 @@ func TestConvForwardPacked(t *testing.T) {
 			got := make([]float32, len(want))
 			Conv2D(p, in, k, nil, want)
 			packed := PackConvKernel(p, k)
-			if w := i >= len(convCases) && i < len(convCases)+len(windowCases); w != windowApplies(p, packed[0]) {
+			w := i >= len(convCases) && i < len(convCases)+len(windowCases)
+			if p.Groups > 1 && p.KH*p.KW > 1 && exactTiles() {
+				w = true // grouped: by windows where the kernels take every height
+			}
+			if w != windowApplies(asPacked(p, packed), packed[0]) {
 				t.Fatalf("case %d: run by windows %v, want %v", i, !w, w)
 			}
-			if merged := i >= len(convCases)+len(windowCases)+len(gatheredCases)+1; merged != (len(packed) < p.Groups) {
+			first := len(convCases) + len(windowCases) + len(gatheredCases) + 1
+			if merged := i >= first && i < first+len(mergedCases); merged != (len(packed) < p.Groups) {
 				t.Fatalf("case %d: %d groups packed as %d", i, p.Groups, len(packed))
 			}
 			tol := 1e-5 * math.Sqrt(float64(p.KH*p.KW*p.C)) * 4
@@ -492,12 +507,12 @@ func testWinogradMinBatch(t *testing.T, isa string) {
 			t.Errorf("stride 2, %dx%dx%d: tile %d, trains %v; want 2, false", c.size, c.size, c.c, WinogradTile(p), winogradTrains(p))
 		}
 	}
-	// Grouped (32 groups): as ungrouped where groups are merged, from 256
-	// 2x2 tiles where not; never of stride 2, never in training; F(2x2)
-	// where F(4x4)'s tiles overhang.
+	// Grouped (32 groups): as ungrouped where groups are merged, else
+	// never; never of stride 2, never in training; F(2x2) where F(4x4)'s
+	// tiles overhang.
 	for _, c := range []struct{ size, c, stride, want, tile16 int }{
-		{56, 128, 1, 1, 4}, {28, 256, 1, 1, 4}, {14, 512, 1, 1, 2}, // ResNeXt-50: 4, 8, 16 filters a group
-		{7, 1024, 1, 16, 4}, {14, 1024, 1, 6, 2}, {7, 2048, 1, 16, 4}, // 32 and 64 filters a group
+		{56, 128, 1, 1, 4}, {28, 256, 1, 1, 4}, {14, 512, 1, 1, 2}, {7, 256, 1, 2, 4}, // 4 to 16 filters a group
+		{7, 1024, 1, 0, 0}, {14, 1024, 1, 0, 0}, {7, 2048, 1, 0, 0}, // 32 and 64
 		{28, 512, 2, 0, 0}, {56, 256, 2, 0, 0},
 	} {
 		p := Conv2DParams{N: 1, OH: c.size, OW: c.size, C: c.c, F: c.c, KH: 3, KW: 3, SH: c.stride, SW: c.stride, DH: 1, DW: 1, Groups: 32}

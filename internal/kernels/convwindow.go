@@ -7,7 +7,9 @@ import "sync"
 // is KW*C contiguous floats, and the same row under (oy, ox+1) starts
 // SW*C floats later. So a panel of consecutive output pixels of one output
 // row is an A panel the kernels read in place, with one stretch (tap) per
-// kernel row, once the input has a zero border.
+// kernel row, once the input has a zero border. A grouped convolution's
+// group reads one stretch per tap instead: its channels of the pixel
+// under the tap.
 
 // windowMinWidth is the narrowest output for window convolution: narrower
 // rows fill the 12-row tiles poorly, and their im2col is small anyway.
@@ -19,15 +21,24 @@ func windowShape(p Conv2DParams) bool {
 	return p.Groups == 1 && p.KH*p.KW > 1
 }
 
-// windowApplies reports whether ConvForwardPacked runs p by windows: its
-// kernel packed so, no dilation across, rows worth it. For inference, also
-// rows that the tiles cover whole: with tiles of 12, 8 and 4 rows only, a
-// 14-wide row left 2 pixels to a 4-row tile, and im2col's 12-row panels
-// ran ResNet-50's 14x14 layer at batch 16 20% faster; with a tile for
-// every height (two of 7 rows) windows run it 5-8% faster than im2col.
-// (Training keeps windows there: its im2col path costs a col2im too, and
-// ResNet-20 on 28x28 ran 17% slower.)
+// windowApplies reports whether ConvForwardPacked runs p (its groups as
+// packed) by windows: its kernel packed so, no dilation across, rows
+// worth it. For inference, also rows that the tiles cover whole: with
+// tiles of 12, 8 and 4 rows only, a 14-wide row left 2 pixels to a 4-row
+// tile, and im2col's 12-row panels ran ResNet-50's 14x14 layer at batch 16
+// 20% faster; with a tile for every height (two of 7 rows) windows run it
+// 5-8% faster than im2col. (Training keeps windows there: its im2col path
+// costs a col2im too, and ResNet-20 on 28x28 ran 17% slower.)
+//
+// Grouped convolutions take windows at any width: their rows gathered a
+// group at a time cost a copy of every group's windows, and ran ResNeXt's
+// grouped layers 1.2-2.3 times slower (BenchmarkConvGrouped: ResNeXt-101's
+// 14x14x1024 at batch 1 0.72 -> 0.41 ms, at 16 13.3 -> 5.7; ResNeXt-50's
+// 7x7x1024 0.165 -> 0.135, 56x56x256 of stride 2 0.58-0.63 -> 0.41).
 func windowApplies(p Conv2DParams, w *PackedB) bool {
+	if p.Groups > 1 {
+		return p.KH*p.KW > 1 && w.ends != nil && p.DW == 1 && exactTiles()
+	}
 	return windowShape(p) && w.ends != nil && p.DW == 1 && windowWorthIt(p) &&
 		(p.OW >= windowMinWidth || p.OW%smallRows == 0 || exactTiles())
 }
@@ -40,23 +51,44 @@ func windowWorthIt(p Conv2DParams) bool {
 }
 
 // windowBlock is a block of the kernel's rows (K = KH x KW*C): taps kernel
-// rows from t0, each the stretch [c0, c0+kk) of its KW*C values.
+// rows from t0, each the stretch [c0, c0+kk) of its KW*C values. A
+// grouped kernel's rows (K = KH*KW x C/Groups, a group's) lie in a
+// stretch a tap: its C/Groups channels.
 type windowBlock struct{ t0, taps, c0, kk int }
 
+// windowStretches is how many stretches of the zero-bordered input under
+// an output pixel a window convolution reads (kernel rows, or taps where
+// grouped) and how long each is.
+func windowStretches(p Conv2DParams) (n, length int) {
+	if p.Groups > 1 {
+		return p.KH * p.KW, p.C / p.Groups
+	}
+	return p.KH, p.KW * p.C
+}
+
+// stretchAt is where stretch t lies in a zero-bordered input of row
+// floats a row.
+func stretchAt(p Conv2DParams, t, row int) int {
+	if p.Groups > 1 {
+		return (t/p.KW)*p.DH*row + (t%p.KW)*p.DW*p.C
+	}
+	return t * p.DH * row
+}
+
 // windowBlocks cuts K into blocks of at most kc rows that the kernels read
-// as stretches: whole kernel rows grouped, or one kernel row cut in parts.
+// as stretches: whole stretches grouped, or one stretch cut in parts.
 func windowBlocks(p Conv2DParams) []windowBlock {
-	l := p.KW * p.C
+	stretches, l := windowStretches(p)
 	var bs []windowBlock
 	if l <= kc {
 		g := kc / l
-		for t := 0; t < p.KH; t += g {
-			bs = append(bs, windowBlock{t0: t, taps: min(g, p.KH-t), kk: l})
+		for t := 0; t < stretches; t += g {
+			bs = append(bs, windowBlock{t0: t, taps: min(g, stretches-t), kk: l})
 		}
 		return bs
 	}
 	parts := (l + kc - 1) / kc
-	for t := 0; t < p.KH; t++ {
+	for t := 0; t < stretches; t++ {
 		for i := 0; i < parts; i++ {
 			c0, c1 := i*l/parts, (i+1)*l/parts
 			bs = append(bs, windowBlock{t0: t, taps: 1, c0: c0, kk: c1 - c0})
@@ -107,7 +139,7 @@ func pairsApply(p Conv2DParams) bool {
 // windowEnds lists where windowBlocks' blocks end in K.
 func windowEnds(p Conv2DParams) []int {
 	var ends []int
-	l := p.KW * p.C
+	_, l := windowStretches(p)
 	for _, b := range windowBlocks(p) {
 		ends = append(ends, (b.t0+b.taps-1)*l+b.c0+b.kk)
 	}
@@ -126,18 +158,21 @@ func rowCalls(ow, cols int) int {
 }
 
 // convWindow computes out = conv(in) * w (out +=, with accumulate)
-// finished by ep (nil: none).
-func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, accumulate bool, ep *Epilogue) {
+// finished by ep (nil: none), w a kernel for each of p's groups: group g
+// reads the stretches of its channels, C/Groups from g*C/Groups, and
+// writes its filters' columns.
+func convWindow(p Conv2DParams, in []float32, w []*PackedB, out []float32, accumulate bool, ep *Epilogue) {
 	wp := windowWidth(p)
 	row := wp * p.C
 	blocks := windowBlocks(p)
 	offs := make([][]int, len(blocks))
 	for i, b := range blocks {
 		for t := b.t0; t < b.t0+b.taps; t++ {
-			offs[i] = append(offs[i], t*p.DH*row+b.c0)
+			offs[i] = append(offs[i], stretchAt(p, t, row)+b.c0)
 		}
 	}
-	np := (p.F + nr - 1) / nr
+	cg, fg := p.C/p.Groups, p.F/p.Groups
+	np := (fg + nr - 1) / nr
 	// One stretch of rows per core: each stretch streams all of the
 	// kernel, so fewer stretches read it fewer times. A stretch goes by
 	// chunks of about 4*mc output pixels (in one image), all filters of a
@@ -166,52 +201,54 @@ func convWindow(p Conv2DParams, in []float32, w *PackedB, out []float32, accumul
 			padded := (*buf)[:rows*row+slack]
 			padRows(p, in, n, oy0*p.SH, rows, wp, padded)
 			clear(padded[rows*row:])
-			k0 := 0
-			for bi, b := range blocks {
-				kt := b.taps * b.kk
-				acc, last := accumulate || bi > 0, ep
-				if bi < len(blocks)-1 {
-					last = nil
-				}
-				for j0 := 0; j0 < p.F; j0 += nr {
-					bpanel := w.data[k0*np*nr+(j0/nr)*nr*kt:]
-					cols := min(nr, p.F-j0)
-					// n tiles of rows from output pixel i, A at off in padded,
-					// each next tile's astep floats on and crows rows down.
-					tiles := func(n, rows, i, off, astep, crows int) {
-						a := panelA{data: padded[off:], rs: p.SW * p.C, ks: 1, taps: offs[bi]}
-						if w.pairs {
-							pairTiles(n, rows, b.kk, a, astep, crows, bpanel, out[i*p.F:], p.F, acc, last, i)
-							return
-						}
-						tilesOf(n, rows, b.kk, a, astep, crows, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)
+			for g, wg := range w {
+				k0 := 0
+				for bi, b := range blocks {
+					kt := b.taps * b.kk
+					acc, last := accumulate || bi > 0, ep
+					if bi < len(blocks)-1 {
+						last = nil
 					}
-					if down := c1 - c0; down >= rowCalls(p.OW, cols) {
-						// Each tile of an output row and the same one of the
-						// chunk's other rows in one call: ResNet-20's 32-wide
-						// rows took two calls a row (12+12 and 8 pixels), a
-						// fixed cost of as much as a sixth of their work.
-						for ox := 0; ox < p.OW; {
-							rows := panelRows(p.OW-ox, cols)
-							tiles(down, rows, c0*p.OW+ox, ox*p.SW*p.C, p.SH*row, p.OW)
-							ox += rows
-						}
-						continue
-					}
-					for orow := c0; orow < c1; orow++ {
-						base := (orow - c0) * p.SH * row
-						for ox := 0; ox < p.OW; {
-							rows := panelRows(p.OW-ox, cols)
-							n := 1
-							if rows == mr {
-								n = fullTiles(p.OW - ox)
+					for j0 := g * fg; j0 < (g+1)*fg; j0 += nr {
+						bpanel := wg.data[k0*np*nr+((j0-g*fg)/nr)*nr*kt:]
+						cols := min(nr, (g+1)*fg-j0)
+						// n tiles of rows from output pixel i, A at off in padded,
+						// each next tile's astep floats on and crows rows down.
+						tiles := func(n, rows, i, off, astep, crows int) {
+							a := panelA{data: padded[off+g*cg:], rs: p.SW * p.C, ks: 1, taps: offs[bi]}
+							if wg.pairs {
+								pairTiles(n, rows, b.kk, a, astep, crows, bpanel, out[i*p.F:], p.F, acc, last, i)
+								return
 							}
-							tiles(n, rows, orow*p.OW+ox, base+ox*p.SW*p.C, mr*p.SW*p.C, mr)
-							ox += n * rows
+							tilesOf(n, rows, b.kk, a, astep, crows, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)
+						}
+						if down := c1 - c0; down >= rowCalls(p.OW, cols) {
+							// Each tile of an output row and the same one of the
+							// chunk's other rows in one call: ResNet-20's 32-wide
+							// rows took two calls a row (12+12 and 8 pixels), a
+							// fixed cost of as much as a sixth of their work.
+							for ox := 0; ox < p.OW; {
+								rows := panelRows(p.OW-ox, cols)
+								tiles(down, rows, c0*p.OW+ox, ox*p.SW*p.C, p.SH*row, p.OW)
+								ox += rows
+							}
+							continue
+						}
+						for orow := c0; orow < c1; orow++ {
+							base := (orow - c0) * p.SH * row
+							for ox := 0; ox < p.OW; {
+								rows := panelRows(p.OW-ox, cols)
+								n := 1
+								if rows == mr {
+									n = fullTiles(p.OW - ox)
+								}
+								tiles(n, rows, orow*p.OW+ox, base+ox*p.SW*p.C, mr*p.SW*p.C, mr)
+								ox += n * rows
+							}
 						}
 					}
+					k0 += kt
 				}
-				k0 += kt
 			}
 		}
 	})

@@ -88,12 +88,11 @@ func WinogradMinBatch(p Conv2DParams) int {
 	}
 	switch {
 	case p.SH == 2 && p.Groups > 1:
-		return 0 // level at ResNeXt-50's 56x56 and 28x28 inputs, 2x slower at 14x14
+		return 0 // see minWinogradMerged
 	case p.SH == 2:
 		return winogradS2MinBatch(p)
-	case p.Groups > 1 && mergedGroups(p) == 1:
-		tiles := ((p.OH + 1) / 2) * ((p.OW + 1) / 2)
-		return (minGroupedWinogradTiles + tiles - 1) / tiles
+	case p.Groups > 1 && mergedGroups(p) < minWinogradMerged:
+		return 0
 	}
 	if p.C < minWinogradChannels || p.F < minWinogradChannels {
 		return winograd4MinBatch(p) // narrow: only by F(4x4)
@@ -105,20 +104,23 @@ func WinogradMinBatch(p Conv2DParams) int {
 	return (minWinogradTiles + tiles - 1) / tiles
 }
 
-// minGroupedWinogradTiles is the fewest 2x2 tiles from which Winograd
-// beats the matrix products on a grouped convolution whose groups have
-// enough filters to fill a panel of B's columns unmerged: then neither
-// way multiplies zeros, and Winograd's products, a group's channels
-// long, are short. Groups of fewer filters, merged, multiply zeros the
-// direct way (4 to 8 times the work in ResNeXt-50's first two stages)
-// and run by Winograd as ungrouped convolutions do: ResNeXt-50's
-// 56x56x128 layer at batch 1 0.38 ms by F(4x4) against 1.12 ms, 28x28x256
-// 0.22 against 0.56, 14x14x512 (F(2x2)) 0.18 against 0.29
-// (BenchmarkConvGrouped). Unmerged, 32 groups of 32 or 64 filters:
-// 14x14x1024 level at batch 1 (49 tiles), 9.4 against 13.3 ms at 16;
-// 7x7x2048 0.8-1.0 against 0.5 ms at batch 1, 1.3-1.7 against 1.0 at 2,
-// 6.2 (F(4x4)) against 8.4 at 16; 7x7x1024 level at 4 (64 tiles).
-const minGroupedWinogradTiles = 256
+// minWinogradMerged is the fewest groups PackConvKernel merges into one
+// (each of at most 1/minWinogradMerged of a panel's filters) for which
+// Winograd beats the window convolution on a grouped convolution of
+// stride 1: merged, the direct way multiplies zeros (2 to 8 times the
+// work in ResNeXt-50's first three stages), and Winograd runs as on
+// ungrouped convolutions. BenchmarkConvGrouped at batch 1: ResNeXt-50's
+// 56x56x128 layer (8 merged) 0.37-0.39 ms by F(4x4) against 0.71-0.75 by
+// windows, 28x28x256 (4) 0.22-0.32 against 0.37-0.47, 14x14x512 (2) 0.20
+// by F(2x2) against 0.20-0.30 (2.2-2.5 against 2.6 ms at batch 16; with
+// AVX2 0.28-0.50 against 0.42, 3.6-4.4 against 5.7). In the network, that
+// last layer by F(2x2) rather than windows measured level (ResNeXt-50 pass
+// by pass 1.003-1.010 at batch 1, 0.967-1.010 at 16). Unmerged, windows
+// win: ResNeXt-101's 14x14x1024 0.41 against 0.45-0.57 ms at batch 1, 5.7
+// against 6.7 at 16, 7x7x1024 1.4 against 2.1-3.6 at 16; its 7x7x2048
+// level at 16 (5.3-5.6 against 4.9-5.3 by F(4x4)). Of stride 2, windows
+// win everywhere (56x56x256 0.41 against 0.50-0.64).
+const minWinogradMerged = 2
 
 // WinogradTile is the output tile side for p: 4, F(4x4, 3x3), where its
 // tiles take at least 1.5 times fewer multiplications than F(2x2, 3x3)'s
@@ -148,8 +150,9 @@ func WinogradTile(p Conv2DParams) int {
 // network: 0.36-0.46 ms by F(2x2) against 0.58-0.73 by F(4x4) at batch 1,
 // level at 4, 2.44-2.65 against 2.10-2.55 at 8, 4.7-4.9 against 4.1-4.5 at
 // 16. Grouped convolutions, whose products are a group's channels long,
-// stay by F(2x2) there: ResNeXt-50's 14x14x512 at batch 16 2.5-3.1 ms
-// against 3.7-4.7, ResNeXt-101's 14x14x1024 9.4-10.0 against 9.8-11.0.
+// stay by F(2x2) there: 32 groups of 16 filters, 14x14x512, at batch 16
+// 2.5-3.1 ms against 3.7-4.7, and of 32, 14x14x1024, 9.4-10.0 against
+// 9.8-11.0.
 const minWinograd4OverhangTiles = 128
 
 // winograd4MinBatch is the smallest batch WinogradTile takes F(4x4, 3x3)
