@@ -173,6 +173,18 @@ func (pb *PackedB) blockLen(k0 int) int {
 	return pb.ends[i] - k0
 }
 
+// maxBlock is the length of pb's longest block of rows.
+func (pb *PackedB) maxBlock() int {
+	if pb.ends == nil {
+		return min(kc, pb.K)
+	}
+	longest, k0 := 0, 0
+	for _, e := range pb.ends {
+		longest, k0 = max(longest, e-k0), e
+	}
+	return longest
+}
+
 // GemmPacked is Gemm with B packed by PackB.
 func GemmPacked(m int, a Mat, b *PackedB, c []float32, ldc int, accumulate bool) {
 	gemm(m, b.N, b.K, oneMat(a), bSource{packed: b}, c, ldc, accumulate, epAt{})
@@ -401,9 +413,12 @@ func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulat
 	}
 	// Scratch only as needed: the free lists' lock is shared by the cores.
 	var bp *[]float32
+	kb := min(k, kc) // the longest block of k
 	if b.packed == nil {
-		bp = getBuf((n + nr - 1) / nr * nr * min(k, kc))
+		bp = getBuf((n + nr - 1) / nr * nr * kb)
 		defer putBuf(bp)
+	} else {
+		kb = b.packed.maxBlock()
 	}
 	// Only the last block can end short of a panel (mc is a multiple of
 	// mr); with a kernel for each height from smallRows, only 1-3 rows in
@@ -413,11 +428,11 @@ func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulat
 		short = m%mc > 0 && m%mc < smallRows
 	}
 	if short {
-		g.short = getBuf(mr * min(k, kc))
+		g.short = getBuf(mr * kb)
 		defer putBuf(g.short)
 	}
 	if g.copyA || a.gather != nil {
-		g.rowBlock = getBuf(mc * min(k, kc))
+		g.rowBlock = getBuf(mc * kb)
 		defer putBuf(g.rowBlock)
 	}
 	if b.packed != nil && (4*len(b.packed.data) <= l2Bytes/2 || g.streamsA() || 0 < a.split && a.split < k) {
