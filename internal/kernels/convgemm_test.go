@@ -287,6 +287,70 @@ func TestConvForwardPacked(t *testing.T) {
 	}
 }
 
+// Grouped convolutions of random shapes (seeded: groups merged or not,
+// of 1 to 40 channels and filters, kernels 1 to 5 wide, strides,
+// dilations, padding on either side) match the reference by the packed
+// path, its epilogue and accumulation, and by Winograd where it applies,
+// with every kernel the CPU has.
+func TestConvGroupedShapes(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	pick := func(xs ...int) int { return xs[r.IntN(len(xs))] }
+	var h OffHeap
+	defer h.Free()
+	var windows, wino int
+	for range 60 {
+		p := Conv2DParams{N: 1 + r.IntN(2), H: 3 + r.IntN(16), W: 3 + r.IntN(16), Groups: pick(2, 3, 4, 8, 16, 32),
+			KH: pick(1, 2, 3, 3, 5), KW: pick(1, 3, 3, 5), SH: 1 + r.IntN(2), SW: 1 + r.IntN(2), DH: pick(1, 1, 2), DW: pick(1, 1, 1, 2)}
+		cg, fg := pick(1, 2, 4, 8, 16, 24, 32, 40), pick(1, 4, 8, 16, 32, 40)
+		p.C, p.F = cg*p.Groups, fg*p.Groups
+		p.PadT, p.PadL = r.IntN(p.KH), r.IntN(p.KW)
+		p = withOut(p)
+		if r.IntN(3) == 0 { // padding past the end as well: one more output each way
+			p.OH, p.OW = p.OH+1, p.OW+1
+		}
+		if p.OH < 1 || p.OW < 1 {
+			continue
+		}
+		in, k := randSlice(r, p.N*p.H*p.W*p.C), randSlice(r, p.KH*p.KW*cg*p.F)
+		bias, res := randSlice(r, p.F), randSlice(r, p.N*p.OH*p.OW*p.F)
+		want := make([]float32, len(res))
+		Conv2D(p, in, k, nil, want)
+		for j := range want {
+			want[j] = max(want[j]+bias[j%p.F]+res[j], 0)
+		}
+		check := func(isa, how string, got []float32, tol float64) {
+			t.Helper()
+			for j := range want {
+				if d := math.Abs(float64(got[j] - want[j])); !(d <= tol) {
+					t.Fatalf("%s %s %+v: out[%d] = %v, want %v", isa, how, p, j, got[j], want[j])
+				}
+			}
+		}
+		for _, isa := range kernelISAs(t) {
+			isa.use()
+			packed := PackConvKernel(p, k)
+			if isa.name == "avx512" && windowApplies(asPacked(p, packed), packed[0]) {
+				windows++
+			}
+			tol := 1e-5 * math.Sqrt(float64(p.KH*p.KW*cg)) * 4
+			got := make([]float32, len(want))
+			ConvForwardPacked(p, in, packed, got, &Epilogue{Bias: bias, Res: res, LdRes: p.F, Relu: true})
+			check(isa.name, "packed", got, tol)
+			onto := slices.Clone(res)
+			ConvAccumulatePacked(p, in, packed, onto, &Epilogue{Bias: bias, Relu: true})
+			check(isa.name, "accumulated", onto, tol)
+			if !WinogradApplies(p) {
+				continue
+			}
+			wino++
+			wk := WinogradKernelFromPacked(&h, packed, p.C, 2, p.SH)
+			WinogradConv(p, in, wk, got, &Epilogue{Bias: bias, Res: res, LdRes: p.F, Relu: true})
+			check(isa.name, "Winograd", got, 1e-4*math.Sqrt(float64(cg)))
+		}
+	}
+	t.Logf("%d shapes by windows with AVX-512, %d runs by Winograd", windows, wino)
+}
+
 // Winograd matches the direct convolution within a bound that grows with
 // the channels, with each kernel the CPU has: odd sizes (edge tiles),
 // several images and blocks of tiles, channels in and out of 16-wide
