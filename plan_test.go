@@ -146,6 +146,21 @@ func TestPlanAddsOntoResidual(t *testing.T) {
 	}
 }
 
+// compiledTorch builds arch in torch flavour with nonTrivial weights and
+// compiles it.
+func compiledTorch(t *testing.T, arch string, opts ...Option) (*nn.Model, *nn.Plan) {
+	t.Helper()
+	m := mustBuild(t, arch, append([]Option{WithFlavor(Torch)}, opts...)...)
+	if err := nonTrivial(m); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := m.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, plan
+}
+
 // nonTrivial gives the model weights and BatchNorm statistics far from
 // Keras' initial identity, so that folding mistakes show.
 func nonTrivial(m *nn.Model) error {
@@ -298,12 +313,7 @@ func settledOffHeap() int64 {
 }
 
 func TestPlanConcurrent(t *testing.T) {
-	m := mustBuild(t, "resnet20", WithFlavor(Torch))
-	nonTrivial(m)
-	plan, err := m.Compile()
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, plan := compiledTorch(t, "resnet20")
 	inputs := make([]*tensor.Tensor, 6)
 	wants := make([]*tensor.Tensor, 6)
 	for i := range inputs {
@@ -365,12 +375,7 @@ func TestPlanWinogradFromBatch(t *testing.T) {
 	if kernels.WinogradMinBatch(stage3) != 2 {
 		t.Skip("F(2x2, 3x3) does not pay on this CPU (it needs the AVX-512 transforms)")
 	}
-	m := mustBuild(t, "resnet20", WithFlavor(Torch))
-	nonTrivial(m)
-	plan, err := m.Compile()
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, plan := compiledTorch(t, "resnet20")
 	one, two := plan.WinogradLayers(1), plan.WinogradLayers(2)
 	if two <= one {
 		t.Fatalf("Winograd layers: %d for one image, %d for two; want more for two", one, two)
@@ -398,12 +403,7 @@ func TestPlanWinogradGrouped(t *testing.T) {
 	if kernels.WinogradMinBatch(stage1) != 1 {
 		t.Skip("Winograd does not pay without the vector transforms")
 	}
-	m := mustBuild(t, "resnext50_32x4d", WithFlavor(Torch), InputShape(64, 64, 3))
-	nonTrivial(m)
-	plan, err := m.Compile()
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, plan := compiledTorch(t, "resnext50_32x4d", InputShape(64, 64, 3))
 	for _, tc := range []struct{ n, want int }{{1, 3}, {2, 6}, {1, 3}} {
 		if wino, _ := winogradSteps(t, m, plan, tc.n, 64); wino != tc.want {
 			t.Errorf("batch %d: %d steps by Winograd, want %d", tc.n, wino, tc.want)
@@ -453,12 +453,7 @@ func TestPlanWinogradLargerTile(t *testing.T) {
 	if kernels.WinogradTile(stage) != 4 {
 		t.Skip("F(4x4, 3x3) runs with the AVX-512 transforms only")
 	}
-	m := mustBuild(t, "resnet18", WithFlavor(Torch), InputShape(56, 56, 3))
-	nonTrivial(m)
-	plan, err := m.Compile()
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, plan := compiledTorch(t, "resnet18", InputShape(56, 56, 3))
 	for _, n := range []int{1, 8, 1, 9} {
 		// The 14x14x64 stage's four convolutions.
 		if _, large := winogradSteps(t, m, plan, n, 56); large != 4*min(1, n/8) {
