@@ -150,9 +150,8 @@ func WinogradTile(p Conv2DParams) int {
 // network: 0.36-0.46 ms by F(2x2) against 0.58-0.73 by F(4x4) at batch 1,
 // level at 4, 2.44-2.65 against 2.10-2.55 at 8, 4.7-4.9 against 4.1-4.5 at
 // 16. Grouped convolutions, whose products are a group's channels long,
-// stay by F(2x2) there: 32 groups of 16 filters, 14x14x512, at batch 16
-// 2.5-3.1 ms against 3.7-4.7, and of 32, 14x14x1024, 9.4-10.0 against
-// 9.8-11.0.
+// stay by F(2x2) there: ResNeXt-50's 14x14x512 (32 groups of 16 filters,
+// merged in pairs) at batch 16 2.5-3.1 ms against 3.7-4.7.
 const minWinograd4OverhangTiles = 128
 
 // winograd4MinBatch is the smallest batch WinogradTile takes F(4x4, 3x3)
@@ -236,13 +235,13 @@ func NewWinogradKernel(kernel []float32, c, f int) *WinogradKernel {
 // output tiles of m x m and a stride: 2 or 4 for stride 1 (see
 // WinogradTile), 2 for stride 2.
 func NewWinogradKernelTile(kernel []float32, c, f, m, stride int) *WinogradKernel {
-	return newWinogradKernel(c, f, 1, winoFormFor(m, stride), func(int) func(k int, dst []float32) { return hwioRows(kernel, f) }, func(n int) []float32 { return make([]float32, n) }, false)
+	return newWinogradKernel(c, f, 1, winoFormFor(m, stride), hwioRows(kernel, f), func(n int) []float32 { return make([]float32, n) }, false)
 }
 
 // hwioRows returns the row function of newWinogradKernel for an HWIO
-// kernel of f filters.
-func hwioRows(kernel []float32, f int) func(k int, dst []float32) {
-	return func(k int, dst []float32) { copy(dst, kernel[k*f:(k+1)*f]) }
+// kernel of f filters in one group.
+func hwioRows(kernel []float32, f int) func(g, k int, dst []float32) {
+	return func(_, k int, dst []float32) { copy(dst, kernel[k*f:(k+1)*f]) }
 }
 
 // winogradTrains reports whether a training step runs p by Winograd: it
@@ -273,7 +272,7 @@ func withWinogradKernel(p Conv2DParams, kernel []float32, fn func(*WinogradKerne
 	defer putBuf(buf)
 	free := *buf
 	clear(free) // the panels' columns past F stay zero
-	fn(newWinogradKernel(p.C, p.F, 1, form, func(int) func(k int, dst []float32) { return hwioRows(kernel, p.F) }, func(size int) []float32 {
+	fn(newWinogradKernel(p.C, p.F, 1, form, hwioRows(kernel, p.F), func(size int) []float32 {
 		s := free[:size:size]
 		free = free[size:]
 		return s
@@ -289,7 +288,7 @@ func withWinogradKernel(p Conv2DParams, kernel []float32, fn func(*WinogradKerne
 func WinogradKernelFromPacked(h *OffHeap, packed []*PackedB, c, m, stride int) *WinogradKernel {
 	groups := len(packed)
 	return newWinogradKernel(c, groups*packed[0].N, groups, winoFormFor(m, stride),
-		func(g int) func(k int, dst []float32) { return packed[g].row }, h.Floats, false)
+		func(g, k int, dst []float32) { packed[g].row(k, dst) }, h.Floats, false)
 }
 
 // WinogradKernelRetiled is wk's kernel transformed for output tiles of m
@@ -297,20 +296,16 @@ func WinogradKernelFromPacked(h *OffHeap, packed []*PackedB, c, m, stride int) *
 // takes another tile size for larger batches. The kernel comes back from
 // wk's transform with a rounding or two (about 1e-7 relative).
 func WinogradKernelRetiled(h *OffHeap, wk *WinogradKernel, m int) *WinogradKernel {
-	return newWinogradKernel(wk.C, wk.F, wk.groups, winoFormFor(m, wk.form.stride), wk.kernelRows, h.Floats, false)
-}
-
-// kernelRows returns the function writing row k of group g's HWIO kernel
-// (tap k/cg, input channel k%cg) back from an F(2x2, 3x3) transform of
-// stride 1: U = GgG' with G's rows 0 and 3 picking g's rows 0 and 2 and
-// rows 1 - 2 giving row 1, so g = LUL' with L those combinations.
-func (wk *WinogradKernel) kernelRows(g int) func(k int, dst []float32) {
 	if wk.form != winoForms[2] {
 		panic("kernels: only F(2x2, 3x3) kernels are read back")
 	}
-	return func(k int, dst []float32) { wk.kernelRow(g, k, dst) }
+	return newWinogradKernel(wk.C, wk.F, wk.groups, winoFormFor(m, wk.form.stride), wk.kernelRow, h.Floats, false)
 }
 
+// kernelRow writes row k of group g's HWIO kernel (tap k/cg, input channel
+// k%cg) back from an F(2x2, 3x3) transform of stride 1: U = GgG' with G's
+// rows 0 and 3 picking g's rows 0 and 2 and rows 1 - 2 giving row 1, so g
+// = LUL' with L those combinations.
 func (wk *WinogradKernel) kernelRow(g, k int, dst []float32) {
 	pick := [3][4]float32{{1, 0, 0, 0}, {0, 1, -1, 0}, {0, 0, 0, 1}}
 	cg, fg := wk.C/wk.groups, wk.F/wk.groups
@@ -335,12 +330,12 @@ func (wk *WinogradKernel) kernelRow(g, k int, dst []float32) {
 
 // newWinogradKernel transforms the HWIO 3x3 kernel of c input channels
 // and f filters in groups (each of c/groups channels and f/groups
-// filters; rows(g)(k, dst) writes row k of group g's) into packed matrices
+// filters; row(g, k, dst) writes row k of group g's) into packed matrices
 // whose zeroed memory alloc gives, on all cores if parallel. Training,
 // which transforms its kernels every step, does so; a plan, once, on one
 // core: on two, a batch-1 ResNet-50's peak memory rose by 8-10 MB
 // (142-145 against 152-153 MB, three runs each).
-func newWinogradKernel(c, f, groups int, form *winoForm, rows func(g int) func(k int, dst []float32), alloc func(n int) []float32, parallel bool) *WinogradKernel {
+func newWinogradKernel(c, f, groups int, form *winoForm, row func(g, k int, dst []float32), alloc func(n int) []float32, parallel bool) *WinogradKernel {
 	n := len(form.g)
 	wk := &WinogradKernel{C: c, F: f, groups: groups, form: form, u: make([]*PackedB, n*n*groups)}
 	cg, fg := c/groups, f/groups
@@ -355,13 +350,13 @@ func newWinogradKernel(c, f, groups int, form *winoForm, rows func(g int) func(k
 		}
 	}
 	for g := range groups {
-		wk.transform(g, rows(g), parallel)
+		wk.transform(g, row, parallel)
 	}
 	return wk
 }
 
 // transform writes group g's transformed kernels from its HWIO rows.
-func (wk *WinogradKernel) transform(g int, row func(k int, dst []float32), parallel bool) {
+func (wk *WinogradKernel) transform(g int, row func(g, k int, dst []float32), parallel bool) {
 	form := wk.form
 	n := len(form.g)
 	cg, f := wk.C/wk.groups, wk.F/wk.groups
@@ -382,7 +377,7 @@ func (wk *WinogradKernel) transform(g int, row func(k int, dst []float32), paral
 		taps, gk, out := *tbuf, *gbuf, *obuf
 		for ci := lo; ci < hi; ci++ {
 			for tap := 0; tap < 9; tap++ {
-				row(tap*cg+ci, taps[tap*f:(tap+1)*f])
+				row(g, tap*cg+ci, taps[tap*f:(tap+1)*f])
 			}
 			for i := range n { // gk = G k
 				for j := 0; j < 3; j++ {
