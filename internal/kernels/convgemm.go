@@ -68,14 +68,20 @@ func col2im(p Conv2DParams, cols []float32, g, r0, rows int, dx []float32) {
 }
 
 // ConvForward computes out = conv(in, kernel) + bias: by windows where
-// they apply (the kernel packed on the fly), else with im2col and GEMM.
+// they apply (the kernel packed on the fly), grouped convolutions as
+// ConvForwardPacked runs them (their groups merged and packed on the fly),
+// else with im2col and GEMM.
 func ConvForward(p Conv2DParams, in, kernel, bias, out []float32) {
-	if windowShape(p) && p.DW == 1 && windowWorthIt(p) {
-		var ep *Epilogue
-		if bias != nil {
-			ep = &Epilogue{Bias: bias}
-		}
+	var ep *Epilogue
+	if bias != nil {
+		ep = &Epilogue{Bias: bias}
+	}
+	switch {
+	case windowShape(p) && p.DW == 1 && windowWorthIt(p):
 		withWindowKernel(p, kernel, func(w *PackedB) { convWindow(p, in, []*PackedB{w}, out, false, ep) })
+		return
+	case p.Groups > 1 && !p.pointwise():
+		withGroupedKernel(p, kernel, func(packed []*PackedB) { convPacked(p, in, packed, out, false, ep) })
 		return
 	}
 	fg := p.F / p.Groups
@@ -115,6 +121,12 @@ func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
 	if windowShape(p) {
 		return []*PackedB{packWindowKernel(p, kernel)}
 	}
+	return packGroups(p, kernel, nil)
+}
+
+// packGroups packs p's groups as PackConvKernel does into buf, or into
+// fresh memory where buf is nil; buf must hold groupsSize(p) floats.
+func packGroups(p Conv2DParams, kernel, buf []float32) []*PackedB {
 	cg, fg := p.C/p.Groups, p.F/p.Groups
 	m := mergedGroups(p)
 	taps, cm, fm := p.KH*p.KW, cg*m, fg*m
@@ -125,7 +137,10 @@ func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
 		merged.Groups /= m
 		ends = windowEnds(merged)
 	}
-	dense := make([]float32, taps*cm*fm) // (tap, merged input channel) x merged filter
+	db := getBuf(taps * cm * fm)
+	defer putBuf(db)
+	dense := *db // (tap, merged input channel) x merged filter
+	size := groupsSize(p) / len(packed)
 	for g := range packed {
 		clear(dense)
 		for t := range taps {
@@ -136,9 +151,29 @@ func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
 				}
 			}
 		}
-		packed[g] = packBBlocks(Mat{Data: dense, Stride: fm}, taps*cm, fm, ends, nil, false)
+		var dst []float32
+		if buf != nil {
+			dst = buf[g*size : (g+1)*size]
+		}
+		packed[g] = packBBlocks(Mat{Data: dense, Stride: fm}, taps*cm, fm, ends, dst, false)
 	}
 	return packed
+}
+
+// groupsSize is the floats of p's kernel packed by groups.
+func groupsSize(p Conv2DParams) int {
+	m := mergedGroups(p)
+	cols := (p.F/p.Groups*m + nr - 1) / nr * nr // a merged group's filters, in whole panels
+	rows := p.KH * p.KW * p.C / p.Groups * m
+	return p.Groups / m * cols * rows
+}
+
+// withGroupedKernel runs fn with p's grouped kernel packed into scratch
+// memory: training packs its changing weights every step.
+func withGroupedKernel(p Conv2DParams, kernel []float32, fn func([]*PackedB)) {
+	buf := getBuf(groupsSize(p))
+	defer putBuf(buf)
+	fn(packGroups(p, kernel, *buf))
 }
 
 // mergedGroups is how many of p's groups PackConvKernel packs as one:
@@ -422,11 +457,16 @@ func SumRows(x, acc []float32) {
 }
 
 // convTransposeByWindows reports whether the input gradient of p is a
-// window convolution of the output gradient: stride 1, no dilation, one
-// group.
+// window convolution of the output gradient: stride 1, no dilation; a
+// grouped one runs as ConvForwardPacked runs grouped convolutions.
 func convTransposeByWindows(p Conv2DParams) bool {
-	q := transposedParams(p)
-	return p.SH == 1 && p.SW == 1 && p.DH == 1 && p.DW == 1 && windowShape(p) && windowWorthIt(q)
+	if p.SH != 1 || p.SW != 1 || p.DH != 1 || p.DW != 1 {
+		return false
+	}
+	if p.Groups > 1 {
+		return !p.pointwise() // as ConvForwardPacked runs grouped convolutions
+	}
+	return windowShape(p) && windowWorthIt(transposedParams(p))
 }
 
 // transposedParams describes the convolution of dy that gives dx at
@@ -435,7 +475,7 @@ func convTransposeByWindows(p Conv2DParams) bool {
 func transposedParams(p Conv2DParams) Conv2DParams {
 	return Conv2DParams{N: p.N, H: p.OH, W: p.OW, C: p.F, KH: p.KH, KW: p.KW, F: p.C,
 		SH: 1, SW: 1, DH: 1, DW: 1, PadT: p.KH - 1 - p.PadT, PadL: p.KW - 1 - p.PadL,
-		OH: p.H, OW: p.W, Groups: 1}
+		OH: p.H, OW: p.W, Groups: p.Groups}
 }
 
 // convBackwardInput overwrites dx with the gradient of p's input from dy,
@@ -445,11 +485,16 @@ func convBackwardInput(p Conv2DParams, kernel, dy, dx, res []float32) {
 	buf := getBuf(len(kernel))
 	defer putBuf(buf)
 	flipped := *buf // every tap, turned 180 degrees
-	transposedTaps(p, kernel, reversed(p.KH), reversed(p.KW), flipped)
 	var ep *Epilogue
 	if res != nil {
 		ep = &Epilogue{Bias: zeros(p.C), Res: res, LdRes: p.C}
 	}
+	if p.Groups > 1 {
+		transposedGroupTaps(p, kernel, flipped)
+		withGroupedKernel(q, flipped, func(packed []*PackedB) { convPacked(q, dy, packed, dx, false, ep) })
+		return
+	}
+	transposedTaps(p, kernel, reversed(p.KH), reversed(p.KW), flipped)
 	if winogradTrains(q) {
 		withWinogradKernel(q, flipped, func(wk *WinogradKernel) { WinogradConv(q, dy, wk, dx, ep) })
 		return

@@ -106,6 +106,16 @@ func TestConvBackwardMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	cases := append(append([]Conv2DParams(nil), convCases...), transposeCases...)
 	cases = append(cases, windowCases[1], windowCases[3]) // stride 2 7x7; dilated rows
+	// Grouped: input gradients of stride 1 as a grouped convolution of dy
+	// (groups merged, of 300 channels, of 32 filters), dilated by im2col.
+	grouped := []Conv2DParams{mergedCases[0], groupedCases[0], groupedCases[2],
+		{N: 2, H: 7, W: 6, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 2}}
+	for i, p := range grouped {
+		if want := i != 2; convTransposeByWindows(withOut(p)) != want {
+			t.Fatalf("grouped case %d: input gradient by a convolution of dy %v, want %v", i, !want, want)
+		}
+	}
+	cases = append(cases, grouped...)
 	// Blocks of output rows for the kernel's gradient that span images,
 	// whole and in part.
 	cases = append(cases,

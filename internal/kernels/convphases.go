@@ -97,6 +97,24 @@ func transposedTaps(p Conv2DParams, kernel []float32, ys, xs []int, dst []float3
 	}
 }
 
+// transposedGroupTaps writes the HWIO kernel of the convolution of dy
+// toward the input of p, a grouped convolution of stride 1: each group's
+// taps turned 180 degrees, its fg inputs and cg outputs swapped.
+func transposedGroupTaps(p Conv2DParams, kernel, dst []float32) {
+	cg, fg := p.C/p.Groups, p.F/p.Groups
+	taps := p.KH * p.KW
+	for t := range taps {
+		src := kernel[t*cg*p.F:][:cg*p.F]
+		d := dst[(taps-1-t)*fg*p.C:][:fg*p.C]
+		for ci := range cg {
+			for f, w := range src[ci*p.F : (ci+1)*p.F] {
+				g, j := f/fg, f%fg
+				d[j*p.C+g*cg+ci] = w
+			}
+		}
+	}
+}
+
 // scatterPhase copies a phase's gradient (n x rows x cols x C) into its
 // pixels of dx: rows ry, ry+SH, ..., columns rx, rx+SW, ...
 func scatterPhase(p Conv2DParams, ph []float32, ry, rx, rows, cols int, dx []float32) {
