@@ -14,7 +14,8 @@ peers before ours.
 All three run the same network: torchvision's ResNet-50 (our torch
 flavour) at 224x224, with 2 threads. ONNX Runtime runs the model exported
 from PyTorch. Training compares a full SGD step. --models adds inference
-at batch 1 and 16 for other torchvision architectures, by their names.
+at batch 1 and 16 and training at batch 16 for other torchvision
+architectures, by their names.
 
 --avx2 runs as on a CPU without AVX-512: ours with GODEBUG=cpu.avx512f=off,
 PyTorch with oneDNN and ATen held to AVX2 (ONEDNN_MAX_CPU_ISA,
@@ -113,7 +114,8 @@ def main():
                     "matches somewhere (e.g. training, or 'batch 1$' for batch 1 alone)")
     ap.add_argument("--avx2", action="store_true", help="as without AVX-512: ours and PyTorch held to AVX2, no ONNX Runtime")
     ap.add_argument("--models", default="", help="comma-separated torchvision architectures (resnext50_32x4d, "
-                    "wide_resnet50_2, ...) to time too, at batch 1 and 16, against both peers")
+                    "wide_resnet50_2, ...) to time too: inference at batch 1 and 16 against both peers, "
+                    "training at batch 16 against PyTorch")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     onnx = setup_ort()
@@ -139,6 +141,10 @@ def main():
                           lambda m=model, b=batch: ours(["--model", m, "--batch", str(b), "--threads", t], a.seconds),
                           {"ONNX Runtime": lambda m=model, b=batch: ort_ips(setup_ort(m), b, a.threads, a.seconds),
                            "PyTorch": lambda m=model, b=batch: torch_infer_ips(b, a.seconds, m)}))
+        cases.append((f"{model} training, batch 16",
+                      lambda m=model: ours(["--model", m, "--batch", "16", "--train", "--threads", t, "--runs", "3"], a.seconds),
+                      {"PyTorch": lambda m=model: torch_train_ips(getattr(torchvision.models, m)(weights=None), 16, 224, 3,
+                                                                  1000, a.seconds)}))
     print(f"| case | resnet-go img/s | peer | peer img/s | ratio |\n|---|---|---|---|---|")
     for name, mine, peers in cases:
         if not re.search(a.only, name):
