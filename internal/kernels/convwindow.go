@@ -305,9 +305,11 @@ func padRow(p Conv2DParams, in []float32, n, y, wp int, d []float32) {
 }
 
 // windowKernelGrad reports whether convBackwardKernel computes p's kernel
-// gradient: one group, no dilation across.
+// gradient: no dilation across; one group, or groups whose filters, as
+// PackConvKernel merges them, fill whole panels.
 func windowKernelGrad(p Conv2DParams) bool {
-	return windowShape(p) && p.DW == 1
+	grouped := p.Groups > 1 && !p.pointwise() && p.F/p.Groups*mergedGroups(p)%nr == 0
+	return (windowShape(p) || grouped) && p.DW == 1
 }
 
 // convBackwardKernel adds the gradient of p's kernel (HWIO) from its input
@@ -315,7 +317,10 @@ func windowKernelGrad(p Conv2DParams) bool {
 // matrix: sum over output pixels of the input window's row (KW*C
 // contiguous values of the padded input) times dy's row. The window rows
 // are read in place as the A panel, one stretch per output row; only dy is
-// packed, a block of output rows at a time.
+// packed, a block of output rows at a time. A grouped convolution takes a
+// product a tap and group, as PackConvKernel merges groups: the merged
+// group's channels under the tap (cm rows) times its filters' columns of
+// dy; of each product only the groups' own blocks are kept.
 func convBackwardKernel(p Conv2DParams, in, dy, dkernel []float32) {
 	wp := windowWidth(p)
 	row := wp * p.C
@@ -331,18 +336,25 @@ func convBackwardKernel(p Conv2DParams, in, dy, dkernel []float32) {
 	local := (g*p.SH+images*windowRows(p, 1))*row + windowSlack(p)
 	var mu sync.Mutex
 	workers := Workers()
+	grouped := p.Groups > 1
+	merged := mergedGroups(p)
+	groups, cm, fm := p.Groups/merged, p.C/p.Groups*merged, p.F/p.Groups*merged
 	// dy's rows need no packing where every tile is a full 12 rows and its
 	// panels are whole (16 or a multiple of 32 filters): the kernels read
 	// them in place, F floats apart (ResNet-20's 16-filter layers' kernel
 	// gradients spent 17% of their time packing dy into panels twice as
 	// wide).
-	inPlace := m%mr == 0 && (stridedB(p.F) || p.F%nr == 0 && stridedB(nr))
+	inPlace := !grouped && m%mr == 0 && (stridedB(p.F) || p.F%nr == 0 && stridedB(nr))
 	// With 16 filters, a tile of 12 rows by 16 takes a broadcast of A per
 	// FMA; kernelD24x16 broadcasts two rows' values at once (ResNet-20's
 	// 32x32x16 kernel gradient at batch 128 1.92-2.03 -> 1.66-1.82 ms).
-	dup := p.F == nr/2 && m%dupRows == 0 && useAVX512
+	dup := !grouped && p.F == nr/2 && m%dupRows == 0 && useAVX512
+	partLen := p.KH * m * p.F
+	if grouped {
+		partLen = p.KH * p.KW * groups * cm * fm
+	}
 	ParallelFor(blocks, (blocks+workers-1)/workers, func(lo, hi int) {
-		part := getBuf(p.KH * m * p.F)
+		part := getBuf(partLen)
 		bp := getBuf(np * nr * g * p.OW)
 		padded := getBuf(local)
 		defer putBuf(part)
@@ -352,6 +364,27 @@ func convBackwardKernel(p Conv2DParams, in, dy, dkernel []float32) {
 		offs := make([]int, g)
 		starts := make([]int, g) // where each output row's first input row is in padded
 		var tile [mr * nr]float32
+		// product adds into dst (ldc apart) the rows of A from aOff (m of
+		// them) times dy's columns [j0, j1).
+		product := func(taps []int, r0, aOff, m, j0, j1 int, dst []float32, ldc int) {
+			for j := j0; j < j1; j += nr {
+				a := panelA{data: (*padded)[aOff:], rs: 1, ks: p.SW * p.C, taps: taps}
+				c := dst[j-j0:]
+				if dup && tilesDup(m/dupRows, p.OW, a, dupRows, dy[r0*p.OW*p.F:], p.F, c, ldc) {
+					continue // 16 filters: two of A's rows a broadcast
+				}
+				if inPlace { // dy's rows of the block, one after another: B as it lies
+					tilesStrided(m/mr, min(nr, p.F-j), p.OW, a, mr, dy[r0*p.OW*p.F+j:], p.F, c, ldc)
+					continue
+				}
+				bpanel := (*bp)[(j/nr)*nr*len(taps)*p.OW:]
+				full := m / mr * mr // the full panels of rows in one call, then the rest
+				tilesOf(full/mr, mr, p.OW, a, mr, mr, bpanel, min(nr, j1-j), c, ldc, true, nil, 0, 0, &tile)
+				if full < m {
+					tileOf(m-full, p.OW, a.shift(full), bpanel, min(nr, j1-j), c[full*ldc:], ldc, true, nil, 0, 0, &tile)
+				}
+			}
+		}
 		for b := lo; b < hi; b++ {
 			r0, r1 := b*g, min(outRows, (b+1)*g)
 			used := 0
@@ -374,29 +407,49 @@ func convBackwardKernel(p Conv2DParams, in, dy, dkernel []float32) {
 				for t := range taps {
 					taps[t] = starts[t] + ky*p.DH*row
 				}
-				for j0 := 0; j0 < p.F; j0 += nr {
-					a := panelA{data: *padded, rs: 1, ks: p.SW * p.C, taps: taps}
-					if dup && tilesDup(m/dupRows, p.OW, a, dupRows, dy[r0*p.OW*p.F:], p.F, (*part)[ky*m*p.F:], p.F) {
-						continue // 16 filters: two of A's rows a broadcast
-					}
-					if inPlace { // dy's rows of the block, one after another: B as it lies
-						tilesStrided(m/mr, min(nr, p.F), p.OW, a, mr, dy[r0*p.OW*p.F+j0:], p.F, (*part)[ky*m*p.F+j0:], p.F)
-						continue
-					}
-					bpanel := (*bp)[(j0/nr)*nr*len(taps)*p.OW:]
-					full := m / mr * mr // the full panels of rows in one call, then the rest
-					tilesOf(full/mr, mr, p.OW, a, mr, mr, bpanel, min(nr, p.F-j0), (*part)[ky*m*p.F+j0:], p.F, true, nil, 0, 0, &tile)
-					if full < m {
-						c := (*part)[(ky*m+full)*p.F+j0:]
-						tileOf(m-full, p.OW, a.shift(full), bpanel, min(nr, p.F-j0), c, p.F, true, nil, 0, 0, &tile)
+				if !grouped {
+					product(taps, r0, 0, m, 0, p.F, (*part)[ky*m*p.F:], p.F)
+					continue
+				}
+				for kx := range p.KW {
+					for gi := range groups {
+						dst := (*part)[((ky*p.KW+kx)*groups+gi)*cm*fm:]
+						product(taps, r0, kx*p.C+gi*cm, cm, gi*fm, (gi+1)*fm, dst, fm)
 					}
 				}
 			}
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		for i, v := range *part {
-			dkernel[i] += v
+		if !grouped {
+			for i, v := range *part {
+				dkernel[i] += v
+			}
+			return
 		}
+		addGroupBlocks(p, merged, *part, dkernel)
 	})
+}
+
+// addGroupBlocks adds into a grouped kernel's gradient (HWIO) the blocks
+// of each group in part, products of merged groups (tap, merged group,
+// its channels, its filters).
+func addGroupBlocks(p Conv2DParams, merged int, part, dkernel []float32) {
+	cg, fg := p.C/p.Groups, p.F/p.Groups
+	groups, cm, fm := p.Groups/merged, cg*merged, fg*merged
+	for tap := range p.KH * p.KW {
+		for gi := range groups {
+			prod := part[(tap*groups+gi)*cm*fm:]
+			for s := range merged { // the s-th group merged into gi
+				f0 := (gi*merged + s) * fg
+				for ci := range cg {
+					src := prod[(s*cg+ci)*fm+s*fg:][:fg]
+					dst := dkernel[(tap*cg+ci)*p.F+f0:][:fg]
+					for j, v := range src {
+						dst[j] += v
+					}
+				}
+			}
+		}
+	}
 }
