@@ -214,6 +214,7 @@ func convWindow(p Conv2DParams, in []float32, w []*PackedB, out []float32, accum
 			padded := (*buf)[:rows*row+slack]
 			padRows(p, in, n, oy0*p.SH, rows, wp, padded)
 			clear(padded[rows*row:])
+			ch := windowChunk{p: p, padded: padded, row: row, c0: c0, c1: c1, out: out, tile: &tile}
 			for g, wg := range w {
 				k0 := 0
 				for bi, b := range blocks {
@@ -222,49 +223,67 @@ func convWindow(p Conv2DParams, in []float32, w []*PackedB, out []float32, accum
 					if bi < len(blocks)-1 {
 						last = nil
 					}
+					a := panelA{data: padded[g*cg:], rs: p.SW * p.C, ks: 1, taps: offs[bi]}
 					for j0 := g * fg; j0 < (g+1)*fg; j0 += nr {
 						bpanel := wg.data[k0*np*nr+((j0-g*fg)/nr)*nr*kt:]
-						cols := min(nr, (g+1)*fg-j0)
-						// n tiles of rows from output pixel i, A at off in padded,
-						// each next tile's astep floats on and crows rows down.
-						tiles := func(n, rows, i, off, astep, crows int) {
-							a := panelA{data: padded[off+g*cg:], rs: p.SW * p.C, ks: 1, taps: offs[bi]}
-							if wg.pairs {
-								pairTiles(n, rows, b.kk, a, astep, crows, bpanel, out[i*p.F:], p.F, acc, last, i)
-								return
-							}
-							tilesOf(n, rows, b.kk, a, astep, crows, bpanel, cols, out[i*p.F+j0:], p.F, acc, last, i, j0, &tile)
-						}
-						if down := c1 - c0; down >= rowCalls(p.OW, cols) {
-							// Each tile of an output row and the same one of the
-							// chunk's other rows in one call: ResNet-20's 32-wide
-							// rows took two calls a row (12+12 and 8 pixels), a
-							// fixed cost of as much as a sixth of their work.
-							for ox := 0; ox < p.OW; {
-								rows := panelRows(p.OW-ox, cols)
-								tiles(down, rows, c0*p.OW+ox, ox*p.SW*p.C, p.SH*row, p.OW)
-								ox += rows
-							}
-							continue
-						}
-						for orow := c0; orow < c1; orow++ {
-							base := (orow - c0) * p.SH * row
-							for ox := 0; ox < p.OW; {
-								rows := panelRows(p.OW-ox, cols)
-								n := 1
-								if rows == mr {
-									n = fullTiles(p.OW - ox)
-								}
-								tiles(n, rows, orow*p.OW+ox, base+ox*p.SW*p.C, mr*p.SW*p.C, mr)
-								ox += n * rows
-							}
-						}
+						ch.panel(a, b.kk, bpanel, wg.pairs, j0, min(nr, (g+1)*fg-j0), acc, last)
 					}
 					k0 += kt
 				}
 			}
 		}
 	})
+}
+
+// windowChunk is a chunk of a window convolution's output rows, [c0, c1)
+// of one image, and its input rows with their zero border in padded (row
+// floats a row).
+type windowChunk struct {
+	p           Conv2DParams
+	padded, out []float32
+	row, c0, c1 int
+	tile        *[mr * nr]float32
+}
+
+// panel makes the chunk's tiles of cols filters from column j0: A's
+// stretches at a (from the chunk's first row and pixel), kk long, B's
+// panel bpanel (in pairs of rows if pairs).
+func (ch *windowChunk) panel(a panelA, kk int, bpanel []float32, pairs bool, j0, cols int, acc bool, ep *Epilogue) {
+	p, out := ch.p, ch.out
+	// n tiles of rows from output pixel i, A at off, each next tile's
+	// astep floats on and crows rows down.
+	tiles := func(n, rows, i, off, astep, crows int) {
+		a := a.shift(off)
+		if pairs {
+			pairTiles(n, rows, kk, a, astep, crows, bpanel, out[i*p.F:], p.F, acc, ep, i)
+			return
+		}
+		tilesOf(n, rows, kk, a, astep, crows, bpanel, cols, out[i*p.F+j0:], p.F, acc, ep, i, j0, ch.tile)
+	}
+	if down := ch.c1 - ch.c0; down >= rowCalls(p.OW, cols) {
+		// Each tile of an output row and the same one of the chunk's
+		// other rows in one call: ResNet-20's 32-wide rows took two calls
+		// a row (12+12 and 8 pixels), a fixed cost of as much as a sixth
+		// of their work.
+		for ox := 0; ox < p.OW; {
+			rows := panelRows(p.OW-ox, cols)
+			tiles(down, rows, ch.c0*p.OW+ox, ox*p.SW*p.C, p.SH*ch.row, p.OW)
+			ox += rows
+		}
+		return
+	}
+	for orow := ch.c0; orow < ch.c1; orow++ {
+		base := (orow - ch.c0) * p.SH * ch.row
+		for ox := 0; ox < p.OW; {
+			rows := panelRows(p.OW-ox, cols)
+			n := 1
+			if rows == mr {
+				n = fullTiles(p.OW - ox)
+			}
+			tiles(n, rows, orow*p.OW+ox, base+ox*p.SW*p.C, mr*p.SW*p.C, mr)
+			ox += n * rows
+		}
+	}
 }
 
 // windowWidth is the width of p's zero-bordered input as far as the
