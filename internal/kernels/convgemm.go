@@ -489,12 +489,11 @@ func convBackwardInput(p Conv2DParams, kernel, dy, dx, res []float32) {
 	if res != nil {
 		ep = &Epilogue{Bias: zeros(p.C), Res: res, LdRes: p.C}
 	}
+	transposedTaps(p, kernel, reversed(p.KH), reversed(p.KW), flipped)
 	if p.Groups > 1 {
-		transposedGroupTaps(p, kernel, flipped)
 		withGroupedKernel(q, flipped, func(packed []*PackedB) { convPacked(q, dy, packed, dx, false, ep) })
 		return
 	}
-	transposedTaps(p, kernel, reversed(p.KH), reversed(p.KW), flipped)
 	if winogradTrains(q) {
 		withWinogradKernel(q, flipped, func(wk *WinogradKernel) { WinogradConv(q, dy, wk, dx, ep) })
 		return

@@ -107,9 +107,9 @@ func TestConvBackwardMatchesNaive(t *testing.T) {
 	cases := append(append([]Conv2DParams(nil), convCases...), transposeCases...)
 	cases = append(cases, windowCases[1], windowCases[3]) // stride 2 7x7; dilated rows
 	// Grouped: input gradients of stride 1 as a grouped convolution of dy
-	// (groups merged, of 300 channels, of 32 filters), dilated by im2col;
-	// kernel gradients by windows where the (merged) groups fill panels
-	// (not 40 filters), of stride 2 too.
+	// (groups merged, of 300 channels, of 32 filters), of stride 2 by
+	// phases, dilated by im2col; kernel gradients by windows where the
+	// (merged) groups fill panels (not 40 filters), of stride 2 too.
 	grouped := []Conv2DParams{mergedCases[0], groupedCases[0], groupedCases[2],
 		{N: 2, H: 7, W: 6, C: 64, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 2},
 		mergedCases[1], groupedCases[1]}
@@ -117,6 +117,9 @@ func TestConvBackwardMatchesNaive(t *testing.T) {
 		p = withOut(p)
 		if want := i < 4 && i != 2; convTransposeByWindows(p) != want {
 			t.Fatalf("grouped case %d: input gradient by a convolution of dy %v, want %v", i, !want, want)
+		}
+		if want := i >= 4; convTransposeByPhases(p) != want {
+			t.Fatalf("grouped case %d: input gradient by phases %v, want %v", i, !want, want)
 		}
 		if want := i != 2; windowKernelGrad(p) != want {
 			t.Fatalf("grouped case %d: kernel gradient by windows %v, want %v", i, !want, want)

@@ -34,10 +34,9 @@ func phaseOf(k, s, pad, r, n int) (ph phaseTaps, ok bool) {
 }
 
 // convTransposeByPhases reports whether ConvBackward computes p's input
-// gradient by phases: strided, one group, no dilation, no padding past the
-// kernel.
+// gradient by phases: strided, no dilation, no padding past the kernel.
 func convTransposeByPhases(p Conv2DParams) bool {
-	if p.SH*p.SW == 1 || p.Groups != 1 || p.DH != 1 || p.DW != 1 {
+	if p.SH*p.SW == 1 || p.DH != 1 || p.DW != 1 {
 		return false
 	}
 	for r := 0; r < p.SH; r++ {
@@ -64,7 +63,7 @@ func convBackwardInputPhases(p Conv2DParams, kernel, dy, dx []float32) {
 				continue
 			}
 			q := Conv2DParams{N: p.N, H: p.OH, W: p.OW, C: p.F, KH: len(ys.taps), KW: len(xs.taps), F: p.C,
-				SH: 1, SW: 1, DH: 1, DW: 1, PadT: ys.pad, PadL: xs.pad, OH: ys.n, OW: xs.n, Groups: 1}
+				SH: 1, SW: 1, DH: 1, DW: 1, PadT: ys.pad, PadL: xs.pad, OH: ys.n, OW: xs.n, Groups: p.Groups}
 			out := getBuf(p.N * ys.n * xs.n * p.C)
 			if q.KH == 0 || q.KW == 0 { // no tap reaches these pixels
 				clear(*out)
@@ -81,35 +80,21 @@ func convBackwardInputPhases(p Conv2DParams, kernel, dy, dx []float32) {
 }
 
 // transposedTaps writes the HWIO kernel (taps ys x xs, p.F inputs, p.C
-// outputs) of a convolution of dy toward p's input: taps ys x xs of p's
-// kernel, inputs and outputs swapped.
+// outputs, in p.Groups groups) of a convolution of dy toward p's input:
+// taps ys x xs of p's kernel, each group's inputs and outputs swapped.
 func transposedTaps(p Conv2DParams, kernel []float32, ys, xs []int, dst []float32) {
+	cg, fg := p.C/p.Groups, p.F/p.Groups
 	for u, ky := range ys {
 		for v, kx := range xs {
-			src := kernel[(ky*p.KW+kx)*p.C*p.F:][:p.C*p.F]
-			d := dst[(u*len(xs)+v)*p.F*p.C:][:p.F*p.C]
-			for c := 0; c < p.C; c++ {
-				for f, w := range src[c*p.F : (c+1)*p.F] {
-					d[f*p.C+c] = w
+			src := kernel[(ky*p.KW+kx)*cg*p.F:][:cg*p.F]
+			d := dst[(u*len(xs)+v)*fg*p.C:][:fg*p.C]
+			for ci := range cg {
+				row := src[ci*p.F : (ci+1)*p.F]
+				for g := range p.Groups {
+					for j, w := range row[g*fg : (g+1)*fg] {
+						d[j*p.C+g*cg+ci] = w
+					}
 				}
-			}
-		}
-	}
-}
-
-// transposedGroupTaps writes the HWIO kernel of the convolution of dy
-// toward the input of p, a grouped convolution of stride 1: each group's
-// taps turned 180 degrees, its fg inputs and cg outputs swapped.
-func transposedGroupTaps(p Conv2DParams, kernel, dst []float32) {
-	cg, fg := p.C/p.Groups, p.F/p.Groups
-	taps := p.KH * p.KW
-	for t := range taps {
-		src := kernel[t*cg*p.F:][:cg*p.F]
-		d := dst[(taps-1-t)*fg*p.C:][:fg*p.C]
-		for ci := range cg {
-			for f, w := range src[ci*p.F : (ci+1)*p.F] {
-				g, j := f/fg, f%fg
-				d[j*p.C+g*cg+ci] = w
 			}
 		}
 	}
