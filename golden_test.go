@@ -87,7 +87,7 @@ func checkPlanGolden(t *testing.T, m *nn.Model, golden string, g *weights.File) 
 }
 
 func TestGoldenTorchvision(t *testing.T) {
-	for _, arch := range []string{"resnet18", "resnet50"} {
+	for _, arch := range []string{"resnet18", "resnet50", "resnext50_32x4d"} {
 		t.Run(arch, func(t *testing.T) {
 			m := mustBuild(t, arch, WithFlavor(Torch), InputShape(64, 64, 3), ClassifierActivation("linear"))
 			torchWeights(t, m)

@@ -174,6 +174,10 @@ def main():
     golden("resnet50", r50, 64, 2, {"pool1_pool": r50.maxpool, "conv3_block4_out": r50.layer2[3],
                                      "conv5_block3_out": r50.layer4[2]})
 
+    rx = fill(torchvision.models.resnext50_32x4d(weights=None))
+    golden("resnext50_32x4d", rx, 64, 2, {"pool1_pool": rx.maxpool, "conv3_block4_out": rx.layer2[3],
+                                           "conv5_block3_out": rx.layer4[2]})
+
     torch.manual_seed(0)
     r20 = fill(CifarResNet(3))
     golden("resnet20", r20, 32, 4, {"conv2_block3_out": r20.layer1[2], "conv4_block3_out": r20.layer3[2]})
