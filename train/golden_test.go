@@ -53,9 +53,13 @@ func compare(got *tensor.Tensor, want *tensor.Tensor) float64 {
 
 // One training step in PyTorch and here, from the same weights and batch:
 // the same loss, gradients, weights and BatchNorm statistics after two SGD
-// steps with momentum and weight decay.
+// steps with momentum and weight decay. ResNeXt-50's golden holds one
+// step's gradients in float64, and each tensor's error in PyTorch's own
+// float32 step ("tol/"): from these weights float32 itself is 1-3% off on
+// some gradients, so ours may be off twice as far as PyTorch's, or 3e-3
+// where PyTorch's happened closer (a wrong group, say, is off by O(1)).
 func TestTrainingStepMatchesPyTorch(t *testing.T) {
-	for _, arch := range []string{"resnet20", "resnet18"} {
+	for _, arch := range []string{"resnet20", "resnet18", "resnext50_32x4d"} {
 		t.Run(arch, func(t *testing.T) {
 			g, err := weights.ReadSafetensors(goldens.Path("..", "train_"+arch))
 			if err != nil {
@@ -76,7 +80,11 @@ func TestTrainingStepMatchesPyTorch(t *testing.T) {
 			}
 			opt := &SGD{Momentum: 0.9, WeightDecay: 5e-4}
 			worst := 0.0
-			for step := 0; step < 2; step++ {
+			steps := 2
+			if _, ok := g.Tensors["loss1"]; !ok {
+				steps = 1 // gradients only
+			}
+			for step := 0; step < steps; step++ {
 				m.ZeroGrads()
 				tape, out, err := m.ForwardTrain(x)
 				if err != nil {
@@ -99,11 +107,15 @@ func TestTrainingStepMatchesPyTorch(t *testing.T) {
 						key, _ := weights.TorchName(p.Name)
 						e := compare(torchLayout(p.Grad), g.Tensors["grad/"+key])
 						worst = math.Max(worst, e)
-						if testing.Verbose() {
-							t.Logf("grad %s %.2g", p.Name, e)
+						tol := 1e-3
+						if pt, ok := g.Tensors["tol/"+key]; ok { // against float64
+							tol = math.Max(3e-3, 2*float64(pt.Data[0]))
 						}
-						if e > 1e-3 {
-							t.Errorf("gradient of %s (%s): relative error %.2g", p.Name, key, e)
+						if testing.Verbose() {
+							t.Logf("grad %s %.2g (allowed %.2g)", p.Name, e, tol)
+						}
+						if e > tol {
+							t.Errorf("gradient of %s (%s): relative error %.2g, allowed %.2g", p.Name, key, e, tol)
 						}
 					}
 					t.Logf("largest relative gradient error %.2g over %d tensors", worst, len(m.Params()))
@@ -130,7 +142,9 @@ func TestTrainingStepMatchesPyTorch(t *testing.T) {
 					t.Errorf("%s after two steps: relative error %.2g", kn, e)
 				}
 			}
-			t.Logf("largest relative error of weights and statistics after two steps %.2g", worst)
+			if steps == 2 {
+				t.Logf("largest relative error of weights and statistics after two steps %.2g", worst)
+			}
 		})
 	}
 }
