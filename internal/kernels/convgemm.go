@@ -137,9 +137,17 @@ func packGroups(p Conv2DParams, kernel, buf []float32) []*PackedB {
 		merged.Groups /= m
 		ends = windowEnds(merged)
 	}
-	db := getBuf(taps * cm * fm)
-	defer putBuf(db)
-	dense := *db // (tap, merged input channel) x merged filter
+	// (tap, merged input channel) x merged filter: scratch for training's
+	// small grouped kernels, packed every step; a plan's (1x1 kernels of
+	// up to 8 MB, packed once) would stay in the scratch pool for good.
+	var dense []float32
+	if buf != nil {
+		db := getBuf(taps * cm * fm)
+		defer putBuf(db)
+		dense = *db
+	} else {
+		dense = make([]float32, taps*cm*fm)
+	}
 	size := groupsSize(p) / len(packed)
 	for g := range packed {
 		clear(dense)
