@@ -241,6 +241,18 @@ var mergedCases = []Conv2DParams{
 	{N: 1, H: 6, W: 5, C: 32, KH: 1, KW: 1, F: 32, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 4},                     // all four as one
 }
 
+// Packing a plan's kernel, once and kept, takes no scratch from the pool:
+// a pooled buffer the size of a large 1x1 kernel stays held for good
+// (ResNet-50's batch-1 peak memory rose from 144 to 173 MB so).
+func TestPackConvKernelHoldsNoScratch(t *testing.T) {
+	p := withOut(Conv2DParams{N: 1, H: 7, W: 7, C: 1000, KH: 1, KW: 1, F: 1100, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1})
+	before := scratch.held()
+	PackConvKernel(p, make([]float32, p.C*p.F))
+	if grew := scratch.held() - before; grew > 0 {
+		t.Errorf("packing a %dx%d kernel left %d more floats in the scratch pool", p.C, p.F, grew)
+	}
+}
+
 // Groups of a panel's filters or more, unmerged, by windows (a stretch of
 // the group's channels a tap): channels past a block of k, stride 2,
 // dilated rows and a short last panel (9 taps of 48 channels: blocks of 5

@@ -932,6 +932,19 @@ var (
 	scratch64 freeLists[float64]
 )
 
+// held is the number of values the free slices hold.
+func (l *freeLists[T]) held() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, f := range l.free {
+		for _, p := range f {
+			n += cap(*p)
+		}
+	}
+	return n
+}
+
 // get returns a slice of n values (contents undefined).
 func (l *freeLists[T]) get(n int) *[]T {
 	c := bits.Len(uint(max(n, 1) - 1))
