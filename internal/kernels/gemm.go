@@ -520,11 +520,11 @@ func (g *gemmBlocks) streamsA() bool {
 
 // nextRows returns the prefetch of the block of A's rows after row i0's.
 func (g *gemmBlocks) nextRows(i0 int) prefetch {
-	next := i0 + mc
+	next := i0 + g.rows
 	if !g.streamsA() || next >= g.m {
 		return prefetch{}
 	}
-	rows, k1 := min(mc, g.m-next), min(g.k, g.a.split)
+	rows, k1 := min(g.rows, g.m-next), min(g.k, g.a.split)
 	pf := prefetch{addr: uintptr(unsafe.Pointer(&g.a.first.Data[next*k1])), left: 4 * k1 * rows}
 	if k1 < g.k {
 		pf.addr2, pf.left2 = uintptr(unsafe.Pointer(&g.a.second.Data[next*(g.k-k1)])), 4*(g.k-k1)*rows
