@@ -18,6 +18,25 @@ var convCases = []Conv2DParams{
 	{N: 2, H: 12, W: 12, C: 3, KH: 7, KW: 7, F: 4, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 3, PadL: 3, Groups: 1},
 }
 
+// finished returns relu(conv + bias + res): the fused epilogue's result
+// for the reference convolution's output conv.
+func finished(conv, bias, res []float32) []float32 {
+	out := make([]float32, len(conv))
+	for j, v := range conv {
+		out[j] = max(v+bias[j%len(bias)]+res[j], 0)
+	}
+	return out
+}
+
+// largestError returns the largest |got - want| and the largest |want|.
+func largestError(got, want []float32) (worst, scale float64) {
+	for j, w := range want {
+		worst = math.Max(worst, math.Abs(float64(got[j]-w)))
+		scale = math.Max(scale, math.Abs(float64(w)))
+	}
+	return worst, scale
+}
+
 func withOut(p Conv2DParams) Conv2DParams {
 	p.OH = (p.H+2*p.PadT-p.DH*(p.KH-1)-1)/p.SH + 1
 	p.OW = (p.W+2*p.PadL-p.DW*(p.KW-1)-1)/p.SW + 1
@@ -301,18 +320,17 @@ func TestConvForwardPacked(t *testing.T) {
 			bias := randSlice(r, p.F)
 			res := randSlice(r, len(want))
 			ConvForwardPacked(p, in, packed, got, &Epilogue{Bias: bias, Res: res, LdRes: p.F, Relu: true})
-			for j := range want {
-				w := max(want[j]+bias[j%p.F]+res[j], 0)
-				if math.Abs(float64(got[j]-w)) > tol {
-					t.Fatalf("%s case %d: fused out[%d] = %v, want %v", isa.name, i, j, got[j], w)
-				}
-			}
 			onto := slices.Clone(res)
 			ConvAccumulatePacked(p, in, packed, onto, &Epilogue{Bias: bias, Relu: true})
-			for j := range want {
-				w := max(want[j]+bias[j%p.F]+res[j], 0)
-				if math.Abs(float64(onto[j]-w)) > tol {
-					t.Fatalf("%s case %d: accumulated out[%d] = %v, want %v", isa.name, i, j, onto[j], w)
+			fused := finished(want, bias, res)
+			for _, c := range []struct {
+				how string
+				out []float32
+			}{{"fused", got}, {"accumulated", onto}} {
+				for j, w := range fused {
+					if math.Abs(float64(c.out[j]-w)) > tol {
+						t.Fatalf("%s case %d: %s out[%d] = %v, want %v", isa.name, i, c.how, j, c.out[j], w)
+					}
 				}
 			}
 		}
@@ -345,11 +363,9 @@ func TestConvGroupedShapes(t *testing.T) {
 		}
 		in, k := randSlice(r, p.N*p.H*p.W*p.C), randSlice(r, p.KH*p.KW*cg*p.F)
 		bias, res := randSlice(r, p.F), randSlice(r, p.N*p.OH*p.OW*p.F)
-		want := make([]float32, len(res))
-		Conv2D(p, in, k, nil, want)
-		for j := range want {
-			want[j] = max(want[j]+bias[j%p.F]+res[j], 0)
-		}
+		conv := make([]float32, len(res))
+		Conv2D(p, in, k, nil, conv)
+		want := finished(conv, bias, res)
 		check := func(isa, how string, got []float32, tol float64) {
 			t.Helper()
 			for j := range want {
@@ -431,14 +447,11 @@ func TestWinogradMatchesReference(t *testing.T) {
 				wk := NewWinogradKernelTile(k, p.C, p.F, tile, p.SH)
 				for _, ep := range []*Epilogue{nil, {Bias: bias, Res: res, LdRes: p.F, Relu: true}} {
 					WinogradConv(p, in, wk, got, ep)
-					var worst, scale float64
-					for j, w := range want {
-						if ep != nil {
-							w = max(w+bias[j%p.F]+res[j], 0)
-						}
-						worst = math.Max(worst, math.Abs(float64(got[j]-w)))
-						scale = math.Max(scale, math.Abs(float64(w)))
+					w := want
+					if ep != nil {
+						w = finished(want, bias, res)
 					}
+					worst, scale := largestError(got, w)
 					t.Logf("%s case %d F(%dx%d,3x3) stride %d epilogue %v: largest error %.3g of %.3g (%.2g relative)", isa.name, i, tile, tile, p.SH, ep != nil, worst, scale, worst/scale)
 					if worst > 1e-5*scale*math.Sqrt(float64(p.C)) {
 						t.Errorf("%s case %d F(%dx%d,3x3): Winograd differs from direct by %g (scale %g)", isa.name, i, tile, tile, worst, scale)
@@ -478,11 +491,9 @@ func TestWinogradGrouped(t *testing.T) {
 			in := randSlice(r, p.N*p.H*p.W*p.C)
 			k := randSlice(r, 9*p.C/p.Groups*p.F)
 			bias, res := randSlice(r, p.F), randSlice(r, p.N*p.OH*p.OW*p.F)
-			want := make([]float32, len(res))
-			Conv2D(p, in, k, nil, want)
-			for j := range want {
-				want[j] = max(want[j]+bias[j%p.F]+res[j], 0)
-			}
+			conv := make([]float32, len(res))
+			Conv2D(p, in, k, nil, conv)
+			want := finished(conv, bias, res)
 			packed := PackConvKernel(p, k)
 			kernels := map[string]*WinogradKernel{"F(2x2)": WinogradKernelFromPacked(&h, packed, p.C, 2, p.SH)}
 			if p.SH == 1 {
@@ -492,12 +503,7 @@ func TestWinogradGrouped(t *testing.T) {
 			for name, wk := range kernels {
 				got := make([]float32, len(want))
 				WinogradConv(p, in, wk, got, &Epilogue{Bias: bias, Res: res, LdRes: p.F, Relu: true})
-				var worst, scale float64
-				for j, w := range want {
-					worst = math.Max(worst, math.Abs(float64(got[j]-w)))
-					scale = math.Max(scale, math.Abs(float64(w)))
-				}
-				if worst > 1e-5*scale*math.Sqrt(float64(p.C/p.Groups)) {
+				if worst, scale := largestError(got, want); worst > 1e-5*scale*math.Sqrt(float64(p.C/p.Groups)) {
 					t.Errorf("%s case %d %s: Winograd differs from direct by %g (scale %g)", isa.name, i, name, worst, scale)
 				}
 				onto := slices.Clone(res)

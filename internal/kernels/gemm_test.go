@@ -812,12 +812,7 @@ func TestWinogradKernelRetiled(t *testing.T) {
 		t.Fatalf("tile %d, want 4", got.Tile())
 	}
 	for e := range want.u {
-		var worst, scale float64
-		for i, w := range want.u[e].data {
-			worst = math.Max(worst, math.Abs(float64(got.u[e].data[i]-w)))
-			scale = math.Max(scale, math.Abs(float64(w)))
-		}
-		if worst > 1e-6*scale {
+		if worst, scale := largestError(got.u[e].data, want.u[e].data); worst > 1e-6*scale {
 			t.Fatalf("matrix %d: off by %g (scale %g)", e, worst, scale)
 		}
 	}
