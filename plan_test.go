@@ -27,6 +27,7 @@ func TestPlanMatchesReference(t *testing.T) {
 		{"resnet18", []Option{WithFlavor(Torch), InputShape(128, 120, 3)}, []int{1, 128, 120, 3}}, // window convolutions
 		{"resnet50", []Option{InputShape(128, 128, 3)}, []int{1, 128, 128, 3}},                    // ... with Keras' "same" strided 3x3
 		{"resnet34", []Option{InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
+		{"resnet20", []Option{Kernel(5), WithFlavor(Torch)}, []int{2, 32, 32, 3}}, // 5x5 blocks
 		{"resnet50v2", []Option{InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},
 		{"resnet50v2", []Option{DataFormat(nn.ChannelsFirst), InputShape(3, 64, 64)}, []int{1, 3, 64, 64}}, // BatchNorm steps on axis 1
 		{"resnext50_32x4d", []Option{InputShape(64, 64, 3)}, []int{1, 64, 64, 3}},

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -402,4 +404,64 @@ func TestAutoBlockNames(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// Kernel sets the size of the blocks' middle convolutions (a basic block's
+// two) and nothing else: the stems, 1x1s and shortcuts keep theirs, the
+// shapes are unchanged ("same" padding, or torch's k/2), and the count of
+// parameters grows by (k*k - 9) * in * out for each of those convolutions.
+func TestKernelOption(t *testing.T) {
+	for _, tt := range []struct {
+		arch   string
+		flavor Flavor
+		middle *regexp.Regexp
+	}{
+		{"resnet50", Keras, regexp.MustCompile(`^conv\d_block\d+_2_conv$`)},
+		{"resnet50", Torch, regexp.MustCompile(`^conv\d_block\d+_2_conv$`)},
+		{"resnet18", Torch, regexp.MustCompile(`^conv\d_block\d+_[12]_conv$`)},
+		{"resnet50v2", Keras, regexp.MustCompile(`^conv\d_block\d+_2_conv$`)},
+		{"resnet20", Keras, regexp.MustCompile(`^conv\d_block\d+_[12]_conv$`)},
+	} {
+		opts := []Option{WithFlavor(tt.flavor)}
+		if !strings.HasPrefix(tt.arch, "resnet20") {
+			opts = append(opts, InputShape(96, 96, 3))
+		}
+		base := mustBuild(t, tt.arch, opts...)
+		wide := mustBuild(t, tt.arch, append(opts, Kernel(5))...)
+		grown, middles := 0, 0
+		for _, w := range wide.Weights() {
+			if w.Name != "kernel" || len(w.Shape) != 4 {
+				continue
+			}
+			want := 5
+			if tt.middle.MatchString(w.Layer) {
+				middles++
+				grown += (25 - 9) * w.Shape[2] * w.Shape[3]
+			} else {
+				want = mustKernelSize(t, base, w.Layer)
+			}
+			if w.Shape[0] != want || w.Shape[1] != want {
+				t.Errorf("%s %s: %s is %dx%d, want %dx%d", tt.arch, tt.flavor, w.Layer, w.Shape[0], w.Shape[1], want, want)
+			}
+		}
+		if middles == 0 {
+			t.Errorf("%s %s: no middle convolution found", tt.arch, tt.flavor)
+		}
+		if got := wide.CountParams() - base.CountParams(); got != grown {
+			t.Errorf("%s %s: Kernel(5) adds %d parameters, want %d", tt.arch, tt.flavor, got, grown)
+		}
+		if !slices.Equal(wide.Outputs()[0].Shape(), base.Outputs()[0].Shape()) || len(wide.Layers()) != len(base.Layers()) {
+			t.Errorf("%s %s: Kernel(5) changed the graph: %d layers, output %v", tt.arch, tt.flavor, len(wide.Layers()), wide.Outputs()[0].Shape())
+		}
+	}
+}
+
+// mustKernelSize returns the height of layer's kernel in m.
+func mustKernelSize(t *testing.T, m *nn.Model, layer string) int {
+	t.Helper()
+	k, err := m.Weight(layer + "/kernel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Shape[0]
 }

@@ -131,7 +131,13 @@ func (l *Loader) assemble(epoch int, idx []int) (*Batch, error) {
 				// epoch and the example.
 				r := rand.New(rand.NewPCG(l.Seed^0x5DEECE66D, uint64(epoch)<<32|uint64(idx[j])))
 				for _, a := range l.Augment {
-					img = a(img, r)
+					if img, err = a(img, r); err != nil {
+						break
+					}
+				}
+				if err != nil {
+					errs[j] = fmt.Errorf("augment example %d: %w", idx[j], err)
+					continue
 				}
 				imgs[j], labels[j] = img, label
 			}

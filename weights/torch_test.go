@@ -1,6 +1,7 @@
 package weights
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,5 +55,40 @@ func TestFromTorchLayouts(t *testing.T) {
 	}
 	if _, err := FromTorch(map[string]*tensor.Tensor{"head.weight": fc}); err == nil {
 		t.Error("a foreign key was accepted")
+	}
+}
+
+// ToTorch undoes FromTorch on a real torchvision-layout state dict (the
+// CIFAR ResNet-20 golden, written by tools/goldens.py): every key, shape
+// and value comes back.
+func TestToTorchInvertsFromTorch(t *testing.T) {
+	f, err := ReadSafetensors("../testdata/golden/resnet20_state_dict.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keras, err := FromTorch(f.Tensors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ToTorch(keras)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := 0
+	for key, want := range f.Tensors {
+		if batchesTracked.MatchString(key) {
+			continue
+		}
+		kept++
+		got := back[key]
+		if got == nil || !got.SameShape(want) || !slices.Equal(got.Data, want.Data) {
+			t.Errorf("%s: came back as %v", key, got)
+		}
+	}
+	if len(back) != kept || kept < 60 {
+		t.Errorf("%d tensors back for %d sent", len(back), kept)
+	}
+	if _, err := ToTorch(map[string]*tensor.Tensor{"head/kernel": tensor.New(2, 2)}); err == nil || !strings.Contains(err.Error(), "head/kernel") {
+		t.Errorf("a foreign name: %v", err)
 	}
 }
