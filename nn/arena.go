@@ -2,6 +2,7 @@ package nn
 
 import (
 	"sync"
+	"unsafe"
 
 	"github.com/resnet-go/resnet/tensor"
 )
@@ -45,6 +46,16 @@ func (a *arena) take(n int, zero bool) []float32 {
 		a.used[&b[0]] = b
 	}
 	return b
+}
+
+// float64s returns n zeroed float64s: 2n floats of the arena seen as
+// float64s (Go aligns any allocation of 8 bytes or more to 8 bytes).
+func (a *arena) float64s(n int) []float64 {
+	if a == nil || n == 0 {
+		return make([]float64, n)
+	}
+	b := a.take(2*n, true)
+	return unsafe.Slice((*float64)(unsafe.Pointer(&b[0])), n)
 }
 
 // release takes back a buffer before the step ends, if it came from the

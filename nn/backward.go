@@ -105,7 +105,7 @@ func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, a
 	c, inner := o.bnShape(x, f)
 	if frozen {
 		out, err := o.forward(in, w, f, al)
-		inv := make([]float64, c)
+		inv := al.float64s(c)
 		for i := range inv {
 			inv[i] = 1 / math.Sqrt(float64(w[3].Data[i])+o.epsilon)
 		}
@@ -113,14 +113,14 @@ func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, a
 	}
 	count := len(x.Data) / c
 	var mean, sq []float64
-	center := make([]float32, c) // what the squares are taken about
+	center := al.floats(c) // what the squares are taken about
 	if inner == 1 {
 		// One pass over x: the squares are taken about the mean of the
 		// first rows instead of the mean, and corrected below. The
 		// differences are rounded to float32, so the center must be near
 		// the mean: a first row 50 deviations out, alone, moved a
 		// variance by 1.4e-6.
-		shift := make([]float64, c)
+		shift := al.float64s(c)
 		first := min(count, 64)
 		for r := 0; r < first; r++ {
 			for ch, v := range x.Data[r*c : r*c+c] {
@@ -131,12 +131,13 @@ func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, a
 			center[ch] = float32(shift[ch] / float64(first))
 			shift[ch] = float64(center[ch])
 		}
-		mean, sq = kernels.ChannelSums(x.Data, c, shift)
+		mean, sq = al.float64s(c), al.float64s(c)
+		kernels.ChannelSums(x.Data, c, shift, mean, sq)
 		for ch := range mean {
 			mean[ch] /= float64(count)
 		}
 	} else {
-		mean, sq = make([]float64, c), make([]float64, c)
+		mean, sq = al.float64s(c), al.float64s(c)
 		channelSums(x.Data, c, inner, mean, func(v float32, _ int) float64 { return float64(v) })
 		for ch := range mean {
 			mean[ch] /= float64(count)
@@ -148,8 +149,8 @@ func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, a
 		})
 	}
 	gamma, beta, mm, mv := w[0].Data, w[1].Data, w[2].Data, w[3].Data
-	inv := make([]float64, c)
-	scale, shift := make([]float32, c), make([]float32, c)
+	inv := al.float64s(c)
+	scale, shift := al.floats(c), al.floats(c)
 	for ch := range inv {
 		// The squares are about center, not the mean: their sum is
 		// count*e^2 more.
@@ -217,7 +218,7 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	}
 	gamma := c.w[0].Data
 	dx := c.al.NewUninit(x.Shape...) // every value is written
-	a, b := make([]float32, ch), make([]float32, ch)
+	a, b := c.al.floats(ch), c.al.floats(ch)
 	if !cache.batch { // frozen: an affine map with the moving statistics
 		for k := range a {
 			a[k] = float32(float64(gamma[k]) * cache.invStd[k])
@@ -226,12 +227,13 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 		var sumG, sumGX []float64
 		if inner == 1 {
 			// sum g*xhat = scale*sum(g*x) + shift*sum(g)
-			sumG, sumGX = kernels.DotChannelsMasked(g, mask, x.Data, ch)
+			sumG, sumGX = c.al.float64s(ch), c.al.float64s(ch)
+			kernels.DotChannelsMasked(g, mask, x.Data, ch, sumG, sumGX)
 			for k := range sumGX {
 				sumGX[k] = float64(cache.scale[k])*sumGX[k] + float64(cache.shift[k])*sumG[k]
 			}
 		} else {
-			sumG, sumGX = make([]float64, ch), make([]float64, ch)
+			sumG, sumGX = c.al.float64s(ch), c.al.float64s(ch)
 			channelSums(g, ch, inner, sumG, func(v float32, _ int) float64 { return float64(v) })
 			channelSums(g, ch, inner, sumGX, func(v float32, i int) float64 { return float64(v) * float64(cache.xhat[i]) })
 		}
@@ -244,7 +246,7 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 		// dx = gamma*invstd/n * (n*g - sum(g) - xhat*sum(g*xhat)), as
 		// a*g + b*xhat + c per channel.
 		n := float64(len(g) / ch)
-		cs := make([]float32, ch)
+		cs := c.al.floats(ch)
 		for k := range a {
 			f := float64(gamma[k]) * cache.invStd[k]
 			a[k] = float32(f)

@@ -591,7 +591,11 @@ func TestMaskedBatchNormKernels(t *testing.T) {
 			if i := firstDiff(outs[0], outs[1]); i >= 0 {
 				t.Fatalf("%s mask %s: CombineMasked differs from the portable loop at %d: %g, want %g", isa.name, mc.name, i, outs[0][i], outs[1][i])
 			}
-			sumG, sumGH := DotChannelsMasked(g, mc.mask, h, c)
+			sumG, sumGH := make([]float64, c), make([]float64, c)
+			for k := range sumG {
+				sumG[k], sumGH[k] = 7, 7 // overwritten, not added to
+			}
+			DotChannelsMasked(g, mc.mask, h, c, sumG, sumGH)
 			for i := 0; i < c; i++ {
 				var ws, wq float64
 				for row := 0; row < rows; row++ {
@@ -637,12 +641,16 @@ func batchNormForwardCase(t *testing.T, r *rand.Rand, c, rows int) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("%s: Normalize differs from the portable loop", isa.name)
 		}
-		sum, _ := ChannelSums(x, c, nil)
+		sum, sq := make([]float64, c), make([]float64, c)
+		for k := range sum {
+			sum[k], sq[k] = 7, 7 // overwritten, not added to
+		}
+		ChannelSums(x, c, nil, sum, nil)
 		mean := make([]float64, c)
 		for k := range mean {
 			mean[k] = sum[k] / float64(rows)
 		}
-		_, sq := ChannelSums(x, c, mean)
+		ChannelSums(x, c, mean, make([]float64, c), sq)
 		// The assembly adds as the portable loop does: the same bits.
 		m32 := make([]float32, c)
 		for k := range m32 {
