@@ -155,7 +155,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	milestones := fs.String("milestones", "", "multistep: epochs at which the rate drops tenfold, e.g. 82,123 (default: half and three quarters)")
 	warmup := fs.Float64("warmup", 0.5, "cosine: warm-up epochs")
 	smoothing := fs.Float64("label-smoothing", 0, "label smoothing")
-	augment := fs.String("augment", "auto", "augmentation: auto (pad-crop and flip for CIFAR, pad-crop for Fashion-MNIST), flip, padcrop, cifar or none")
+	augment := fs.String("augment", "auto", "augmentation: auto (pad-crop and flip for CIFAR, pad-crop for Fashion-MNIST), flip, padcrop, cifar, crop (torchvision's ImageNet training crops of 8-100% of the area, resized back, and flips) or none")
 	seed := fs.Uint64("seed", 1, "random seed (shuffling, augmentation, initialisation order)")
 	out := fs.String("out", "", "output folder for checkpoints, log.csv and curves.svg (default runs/ARCH-DATA)")
 	resume := fs.Bool("resume", false, "continue from OUT/last.safetensors")
@@ -326,13 +326,15 @@ func makeAugment(name, dataName string, shape []int) ([]data.Augment, error) {
 		return []data.Augment{data.PadCrop(pad)}, nil
 	case "cifar":
 		return []data.Augment{data.PadCrop(pad), data.Flip()}, nil
+	case "crop":
+		return []data.Augment{data.RandomResizedCrop(shape[0], shape[1], 0.08), data.Flip()}, nil
 	case "auto":
 		if strings.HasPrefix(dataName, "fashion") {
 			return []data.Augment{data.PadCrop(2)}, nil
 		}
 		return []data.Augment{data.PadCrop(pad), data.Flip()}, nil
 	}
-	return nil, usageErrorf("--augment %q: want auto, flip, padcrop, cifar or none", name)
+	return nil, usageErrorf("--augment %q: want auto, flip, padcrop, cifar, crop or none", name)
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {

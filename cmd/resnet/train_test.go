@@ -2,10 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/resnet-go/resnet/tensor"
 )
 
 func TestTrainEvalPredict(t *testing.T) {
@@ -73,6 +77,38 @@ func TestTrainErrors(t *testing.T) {
 		code, _, stderr := runCLI(tt.args...)
 		if code != tt.code || !strings.Contains(stderr, tt.want) {
 			t.Errorf("resnet %s: exit %d, stderr %q; want %d mentioning %q", strings.Join(tt.args, " "), code, stderr, tt.code, tt.want)
+		}
+	}
+}
+
+// Every --augment keeps the image's shape (the loader stacks them into a
+// batch), and each draws from the seed alone.
+func TestMakeAugmentKeepsShape(t *testing.T) {
+	shape := []int{40, 36, 3}
+	img := tensor.New(shape...)
+	for i := range img.Data {
+		img.Data[i] = float32(i % 251)
+	}
+	for _, name := range []string{"auto", "flip", "padcrop", "cifar", "crop", "none"} {
+		augs, err := makeAugment(name, "folder", shape)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var runs [2][]float32
+		for run := range runs {
+			x, r := img, rand.New(rand.NewPCG(5, 6))
+			for _, a := range augs {
+				if x, err = a(x, r); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+			}
+			if !slices.Equal(x.Shape, shape) {
+				t.Fatalf("%s: shape %v, want %v", name, x.Shape, shape)
+			}
+			runs[run] = x.Data
+		}
+		if !slices.Equal(runs[0], runs[1]) {
+			t.Errorf("%s: the same seed gave two images", name)
 		}
 	}
 }
