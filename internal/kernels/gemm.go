@@ -431,11 +431,11 @@ func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulat
 		g.short = getBuf(mr * kb)
 		defer putBuf(g.short)
 	}
-	if m <= oneBlockRows && !g.copyA && a.gather == nil && exactTiles() {
+	if m <= oneBlockRows && !g.copyA && exactTiles() {
 		g.rows = m
 	}
 	if g.copyA || a.gather != nil {
-		g.rowBlock = getBuf(mc * kb)
+		g.rowBlock = getBuf(max(mc, g.rows) * kb)
 		defer putBuf(g.rowBlock)
 	}
 	if b.packed != nil && (4*len(b.packed.data) <= l2Bytes/2 || g.streamsA() || 0 < a.split && a.split < k) {
@@ -486,7 +486,11 @@ func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulat
 // and 4 read a core's half of B (512 KB) three times, the later times from
 // an L2 the residual and the output had half flushed. As one block,
 // ResNet-50 at batch 1 ran 1.0013-1.0066 times as fast pass by pass (seven
-// alternations, median 1.0049; batch 2 1.0045, ResNet-18 1.0014).
+// alternations, median 1.0049; batch 2 1.0045, ResNet-18 1.0014). Rows
+// gathered into a block (the strided projection of a block-opening pair)
+// are gathered whole too, their block of k at a time: the 14x14 pair
+// 0.88-0.97 -> 0.87-0.91 ms, ResNet-50 0.9980-1.0023 pass by pass (eight
+// alternations, median 1.0018).
 const oneBlockRows = 3 * mc
 
 // gemmBlocks is one gemmSerial product, run a block of A at a time.
