@@ -451,7 +451,7 @@ func gemmSerial(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulat
 			for k0, kk := 0, 0; k0 < k; k0 += kk {
 				kk = b.packed.blockLen(k0)
 				pf.next = b.nextBlock(k0 + kk)
-				if k0+kk == k && i0+mc < m { // the next block of rows starts over
+				if k0+kk == k && i0+g.rows < m { // the next block of rows starts over
 					pf.next = b.nextBlock(0)
 				}
 				g.block(i0, k0, kk, b.block(k0, kk, n, bp), &pf)
