@@ -1,6 +1,7 @@
 package data
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -15,15 +16,16 @@ import (
 // not fit it) is an error naming the augmentation.
 type Augment func(img *tensor.Tensor, r *rand.Rand) (*tensor.Tensor, error)
 
-// imageDims returns img's height, width and channels, or an error naming
-// the augmentation what when img is not an (H, W, C) image.
-func imageDims(what string, img *tensor.Tensor) (h, w, c int, err error) {
+// imageDims returns img's height, width and channels, or an error when img
+// is not an (H, W, C) image (the caller names the augmentation: only then
+// is its name formatted, not for every image).
+func imageDims(img *tensor.Tensor) (h, w, c int, err error) {
 	if img == nil || len(img.Shape) != 3 || img.Shape[0] < 1 || img.Shape[1] < 1 || img.Shape[2] < 1 {
 		var shape []int
 		if img != nil {
 			shape = img.Shape
 		}
-		return 0, 0, 0, fmt.Errorf("%s: want an (H, W, C) image, got shape %v", what, shape)
+		return 0, 0, 0, fmt.Errorf("want an (H, W, C) image, got shape %v", shape)
 	}
 	return img.Shape[0], img.Shape[1], img.Shape[2], nil
 }
@@ -33,13 +35,12 @@ func imageDims(what string, img *tensor.Tensor) (h, w, c int, err error) {
 // augmentation (pad 4, crop 32).
 func PadCrop(pad int) Augment {
 	return func(img *tensor.Tensor, r *rand.Rand) (*tensor.Tensor, error) {
-		what := fmt.Sprintf("pad %d and crop", pad)
-		h, w, c, err := imageDims(what, img)
-		if err != nil {
-			return nil, err
+		h, w, c, err := imageDims(img)
+		if err == nil && pad < 0 {
+			err = errors.New("the padding must be at least 0")
 		}
-		if pad < 0 {
-			return nil, fmt.Errorf("%s: the padding must be at least 0", what)
+		if err != nil {
+			return nil, fmt.Errorf("pad %d and crop: %w", pad, err)
 		}
 		dy, dx := r.IntN(2*pad+1)-pad, r.IntN(2*pad+1)-pad
 		out := tensor.New(h, w, c)
@@ -58,9 +59,12 @@ func PadCrop(pad int) Augment {
 // Flip mirrors the image left to right with probability one half.
 func Flip() Augment {
 	return func(img *tensor.Tensor, r *rand.Rand) (*tensor.Tensor, error) {
-		h, w, c, err := imageDims("flip", img)
-		if err != nil || r.IntN(2) == 0 {
-			return img, err
+		h, w, c, err := imageDims(img)
+		if err != nil {
+			return nil, fmt.Errorf("flip: %w", err)
+		}
+		if r.IntN(2) == 0 {
+			return img, nil
 		}
 		out := tensor.New(h, w, c)
 		for y := 0; y < h; y++ {
@@ -80,13 +84,12 @@ func Flip() Augment {
 // torchvision's default minScale is 0.08.
 func RandomResizedCrop(height, width int, minScale float64) Augment {
 	return func(img *tensor.Tensor, r *rand.Rand) (*tensor.Tensor, error) {
-		what := fmt.Sprintf("random resized crop to %dx%d", height, width)
-		h, w, c, err := imageDims(what, img)
+		h, w, c, err := imageDims(img)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("random resized crop to %dx%d: %w", height, width, err)
 		}
 		if height < 1 || width < 1 || !(minScale > 0 && minScale <= 1) {
-			return nil, fmt.Errorf("%s, scale from %g: want a positive size and a scale in (0, 1]", what, minScale)
+			return nil, fmt.Errorf("random resized crop to %dx%d, scale from %g: want a positive size and a scale in (0, 1]", height, width, minScale)
 		}
 		top, left, ch, cw := cropWindow(h, w, minScale, r)
 		crop := tensor.New(ch, cw, c)
@@ -125,9 +128,9 @@ func cropWindow(h, w int, minScale float64, r *rand.Rand) (top, left, ch, cw int
 // std[k]; a single mean or std serves every channel. It is not random.
 func Normalize(mean, std []float32) Augment {
 	return func(img *tensor.Tensor, _ *rand.Rand) (*tensor.Tensor, error) {
-		_, _, c, err := imageDims("normalize", img)
+		_, _, c, err := imageDims(img)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("normalize: %w", err)
 		}
 		for _, v := range [][]float32{mean, std} {
 			if len(v) != 1 && len(v) != c {

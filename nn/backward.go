@@ -112,7 +112,7 @@ func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, a
 		return out, &bnCache{invStd: inv}, false, err
 	}
 	count := len(x.Data) / c
-	var mean, sq []float64
+	mean, sq := al.float64s(c), al.float64s(c)
 	center := al.floats(c) // what the squares are taken about
 	if inner == 1 {
 		// One pass over x: the squares are taken about the mean of the
@@ -131,13 +131,11 @@ func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, a
 			center[ch] = float32(shift[ch] / float64(first))
 			shift[ch] = float64(center[ch])
 		}
-		mean, sq = al.float64s(c), al.float64s(c)
 		kernels.ChannelSums(x.Data, c, shift, mean, sq)
 		for ch := range mean {
 			mean[ch] /= float64(count)
 		}
 	} else {
-		mean, sq = al.float64s(c), al.float64s(c)
 		channelSums(x.Data, c, inner, mean, func(v float32, _ int) float64 { return float64(v) })
 		for ch := range mean {
 			mean[ch] /= float64(count)
