@@ -34,7 +34,7 @@ func (o *conv2DOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 		res = c.res.Data
 	}
 	kernels.ConvBackwardAdd(p, c.in[0].Data, c.w[0].Data, c.gout.Data, dxData, res, dk, db)
-	return []*tensor.Tensor{dx}, nil
+	return c.al.list(dx), nil
 }
 
 func (o *zeroPaddingOp) backward(c backCtx) ([]*tensor.Tensor, error) {
@@ -47,7 +47,7 @@ func (o *zeroPaddingOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 			copy(dx.Data[(b*h+y)*w*ch:][:w*ch], c.gout.Data[((b*oh+y+o.top)*ow+o.left)*ch:])
 		}
 	}
-	return []*tensor.Tensor{dx}, nil
+	return c.al.list(dx), nil
 }
 
 // bnCache is what a training BatchNormalization keeps for backward.
@@ -109,7 +109,9 @@ func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, a
 		for i := range inv {
 			inv[i] = 1 / math.Sqrt(float64(w[3].Data[i])+o.epsilon)
 		}
-		return out, &bnCache{invStd: inv}, false, err
+		bc := al.bnCache()
+		bc.invStd = inv
+		return out, bc, false, err
 	}
 	count := len(x.Data) / c
 	mean, sq := al.float64s(c), al.float64s(c)
@@ -177,7 +179,9 @@ func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, a
 		default:
 			kernels.Normalize(x.Data, out.Data, c, scale, shift, gamma, beta)
 		}
-		return out, &bnCache{scale: scale, shift: shift, invStd: inv, batch: true}, relu, nil
+		bc := al.bnCache()
+		bc.scale, bc.shift, bc.invStd, bc.batch = scale, shift, inv, true
+		return out, bc, relu, nil
 	}
 	xhat := al.floats(len(x.Data))
 	for off := 0; off < len(x.Data); off += c * inner {
@@ -197,7 +201,9 @@ func (o *batchNormOp) train(in, w []*tensor.Tensor, f DataFormat, frozen bool, a
 			}
 		}
 	}
-	return out, &bnCache{xhat: xhat, invStd: inv, batch: true}, false, nil
+	bc := al.bnCache()
+	bc.xhat, bc.invStd, bc.batch = xhat, inv, true
+	return out, bc, false, nil
 }
 
 func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
@@ -258,7 +264,7 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 				b[k], cs[k] = float32(bk*float64(cache.scale[k])), float32(bk*float64(cache.shift[k])+float64(cs[k]))
 			}
 			kernels.CombineMasked(g, mask, x.Data, dx.Data, ch, a, b, cs)
-			return []*tensor.Tensor{dx}, nil
+			return c.al.list(dx), nil
 		}
 		for off := 0; off < len(g); off += ch * inner {
 			for k := 0; k < ch; k++ {
@@ -268,7 +274,7 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 				}
 			}
 		}
-		return []*tensor.Tensor{dx}, nil
+		return c.al.list(dx), nil
 	}
 	for off := 0; off < len(g); off += ch * inner {
 		for k := 0; k < ch; k++ {
@@ -278,7 +284,7 @@ func (o *batchNormOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 			}
 		}
 	}
-	return []*tensor.Tensor{dx}, nil
+	return c.al.list(dx), nil
 }
 
 // activationGrad returns the gradient at an activation's input from the
@@ -316,14 +322,14 @@ func activationGrad(al *arena, fn string, shape []int, y, g []float32) []float32
 
 func (o *activationOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	if c.logits {
-		return []*tensor.Tensor{c.gout}, nil
+		return c.al.list(c.gout), nil
 	}
 	d := activationGrad(c.al, o.fn, c.out.Shape, c.out.Data, c.gout.Data)
-	return []*tensor.Tensor{{Shape: append([]int(nil), c.in[0].Shape...), Data: d}}, nil
+	return c.al.list(c.al.header(c.in[0].Shape, d)), nil
 }
 
 func (addOp) backward(c backCtx) ([]*tensor.Tensor, error) {
-	gs := make([]*tensor.Tensor, len(c.in))
+	gs := c.al.slots(len(c.in))
 	for i := range gs {
 		gs[i] = c.gout // shared: addGrad copies before summing into it
 	}
@@ -392,7 +398,7 @@ func (o *poolOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 			}
 		}
 	})
-	return []*tensor.Tensor{dx}, nil
+	return c.al.list(dx), nil
 }
 
 func (o *globalPoolOp) backward(c backCtx) ([]*tensor.Tensor, error) {
@@ -421,7 +427,7 @@ func (o *globalPoolOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 			dx.Data[bi+k] += v
 		}
 	}
-	return []*tensor.Tensor{dx}, nil
+	return c.al.list(dx), nil
 }
 
 func (o *denseOp) forwardTrain(in, w []*tensor.Tensor, f DataFormat, _ bool, al *arena) (*tensor.Tensor, any, error) {
@@ -453,38 +459,47 @@ func (o *denseOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	dx := c.al.New(x.Shape...)
 	kernels.Gemm(rows, k, o.units, kernels.Mat{Data: gz, Stride: o.units},
 		kernels.Mat{Data: c.w[0].Data, Stride: o.units, T: true}, dx.Data, k, false)
-	return []*tensor.Tensor{dx}, nil
+	return c.al.list(dx), nil
 }
 
 func (flattenOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	x := c.in[0]
-	g := &tensor.Tensor{Shape: append([]int(nil), x.Shape...), Data: c.gout.Data}
+	g := c.al.header(x.Shape, c.gout.Data)
 	if c.f == ChannelsFirst && len(x.Shape) == 4 {
 		// The flattened gradient is in C, H, W order; bring it back to NHWC.
 		nchw := &tensor.Tensor{Shape: []int{x.Shape[0], x.Shape[3], x.Shape[1], x.Shape[2]}, Data: c.gout.Data}
 		g = toInternal(nchw, ChannelsFirst)
 	}
-	return []*tensor.Tensor{g}, nil
+	return c.al.list(g), nil
 }
 
 func (o *paddedIdentityOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 	x := c.in[0]
 	n, h, w, ch := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	oh, ow := c.out.Shape[1], c.out.Shape[2]
-	before := (o.channels - ch) / 2
-	// Every row of dx is cleared below; the loop goes by output rows.
+	// Every row of dx is cleared; the loop goes by output rows.
 	dx := c.al.NewUninit(x.Shape...)
-	kernels.ParallelFor(n*oh, 8, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			b, y := r/oh, r%oh
-			// The input rows this output row took a pixel from, and those
-			// it skipped, down to the next one's.
-			y0, y1 := b*h+y*o.stride, b*h+min(h, (y+1)*o.stride)
-			clear(dx.Data[y0*w*ch : y1*w*ch])
-			for xx := 0; xx < ow; xx++ {
-				copy(dx.Data[((b*h+y*o.stride)*w+xx*o.stride)*ch:][:ch], c.gout.Data[(r*ow+xx)*o.channels+before:])
-			}
+	shortcutGrads.Run(n*oh, 8, shortcutGrad{o, dx.Data, c.gout.Data, h, w, ch, oh, ow})
+	return c.al.list(dx), nil
+}
+
+// shortcutGrads runs paddedIdentityOp.backward's loop: shortcutFill's
+// fields, x the input's gradient and out the output's.
+var shortcutGrads kernels.Tasks[shortcutGrad, *shortcutGrad]
+
+type shortcutGrad shortcutFill
+
+func (t *shortcutGrad) Run(lo, hi int) {
+	o, h, w, c, oh, ow, dx := t.o, t.h, t.w, t.c, t.oh, t.ow, t.x
+	before := (o.channels - c) / 2
+	for r := lo; r < hi; r++ {
+		b, y := r/oh, r%oh
+		// The input rows this output row took a pixel from, and those
+		// it skipped, down to the next one's.
+		y0, y1 := b*h+y*o.stride, b*h+min(h, (y+1)*o.stride)
+		clear(dx[y0*w*c : y1*w*c])
+		for xx := 0; xx < ow; xx++ {
+			copy(dx[((b*h+y*o.stride)*w+xx*o.stride)*c:][:c], t.out[(r*ow+xx)*o.channels+before:])
 		}
-	})
-	return []*tensor.Tensor{dx}, nil
+	}
 }

@@ -375,19 +375,33 @@ func (o *paddedIdentityOp) outShape(x *tensor.Tensor) [4]int {
 func (o *paddedIdentityOp) fill(x, out *tensor.Tensor) {
 	n, h, w, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	oh, ow := out.Shape[1], out.Shape[2]
+	shortcutFills.Run(n*oh, 8, shortcutFill{o, x.Data, out.Data, h, w, c, oh, ow})
+}
+
+// shortcutFill is paddedIdentityOp.fill's loop over output rows: each
+// pixel's channels zero-padded to the op's, or (backward) its gradient's
+// channels back to the input's.
+type shortcutFill struct {
+	o               *paddedIdentityOp
+	x, out          []float32
+	h, w, c, oh, ow int
+}
+
+var shortcutFills kernels.Tasks[shortcutFill, *shortcutFill]
+
+func (t *shortcutFill) Run(lo, hi int) {
+	o, h, w, c, oh, ow := t.o, t.h, t.w, t.c, t.oh, t.ow
 	before := (o.channels - c) / 2
-	kernels.ParallelFor(n*oh, 8, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			b, y := r/oh, r%oh
-			for xx := 0; xx < ow; xx++ {
-				src := x.Data[((b*h+y*o.stride)*w+xx*o.stride)*c:][:c]
-				px := out.Data[(r*ow+xx)*o.channels:][:o.channels]
-				clear(px[:before])
-				copy(px[before:], src)
-				clear(px[before+c:])
-			}
+	for r := lo; r < hi; r++ {
+		b, y := r/oh, r%oh
+		for xx := 0; xx < ow; xx++ {
+			src := t.x[((b*h+y*o.stride)*w+xx*o.stride)*c:][:c]
+			px := t.out[(r*ow+xx)*o.channels:][:o.channels]
+			clear(px[:before])
+			copy(px[before:], src)
+			clear(px[before+c:])
 		}
-	})
+	}
 }
 
 // filler is an op that writes every value of an output shaped by outShape

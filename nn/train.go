@@ -79,8 +79,9 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 		return nil, nil, fmt.Errorf("model %q: %d inputs given, the model has %d", m.name, len(inputs), len(m.inputs))
 	}
 	f := m.inputs[0].g.format
-	t := &Tape{m: m, vals: map[*Layer]*tensor.Tensor{}, caches: map[*Layer]any{}, al: m.arena}
 	m.arena.reset() // the previous step's tensors are dead now
+	t, sm := m.arena.newTape(m), m.arena.maps()
+	t.vals, t.caches = cleared(&sm.vals), cleared(&sm.caches)
 	batch := -1
 	for i, in := range inputs {
 		if err := m.checkInput(i, in, &batch); err != nil {
@@ -91,9 +92,9 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 	// A ReLU whose backward its BatchNorm takes over (fusedRelu) is applied
 	// by the BatchNorm too, as it writes its output: the two layers share
 	// that output, one pass over it instead of two.
-	readers := m.readers()
-	t.bnOf = map[*Layer]*Layer{}
-	reluOf := map[*Layer]*Layer{}
+	readers := m.countReaders(cleared(&sm.readers))
+	t.bnOf = cleared(&sm.bnOf)
+	reluOf := cleared(&sm.reluOf)
 	for _, l := range m.layers {
 		if bn := fusedRelu(l, readers); bn != nil {
 			t.bnOf[l], reluOf[bn] = bn, l
@@ -101,13 +102,13 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 	}
 	// A residual block's last BatchNorm waits for the Add after it, which
 	// then normalizes, adds the shortcut and rectifies in one pass.
-	ends := residualEnds(m, readers)
+	ends := residualEnds(m, readers, cleared(&sm.ends))
 	// A ZeroPadding2D before a convolution is no copy of its input: the
 	// convolution reads the input with the padding, and gives the
 	// gradient of the input in backward. The padding layer's value is its
 	// input's.
-	t.padOf, t.folded = foldedPads(m, readers), map[*Layer]bool{}
-	applied := map[*Layer]bool{}
+	t.padOf, t.folded = foldedPads(m, readers, cleared(&sm.padOf)), cleared(&sm.folded)
+	applied := cleared(&sm.applied)
 	for _, pad := range t.padOf {
 		applied[pad], t.folded[pad] = true, true
 	}
@@ -133,7 +134,7 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 				continue
 			}
 		}
-		ins := make([]*tensor.Tensor, len(l.inputs))
+		ins := t.al.slots(len(l.inputs))
 		for i, x := range l.inputs {
 			ins[i] = t.vals[x.layer]
 		}
@@ -155,7 +156,7 @@ func (m *Model) ForwardTrain(inputs ...*tensor.Tensor) (*Tape, []*tensor.Tensor,
 		}
 		t.vals[l] = out
 	}
-	outs := make([]*tensor.Tensor, len(m.outputs))
+	outs := t.al.slots(len(m.outputs))
 	for i, o := range m.outputs {
 		outs[i] = fromInternal(t.vals[o.layer], f)
 	}
@@ -190,8 +191,9 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 		return fmt.Errorf("model %q: %d output gradients for %d outputs", m.name, len(gradOutputs), len(m.outputs))
 	}
 	f := m.inputs[0].g.format
-	grads := map[*Layer]*tensor.Tensor{}
-	fromLogits := map[*Layer]bool{}
+	sm := t.al.maps()
+	grads := cleared(&sm.grads)
+	fromLogits := cleared(&sm.fromLogits)
 	for i, g := range gradOutputs {
 		l := m.outputs[i].layer
 		if g == nil || len(g.Data) != len(t.vals[l].Data) {
@@ -202,8 +204,8 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 		}
 		addGrad(t.al, grads, l, toInternal(g, f))
 	}
-	life := t.lifetimes(gradOutputs)
-	masks := map[*Layer]*tensor.Tensor{} // BatchNorm -> the ReLU output masking its gradient
+	life := t.lifetimes(gradOutputs, sm)
+	masks := cleared(&sm.masks) // BatchNorm -> the ReLU output masking its gradient
 	for i := len(m.layers) - 1; i >= 0; i-- {
 		l := m.layers[i]
 		g, ok := grads[l]
@@ -221,19 +223,19 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 			masks[bn] = y
 			life.hold(y)
 			addGrad(t.al, grads, bn, g)
-			life.done(l, g, []*tensor.Tensor{t.vals[bn]}, y, nil, grads)
+			life.done(l, g, t.al.list(t.vals[bn]), y, nil, grads)
 			continue
 		}
 		if t.folded[l] {
 			addGrad(t.al, grads, l.inputs[0].layer, g) // the convolution's gradient is of the input
-			life.done(l, g, []*tensor.Tensor{t.vals[l.inputs[0].layer]}, t.vals[l], nil, grads)
+			life.done(l, g, t.al.list(t.vals[l.inputs[0].layer]), t.vals[l], nil, grads)
 			continue
 		}
 		bo, ok := l.op.(backOp)
 		if !ok {
 			return fmt.Errorf("model %q: layer %q (%s) has no backward pass", m.name, l.name, l.class)
 		}
-		ins := make([]*tensor.Tensor, len(l.inputs))
+		ins := t.al.slots(len(l.inputs))
 		for j, x := range l.inputs {
 			ins[j] = t.vals[x.layer]
 		}
@@ -265,7 +267,7 @@ func (t *Tape) Backward(gradOutputs []*tensor.Tensor, logits bool) error {
 			life.drop(y)
 		}
 	}
-	t.inputGrads = make([]*tensor.Tensor, len(m.inputs))
+	t.inputGrads = t.al.slots(len(m.inputs))
 	for i, in := range m.inputs {
 		if g, ok := grads[in.layer]; ok && !t.skipInputs {
 			t.inputGrads[i] = fromInternal(g, f)
@@ -325,8 +327,8 @@ type residualEnd struct{ bn, add, relu *Layer }
 
 // residualEnds finds the residual ends whose BatchNorm is the Add's last
 // input (a residual branch, added to the shortcut before it), by BatchNorm.
-func residualEnds(m *Model, readers map[*Layer]int) map[*Layer]residualEnd {
-	ends := map[*Layer]residualEnd{}
+// ends is the map to fill (empty).
+func residualEnds(m *Model, readers map[*Layer]int, ends map[*Layer]residualEnd) map[*Layer]residualEnd {
 	for _, relu := range m.layers {
 		a, ok := relu.op.(*activationOp)
 		if !ok || a.fn != "relu" || len(relu.inputs) != 1 {
@@ -356,7 +358,7 @@ func lastInput(l *Layer) *Layer {
 // can (done): the three layers' values are then one tensor.
 func (t *Tape) residualEnd(e residualEnd, f DataFormat) (done bool, err error) {
 	bn := e.bn.op.(*batchNormOp)
-	ins := []*tensor.Tensor{t.vals[e.bn.inputs[0].layer]}
+	ins := t.al.list(t.vals[e.bn.inputs[0].layer])
 	res := t.vals[e.add.inputs[0].layer]
 	out, cache, done, err := bn.train(ins, e.bn.values(), f, false, t.al, true, res)
 	if err != nil {
@@ -387,8 +389,8 @@ func (t *Tape) readsInput(l *Layer) bool {
 
 // foldedPads finds the ZeroPadding2D layers read only by a "valid"
 // convolution, by convolution.
-func foldedPads(m *Model, readers map[*Layer]int) map[*Layer]*Layer {
-	pads := map[*Layer]*Layer{}
+// pads is the map to fill (empty).
+func foldedPads(m *Model, readers map[*Layer]int, pads map[*Layer]*Layer) map[*Layer]*Layer {
 	for _, l := range m.layers {
 		c, ok := l.op.(*conv2DOp)
 		if !ok || c.padding != "valid" || len(l.inputs) != 1 {
@@ -405,8 +407,10 @@ func foldedPads(m *Model, readers map[*Layer]int) map[*Layer]*Layer {
 
 // readers counts the layers reading each layer's output, model outputs
 // counting once more.
-func (m *Model) readers() map[*Layer]int {
-	n := map[*Layer]int{}
+func (m *Model) readers() map[*Layer]int { return m.countReaders(map[*Layer]int{}) }
+
+// countReaders is readers, counted into n (empty).
+func (m *Model) countReaders(n map[*Layer]int) map[*Layer]int {
 	for _, l := range m.layers {
 		for _, x := range l.inputs {
 			n[x.layer]++
@@ -425,8 +429,8 @@ func dataKey(t *tensor.Tensor) *float32 {
 	return &t.Data[0]
 }
 
-func (t *Tape) lifetimes(gradOutputs []*tensor.Tensor) *lifetimes {
-	lt := &lifetimes{al: t.al, reads: map[*float32]int{}, keep: map[*float32]bool{}}
+func (t *Tape) lifetimes(gradOutputs []*tensor.Tensor, sm *stepMaps) lifetimes {
+	lt := lifetimes{al: t.al, reads: cleared(&sm.reads), keep: cleared(&sm.keep)}
 	if t.al == nil {
 		return lt
 	}
@@ -458,15 +462,10 @@ func (lt *lifetimes) done(l *Layer, g *tensor.Tensor, ins []*tensor.Tensor, out 
 	if lt.al == nil {
 		return
 	}
-	for _, v := range append(ins, out) {
-		k := dataKey(v)
-		if k == nil {
-			continue
-		}
-		if lt.reads[k]--; lt.reads[k] == 0 && !lt.keep[k] {
-			lt.al.release(v.Data)
-		}
+	for _, v := range ins {
+		lt.drop(v)
 	}
+	lt.drop(out)
 	if c, ok := cache.(*bnCache); ok {
 		lt.al.release(c.xhat)
 	}

@@ -121,38 +121,52 @@ func MaxPool(p PoolParams, in, out []float32) {
 	if 4*p.N*p.H*row <= poolLocalBytes {
 		grain = (p.N*p.OH + Workers() - 1) / Workers()
 	}
-	ParallelFor(p.N*p.OH, grain, func(lo, hi int) {
-		buf := getBuf(row)
-		defer putBuf(buf)
-		rmax := *buf
-		for r := lo; r < hi; r++ {
-			n, oy := r/p.OH, r%p.OH
-			y0, y1 := max(0, oy*p.SH-p.PadT), min(p.H, oy*p.SH-p.PadT+p.KH)
-			if y0 >= y1 {
+	maxPoolTasks.Run(p.N*p.OH, grain, maxPoolTask{p, in, out, inA, inB})
+}
+
+// maxPoolTask is MaxPool's loop over output rows; the windows of outputs
+// [inA, inB) of a row lie wholly inside the image.
+type maxPoolTask struct {
+	p        PoolParams
+	in, out  []float32
+	inA, inB int
+}
+
+var maxPoolTasks Tasks[maxPoolTask, *maxPoolTask]
+
+func (t *maxPoolTask) Run(lo, hi int) {
+	p, in, out := &t.p, t.in, t.out
+	row := p.W * p.C
+	buf := getBuf(row)
+	defer putBuf(buf)
+	rmax := *buf
+	for r := lo; r < hi; r++ {
+		n, oy := r/p.OH, r%p.OH
+		y0, y1 := max(0, oy*p.SH-p.PadT), min(p.H, oy*p.SH-p.PadT+p.KH)
+		if y0 >= y1 {
+			continue
+		}
+		copy(rmax, in[(n*p.H+y0)*row:][:row])
+		for y := y0 + 1; y < y1; y++ {
+			maxInto(rmax, in[(n*p.H+y)*row:][:row])
+		}
+		for ox := 0; ox < p.OW; ox++ {
+			if ox == t.inA && t.inB > t.inA { // the windows the padding leaves whole, in one pass
+				maxWindows(out[((n*p.OH+oy)*p.OW+ox)*p.C:], rmax[(ox*p.SW-p.PadL)*p.C:], p.C, t.inB-t.inA, p.KW, p.SW*p.C)
+				ox = t.inB - 1
 				continue
 			}
-			copy(rmax, in[(n*p.H+y0)*row:][:row])
-			for y := y0 + 1; y < y1; y++ {
-				maxInto(rmax, in[(n*p.H+y)*row:][:row])
+			x0, x1 := max(0, ox*p.SW-p.PadL), min(p.W, ox*p.SW-p.PadL+p.KW)
+			if x0 >= x1 {
+				continue
 			}
-			for ox := 0; ox < p.OW; ox++ {
-				if ox == inA && inB > inA { // the windows the padding leaves whole, in one pass
-					maxWindows(out[((n*p.OH+oy)*p.OW+ox)*p.C:], rmax[(ox*p.SW-p.PadL)*p.C:], p.C, inB-inA, p.KW, p.SW*p.C)
-					ox = inB - 1
-					continue
-				}
-				x0, x1 := max(0, ox*p.SW-p.PadL), min(p.W, ox*p.SW-p.PadL+p.KW)
-				if x0 >= x1 {
-					continue
-				}
-				o := out[((n*p.OH+oy)*p.OW+ox)*p.C:][:p.C]
-				copy(o, rmax[x0*p.C:][:p.C])
-				for x := x0 + 1; x < x1; x++ {
-					maxInto(o, rmax[x*p.C:][:p.C])
-				}
+			o := out[((n*p.OH+oy)*p.OW+ox)*p.C:][:p.C]
+			copy(o, rmax[x0*p.C:][:p.C])
+			for x := x0 + 1; x < x1; x++ {
+				maxInto(o, rmax[x*p.C:][:p.C])
 			}
 		}
-	})
+	}
 }
 
 // AvgPool averages each window over the pixels inside the image, as
@@ -234,37 +248,53 @@ const poolLocalBytes = 8 << 20
 // pixel: the mean of each channel, summed in float64 in pixel order, or
 // its maximum. Images without pixels are left alone.
 func GlobalPool(n, hw, c int, in, out []float32, isMax bool) {
-	const chunk = 256 // channels per task: the sums stay in registers and L1
 	if n == 0 || hw == 0 || c == 0 {
 		return
 	}
-	chunks := (c + chunk - 1) / chunk
+	chunks := (c + poolChunk - 1) / poolChunk
 	_, _ = in[n*hw*c-1], out[n*c-1]
-	ParallelFor(n*chunks, max(1, 1<<16/(hw*chunk)), func(lo, hi int) {
-		var acc [chunk]float64
-		for t := lo; t < hi; t++ {
-			b, c0 := t/chunks, t%chunks*chunk
-			cw := min(chunk, c-c0)
-			o := out[b*c+c0:][:cw]
-			if isMax {
-				copy(o, in[b*hw*c+c0:][:cw])
-				for p := 1; p < hw; p++ {
-					maxInto(o, in[(b*hw+p)*c+c0:][:cw])
-				}
-				continue
+	globalPoolTasks.Run(n*chunks, max(1, 1<<16/(hw*poolChunk)), globalPoolTask{hw, c, in, out, isMax})
+}
+
+// poolChunk is GlobalPool's channels per task: the sums stay in registers
+// and L1.
+const poolChunk = 256
+
+// globalPoolTask is GlobalPool's loop over images and chunks of channels.
+type globalPoolTask struct {
+	hw, c   int
+	in, out []float32
+	isMax   bool
+}
+
+var globalPoolTasks Tasks[globalPoolTask, *globalPoolTask]
+
+func (t *globalPoolTask) Run(lo, hi int) {
+	hw, c, in := t.hw, t.c, t.in
+	chunks := (c + poolChunk - 1) / poolChunk
+	var acc [poolChunk]float64
+	for i := lo; i < hi; i++ {
+		b, c0 := i/chunks, i%chunks*poolChunk
+		cw := min(poolChunk, c-c0)
+		o := t.out[b*c+c0:][:cw]
+		if t.isMax {
+			copy(o, in[b*hw*c+c0:][:cw])
+			for p := 1; p < hw; p++ {
+				maxInto(o, in[(b*hw+p)*c+c0:][:cw])
 			}
-			sum := acc[:cw]
-			clear(sum)
-			if !sumRowsAsm(in[b*hw*c+c0:], hw, cw, c, sum) {
-				for p := 0; p < hw; p++ {
-					for i, v := range in[(b*hw+p)*c+c0:][:cw] {
-						sum[i] += float64(v)
-					}
+			continue
+		}
+		sum := acc[:cw]
+		clear(sum)
+		if !sumRowsAsm(in[b*hw*c+c0:], hw, cw, c, sum) {
+			for p := 0; p < hw; p++ {
+				for i, v := range in[(b*hw+p)*c+c0:][:cw] {
+					sum[i] += float64(v)
 				}
-			}
-			for i, s := range sum {
-				o[i] = float32(s / float64(hw))
 			}
 		}
-	})
+		for i, s := range sum {
+			o[i] = float32(s / float64(hw))
+		}
+	}
 }

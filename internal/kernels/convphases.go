@@ -17,11 +17,12 @@ type phaseTaps struct {
 }
 
 // phaseOf returns the taps of phase r of a kernel of k taps at stride s
-// with padding pad before, for an input of n rows; ok is false when the
-// phase would read dy's rows past the end before the start (a padding
-// wider than the kernel).
-func phaseOf(k, s, pad, r, n int) (ph phaseTaps, ok bool) {
+// with padding pad before, for an input of n rows, in buf's storage; ok is
+// false when the phase would read dy's rows past the end before the start
+// (a padding wider than the kernel).
+func phaseOf(k, s, pad, r, n int, buf []int) (ph phaseTaps, ok bool) {
 	ph.n = (n - r + s - 1) / s
+	ph.taps = buf[:0]
 	for t := k - 1; t >= 0; t-- { // largest tap first: the lowest row of dy
 		if ((r+pad-t)%s+s)%s == 0 {
 			ph.taps = append(ph.taps, t)
@@ -39,26 +40,32 @@ func convTransposeByPhases(p Conv2DParams) bool {
 	if p.SH*p.SW == 1 || p.DH != 1 || p.DW != 1 {
 		return false
 	}
+	var buf [maxPhaseTaps]int
 	for r := 0; r < p.SH; r++ {
-		if _, ok := phaseOf(p.KH, p.SH, p.PadT, r, p.H); !ok {
+		if _, ok := phaseOf(p.KH, p.SH, p.PadT, r, p.H, buf[:]); !ok {
 			return false
 		}
 	}
 	for r := 0; r < p.SW; r++ {
-		if _, ok := phaseOf(p.KW, p.SW, p.PadL, r, p.W); !ok {
+		if _, ok := phaseOf(p.KW, p.SW, p.PadL, r, p.W, buf[:]); !ok {
 			return false
 		}
 	}
 	return true
 }
 
+// maxPhaseTaps is the taps a phase holds without allocating (a kernel of
+// up to 16 taps across; wider ones allocate).
+const maxPhaseTaps = 16
+
 // convBackwardInputPhases overwrites dx with the gradient of p's input
 // from dy, phase by phase (convTransposeByPhases).
 func convBackwardInputPhases(p Conv2DParams, kernel, dy, dx []float32) {
+	var ybuf, xbuf [maxPhaseTaps]int
 	for ry := 0; ry < p.SH; ry++ {
-		ys, _ := phaseOf(p.KH, p.SH, p.PadT, ry, p.H)
+		ys, _ := phaseOf(p.KH, p.SH, p.PadT, ry, p.H, ybuf[:])
 		for rx := 0; rx < p.SW; rx++ {
-			xs, _ := phaseOf(p.KW, p.SW, p.PadL, rx, p.W)
+			xs, _ := phaseOf(p.KW, p.SW, p.PadL, rx, p.W, xbuf[:])
 			if ys.n == 0 || xs.n == 0 {
 				continue
 			}
@@ -103,14 +110,27 @@ func transposedTaps(p Conv2DParams, kernel []float32, ys, xs []int, dst []float3
 // scatterPhase copies a phase's gradient (n x rows x cols x C) into its
 // pixels of dx: rows ry, ry+SH, ..., columns rx, rx+SW, ...
 func scatterPhase(p Conv2DParams, ph []float32, ry, rx, rows, cols int, dx []float32) {
-	ParallelFor(p.N*rows, 8, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			n, j := r/rows, r%rows
-			dst := dx[((n*p.H+ry+j*p.SH)*p.W+rx)*p.C:]
-			src := ph[r*cols*p.C:][:cols*p.C]
-			for k := 0; k < cols; k++ {
-				copy(dst[k*p.SW*p.C:][:p.C], src[k*p.C:][:p.C])
-			}
+	scatterTasks.Run(p.N*rows, 8, scatterTask{p, ph, ry, rx, rows, cols, dx})
+}
+
+// scatterTask is scatterPhase's loop over the phase's rows.
+type scatterTask struct {
+	p                  Conv2DParams
+	ph                 []float32
+	ry, rx, rows, cols int
+	dx                 []float32
+}
+
+var scatterTasks Tasks[scatterTask, *scatterTask]
+
+func (t *scatterTask) Run(lo, hi int) {
+	p := &t.p
+	for r := lo; r < hi; r++ {
+		n, j := r/t.rows, r%t.rows
+		dst := t.dx[((n*p.H+t.ry+j*p.SH)*p.W+t.rx)*p.C:]
+		src := t.ph[r*t.cols*p.C:][:t.cols*p.C]
+		for k := 0; k < t.cols; k++ {
+			copy(dst[k*p.SW*p.C:][:p.C], src[k*p.C:][:p.C])
 		}
-	})
+	}
 }

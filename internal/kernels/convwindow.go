@@ -84,10 +84,60 @@ func stretchAt(p Conv2DParams, t, row int) int {
 // 0.385-0.41 -> 0.364-0.38).
 const windowGroupRows = 640
 
-// windowBlocks cuts K into blocks of at most kc rows (windowGroupRows for
+// windowLayout is how a window convolution reads K: its blocks, each
+// block's stretches' offsets in a zero-bordered input, and where each
+// block ends in K.
+type windowLayout struct {
+	blocks []windowBlock
+	offs   [][]int
+	ends   []int
+}
+
+// windowLayouts holds the layout of every shape convolved by windows so
+// far, made once: a training step convolves hundreds of times, and each
+// layout is a few small slices.
+var windowLayouts struct {
+	mu sync.Mutex
+	m  map[Conv2DParams]*windowLayout
+}
+
+// layoutOf returns p's window layout, the same for every batch size; its
+// slices are shared, read only.
+func layoutOf(p Conv2DParams) *windowLayout {
+	p.N = 0
+	windowLayouts.mu.Lock()
+	defer windowLayouts.mu.Unlock()
+	if l, ok := windowLayouts.m[p]; ok {
+		return l
+	}
+	l := &windowLayout{blocks: cutWindowBlocks(p)}
+	_, length := windowStretches(p)
+	row := windowWidth(p) * p.C
+	for _, b := range l.blocks {
+		var offs []int
+		for t := b.t0; t < b.t0+b.taps; t++ {
+			offs = append(offs, stretchAt(p, t, row)+b.c0)
+		}
+		l.offs = append(l.offs, offs)
+		l.ends = append(l.ends, (b.t0+b.taps-1)*length+b.c0+b.kk)
+	}
+	if windowLayouts.m == nil {
+		windowLayouts.m = map[Conv2DParams]*windowLayout{}
+	}
+	windowLayouts.m[p] = l
+	return l
+}
+
+// windowBlocks returns p's blocks of K (layoutOf), shared.
+func windowBlocks(p Conv2DParams) []windowBlock { return layoutOf(p).blocks }
+
+// windowEnds lists where windowBlocks' blocks end in K, shared.
+func windowEnds(p Conv2DParams) []int { return layoutOf(p).ends }
+
+// cutWindowBlocks cuts K into blocks of at most kc rows (windowGroupRows for
 // a group's kernel) that the kernels read as stretches: whole stretches
 // grouped, or one stretch cut in parts.
-func windowBlocks(p Conv2DParams) []windowBlock {
+func cutWindowBlocks(p Conv2DParams) []windowBlock {
 	stretches, l := windowStretches(p)
 	var bs []windowBlock
 	if l <= kc {
@@ -118,13 +168,28 @@ func packWindowKernel(p Conv2DParams, kernel []float32) *PackedB {
 
 // withWindowKernel runs fn with the kernel packed into scratch memory:
 // training packs its changing weights every step (in pairs of rows where
-// the pair kernels take p).
-func withWindowKernel(p Conv2DParams, kernel []float32, fn func(*PackedB)) {
+// the pair kernels take p). fn gets it as the one group's kernel.
+func withWindowKernel(p Conv2DParams, kernel []float32, fn func([]*PackedB)) {
 	k := p.KH * p.KW * p.C
 	buf := getBuf(((p.F + nr - 1) / nr) * nr * k)
 	defer putBuf(buf)
-	fn(packBBlocks(Mat{Data: kernel, Stride: p.F}, k, p.F, windowEnds(p), *buf, pairsApply(p)))
+	sh, _ := windowShells.Get().(*windowShell)
+	if sh == nil {
+		sh = new(windowShell)
+	}
+	defer windowShells.Put(sh)
+	sh.list[0] = packBBlocksInto(&sh.pb, Mat{Data: kernel, Stride: p.F}, k, p.F, windowEnds(p), *buf, pairsApply(p))
+	fn(sh.list[:])
 }
+
+// windowShell holds a training step's packed window kernel and the list
+// of one that convWindow takes, reused from layer to layer.
+type windowShell struct {
+	pb   PackedB
+	list [1]*PackedB
+}
+
+var windowShells sync.Pool
 
 // pairsApply reports whether p's window convolution runs by the pair
 // kernels: 16 filters (a 16-column tile takes a broadcast per FMA, its
@@ -149,16 +214,6 @@ func pairsApply(p Conv2DParams) bool {
 	return true
 }
 
-// windowEnds lists where windowBlocks' blocks end in K.
-func windowEnds(p Conv2DParams) []int {
-	var ends []int
-	_, l := windowStretches(p)
-	for _, b := range windowBlocks(p) {
-		ends = append(ends, (b.t0+b.taps-1)*l+b.c0+b.kk)
-	}
-	return ends
-}
-
 // rowCalls is how many tile positions an output row of width ow takes
 // (panelRows' tiles of cols columns): the calls a chunk of output rows
 // takes when each position goes down the rows in one call.
@@ -177,13 +232,8 @@ func rowCalls(ow, cols int) int {
 func convWindow(p Conv2DParams, in []float32, w []*PackedB, out []float32, accumulate bool, ep *Epilogue) {
 	wp := windowWidth(p)
 	row := wp * p.C
-	blocks := windowBlocks(p)
-	offs := make([][]int, len(blocks))
-	for i, b := range blocks {
-		for t := b.t0; t < b.t0+b.taps; t++ {
-			offs[i] = append(offs[i], stretchAt(p, t, row)+b.c0)
-		}
-	}
+	layout := layoutOf(p)
+	blocks, offs := layout.blocks, layout.offs
 	cg, fg := p.C/p.Groups, p.F/p.Groups
 	np := (fg + nr - 1) / nr
 	// One stretch of rows per core: each stretch streams all of the
@@ -203,36 +253,56 @@ func convWindow(p Conv2DParams, in []float32, w []*PackedB, out []float32, accum
 	chunk := max((4*mc+p.OW-1)/p.OW, (16*halo+p.SH-1)/p.SH)
 	chunk = max(1, min(chunk, ((1<<17)/row-halo)/p.SH))
 	slack := windowSlack(p)
-	ParallelFor(p.N*p.OH, (p.N*p.OH+Workers()-1)/Workers(), func(lo, hi int) {
-		var tile [mr * nr]float32
-		buf := getBuf(windowRows(p, chunk)*row + slack)
-		defer putBuf(buf)
-		for c0, c1 := lo, lo; c0 < hi; c0 = c1 {
-			n, oy0 := c0/p.OH, c0%p.OH
-			c1 = min(hi, c0+chunk, (n+1)*p.OH)
-			rows := windowRows(p, c1-c0)
-			padded := (*buf)[:rows*row+slack]
-			padRows(p, in, n, oy0*p.SH, rows, wp, padded)
-			clear(padded[rows*row:])
-			ch := windowChunk{p: p, padded: padded, row: row, c0: c0, c1: c1, out: out, tile: &tile}
-			for g, wg := range w {
-				k0 := 0
-				for bi, b := range blocks {
-					kt := b.taps * b.kk
-					acc, last := accumulate || bi > 0, ep
-					if bi < len(blocks)-1 {
-						last = nil
-					}
-					a := panelA{data: padded[g*cg:], rs: p.SW * p.C, ks: 1, taps: offs[bi]}
-					for j0 := g * fg; j0 < (g+1)*fg; j0 += nr {
-						bpanel := wg.data[k0*np*nr+((j0-g*fg)/nr)*nr*kt:]
-						ch.panel(a, b.kk, bpanel, wg.pairs, j0, min(nr, (g+1)*fg-j0), acc, last)
-					}
-					k0 += kt
+	windowTasks.Run(p.N*p.OH, (p.N*p.OH+Workers()-1)/Workers(), windowTask{p, in, w, out, accumulate, ep, blocks, offs, wp, row, cg, fg, np, chunk, slack})
+}
+
+// windowTask is convWindow's loop over output rows, a stretch a core.
+type windowTask struct {
+	p                                 Conv2DParams
+	in                                []float32
+	w                                 []*PackedB
+	out                               []float32
+	accumulate                        bool
+	ep                                *Epilogue
+	blocks                            []windowBlock
+	offs                              [][]int
+	wp, row, cg, fg, np, chunk, slack int
+}
+
+var windowTasks Tasks[windowTask, *windowTask]
+
+func (t *windowTask) Run(lo, hi int) {
+	p, in, w, out, accumulate, ep := t.p, t.in, t.w, t.out, t.accumulate, t.ep
+	blocks, offs, wp, row, cg, fg := t.blocks, t.offs, t.wp, t.row, t.cg, t.fg
+	np, chunk, slack := t.np, t.chunk, t.slack
+	var tile [mr * nr]float32
+	buf := getBuf(windowRows(p, chunk)*row + slack)
+	defer putBuf(buf)
+	for c0, c1 := lo, lo; c0 < hi; c0 = c1 {
+		n, oy0 := c0/p.OH, c0%p.OH
+		c1 = min(hi, c0+chunk, (n+1)*p.OH)
+		rows := windowRows(p, c1-c0)
+		padded := (*buf)[:rows*row+slack]
+		padRows(p, in, n, oy0*p.SH, rows, wp, padded)
+		clear(padded[rows*row:])
+		ch := windowChunk{p: p, padded: padded, row: row, c0: c0, c1: c1, out: out, tile: &tile}
+		for g, wg := range w {
+			k0 := 0
+			for bi, b := range blocks {
+				kt := b.taps * b.kk
+				acc, last := accumulate || bi > 0, ep
+				if bi < len(blocks)-1 {
+					last = nil
 				}
+				a := panelA{data: padded[g*cg:], rs: p.SW * p.C, ks: 1, taps: offs[bi]}
+				for j0 := g * fg; j0 < (g+1)*fg; j0 += nr {
+					bpanel := wg.data[k0*np*nr+((j0-g*fg)/nr)*nr*kt:]
+					ch.panel(a, b.kk, bpanel, wg.pairs, j0, min(nr, (g+1)*fg-j0), acc, last)
+				}
+				k0 += kt
 			}
 		}
-	})
+	}
 }
 
 // windowChunk is a chunk of a window convolution's output rows, [c0, c1)
@@ -341,20 +411,38 @@ func windowKernelGrad(p Conv2DParams) bool {
 // group's channels under the tap (cm rows) times its filters' columns of
 // dy; of each product only the groups' own blocks are kept.
 func convBackwardKernel(p Conv2DParams, in, dy, dkernel []float32) {
+	g := max(1, kc/p.OW) // output rows per block of dy: as kernelGradTask
+	blocks := (p.N*p.OH + g - 1) / g
+	workers := Workers()
+	kernelGradTasks.Run(blocks, (blocks+workers-1)/workers, kernelGradTask{p, in, dy, dkernel})
+}
+
+// kernelGradTask is convBackwardKernel's loop over blocks of output rows:
+// each core adds its blocks' products into a part of its own, then its
+// part into dkernel under kernelGradMu.
+type kernelGradTask struct {
+	p               Conv2DParams
+	in, dy, dkernel []float32
+}
+
+var (
+	kernelGradTasks Tasks[kernelGradTask, *kernelGradTask]
+	kernelGradMu    sync.Mutex
+)
+
+func (t *kernelGradTask) Run(lo, hi int) {
+	p, in, dy, dkernel := t.p, t.in, t.dy, t.dkernel
 	wp := windowWidth(p)
 	row := wp * p.C
 	m := p.KW * p.C
 	g := max(1, kc/p.OW) // output rows per block of dy
 	outRows := p.N * p.OH
-	blocks := (outRows + g - 1) / g
 	np := (p.F + nr - 1) / nr
 	// A block's input rows, with their zero border, are copied into the
 	// core's own buffer (as convWindow does): each image the block touches
 	// gives the rows under its output rows.
 	images := min(g, g/p.OH+2)
 	local := (g*p.SH+images*windowRows(p, 1))*row + windowSlack(p)
-	var mu sync.Mutex
-	workers := Workers()
 	grouped := p.Groups > 1
 	merged := mergedGroups(p)
 	groups, cm, fm := p.Groups/merged, p.C/p.Groups*merged, p.F/p.Groups*merged
@@ -372,82 +460,82 @@ func convBackwardKernel(p Conv2DParams, in, dy, dkernel []float32) {
 	if grouped {
 		partLen = p.KH * p.KW * groups * cm * fm
 	}
-	ParallelFor(blocks, (blocks+workers-1)/workers, func(lo, hi int) {
-		part := getBuf(partLen)
-		bp := getBuf(np * nr * g * p.OW)
-		padded := getBuf(local)
-		defer putBuf(part)
-		defer putBuf(bp)
-		defer putBuf(padded)
-		clear(*part)
-		offs := make([]int, g)
-		starts := make([]int, g) // where each output row's first input row is in padded
-		var tile [mr * nr]float32
-		// product adds into dst (ldc apart) the rows of A from aOff (m of
-		// them) times dy's columns [j0, j1).
-		product := func(taps []int, r0, aOff, m, j0, j1 int, dst []float32, ldc int) {
-			for j := j0; j < j1; j += nr {
-				a := panelA{data: (*padded)[aOff:], rs: 1, ks: p.SW * p.C, taps: taps}
-				c := dst[j-j0:]
-				if dup && tilesDup(m/dupRows, p.OW, a, dupRows, dy[r0*p.OW*p.F:], p.F, c, ldc) {
-					continue // 16 filters: two of A's rows a broadcast
-				}
-				if inPlace { // dy's rows of the block, one after another: B as it lies
-					tilesStrided(m/mr, min(nr, p.F-j), p.OW, a, mr, dy[r0*p.OW*p.F+j:], p.F, c, ldc)
-					continue
-				}
-				bpanel := (*bp)[(j/nr)*nr*len(taps)*p.OW:]
-				full := m / mr * mr // the full panels of rows in one call, then the rest
-				tilesOf(full/mr, mr, p.OW, a, mr, mr, bpanel, min(nr, j1-j), c, ldc, true, nil, 0, 0, &tile)
-				if full < m {
-					tileOf(m-full, p.OW, a.shift(full), bpanel, min(nr, j1-j), c[full*ldc:], ldc, true, nil, 0, 0, &tile)
+	part := getBuf(partLen)
+	bp := getBuf(np * nr * g * p.OW)
+	padded := getBuf(local)
+	defer putBuf(part)
+	defer putBuf(bp)
+	defer putBuf(padded)
+	clear(*part)
+	offsBuf, startsBuf := scratchInts.get(g), scratchInts.get(g)
+	defer scratchInts.put(offsBuf)
+	defer scratchInts.put(startsBuf)
+	offs, starts := *offsBuf, *startsBuf // where each output row's first input row is in padded
+	var tile [mr * nr]float32
+	// product adds into dst (ldc apart) the rows of A from aOff (m of
+	// them) times dy's columns [j0, j1).
+	product := func(taps []int, r0, aOff, m, j0, j1 int, dst []float32, ldc int) {
+		for j := j0; j < j1; j += nr {
+			a := panelA{data: (*padded)[aOff:], rs: 1, ks: p.SW * p.C, taps: taps}
+			c := dst[j-j0:]
+			if dup && tilesDup(m/dupRows, p.OW, a, dupRows, dy[r0*p.OW*p.F:], p.F, c, ldc) {
+				continue // 16 filters: two of A's rows a broadcast
+			}
+			if inPlace { // dy's rows of the block, one after another: B as it lies
+				tilesStrided(m/mr, min(nr, p.F-j), p.OW, a, mr, dy[r0*p.OW*p.F+j:], p.F, c, ldc)
+				continue
+			}
+			bpanel := (*bp)[(j/nr)*nr*len(taps)*p.OW:]
+			full := m / mr * mr // the full panels of rows in one call, then the rest
+			tilesOf(full/mr, mr, p.OW, a, mr, mr, bpanel, min(nr, j1-j), c, ldc, true, nil, 0, 0, &tile)
+			if full < m {
+				tileOf(m-full, p.OW, a.shift(full), bpanel, min(nr, j1-j), c[full*ldc:], ldc, true, nil, 0, 0, &tile)
+			}
+		}
+	}
+	for b := lo; b < hi; b++ {
+		r0, r1 := b*g, min(outRows, (b+1)*g)
+		used := 0
+		for t0 := 0; t0 < r1-r0; {
+			n, oy := (r0+t0)/p.OH, (r0+t0)%p.OH
+			cnt := min(r1-r0-t0, p.OH-oy)
+			rows := windowRows(p, cnt)
+			padRows(p, in, n, oy*p.SH, rows, wp, (*padded)[used*row:])
+			for t := 0; t < cnt; t++ {
+				starts[t0+t] = (used + t*p.SH) * row
+			}
+			used, t0 = used+rows, t0+cnt
+		}
+		clear((*padded)[used*row:])
+		taps := offs[:r1-r0]
+		if !inPlace {
+			packB(Mat{Data: dy[r0*p.OW*p.F:], Stride: p.F}, 0, (r1-r0)*p.OW, p.F, *bp)
+		}
+		for ky := 0; ky < p.KH; ky++ {
+			for t := range taps {
+				taps[t] = starts[t] + ky*p.DH*row
+			}
+			if !grouped {
+				product(taps, r0, 0, m, 0, p.F, (*part)[ky*m*p.F:], p.F)
+				continue
+			}
+			for kx := range p.KW {
+				for gi := range groups {
+					dst := (*part)[((ky*p.KW+kx)*groups+gi)*cm*fm:]
+					product(taps, r0, kx*p.C+gi*cm, cm, gi*fm, (gi+1)*fm, dst, fm)
 				}
 			}
 		}
-		for b := lo; b < hi; b++ {
-			r0, r1 := b*g, min(outRows, (b+1)*g)
-			used := 0
-			for t0 := 0; t0 < r1-r0; {
-				n, oy := (r0+t0)/p.OH, (r0+t0)%p.OH
-				cnt := min(r1-r0-t0, p.OH-oy)
-				rows := windowRows(p, cnt)
-				padRows(p, in, n, oy*p.SH, rows, wp, (*padded)[used*row:])
-				for t := 0; t < cnt; t++ {
-					starts[t0+t] = (used + t*p.SH) * row
-				}
-				used, t0 = used+rows, t0+cnt
-			}
-			clear((*padded)[used*row:])
-			taps := offs[:r1-r0]
-			if !inPlace {
-				packB(Mat{Data: dy[r0*p.OW*p.F:], Stride: p.F}, 0, (r1-r0)*p.OW, p.F, *bp)
-			}
-			for ky := 0; ky < p.KH; ky++ {
-				for t := range taps {
-					taps[t] = starts[t] + ky*p.DH*row
-				}
-				if !grouped {
-					product(taps, r0, 0, m, 0, p.F, (*part)[ky*m*p.F:], p.F)
-					continue
-				}
-				for kx := range p.KW {
-					for gi := range groups {
-						dst := (*part)[((ky*p.KW+kx)*groups+gi)*cm*fm:]
-						product(taps, r0, kx*p.C+gi*cm, cm, gi*fm, (gi+1)*fm, dst, fm)
-					}
-				}
-			}
+	}
+	kernelGradMu.Lock()
+	defer kernelGradMu.Unlock()
+	if !grouped {
+		for i, v := range *part {
+			dkernel[i] += v
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if !grouped {
-			for i, v := range *part {
-				dkernel[i] += v
-			}
-			return
-		}
-		addGroupBlocks(p, merged, *part, dkernel)
-	})
+		return
+	}
+	addGroupBlocks(p, merged, *part, dkernel)
 }
 
 // addGroupBlocks adds into a grouped kernel's gradient (HWIO) the blocks

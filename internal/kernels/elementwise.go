@@ -36,37 +36,51 @@ func ChannelSums(x []float32, c int, center, sum, sq []float64) {
 			m32[i] = float32(center[i])
 		}
 	}
-	ParallelFor(parts, 1, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			s := partial[2*p*c : (2*p+1)*c]
-			var q []float64
-			if center != nil {
-				q = partial[(2*p+1)*c : (2*p+2)*c]
-			}
-			r0, r1 := p*rows/parts, (p+1)*rows/parts
-			if channelSumsAsm(x[r0*c:r1*c], c, m32, s, q) {
-				continue
-			}
-			for r := r0; r < r1; r++ {
-				row := x[r*c : r*c+c]
-				for i, v := range row {
-					s[i] += float64(v)
-				}
-				if q != nil {
-					for i, v := range row {
-						d := float64(v - m32[i])
-						q[i] += d * d
-					}
-				}
-			}
-		}
-	})
+	channelSumsTasks.Run(parts, 1, channelSumsTask{x, c, rows, parts, m32, partial, center != nil})
 	clear(sum)
 	if center == nil {
 		sq = nil
 	}
 	clear(sq)
 	sumParts(partial, parts, sum[:c], sq)
+}
+
+// channelSumsTask is ChannelSums' loop over its parts.
+type channelSumsTask struct {
+	x              []float32
+	c, rows, parts int
+	m32            []float32
+	partial        []float64
+	centered       bool
+}
+
+var channelSumsTasks Tasks[channelSumsTask, *channelSumsTask]
+
+func (t *channelSumsTask) Run(lo, hi int) {
+	x, c, m32 := t.x, t.c, t.m32
+	for p := lo; p < hi; p++ {
+		s := t.partial[2*p*c : (2*p+1)*c]
+		var q []float64
+		if t.centered {
+			q = t.partial[(2*p+1)*c : (2*p+2)*c]
+		}
+		r0, r1 := p*t.rows/t.parts, (p+1)*t.rows/t.parts
+		if channelSumsAsm(x[r0*c:r1*c], c, m32, s, q) {
+			continue
+		}
+		for r := r0; r < r1; r++ {
+			row := x[r*c : r*c+c]
+			for i, v := range row {
+				s[i] += float64(v)
+			}
+			if q != nil {
+				for i, v := range row {
+					d := float64(v - m32[i])
+					q[i] += d * d
+				}
+			}
+		}
+	}
 }
 
 // sumParts adds each part's pair of c sums in partial (the part's first
@@ -136,27 +150,40 @@ func DotChannelsMasked(g []float32, m ReluMask, h []float32, c int, sumG, sumGH 
 	defer scratch64.put(buf)
 	partial := *buf
 	clear(partial)
-	ParallelFor(parts, 1, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			s, q := partial[2*p*c:(2*p+1)*c], partial[(2*p+1)*c:(2*p+2)*c]
-			r0, r1 := p*rows/parts, (p+1)*rows/parts
-			if dotMaskedAsm(g[r0*c:r1*c], m, r0, h[r0*c:r1*c], c, s, q) {
-				continue
-			}
-			row := getBuf(c)
-			for r := r0; r < r1; r++ {
-				hr := h[r*c : r*c+c]
-				for i, v := range m.maskRow(r, c, g[r*c:r*c+c], hr, *row) {
-					s[i] += float64(v)
-					q[i] += float64(v) * float64(hr[i])
-				}
-			}
-			putBuf(row)
-		}
-	})
+	dotMaskedTasks.Run(parts, 1, dotMaskedTask{g, h, m, c, rows, parts, partial})
 	clear(sumG)
 	clear(sumGH)
 	sumParts(partial, parts, sumG[:c], sumGH[:c])
+}
+
+// dotMaskedTask is DotChannelsMasked's loop over its parts.
+type dotMaskedTask struct {
+	g, h           []float32
+	m              ReluMask
+	c, rows, parts int
+	partial        []float64
+}
+
+var dotMaskedTasks Tasks[dotMaskedTask, *dotMaskedTask]
+
+func (t *dotMaskedTask) Run(lo, hi int) {
+	g, h, m, c := t.g, t.h, t.m, t.c
+	for p := lo; p < hi; p++ {
+		s, q := t.partial[2*p*c:(2*p+1)*c], t.partial[(2*p+1)*c:(2*p+2)*c]
+		r0, r1 := p*t.rows/t.parts, (p+1)*t.rows/t.parts
+		if dotMaskedAsm(g[r0*c:r1*c], m, r0, h[r0*c:r1*c], c, s, q) {
+			continue
+		}
+		row := getBuf(c)
+		for r := r0; r < r1; r++ {
+			hr := h[r*c : r*c+c]
+			for i, v := range m.maskRow(r, c, g[r*c:r*c+c], hr, *row) {
+				s[i] += float64(v)
+				q[i] += float64(v) * float64(hr[i])
+			}
+		}
+		putBuf(row)
+	}
 }
 
 // Affine computes out = x*a + b per channel (out may be x): BatchNorm's
@@ -212,44 +239,71 @@ func NormalizeAddRelu(x, res, out []float32, c int, scale, shift, gamma, beta []
 // normalize is Normalize, adding res (nil: nothing) and rectifying if
 // withRelu.
 func normalize(x, res, out []float32, c int, scale, shift, gamma, beta []float32, withRelu bool) {
+	normalizeTasks.Run(len(x)/c, rowsGrain(c), normalizeTask{x, res, out, c, scale, shift, gamma, beta, withRelu})
+}
+
+// normalizeTask is normalize's loop over rows.
+type normalizeTask struct {
+	x, res, out               []float32
+	c                         int
+	scale, shift, gamma, beta []float32
+	withRelu                  bool
+}
+
+var normalizeTasks Tasks[normalizeTask, *normalizeTask]
+
+func (t *normalizeTask) Run(lo, hi int) {
+	c := t.c
 	step := max(1, 4096/c) // rows normalized, then finished, at a time: 16 KB
-	ParallelFor(len(x)/c, rowsGrain(c), func(lo, hi int) {
-		for r0 := lo; r0 < hi; r0 += step {
-			r1 := min(hi, r0+step)
-			xs, os := x[r0*c:r1*c], out[r0*c:r1*c]
-			if !normalizeAsm(xs, os, c, scale, shift, gamma, beta) {
-				for r := 0; r < r1-r0; r++ {
-					xr, or := xs[r*c:r*c+c], os[r*c:r*c+c]
-					for i, v := range xr {
-						or[i] = normalized(v, scale[i], shift[i], gamma[i], beta[i])
-					}
+	for r0 := lo; r0 < hi; r0 += step {
+		r1 := min(hi, r0+step)
+		xs, os := t.x[r0*c:r1*c], t.out[r0*c:r1*c]
+		if !normalizeAsm(xs, os, c, t.scale, t.shift, t.gamma, t.beta) {
+			for r := 0; r < r1-r0; r++ {
+				xr, or := xs[r*c:r*c+c], os[r*c:r*c+c]
+				for i, v := range xr {
+					or[i] = normalized(v, t.scale[i], t.shift[i], t.gamma[i], t.beta[i])
 				}
 			}
-			if res != nil {
-				add(os, res[r0*c:r1*c], os)
-			}
-			if withRelu {
-				relu(os, os)
-			}
 		}
-	})
+		if t.res != nil {
+			add(os, t.res[r0*c:r1*c], os)
+		}
+		if t.withRelu {
+			relu(os, os)
+		}
+	}
 }
 
 // CombineMasked computes out = gm*a + h*b + k per channel, gm = g where
 // m lets it through and 0 elsewhere, as DotChannelsMasked.
 func CombineMasked(g []float32, m ReluMask, h, out []float32, c int, a, b, k []float32) {
-	ParallelFor(len(g)/c, rowsGrain(c), func(lo, hi int) {
-		if combineMaskedAsm(g[lo*c:hi*c], m, lo, h[lo*c:hi*c], out[lo*c:hi*c], c, a, b, k) {
-			return
+	combineMaskedTasks.Run(len(g)/c, rowsGrain(c), combineMaskedTask{g, h, out, m, c, a, b, k})
+}
+
+// combineMaskedTask is CombineMasked's loop over rows.
+type combineMaskedTask struct {
+	g, h, out []float32
+	m         ReluMask
+	c         int
+	a, b, k   []float32
+}
+
+var combineMaskedTasks Tasks[combineMaskedTask, *combineMaskedTask]
+
+func (t *combineMaskedTask) Run(lo, hi int) {
+	c := t.c
+	if combineMaskedAsm(t.g[lo*c:hi*c], t.m, lo, t.h[lo*c:hi*c], t.out[lo*c:hi*c], c, t.a, t.b, t.k) {
+		return
+	}
+	row := getBuf(c)
+	defer putBuf(row)
+	for r := lo; r < hi; r++ {
+		hr, or := t.h[r*c:r*c+c], t.out[r*c:r*c+c]
+		for i, v := range t.m.maskRow(r, c, t.g[r*c:r*c+c], hr, *row) {
+			or[i] = v*t.a[i] + hr[i]*t.b[i] + t.k[i]
 		}
-		row := make([]float32, c)
-		for r := lo; r < hi; r++ {
-			hr, or := h[r*c:r*c+c], out[r*c:r*c+c]
-			for i, v := range m.maskRow(r, c, g[r*c:r*c+c], hr, row) {
-				or[i] = v*a[i] + hr[i]*b[i] + k[i]
-			}
-		}
-	})
+	}
 }
 
 // masked returns g where y > 0 and 0 elsewhere (y a ReLU's output: 0, -0
@@ -265,7 +319,7 @@ func masked(g, y float32) float32 {
 
 // Relu writes max(x, 0) into out (which may be x).
 func Relu(x, out []float32) {
-	ParallelFor(len(x), grain, func(lo, hi int) { relu(x[lo:hi], out[lo:hi]) })
+	vectorTasks.Run(len(x), grain, vectorTask{opRelu, x, nil, out})
 }
 
 // reluGo is the portable relu.
@@ -278,7 +332,7 @@ func reluGo(x, out []float32) {
 
 // ReluGrad writes g where y > 0 and 0 elsewhere into d.
 func ReluGrad(y, g, d []float32) {
-	ParallelFor(len(y), grain, func(lo, hi int) { reluGrad(y[lo:hi], g[lo:hi], d[lo:hi]) })
+	vectorTasks.Run(len(y), grain, vectorTask{opReluGrad, y, g, d})
 }
 
 // reluGradGo is the portable reluGrad.
@@ -299,7 +353,34 @@ func AddTo(y, x []float32) { Add(y, y, x) }
 // Add writes a + b into out, which may be a or b.
 func Add(out, a, b []float32) {
 	a, b = a[:len(out)], b[:len(out)]
-	ParallelFor(len(out), grain, func(lo, hi int) { add(a[lo:hi], b[lo:hi], out[lo:hi]) })
+	vectorTasks.Run(len(out), grain, vectorTask{opAdd, a, b, out})
+}
+
+// vectorTask is the loop of Relu, ReluGrad or Add over values.
+type vectorTask struct {
+	op        vectorOp
+	a, b, out []float32
+}
+
+type vectorOp int
+
+const (
+	opRelu     vectorOp = iota // out = max(a, 0)
+	opReluGrad                 // out = b where a > 0, else 0
+	opAdd                      // out = a + b
+)
+
+var vectorTasks Tasks[vectorTask, *vectorTask]
+
+func (t *vectorTask) Run(lo, hi int) {
+	switch t.op {
+	case opRelu:
+		relu(t.a[lo:hi], t.out[lo:hi])
+	case opReluGrad:
+		reluGrad(t.a[lo:hi], t.b[lo:hi], t.out[lo:hi])
+	case opAdd:
+		add(t.a[lo:hi], t.b[lo:hi], t.out[lo:hi])
+	}
 }
 
 // addGo is the portable add.

@@ -104,11 +104,16 @@ func PackB(b Mat, k, n int) *PackedB { return packBBlocks(b, k, n, nil, nil, fal
 // into buf when it is not nil (it must hold the packed matrix), in pairs
 // of rows (n 16, every block of an even length) if pairs.
 func packBBlocks(b Mat, k, n int, ends []int, buf []float32, pairs bool) *PackedB {
+	return packBBlocksInto(new(PackedB), b, k, n, ends, buf, pairs)
+}
+
+// packBBlocksInto is packBBlocks into pb.
+func packBBlocksInto(pb *PackedB, b Mat, k, n int, ends []int, buf []float32, pairs bool) *PackedB {
 	np := (n + nr - 1) / nr
 	if buf == nil {
 		buf = make([]float32, np*nr*k)
 	}
-	pb := &PackedB{K: k, N: n, data: buf[:np*nr*k], ends: ends, pairs: pairs}
+	*pb = PackedB{K: k, N: n, data: buf[:np*nr*k], ends: ends, pairs: pairs}
 	for k0 := 0; k0 < k; {
 		kk := pb.blockLen(k0)
 		if pairs {
@@ -231,8 +236,10 @@ type aMats struct {
 	// gather, where set, stands for second: its rows are made out of a
 	// convolution's input, each core gathering the block it is about to
 	// multiply while the block is in its cache, instead of one im2col
-	// pass writing them all out beforehand.
-	gather *gatheredRows
+	// pass writing them all out beforehand; from row gatherRow of
+	// gather's.
+	gather    *gatheredRows
+	gatherRow int
 }
 
 // gathered is the A of a product whose rows are all gathered.
@@ -243,11 +250,7 @@ func oneMat(a Mat) aMats { return aMats{first: a, split: math.MaxInt} }
 
 // rows returns the A from row i on.
 func (a aMats) rows(i int) aMats {
-	if a.gather != nil {
-		g := *a.gather
-		g.r0 += i
-		a.gather = &g
-	}
+	a.gatherRow += i
 	a.first = a.first.sub(i, 0)
 	if a.split != math.MaxInt {
 		a.second = a.second.sub(i, 0)
@@ -336,20 +339,39 @@ func gemm(m, n, k int, a aMats, b bSource, c []float32, ldc int, accumulate bool
 	// Whole panels per band, rounded to the nearest so that the bands are
 	// even (196 rows: 96 and 100, not 108 and 88); the last takes the rest.
 	rowsPer := max(mr, (m/mb+mr/2)/mr*mr)
-	ParallelFor(mb*nsplit, 1, func(lo, hi int) {
-		for job := lo; job < hi; job++ {
-			band := job / nsplit
-			i0, j0 := band*rowsPer, (job%nsplit)*panels*nr
-			if i0 >= m || j0 >= n {
-				continue
-			}
-			mm, nn := min(rowsPer, m-i0), min(panels*nr, n-j0)
-			if band == mb-1 {
-				mm = m - i0
-			}
-			gemmSerial(mm, nn, k, a.rows(i0), b.sub(j0), c[i0*ldc+j0:], ldc, accumulate, ep.at(i0, j0), aliased)
+	gemmTasks.Run(mb*nsplit, 1, gemmTask{m, n, k, a, b, c, ldc, accumulate, ep, aliased, mb, nsplit, panels, rowsPer})
+}
+
+// gemmTask is gemm's loop over its bands of rows and columns.
+type gemmTask struct {
+	m, n, k    int
+	a          aMats
+	b          bSource
+	c          []float32
+	ldc        int
+	accumulate bool
+	ep         epAt
+	aliased    bool
+	// mb bands of rowsPer rows (the last takes the rest) by nsplit of
+	// panels panels
+	mb, nsplit, panels, rowsPer int
+}
+
+var gemmTasks Tasks[gemmTask, *gemmTask]
+
+func (t *gemmTask) Run(lo, hi int) {
+	for job := lo; job < hi; job++ {
+		band := job / t.nsplit
+		i0, j0 := band*t.rowsPer, (job%t.nsplit)*t.panels*nr
+		if i0 >= t.m || j0 >= t.n {
+			continue
 		}
-	})
+		mm, nn := min(t.rowsPer, t.m-i0), min(t.panels*nr, t.n-j0)
+		if band == t.mb-1 {
+			mm = t.m - i0
+		}
+		gemmSerial(mm, nn, t.k, t.a.rows(i0), t.b.sub(j0), t.c[i0*t.ldc+j0:], t.ldc, t.accumulate, t.ep.at(i0, j0), t.aliased)
+	}
 }
 
 // sub returns the view starting at row i, column j.
@@ -545,7 +567,7 @@ func (g *gemmBlocks) block(i0, k0, kk int, bpanels []float32, pf *prefetch) {
 	ai := i0 // A's row for C's row i0
 	gathered := g.a.gather != nil && k0 >= g.a.split
 	if gathered {
-		g.a.gather.fill(i0, mm, k0-g.a.split, kk, *g.rowBlock)
+		g.a.gather.fill(g.a.gatherRow+i0, mm, k0-g.a.split, kk, *g.rowBlock)
 		a, ai = Mat{Data: *g.rowBlock, Stride: kk}, 0
 	} else {
 		a = g.a.from(k0)
@@ -938,15 +960,17 @@ const (
 // so steady use allocates nothing: garbage is what lets a process's heap
 // grow to twice the model's weights. The lists hold as many slices of a
 // class as were ever in use at once.
-type freeLists[T float32 | float64] struct {
+type freeLists[T float32 | float64 | int] struct {
 	mu   sync.Mutex
 	free [48][]*[]T
 }
 
-// scratch holds the kernels' float32 buffers, scratch64 their float64 sums.
+// scratch holds the kernels' float32 buffers, scratch64 their float64
+// sums, scratchInts their offsets.
 var (
-	scratch   freeLists[float32]
-	scratch64 freeLists[float64]
+	scratch     freeLists[float32]
+	scratch64   freeLists[float64]
+	scratchInts freeLists[int]
 )
 
 // held is the number of values the free slices hold.

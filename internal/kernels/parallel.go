@@ -34,48 +34,117 @@ func Workers() int { return runtime.GOMAXPROCS(0) }
 // millisecond: waking a parked goroutine for each would cost a good part
 // of it. So the helpers are kept: after a loop they spin for a while,
 // watching for the next one, before they park.
-func ParallelFor(n, grain int, fn func(lo, hi int)) {
+//
+// fn escapes to the heap (the helpers call it), so a closure costs an
+// allocation a call; loops on hot paths run through Tasks instead.
+func ParallelFor(n, grain int, fn func(lo, hi int)) { parallelFor(n, grain, funcBody(fn)) }
+
+// Body is a parallel loop's work: Run does items [lo, hi).
+type Body interface{ Run(lo, hi int) }
+
+type funcBody func(lo, hi int)
+
+func (f funcBody) Run(lo, hi int) { f(lo, hi) }
+
+// Tasks runs parallel loops whose state is a T, kept in a pool between
+// calls, rather than a closure: a steady stream of loops (a training step
+// runs hundreds) then allocates nothing. Declare one Tasks per kind of loop
+// as a package variable.
+type Tasks[T any, P interface {
+	*T
+	Body
+}] struct{ pool sync.Pool }
+
+// Run runs t's loop over [0, n) as ParallelFor does; t is copied into the
+// pool's value, which is cleared afterwards so that it holds no slices.
+func (ts *Tasks[T, P]) Run(n, grain int, t T) {
+	p, _ := ts.pool.Get().(P)
+	if p == nil {
+		p = new(T)
+	}
+	*p = t
+	parallelFor(n, grain, p)
+	var zero T
+	*p = zero
+	ts.pool.Put(p)
+}
+
+func parallelFor(n, grain int, b Body) {
 	if n <= 0 {
 		return
 	}
 	grain = max(grain, 1)
 	workers := min(runtime.GOMAXPROCS(0), (n+grain-1)/grain)
 	if workers <= 1 {
-		fn(0, n)
+		b.Run(0, n)
 		return
 	}
 	// More chunks than workers balances uneven rows (image borders).
-	j := &job{fn: fn, n: n, chunks: max(workers, min(4*workers, n/grain))}
+	chunks := min(max(workers, min(4*workers, n/grain)), maxChunks)
 	if !helpers.mu.TryLock() {
-		j.spawn(workers) // another loop holds the helpers: plain goroutines
+		// Another loop holds the helpers: plain goroutines.
+		j := new(job)
+		j.begin(b, n, chunks)
+		j.spawn(workers)
 		return
 	}
 	defer helpers.mu.Unlock()
-	helpers.start(j, workers-1)
+	j := helpers.nextJob()
+	g := j.begin(b, n, chunks)
+	helpers.start(g, j, workers-1)
 	j.work()
-	for spins := 0; j.done.Load() < int64(j.chunks); spins++ {
+	for spins := 0; j.done.Load() < int64(chunks); spins++ {
 		if spins > 1000 {
 			runtime.Gosched()
 		}
 	}
 }
 
-// job is one parallel loop: whoever claims chunk c runs it.
+// maxChunks bounds a loop's chunks to what job.state's field holds, with
+// room for the claims that find none left (one a worker).
+const maxChunks = 1 << 15
+
+// loops numbers the loops: a helper knows a new one by its number (the
+// job is the same object every time).
+var loops atomic.Uint32
+
+// job is one parallel loop at a time: whoever claims chunk c runs it.
 type job struct {
-	fn        func(lo, hi int)
-	n, chunks int
-	next      atomic.Int64 // the next unclaimed chunk
-	done      atomic.Int64 // chunks finished
+	body Body
+	n    int
+	// state is the loop's chunks (high 16 bits) and the next unclaimed
+	// chunk (low 16): one word, so that a claim reads the chunks of the
+	// loop it claims from.
+	state atomic.Uint32
+	done  atomic.Int64 // chunks finished
+	_     [88]byte     // a job to itself in a pair of cache lines (128 bytes)
 }
 
-// work runs chunks until none is left unclaimed.
+// begin sets j up for a new loop and returns its number. j's last loop
+// must have finished (all its chunks done).
+func (j *job) begin(b Body, n, chunks int) uint32 {
+	g := loops.Add(1)
+	if g == 0 { // a helper's last loop before any is 0
+		g = loops.Add(1)
+	}
+	j.body, j.n = b, n
+	j.done.Store(0)
+	j.state.Store(uint32(chunks) << 16)
+	return g
+}
+
+// work runs chunks of the job's loop until none is left unclaimed. A
+// helper that comes to it late (the loop it was called for is over, and
+// the job taken by the next) may claim a chunk of the next loop: it then
+// runs that chunk, which is as good as any other worker running it.
 func (j *job) work() {
 	for {
-		c := int(j.next.Add(1) - 1)
-		if c >= j.chunks {
+		s := j.state.Add(1) - 1
+		next, chunks := int(s&0xffff), int(s>>16)
+		if next >= chunks {
 			return
 		}
-		j.fn(c*j.n/j.chunks, (c+1)*j.n/j.chunks)
+		j.body.Run(next*j.n/chunks, (next+1)*j.n/chunks)
 		j.done.Add(1)
 	}
 }
@@ -101,24 +170,45 @@ var helpers helperPool
 // helperPool's mu is held by the loop using the helpers.
 type helperPool struct {
 	mu   sync.Mutex
+	jobs [jobRing]job
+	n    int                 // loops run
+	cur  atomic.Pointer[job] // the loop the helpers join
 	list []*helper
 }
 
+// jobRing is how many jobs the loops take in turn. A job's memory is
+// written by the caller and then by the helpers, and the cores share no
+// cache: one job for all loops made the caller of each fetch it back from
+// the other core (a loop of two chunks of no work, BenchmarkParallelFor:
+// 0.75-0.85 us against 0.55 with a fresh job each loop, 0.62-0.73 with
+// 16 in turn, whose lines a layer's data evicts between turns). ResNet-50
+// at batch 1, 16 in turn against a fresh job each loop (pass by pass, six
+// alternations): 1.0004-1.0093 times as fast, median 1.005.
+const jobRing = 16
+
+// nextJob returns the job for the next loop.
+func (p *helperPool) nextJob() *job {
+	p.n++
+	return &p.jobs[p.n%jobRing]
+}
+
 type helper struct {
-	cur    atomic.Pointer[job] // the loop to join; a new pointer is new work
+	cur    atomic.Uint32 // the number of the loop to join
 	parked atomic.Bool
 	wake   chan struct{}
 }
 
-// start hands j to the first k helpers, starting any that do not exist.
-func (p *helperPool) start(j *job, k int) {
+// start hands loop g, job j, to the first k helpers, starting any that do
+// not exist.
+func (p *helperPool) start(g uint32, j *job, k int) {
+	p.cur.Store(j)
 	for len(p.list) < k {
 		h := &helper{wake: make(chan struct{}, 1)}
 		p.list = append(p.list, h)
-		go h.run()
+		go h.run(p)
 	}
 	for _, h := range p.list[:k] {
-		h.cur.Store(j)
+		h.cur.Store(g)
 		if h.parked.CompareAndSwap(true, false) {
 			h.wake <- struct{}{}
 		}
@@ -127,8 +217,8 @@ func (p *helperPool) start(j *job, k int) {
 
 // run joins each loop handed to h, spinning between loops for spinFor,
 // then parking until the next.
-func (h *helper) run() {
-	var last *job
+func (h *helper) run(p *helperPool) {
+	var last uint32
 	for {
 		deadline := time.Now().Add(spinFor)
 		for spins := 0; h.cur.Load() == last; spins++ {
@@ -144,6 +234,6 @@ func (h *helper) run() {
 			}
 		}
 		last = h.cur.Load()
-		last.work()
+		p.cur.Load().work() // last's job, or a later one: any claim is good
 	}
 }

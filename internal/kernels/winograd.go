@@ -1,6 +1,10 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"sync"
+)
 
 // Winograd's F(2x2, 3x3): a 3x3 stride-1 convolution computed on 4x4 input
 // tiles that each give 2x2 outputs, with 16 multiplications per tile and
@@ -18,6 +22,7 @@ type WinogradKernel struct {
 	groups int
 	form   *winoForm
 	u      []*PackedB // (m+2)^2 points' transformed kernels, group by group: u[e*groups+g]
+	store  []PackedB  // what u points to
 }
 
 // Tile is the side of the outputs one tile gives: 2 for F(2x2, 3x3), 4
@@ -272,12 +277,21 @@ func withWinogradKernel(p Conv2DParams, kernel []float32, fn func(*WinogradKerne
 	defer putBuf(buf)
 	free := *buf
 	clear(free) // the panels' columns past F stay zero
-	fn(newWinogradKernel(p.C, p.F, 1, form, hwioRows(kernel, p.F), func(size int) []float32 {
+	wk, _ := trainingKernels.Get().(*WinogradKernel)
+	if wk == nil {
+		wk = new(WinogradKernel)
+	}
+	defer trainingKernels.Put(wk)
+	fn(remakeWinogradKernel(wk, p.C, p.F, 1, form, hwioRows(kernel, p.F), func(size int) []float32 {
 		s := free[:size:size]
 		free = free[size:]
 		return s
 	}, true))
 }
+
+// trainingKernels holds the WinogradKernels that training steps make anew
+// for every layer, their slices reused.
+var trainingKernels sync.Pool
 
 // WinogradKernelFromPacked is NewWinogradKernelTile, for a stride of 1 or
 // 2, for the kernel that PackConvKernel packed for c input channels, its
@@ -336,8 +350,15 @@ func (wk *WinogradKernel) kernelRow(g, k int, dst []float32) {
 // core: on two, a batch-1 ResNet-50's peak memory rose by 8-10 MB
 // (142-145 against 152-153 MB, three runs each).
 func newWinogradKernel(c, f, groups int, form *winoForm, row func(g, k int, dst []float32), alloc func(n int) []float32, parallel bool) *WinogradKernel {
+	return remakeWinogradKernel(new(WinogradKernel), c, f, groups, form, row, alloc, parallel)
+}
+
+// remakeWinogradKernel is newWinogradKernel into wk, whose slices it reuses.
+func remakeWinogradKernel(wk *WinogradKernel, c, f, groups int, form *winoForm, row func(g, k int, dst []float32), alloc func(n int) []float32, parallel bool) *WinogradKernel {
 	n := len(form.g)
-	wk := &WinogradKernel{C: c, F: f, groups: groups, form: form, u: make([]*PackedB, n*n*groups)}
+	u, pbs := slices.Grow(wk.u[:0], n*n*groups)[:n*n*groups], slices.Grow(wk.store[:0], n*n*groups)[:n*n*groups]
+	clear(pbs)
+	*wk = WinogradKernel{C: c, F: f, groups: groups, form: form, u: u, store: pbs}
 	cg, fg := c/groups, f/groups
 	size := (fg + nr - 1) / nr * nr * cg
 	for e := range n * n {
@@ -345,7 +366,8 @@ func newWinogradKernel(c, f, groups int, form *winoForm, row func(g, k int, dst 
 			if a := wk.alias(e); a != e {
 				wk.u[e*groups+g] = wk.u[a*groups+g]
 			} else {
-				wk.u[e*groups+g] = &PackedB{K: cg, N: fg, data: alloc(size)}
+				pbs[e*groups+g] = PackedB{K: cg, N: fg, data: alloc(size)}
+				wk.u[e*groups+g] = &pbs[e*groups+g]
 			}
 		}
 	}
@@ -365,47 +387,61 @@ func (wk *WinogradKernel) transform(g int, row func(g, k int, dst []float32), pa
 	if parallel {
 		grain = max(1, (1<<14)/(f*n*n))
 	}
-	ParallelFor(cg, grain, func(lo, hi int) {
-		tbuf, obuf := getBuf(9*f), getBuf(n*n*f)
-		gbuf := scratch64.get(3 * n * f)
-		defer putBuf(tbuf)
-		defer putBuf(obuf)
-		defer scratch64.put(gbuf)
-		// The input channel's nine kernel rows, G k, and their transforms,
-		// each a vector over the filters: a loop over filters within, not
-		// a 3x3 product per filter (1.5-2x faster).
-		taps, gk, out := *tbuf, *gbuf, *obuf
-		for ci := lo; ci < hi; ci++ {
-			for tap := 0; tap < 9; tap++ {
-				row(g, tap*cg+ci, taps[tap*f:(tap+1)*f])
-			}
-			for i := range n { // gk = G k
-				for j := 0; j < 3; j++ {
-					t := gk[(3*i+j)*f:][:f]
-					k0, k1, k2 := taps[j*f:][:f], taps[(3+j)*f:][:f], taps[(6+j)*f:][:f]
-					g0, g1, g2 := form.g[i][0], form.g[i][1], form.g[i][2]
-					for x := range t {
-						t[x] = g0*float64(k0[x]) + g1*float64(k1[x]) + g2*float64(k2[x])
-					}
-				}
-			}
-			for i := range n { // U = (G k) G'
-				t0, t1, t2 := gk[3*i*f:][:f], gk[(3*i+1)*f:][:f], gk[(3*i+2)*f:][:f]
-				for j := range form.g {
-					o := out[(n*i+j)*f:][:f]
-					g0, g1, g2 := form.g[j][0], form.g[j][1], form.g[j][2]
-					for x := range o {
-						o[x] = float32(t0[x]*g0 + t1[x]*g1 + t2[x]*g2)
-					}
-				}
-			}
-			for e := range n * n {
-				if wk.alias(e) == e {
-					wk.u[e*wk.groups+g].setRow(ci, out[e*f:(e+1)*f])
+	kernelTransformTasks.Run(cg, grain, kernelTransformTask{wk, g, row, form, n, cg, f})
+}
+
+// kernelTransformTask is WinogradKernel.transform's loop over input channels.
+type kernelTransformTask struct {
+	wk       *WinogradKernel
+	g        int
+	row      func(g, k int, dst []float32)
+	form     *winoForm
+	n, cg, f int
+}
+
+var kernelTransformTasks Tasks[kernelTransformTask, *kernelTransformTask]
+
+func (t *kernelTransformTask) Run(lo, hi int) {
+	wk, g, row, form, n, cg, f := t.wk, t.g, t.row, t.form, t.n, t.cg, t.f
+	tbuf, obuf := getBuf(9*f), getBuf(n*n*f)
+	gbuf := scratch64.get(3 * n * f)
+	defer putBuf(tbuf)
+	defer putBuf(obuf)
+	defer scratch64.put(gbuf)
+	// The input channel's nine kernel rows, G k, and their transforms,
+	// each a vector over the filters: a loop over filters within, not
+	// a 3x3 product per filter (1.5-2x faster).
+	taps, gk, out := *tbuf, *gbuf, *obuf
+	for ci := lo; ci < hi; ci++ {
+		for tap := 0; tap < 9; tap++ {
+			row(g, tap*cg+ci, taps[tap*f:(tap+1)*f])
+		}
+		for i := range n { // gk = G k
+			for j := 0; j < 3; j++ {
+				t := gk[(3*i+j)*f:][:f]
+				k0, k1, k2 := taps[j*f:][:f], taps[(3+j)*f:][:f], taps[(6+j)*f:][:f]
+				g0, g1, g2 := form.g[i][0], form.g[i][1], form.g[i][2]
+				for x := range t {
+					t[x] = g0*float64(k0[x]) + g1*float64(k1[x]) + g2*float64(k2[x])
 				}
 			}
 		}
-	})
+		for i := range n { // U = (G k) G'
+			t0, t1, t2 := gk[3*i*f:][:f], gk[(3*i+1)*f:][:f], gk[(3*i+2)*f:][:f]
+			for j := range form.g {
+				o := out[(n*i+j)*f:][:f]
+				g0, g1, g2 := form.g[j][0], form.g[j][1], form.g[j][2]
+				for x := range o {
+					o[x] = float32(t0[x]*g0 + t1[x]*g1 + t2[x]*g2)
+				}
+			}
+		}
+		for e := range n * n {
+			if wk.alias(e) == e {
+				wk.u[e*wk.groups+g].setRow(ci, out[e*f:(e+1)*f])
+			}
+		}
+	}
 }
 
 // WinogradConv computes out = conv3x3(in, kernel) for the stride wk was
@@ -430,48 +466,66 @@ func WinogradConv(p Conv2DParams, in []float32, wk *WinogradKernel, out []float3
 	cg, fg := c/groups, f/groups
 	tiles := p.N * th * tw
 	blocks, bt := tileBlocks(tiles, form.blockTiles(c))
-	ParallelFor(blocks, blocks/Workers(), func(lo, hi int) { // whole blocks, evenly
-		v, mm, edge := getBuf(ne*bt*c), getBuf(ne*bt*f), getBuf(m*m*f)
-		defer putBuf(v)
-		defer putBuf(mm)
-		defer putBuf(edge)
-		src := newTileSource(p, len(form.g), step, th, tw, bt)
-		defer src.free()
-		for b := lo; b < hi; b++ {
-			t0, t1 := b*bt, min(tiles, (b+1)*bt)
-			if t0 >= t1 {
-				break // rounded up to whole rounds of workers: the last blocks can be empty
+	winogradTasks.Run(blocks, blocks/Workers(), winogradTask{p, in, wk, out, ep, form, m, step, ne, groups, th, tw, c, f, cg, fg, tiles, bt}) // whole blocks, evenly
+}
+
+// winogradTask is WinogradConv's loop over blocks of tiles.
+type winogradTask struct {
+	p                                                    Conv2DParams
+	in                                                   []float32
+	wk                                                   *WinogradKernel
+	out                                                  []float32
+	ep                                                   *Epilogue
+	form                                                 *winoForm
+	m, step, ne, groups, th, tw, c, f, cg, fg, tiles, bt int
+}
+
+var winogradTasks Tasks[winogradTask, *winogradTask]
+
+func (t *winogradTask) Run(lo, hi int) {
+	p, in, wk, out, ep, form := t.p, t.in, t.wk, t.out, t.ep, t.form
+	m, step, ne, groups, th, tw := t.m, t.step, t.ne, t.groups, t.th, t.tw
+	c, f, cg, fg, tiles, bt := t.c, t.f, t.cg, t.fg, t.tiles, t.bt
+	v, mm, edge := getBuf(ne*bt*c), getBuf(ne*bt*f), getBuf(m*m*f)
+	defer putBuf(v)
+	defer putBuf(mm)
+	defer putBuf(edge)
+	src := newTileSource(p, len(form.g), step, th, tw, bt)
+	defer src.free()
+	for b := lo; b < hi; b++ {
+		t0, t1 := b*bt, min(tiles, (b+1)*bt)
+		if t0 >= t1 {
+			break // rounded up to whole rounds of workers: the last blocks can be empty
+		}
+		for t := t0; t < t1; t++ {
+			n, rem := t/(th*tw), t%(th*tw)
+			d, rowStride := src.window(in, n, rem/tw, rem%tw)
+			form.input(c, d, rowStride, c, (*v)[(t-t0)*c:], bt*c)
+		}
+		for e, same := 0, 1; e < ne; e += same {
+			// Points that share a kernel and lie next to each other
+			// make one product of their rows together, whose kernel
+			// is read once.
+			rows := t1 - t0
+			for same = 1; rows == bt && e+same < ne && wk.u[(e+same)*groups] == wk.u[e*groups]; same++ {
 			}
-			for t := t0; t < t1; t++ {
-				n, rem := t/(th*tw), t%(th*tw)
-				d, rowStride := src.window(in, n, rem/tw, rem%tw)
-				form.input(c, d, rowStride, c, (*v)[(t-t0)*c:], bt*c)
-			}
-			for e, same := 0, 1; e < ne; e += same {
-				// Points that share a kernel and lie next to each other
-				// make one product of their rows together, whose kernel
-				// is read once.
-				rows := t1 - t0
-				for same = 1; rows == bt && e+same < ne && wk.u[(e+same)*groups] == wk.u[e*groups]; same++ {
+			for g := range groups {
+				a := Mat{Data: (*v)[e*bt*c+g*cg:], Stride: c}
+				u := bSource{packed: wk.u[e*groups+g]}
+				// The next product's kernel, cold when weights stream.
+				if g+1 < groups {
+					u.after = bSource{packed: wk.u[e*groups+g+1]}.nextBlock(0)
+				} else if e+same < ne {
+					u.after = bSource{packed: wk.u[(e+same)*groups]}.nextBlock(0)
 				}
-				for g := range groups {
-					a := Mat{Data: (*v)[e*bt*c+g*cg:], Stride: c}
-					u := bSource{packed: wk.u[e*groups+g]}
-					// The next product's kernel, cold when weights stream.
-					if g+1 < groups {
-						u.after = bSource{packed: wk.u[e*groups+g+1]}.nextBlock(0)
-					} else if e+same < ne {
-						u.after = bSource{packed: wk.u[(e+same)*groups]}.nextBlock(0)
-					}
-					gemmSerial(same*rows, fg, cg, oneMat(a), u, (*mm)[e*bt*f+g*fg:], f, false, epAt{}, false) // v is in cache
-				}
-			}
-			for t := t0; t < t1; t++ {
-				n, rem := t/(th*tw), t%(th*tw)
-				winoOutput(p, form, (*mm)[(t-t0)*f:], bt*f, out, n, m*(rem/tw), m*(rem%tw), ep, *edge)
+				gemmSerial(same*rows, fg, cg, oneMat(a), u, (*mm)[e*bt*f+g*fg:], f, false, epAt{}, false) // v is in cache
 			}
 		}
-	})
+		for t := t0; t < t1; t++ {
+			n, rem := t/(th*tw), t%(th*tw)
+			winoOutput(p, form, (*mm)[(t-t0)*f:], bt*f, out, n, m*(rem/tw), m*(rem%tw), ep, *edge)
+		}
+	}
 }
 
 // tileBlocks cuts tiles into blocks of about per tiles, a whole number of

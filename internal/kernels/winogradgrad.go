@@ -41,47 +41,68 @@ func convBackwardKernelWinograd(p Conv2DParams, in, dy, dkernel []float32) {
 	total := getBuf(ne * c * f)
 	defer putBuf(total)
 	clear(*total)
-	var mu sync.Mutex
-	ParallelFor(blocks, blocks/Workers(), func(lo, hi int) {
-		v, g, sums := getBuf(ne*bt*c), getBuf(ne*bt*f), getBuf(ne*c*f)
-		gwin := getBuf(m * m * f)
-		defer putBuf(v)
-		defer putBuf(g)
-		defer putBuf(sums)
-		defer putBuf(gwin)
-		src := newTileSource(p, m+2, m, th, tw, bt)
-		defer src.free()
-		clear(*sums)
-		for b := lo; b < hi; b++ {
-			t0, t1 := b*bt, min(tiles, (b+1)*bt)
-			if t0 >= t1 {
-				break // rounded up to whole rounds of workers: the last blocks can be empty
-			}
-			kk := t1 - t0
-			for t := t0; t < t1; t++ {
-				n, rem := t/(th*tw), t%(th*tw)
-				y, x := m*(rem/tw), m*(rem%tw)
-				d, rowStride := src.window(in, n, rem/tw, rem%tw)
-				form.input(c, d, rowStride, c, (*v)[(t-t0)*c:], kk*c)
-				// dy's transform as B's panels of nr filters: panel j of
-				// element e, k-major (a tile's nr values after another's).
-				gs, gStride := tileWindow(dyImage, dy, n, y, x, m, *gwin)
-				for j := 0; j < f; j += nr {
-					winoGrad4(nr, gs[j:], gStride, f, (*g)[j*kk+(t-t0)*nr:], f*kk)
-				}
-			}
-			for e := 0; e < ne; e++ {
-				a := panelA{data: (*v)[e*kk*c:], rs: 1, ks: c, taps: oneTap}
-				macroKernel(c, f, kk, a, mr, (*g)[e*f*kk:], (*sums)[e*c*f:], f, true, epAt{}, nil)
-			}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for i, s := range *sums {
-			(*total)[i] += s
-		}
-	})
+	winoKernelGradTasks.Run(blocks, blocks/Workers(), winoKernelGradTask{p, in, dy, total, form, dyImage, th, tw, c, f, tiles, bt})
 	gradFromSums(*total, c, f, dkernel)
+}
+
+// winoKernelGradTask is convBackwardKernelWinograd's loop over blocks of
+// tiles: each core sums its blocks' products, then adds them into total
+// under winoKernelGradMu.
+type winoKernelGradTask struct {
+	p                       Conv2DParams
+	in, dy                  []float32
+	total                   *[]float32
+	form                    *winoForm
+	dyImage                 Conv2DParams
+	th, tw, c, f, tiles, bt int
+}
+
+var (
+	winoKernelGradTasks Tasks[winoKernelGradTask, *winoKernelGradTask]
+	winoKernelGradMu    sync.Mutex
+)
+
+func (t *winoKernelGradTask) Run(lo, hi int) {
+	const m, ne = 4, 36 // as convBackwardKernelWinograd
+	p, in, dy, total, form, dyImage := t.p, t.in, t.dy, t.total, t.form, t.dyImage
+	th, tw, c, f, tiles, bt := t.th, t.tw, t.c, t.f, t.tiles, t.bt
+	v, g, sums := getBuf(ne*bt*c), getBuf(ne*bt*f), getBuf(ne*c*f)
+	gwin := getBuf(m * m * f)
+	defer putBuf(v)
+	defer putBuf(g)
+	defer putBuf(sums)
+	defer putBuf(gwin)
+	src := newTileSource(p, m+2, m, th, tw, bt)
+	defer src.free()
+	clear(*sums)
+	for b := lo; b < hi; b++ {
+		t0, t1 := b*bt, min(tiles, (b+1)*bt)
+		if t0 >= t1 {
+			break // rounded up to whole rounds of workers: the last blocks can be empty
+		}
+		kk := t1 - t0
+		for t := t0; t < t1; t++ {
+			n, rem := t/(th*tw), t%(th*tw)
+			y, x := m*(rem/tw), m*(rem%tw)
+			d, rowStride := src.window(in, n, rem/tw, rem%tw)
+			form.input(c, d, rowStride, c, (*v)[(t-t0)*c:], kk*c)
+			// dy's transform as B's panels of nr filters: panel j of
+			// element e, k-major (a tile's nr values after another's).
+			gs, gStride := tileWindow(dyImage, dy, n, y, x, m, *gwin)
+			for j := 0; j < f; j += nr {
+				winoGrad4(nr, gs[j:], gStride, f, (*g)[j*kk+(t-t0)*nr:], f*kk)
+			}
+		}
+		for e := 0; e < ne; e++ {
+			a := panelA{data: (*v)[e*kk*c:], rs: 1, ks: c, taps: oneTap}
+			macroKernel(c, f, kk, a, mr, (*g)[e*f*kk:], (*sums)[e*c*f:], f, true, epAt{}, nil)
+		}
+	}
+	winoKernelGradMu.Lock()
+	defer winoKernelGradMu.Unlock()
+	for i, s := range *sums {
+		(*total)[i] += s
+	}
 }
 
 // gradFromSums adds to the HWIO 3x3 kernel gradient dk (9 x C*F) the
