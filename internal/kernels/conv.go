@@ -26,13 +26,9 @@ func Conv2D(p Conv2DParams, in, kernel, bias, out []float32) {
 					clear(o)
 				}
 				for ky := 0; ky < p.KH; ky++ {
-					iy := oy*p.SH + ky*p.DH - p.PadT
-					if iy < 0 || iy >= p.H {
-						continue
-					}
 					for kx := 0; kx < p.KW; kx++ {
-						ix := ox*p.SW + kx*p.DW - p.PadL
-						if ix < 0 || ix >= p.W {
+						iy, ix, ok := p.inputAt(oy, ox, ky, kx)
+						if !ok {
 							continue
 						}
 						px := in[((n*p.H+iy)*p.W+ix)*p.C:][:p.C]
@@ -52,6 +48,13 @@ func Conv2D(p Conv2DParams, in, kernel, bias, out []float32) {
 			}
 		}
 	})
+}
+
+// inputAt returns the input pixel under tap (ky, kx) of output pixel
+// (oy, ox); ok is false where the tap falls in the padding.
+func (p Conv2DParams) inputAt(oy, ox, ky, kx int) (iy, ix int, ok bool) {
+	iy, ix = oy*p.SH+ky*p.DH-p.PadT, ox*p.SW+kx*p.DW-p.PadL
+	return iy, ix, iy >= 0 && iy < p.H && ix >= 0 && ix < p.W
 }
 
 // Axpy adds a*x to y. len(x) must be at least len(y).

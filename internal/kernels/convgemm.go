@@ -72,13 +72,9 @@ func (t *col2imTask) Run(lo, hi int) {
 			oy, ox := rem/p.OW, rem%p.OW
 			src := cols[(pix-r0)*k:][:k]
 			for ky := 0; ky < p.KH; ky++ {
-				iy := oy*p.SH + ky*p.DH - p.PadT
-				if iy < 0 || iy >= p.H {
-					continue
-				}
 				for kx := 0; kx < p.KW; kx++ {
-					ix := ox*p.SW + kx*p.DW - p.PadL
-					if ix < 0 || ix >= p.W {
+					iy, ix, ok := p.inputAt(oy, ox, ky, kx)
+					if !ok {
 						continue
 					}
 					d := dx[((n*p.H+iy)*p.W+ix)*p.C+t.g*cg:][:cg]
