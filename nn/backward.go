@@ -345,60 +345,78 @@ func (o *poolOp) backward(c backCtx) ([]*tensor.Tensor, error) {
 		pt, pl = samePad(h, oh, o.size, o.strides[0], 1), samePad(w, ow, o.size, o.strides[1], 1)
 	}
 	dx := c.al.New(x.Shape...)
-	// Images are independent: their windows never share an input pixel.
-	kernels.ParallelFor(n, 1, func(lo, hi int) {
-		best := make([]float32, ch)
-		at := make([]int, ch)
-		for b := lo; b < hi; b++ {
-			for oy := 0; oy < oh; oy++ {
-				for ox := 0; ox < ow; ox++ {
-					g := c.gout.Data[((b*oh+oy)*ow+ox)*ch:][:ch]
-					y0, x0 := oy*o.strides[0]-pt, ox*o.strides[1]-pl
-					ya, yb := max(y0, 0), min(y0+o.size, h)
-					xa, xb := max(x0, 0), min(x0+o.size, w)
-					if ya >= yb || xa >= xb {
-						continue
-					}
-					if !o.max {
-						inv := 1 / float32((yb-ya)*(xb-xa))
-						for iy := ya; iy < yb; iy++ {
-							for ix := xa; ix < xb; ix++ {
-								d := dx.Data[((b*h+iy)*w+ix)*ch:][:ch]
-								for k, v := range g {
-									d[k] += v * inv
-								}
-							}
-						}
-						continue
-					}
-					// The first maximum of each channel in scan order
-					// takes the gradient, pixel by pixel over the window.
+	poolGrads.Run(n, 1, poolGrad{o, x.Data, c.gout.Data, dx.Data, h, w, ch, oh, ow, pt, pl})
+	return c.al.list(dx), nil
+}
+
+// poolGrad is poolOp.backward's loop over images: their windows never
+// share an input pixel.
+type poolGrad struct {
+	o                        *poolOp
+	x, gout, dx              []float32
+	h, w, ch, oh, ow, pt, pl int
+}
+
+var poolGrads kernels.Tasks[poolGrad, *poolGrad]
+
+func (t *poolGrad) Run(lo, hi int) {
+	o, x, gout, dx := t.o, t.x, t.gout, t.dx
+	h, w, ch, oh, ow, pt, pl := t.h, t.w, t.ch, t.oh, t.ow, t.pt, t.pl
+	var bestBuf [256]float32 // on the stack for up to 256 channels
+	var atBuf [256]int
+	best, at := bestBuf[:], atBuf[:]
+	if ch > len(bestBuf) {
+		best, at = make([]float32, ch), make([]int, ch)
+	}
+	best, at = best[:ch], at[:ch]
+	for b := lo; b < hi; b++ {
+		for oy := 0; oy < oh; oy++ {
+			for ox := 0; ox < ow; ox++ {
+				g := gout[((b*oh+oy)*ow+ox)*ch:][:ch]
+				y0, x0 := oy*o.strides[0]-pt, ox*o.strides[1]-pl
+				ya, yb := max(y0, 0), min(y0+o.size, h)
+				xa, xb := max(x0, 0), min(x0+o.size, w)
+				if ya >= yb || xa >= xb {
+					continue
+				}
+				if !o.max {
+					inv := 1 / float32((yb-ya)*(xb-xa))
 					for iy := ya; iy < yb; iy++ {
 						for ix := xa; ix < xb; ix++ {
-							base := ((b*h+iy)*w + ix) * ch
-							px := x.Data[base:][:ch]
-							if iy == ya && ix == xa {
-								copy(best, px)
-								for k := range at {
-									at[k] = base + k
-								}
-								continue
-							}
-							for k, v := range px {
-								if v > best[k] {
-									best[k], at[k] = v, base+k
-								}
+							d := dx[((b*h+iy)*w+ix)*ch:][:ch]
+							for k, v := range g {
+								d[k] += v * inv
 							}
 						}
 					}
-					for k, v := range g {
-						dx.Data[at[k]] += v
+					continue
+				}
+				// The first maximum of each channel in scan order
+				// takes the gradient, pixel by pixel over the window.
+				for iy := ya; iy < yb; iy++ {
+					for ix := xa; ix < xb; ix++ {
+						base := ((b*h+iy)*w + ix) * ch
+						px := x[base:][:ch]
+						if iy == ya && ix == xa {
+							copy(best, px)
+							for k := range at {
+								at[k] = base + k
+							}
+							continue
+						}
+						for k, v := range px {
+							if v > best[k] {
+								best[k], at[k] = v, base+k
+							}
+						}
 					}
+				}
+				for k, v := range g {
+					dx[at[k]] += v
 				}
 			}
 		}
-	})
-	return c.al.list(dx), nil
+	}
 }
 
 func (o *globalPoolOp) backward(c backCtx) ([]*tensor.Tensor, error) {

@@ -347,7 +347,8 @@ func (o *denseOp) forward(in, w []*tensor.Tensor, f DataFormat, al *arena) (*ten
 	}
 	k := x.Shape[len(x.Shape)-1]
 	rows := len(x.Data) / k
-	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), o.units)
+	var buf [8]int // the shape, on the stack: New copies it
+	shape := append(append(buf[:0], x.Shape[:len(x.Shape)-1]...), o.units)
 	out := al.New(shape...)
 	var bias []float32
 	if o.useBias {

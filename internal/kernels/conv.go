@@ -75,21 +75,32 @@ func Axpy(y, x []float32, a float32) {
 // Dense computes out[n] = in[n] * kernel + bias for n rows of k inputs and
 // u units (kernel is k x u, bias may be nil).
 func Dense(rows, k, u int, in, kernel, bias, out []float32) {
-	ParallelFor(rows, 1, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			o := out[r*u : (r+1)*u]
-			if bias != nil {
-				copy(o, bias)
-			} else {
-				clear(o)
-			}
-			for i, a := range in[r*k : (r+1)*k] {
-				if a != 0 {
-					Axpy(o, kernel[i*u:(i+1)*u], a)
-				}
+	denseTasks.Run(rows, 1, denseTask{k, u, in, kernel, bias, out})
+}
+
+// denseTask is Dense's loop over rows.
+type denseTask struct {
+	k, u                  int
+	in, kernel, bias, out []float32
+}
+
+var denseTasks Tasks[denseTask, *denseTask]
+
+func (t *denseTask) Run(lo, hi int) {
+	k, u := t.k, t.u
+	for r := lo; r < hi; r++ {
+		o := t.out[r*u : (r+1)*u]
+		if t.bias != nil {
+			copy(o, t.bias)
+		} else {
+			clear(o)
+		}
+		for i, a := range t.in[r*k : (r+1)*k] {
+			if a != 0 {
+				Axpy(o, t.kernel[i*u:(i+1)*u], a)
 			}
 		}
-	})
+	}
 }
 
 // PoolParams describes an NHWC pooling window.

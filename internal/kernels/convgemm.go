@@ -1,5 +1,7 @@
 package kernels
 
+import "sync"
+
 // Convolution as matrix products. Output pixels are rows, kernel taps
 // (ky, kx, input channel) are columns: out(P x F) = cols(P x K) * W(K x F),
 // with W the HWIO kernel of one group seen as a K x F matrix. A 1x1
@@ -530,9 +532,12 @@ func convBackwardInput(p Conv2DParams, kernel, dy, dx, res []float32) {
 	flipped := *buf // every tap, turned 180 degrees
 	var ep *Epilogue
 	if res != nil {
-		ep = &Epilogue{Bias: zeros(p.C), Res: res, LdRes: p.C}
+		ep = residualEpilogues.Get().(*Epilogue)
+		*ep = Epilogue{Bias: zeros(p.C), Res: res, LdRes: p.C}
+		defer residualEpilogues.Put(ep)
 	}
-	transposedTaps(p, kernel, reversed(p.KH), reversed(p.KW), flipped)
+	var ys, xs [maxPhaseTaps]int
+	transposedTaps(p, kernel, reversed(p.KH, ys[:0]), reversed(p.KW, xs[:0]), flipped)
 	if p.Groups > 1 {
 		withGroupedKernel(q, flipped, func(packed []*PackedB) { convPacked(q, dy, packed, dx, false, ep) })
 		return
@@ -555,14 +560,18 @@ func zeros(n int) []float32 {
 
 var zeroRow = make([]float32, 2048)
 
-// reversed returns n-1, ..., 1, 0.
-func reversed(n int) []int {
-	r := make([]int, n)
-	for i := range r {
-		r[i] = n - 1 - i
+// reversed appends n-1, ..., 1, 0 to buf.
+func reversed(n int, buf []int) []int {
+	for i := range n {
+		buf = append(buf, n-1-i)
 	}
-	return r
+	return buf
 }
+
+// residualEpilogues hold the epilogues that add a residual to an input
+// gradient, one a training step's convolution (the kernels keep a
+// pointer to it while they run, which would put each on the heap).
+var residualEpilogues = sync.Pool{New: func() any { return new(Epilogue) }}
 
 // pointwiseKernelGrad adds group g's kernel gradient of a 1x1 convolution,
 // X' dY (cg x fg, row stride p.F), into dw. The product packs its second

@@ -243,10 +243,30 @@ func NewWinogradKernelTile(kernel []float32, c, f, m, stride int) *WinogradKerne
 	return newWinogradKernel(c, f, 1, winoFormFor(m, stride), hwioRows(kernel, f), func(n int) []float32 { return make([]float32, n) }, false)
 }
 
-// hwioRows returns the row function of newWinogradKernel for an HWIO
-// kernel of f filters in one group.
-func hwioRows(kernel []float32, f int) func(g, k int, dst []float32) {
-	return func(_, k int, dst []float32) { copy(dst, kernel[k*f:(k+1)*f]) }
+// kernelRows is where a Winograd kernel's transform reads the kernel's
+// rows: an HWIO kernel of f filters, each group's packed kernel, or
+// another Winograd kernel (read back). A value, not a closure, so that a
+// training step's transforms allocate nothing.
+type kernelRows struct {
+	hwio   []float32
+	f      int
+	packed []*PackedB
+	wk     *WinogradKernel
+}
+
+// hwioRows returns the rows of an HWIO kernel of f filters.
+func hwioRows(kernel []float32, f int) kernelRows { return kernelRows{hwio: kernel, f: f} }
+
+// row writes row k of group g into dst.
+func (r kernelRows) row(g, k int, dst []float32) {
+	switch {
+	case r.wk != nil:
+		r.wk.kernelRow(g, k, dst)
+	case r.packed != nil:
+		r.packed[g].row(k, dst)
+	default:
+		copy(dst, r.hwio[k*r.f:(k+1)*r.f])
+	}
 }
 
 // winogradTrains reports whether a training step runs p by Winograd: it
@@ -302,7 +322,7 @@ var trainingKernels sync.Pool
 func WinogradKernelFromPacked(h *OffHeap, packed []*PackedB, c, m, stride int) *WinogradKernel {
 	groups := len(packed)
 	return newWinogradKernel(c, groups*packed[0].N, groups, winoFormFor(m, stride),
-		func(g, k int, dst []float32) { packed[g].row(k, dst) }, h.Floats, false)
+		kernelRows{packed: packed}, h.Floats, false)
 }
 
 // WinogradKernelRetiled is wk's kernel transformed for output tiles of m
@@ -313,7 +333,7 @@ func WinogradKernelRetiled(h *OffHeap, wk *WinogradKernel, m int) *WinogradKerne
 	if wk.form != winoForms[2] {
 		panic("kernels: only F(2x2, 3x3) kernels are read back")
 	}
-	return newWinogradKernel(wk.C, wk.F, wk.groups, winoFormFor(m, wk.form.stride), wk.kernelRow, h.Floats, false)
+	return newWinogradKernel(wk.C, wk.F, wk.groups, winoFormFor(m, wk.form.stride), kernelRows{wk: wk}, h.Floats, false)
 }
 
 // kernelRow writes row k of group g's HWIO kernel (tap k/cg, input channel
@@ -349,12 +369,12 @@ func (wk *WinogradKernel) kernelRow(g, k int, dst []float32) {
 // which transforms its kernels every step, does so; a plan, once, on one
 // core: on two, a batch-1 ResNet-50's peak memory rose by 8-10 MB
 // (142-145 against 152-153 MB, three runs each).
-func newWinogradKernel(c, f, groups int, form *winoForm, row func(g, k int, dst []float32), alloc func(n int) []float32, parallel bool) *WinogradKernel {
+func newWinogradKernel(c, f, groups int, form *winoForm, row kernelRows, alloc func(n int) []float32, parallel bool) *WinogradKernel {
 	return remakeWinogradKernel(new(WinogradKernel), c, f, groups, form, row, alloc, parallel)
 }
 
 // remakeWinogradKernel is newWinogradKernel into wk, whose slices it reuses.
-func remakeWinogradKernel(wk *WinogradKernel, c, f, groups int, form *winoForm, row func(g, k int, dst []float32), alloc func(n int) []float32, parallel bool) *WinogradKernel {
+func remakeWinogradKernel(wk *WinogradKernel, c, f, groups int, form *winoForm, row kernelRows, alloc func(n int) []float32, parallel bool) *WinogradKernel {
 	n := len(form.g)
 	u, pbs := slices.Grow(wk.u[:0], n*n*groups)[:n*n*groups], slices.Grow(wk.store[:0], n*n*groups)[:n*n*groups]
 	clear(pbs)
@@ -378,7 +398,7 @@ func remakeWinogradKernel(wk *WinogradKernel, c, f, groups int, form *winoForm, 
 }
 
 // transform writes group g's transformed kernels from its HWIO rows.
-func (wk *WinogradKernel) transform(g int, row func(g, k int, dst []float32), parallel bool) {
+func (wk *WinogradKernel) transform(g int, row kernelRows, parallel bool) {
 	form := wk.form
 	n := len(form.g)
 	cg, f := wk.C/wk.groups, wk.F/wk.groups
@@ -394,7 +414,7 @@ func (wk *WinogradKernel) transform(g int, row func(g, k int, dst []float32), pa
 type kernelTransformTask struct {
 	wk       *WinogradKernel
 	g        int
-	row      func(g, k int, dst []float32)
+	row      kernelRows
 	form     *winoForm
 	n, cg, f int
 }
@@ -414,7 +434,7 @@ func (t *kernelTransformTask) Run(lo, hi int) {
 	taps, gk, out := *tbuf, *gbuf, *obuf
 	for ci := lo; ci < hi; ci++ {
 		for tap := 0; tap < 9; tap++ {
-			row(g, tap*cg+ci, taps[tap*f:(tap+1)*f])
+			row.row(g, tap*cg+ci, taps[tap*f:(tap+1)*f])
 		}
 		for i := range n { // gk = G k
 			for j := 0; j < 3; j++ {
