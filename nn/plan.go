@@ -33,6 +33,32 @@ type Plan struct {
 	free     map[int][][]float32 // activation buffers by length
 	winograd int
 	mem      *kernels.OffHeap // the packed weights and activation buffers, freed with the plan
+	passes   sync.Pool        // *passState: what a pass keeps beside its buffers
+}
+
+// passState is a pass's bookkeeping: each value's tensor, whether its
+// buffer is the pool's, the readers it has left, each step's scratch.
+// Passes take it from the plan's pool, so that serving allocates next to
+// nothing (several goroutines may run passes at once).
+type passState struct {
+	vals    []*tensor.Tensor
+	pooled  []bool
+	uses    []int
+	scratch []stepScratch
+}
+
+// pass returns a pass's state, reset.
+func (p *Plan) pass() *passState {
+	ps, _ := p.passes.Get().(*passState)
+	if ps == nil {
+		ps = &passState{vals: make([]*tensor.Tensor, p.nvals), pooled: make([]bool, p.nvals),
+			uses: make([]int, p.nvals), scratch: make([]stepScratch, len(p.steps))}
+	}
+	clear(ps.vals)
+	clear(ps.pooled)
+	copy(ps.uses, p.uses)
+	clear(ps.scratch)
+	return ps
 }
 
 // pstep is one step of a plan: a fused convolution, or any layer run as
@@ -632,10 +658,9 @@ func (p *Plan) predict(inputs []*tensor.Tensor, timed func(st *pstep, x, out *te
 	if len(inputs) != len(m.inputs) {
 		return nil, fmt.Errorf("model %q: %d inputs given, the model has %d", m.name, len(inputs), len(m.inputs))
 	}
-	vals := make([]*tensor.Tensor, p.nvals)
-	pooled := make([]bool, p.nvals)
-	scratch := make([]stepScratch, len(p.steps))
-	uses := append([]int(nil), p.uses...)
+	ps := p.pass()
+	defer p.passes.Put(ps)
+	vals, pooled, scratch, uses := ps.vals, ps.pooled, ps.scratch, ps.uses
 	batch := -1
 	for i, in := range inputs {
 		if err := m.checkInput(i, in, &batch); err != nil {
@@ -686,6 +711,8 @@ func (p *Plan) predict(inputs []*tensor.Tensor, timed func(st *pstep, x, out *te
 		if pooled[v] { // hand the caller its own copy; the buffer goes back
 			t = t.Clone()
 			release(v)
+		} else { // a header of its own: the step's may be in the pass's scratch, used again
+			t = &tensor.Tensor{Shape: append([]int(nil), t.Shape...), Data: t.Data}
 		}
 		outs[i] = fromInternal(t, p.format)
 	}
@@ -771,8 +798,10 @@ func (p *Plan) run(st *pstep, vals []*tensor.Tensor, s *stepScratch) (*tensor.Te
 		o := st.dense
 		k := x.Shape[len(x.Shape)-1]
 		rows := len(x.Data) / k
-		shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), o.units)
-		out := &tensor.Tensor{Shape: shape, Data: p.get(rows * o.units)}
+		s.shape = [4]int{}
+		shape := append(append(s.shape[:0], x.Shape[:len(x.Shape)-1]...), o.units)
+		s.out = tensor.Tensor{Shape: shape, Data: p.get(rows * o.units)}
+		out := &s.out
 		s.ep = kernels.Epilogue{Bias: st.bias}
 		kernels.GemmPackedEpilogue(rows, kernels.Mat{Data: x.Data, Stride: k}, st.packed[0], out.Data, o.units, &s.ep)
 		activate(o.activation, out.Shape, out.Data)

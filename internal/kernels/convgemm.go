@@ -259,9 +259,12 @@ func convPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, 
 	fg, rows := p.F/p.Groups, p.N*p.OH*p.OW
 	if !p.pointwise() { // rows gathered block by block, a group at a time
 		if p.Groups < Workers() { // every core on each group
+			w := gatheredPool.Get().(*gatheredRows)
+			defer putGathered(w)
 			for g := range p.Groups {
-				a, b := gathered(&gatheredRows{p: p, in: in, g: g}), bSource{packed: kernel[g]}
-				gemm(rows, fg, b.packed.K, a, b, out[g*fg:], p.F, accumulate, epAt{ep, 0, g * fg})
+				*w = gatheredRows{p: p, in: in, g: g}
+				b := bSource{packed: kernel[g]}
+				gemm(rows, fg, b.packed.K, gathered(w), b, out[g*fg:], p.F, accumulate, epAt{ep, 0, g * fg})
 			}
 			return
 		}
@@ -309,9 +312,23 @@ func ConvPairForward(p1 Conv2DParams, in1 []float32, p2 Conv2DParams, in2 []floa
 	if p2.pointwise() {
 		a.second = Mat{Data: in2, Stride: p2.C}
 	} else { // the strided pixels, gathered
-		a.gather = &gatheredRows{p: p2, in: in2}
+		w := gatheredPool.Get().(*gatheredRows)
+		defer putGathered(w)
+		*w = gatheredRows{p: p2, in: in2}
+		a.gather = w
 	}
 	gemm(rows, b.N, b.K, a, bSource{packed: b}, out, b.N, false, epAt{e: ep})
+}
+
+// gatheredPool holds the gatheredRows of the products running on them
+// (the kernels keep a pointer while they run, which would put each on the
+// heap).
+var gatheredPool = sync.Pool{New: func() any { return new(gatheredRows) }}
+
+// putGathered returns w to the pool, holding no input.
+func putGathered(w *gatheredRows) {
+	*w = gatheredRows{}
+	gatheredPool.Put(w)
 }
 
 // gatheredRows is the A of group g of a convolution (output pixels by
