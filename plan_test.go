@@ -194,14 +194,8 @@ func nonTrivial(m *nn.Model) error {
 // objects a Predict before them, 137, 166 and 223 with the loops'
 // closures).
 func TestPlanSteadyStateAllocations(t *testing.T) {
-	if race.Enabled {
-		t.Skip("the race detector makes sync.Pool drop values")
-	}
-	for _, tt := range []struct {
-		arch string
-		opts []Option
-		in   []int
-	}{
+	race.SkipAllocs(t)
+	for _, tt := range []buildCase{
 		// The largest activation here is 2x48x48x64 floats, 1.2 MB.
 		{"resnet18", []Option{WithFlavor(Torch), InputShape(96, 96, 3)}, []int{2, 96, 96, 3}},
 		// Option A's shortcuts (1 and 0.5 MB here) come from the plan's

@@ -12,6 +12,14 @@ import (
 	"github.com/resnet-go/resnet/nn"
 )
 
+// buildCase is a model to build (mustBuild's arguments) and the shape of
+// a batch for it.
+type buildCase struct {
+	arch string
+	opts []Option
+	in   []int
+}
+
 func mustBuild(t *testing.T, name string, opts ...Option) *nn.Model {
 	t.Helper()
 	m, err := New(name, opts...)

@@ -72,9 +72,7 @@ var sumTasks Tasks[sumTask, *sumTask]
 // and a helper that comes late to one loop takes no chunk of the next
 // (thousands of short loops back to back, each checked whole).
 func TestTasksAllocateNothing(t *testing.T) {
-	if race.Enabled {
-		t.Skip("the race detector makes sync.Pool drop values")
-	}
+	race.SkipAllocs(t)
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("one core: no helpers")
 	}
