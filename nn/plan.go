@@ -47,18 +47,24 @@ type passState struct {
 	scratch []stepScratch
 }
 
-// pass returns a pass's state, reset.
+// pass returns a pass's state, set for a new pass.
 func (p *Plan) pass() *passState {
 	ps, _ := p.passes.Get().(*passState)
 	if ps == nil {
 		ps = &passState{vals: make([]*tensor.Tensor, p.nvals), pooled: make([]bool, p.nvals),
 			uses: make([]int, p.nvals), scratch: make([]stepScratch, len(p.steps))}
 	}
+	copy(ps.uses, p.uses)
+	return ps
+}
+
+// donePass returns a pass's state to the pool, holding no tensor (the
+// caller's input among them).
+func (p *Plan) donePass(ps *passState) {
 	clear(ps.vals)
 	clear(ps.pooled)
-	copy(ps.uses, p.uses)
 	clear(ps.scratch)
-	return ps
+	p.passes.Put(ps)
 }
 
 // pstep is one step of a plan: a fused convolution, or any layer run as
@@ -659,7 +665,7 @@ func (p *Plan) predict(inputs []*tensor.Tensor, timed func(st *pstep, x, out *te
 		return nil, fmt.Errorf("model %q: %d inputs given, the model has %d", m.name, len(inputs), len(m.inputs))
 	}
 	ps := p.pass()
-	defer p.passes.Put(ps)
+	defer p.donePass(ps)
 	vals, pooled, scratch, uses := ps.vals, ps.pooled, ps.scratch, ps.uses
 	batch := -1
 	for i, in := range inputs {
