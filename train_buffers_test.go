@@ -67,7 +67,7 @@ func TestReuseBuffersChangesNothing(t *testing.T) {
 // step's maps, tensor headers, input lists and BatchNorm caches are the
 // last step's again; the parallel loops' state, the Winograd kernels'
 // headers and the residual epilogues come from pools. On 2026-11-28 a
-// step left 2,400 closures, jobs, headers and maps, 140-250 KB (and until
+// step left 1,700-2,200 closures, jobs, headers and maps, 140-250 KB (and until
 // that day 2 MB of BatchNorm statistics); the limits leave room for a
 // pool emptied by a collection.
 func TestTrainingStepAllocations(t *testing.T) {
