@@ -101,6 +101,10 @@ var windowLayouts struct {
 	m  map[Conv2DParams]*windowLayout
 }
 
+// maxWindowLayouts bounds the layouts kept: a ResNet-50 has a few dozen
+// shapes for each input size.
+const maxWindowLayouts = 4096
+
 // layoutOf returns p's window layout, the same for every batch size; its
 // slices are shared, read only.
 func layoutOf(p Conv2DParams) *windowLayout {
@@ -121,7 +125,9 @@ func layoutOf(p Conv2DParams) *windowLayout {
 		l.offs = append(l.offs, offs)
 		l.ends = append(l.ends, (b.t0+b.taps-1)*length+b.c0+b.kk)
 	}
-	if windowLayouts.m == nil {
+	if windowLayouts.m == nil || len(windowLayouts.m) >= maxWindowLayouts {
+		// Images of ever new sizes would grow it without end: start over
+		// (the layouts handed out stay valid).
 		windowLayouts.m = map[Conv2DParams]*windowLayout{}
 	}
 	windowLayouts.m[p] = l
