@@ -3,6 +3,7 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -229,5 +230,41 @@ func testNormalizeRelu(t *testing.T, isa string, x, res []float32, c int, scale,
 		if i := firstDiff(got, tc.want); i >= 0 {
 			t.Fatalf("%s %s, c=%d, %d rows: [%d] = %v, want %v", isa, tc.name, c, rows, i, got[i], tc.want[i])
 		}
+	}
+}
+
+// A window layout is made once per shape, whatever the batch, and agrees
+// with one cut afresh; the layouts kept stay bounded.
+func TestWindowLayouts(t *testing.T) {
+	p := Conv2DParams{N: 1, H: 14, W: 14, C: 256, KH: 3, KW: 3, F: 256, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, OH: 14, OW: 14, Groups: 1}
+	q := p
+	q.N = 16
+	l := layoutOf(p)
+	if layoutOf(q) != l {
+		t.Error("batch 16 made a layout of its own")
+	}
+	if !slices.Equal(l.blocks, cutWindowBlocks(p)) {
+		t.Errorf("layout blocks %v, cut afresh %v", l.blocks, cutWindowBlocks(p))
+	}
+	_, length := windowStretches(p)
+	row := windowWidth(p) * p.C
+	for i, b := range l.blocks {
+		if want := (b.t0+b.taps-1)*length + b.c0 + b.kk; l.ends[i] != want {
+			t.Errorf("block %d ends at %d, want %d", i, l.ends[i], want)
+		}
+		if len(l.offs[i]) != b.taps || l.offs[i][0] != stretchAt(p, b.t0, row)+b.c0 {
+			t.Errorf("block %d offsets %v", i, l.offs[i])
+		}
+	}
+	for w := range maxWindowLayouts + 10 {
+		r := p
+		r.W, r.OW = 20+w, 20+w
+		layoutOf(r)
+	}
+	windowLayouts.mu.Lock()
+	n := len(windowLayouts.m)
+	windowLayouts.mu.Unlock()
+	if n > maxWindowLayouts {
+		t.Errorf("%d layouts kept, want at most %d", n, maxWindowLayouts)
 	}
 }
