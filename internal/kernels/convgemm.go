@@ -259,12 +259,11 @@ func convPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, 
 	fg, rows := p.F/p.Groups, p.N*p.OH*p.OW
 	if !p.pointwise() { // rows gathered block by block, a group at a time
 		if p.Groups < Workers() { // every core on each group
-			w := gatheredPool.Get().(*gatheredRows)
-			defer putGathered(w)
 			for g := range p.Groups {
-				*w = gatheredRows{p: p, in: in, g: g}
+				w := getGathered(p, in, g)
 				b := bSource{packed: kernel[g]}
 				gemm(rows, fg, b.packed.K, gathered(w), b, out[g*fg:], p.F, accumulate, epAt{ep, 0, g * fg})
+				putGathered(w)
 			}
 			return
 		}
@@ -295,8 +294,9 @@ func (t *gatheredGroupsTask) Run(lo, hi int) {
 	p := &t.p
 	fg, rows := p.F/p.Groups, p.N*p.OH*p.OW
 	for g := lo; g < hi; g++ {
-		a, b := gathered(&gatheredRows{p: *p, in: t.in, g: g}), bSource{packed: t.kernel[g]}
-		gemmSerial(rows, fg, b.packed.K, a, b, t.out[g*fg:], p.F, t.accumulate, epAt{t.ep, 0, g * fg}, false)
+		w, b := getGathered(*p, t.in, g), bSource{packed: t.kernel[g]}
+		gemmSerial(rows, fg, b.packed.K, gathered(w), b, t.out[g*fg:], p.F, t.accumulate, epAt{t.ep, 0, g * fg}, false)
+		putGathered(w)
 	}
 }
 
@@ -312,10 +312,8 @@ func ConvPairForward(p1 Conv2DParams, in1 []float32, p2 Conv2DParams, in2 []floa
 	if p2.pointwise() {
 		a.second = Mat{Data: in2, Stride: p2.C}
 	} else { // the strided pixels, gathered
-		w := gatheredPool.Get().(*gatheredRows)
-		defer putGathered(w)
-		*w = gatheredRows{p: p2, in: in2}
-		a.gather = w
+		a.gather = getGathered(p2, in2, 0)
+		defer putGathered(a.gather)
 	}
 	gemm(rows, b.N, b.K, a, bSource{packed: b}, out, b.N, false, epAt{e: ep})
 }
@@ -324,6 +322,13 @@ func ConvPairForward(p1 Conv2DParams, in1 []float32, p2 Conv2DParams, in2 []floa
 // (the kernels keep a pointer while they run, which would put each on the
 // heap).
 var gatheredPool = sync.Pool{New: func() any { return new(gatheredRows) }}
+
+// getGathered returns group g's rows of p's input, from the pool.
+func getGathered(p Conv2DParams, in []float32, g int) *gatheredRows {
+	w := gatheredPool.Get().(*gatheredRows)
+	*w = gatheredRows{p: p, in: in, g: g}
+	return w
+}
 
 // putGathered returns w to the pool, holding no input.
 func putGathered(w *gatheredRows) {

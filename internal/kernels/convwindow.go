@@ -417,11 +417,15 @@ func windowKernelGrad(p Conv2DParams) bool {
 // group's channels under the tap (cm rows) times its filters' columns of
 // dy; of each product only the groups' own blocks are kept.
 func convBackwardKernel(p Conv2DParams, in, dy, dkernel []float32) {
-	g := max(1, kc/p.OW) // output rows per block of dy: as kernelGradTask
+	g := gradBlockRows(p)
 	blocks := (p.N*p.OH + g - 1) / g
 	workers := Workers()
 	kernelGradTasks.Run(blocks, (blocks+workers-1)/workers, kernelGradTask{p, in, dy, dkernel})
 }
+
+// gradBlockRows is how many output rows a block of dy takes in
+// convBackwardKernel.
+func gradBlockRows(p Conv2DParams) int { return max(1, kc/p.OW) }
 
 // kernelGradTask is convBackwardKernel's loop over blocks of output rows:
 // each core adds its blocks' products into a part of its own, then its
@@ -441,7 +445,7 @@ func (t *kernelGradTask) Run(lo, hi int) {
 	wp := windowWidth(p)
 	row := wp * p.C
 	m := p.KW * p.C
-	g := max(1, kc/p.OW) // output rows per block of dy
+	g := gradBlockRows(p)
 	outRows := p.N * p.OH
 	np := (p.F + nr - 1) / nr
 	// A block's input rows, with their zero border, are copied into the
@@ -476,7 +480,8 @@ func (t *kernelGradTask) Run(lo, hi int) {
 	offsBuf, startsBuf := scratchInts.get(g), scratchInts.get(g)
 	defer scratchInts.put(offsBuf)
 	defer scratchInts.put(startsBuf)
-	offs, starts := *offsBuf, *startsBuf // where each output row's first input row is in padded
+	// starts: where each output row's first input row is in padded
+	offs, starts := *offsBuf, *startsBuf
 	var tile [mr * nr]float32
 	// product adds into dst (ldc apart) the rows of A from aOff (m of
 	// them) times dy's columns [j0, j1).

@@ -89,8 +89,8 @@ func parallelFor(n, grain int, b Body) {
 		return
 	}
 	defer helpers.mu.Unlock()
-	j := helpers.nextJob()
-	g := j.begin(b, n, chunks)
+	g, j := helpers.nextJob()
+	j.begin(b, n, chunks)
 	helpers.start(g, j, workers-1)
 	j.work()
 	for spins := 0; j.done.Load() < int64(chunks); spins++ {
@@ -104,10 +104,6 @@ func parallelFor(n, grain int, b Body) {
 // room for the claims that find none left (one a worker).
 const maxChunks = 1 << 15
 
-// loops numbers the loops: a helper knows a new one by its number (the
-// job is the same object every time).
-var loops atomic.Uint32
-
 // job is one parallel loop at a time: whoever claims chunk c runs it.
 type job struct {
 	body Body
@@ -120,17 +116,12 @@ type job struct {
 	_     [88]byte     // a job to itself in a pair of cache lines (128 bytes)
 }
 
-// begin sets j up for a new loop and returns its number. j's last loop
-// must have finished (all its chunks done).
-func (j *job) begin(b Body, n, chunks int) uint32 {
-	g := loops.Add(1)
-	if g == 0 { // a helper's last loop before any is 0
-		g = loops.Add(1)
-	}
+// begin sets j up for a new loop. j's last loop must have finished (all
+// its chunks done).
+func (j *job) begin(b Body, n, chunks int) {
 	j.body, j.n = b, n
 	j.done.Store(0)
 	j.state.Store(uint32(chunks) << 16)
-	return g
 }
 
 // work runs chunks of the job's loop until none is left unclaimed. A
@@ -171,7 +162,7 @@ var helpers helperPool
 type helperPool struct {
 	mu   sync.Mutex
 	jobs [jobRing]job
-	n    int                 // loops run
+	n    uint32              // loops run: a helper knows a new one by its number
 	cur  atomic.Pointer[job] // the loop the helpers join
 	list []*helper
 }
@@ -186,10 +177,13 @@ type helperPool struct {
 // alternations): 1.0004-1.0093 times as fast, median 1.005.
 const jobRing = 16
 
-// nextJob returns the job for the next loop.
-func (p *helperPool) nextJob() *job {
+// nextJob returns the next loop's number and job.
+func (p *helperPool) nextJob() (uint32, *job) {
 	p.n++
-	return &p.jobs[p.n%jobRing]
+	if p.n == 0 { // a helper's last loop before any is 0
+		p.n++
+	}
+	return p.n, &p.jobs[p.n%jobRing]
 }
 
 type helper struct {

@@ -407,22 +407,21 @@ func (wk *WinogradKernel) transform(g int, row kernelRows, parallel bool) {
 	if parallel {
 		grain = max(1, (1<<14)/(f*n*n))
 	}
-	kernelTransformTasks.Run(cg, grain, kernelTransformTask{wk, g, row, form, n, cg, f})
+	kernelTransformTasks.Run(cg, grain, kernelTransformTask{wk, g, row})
 }
 
 // kernelTransformTask is WinogradKernel.transform's loop over input channels.
 type kernelTransformTask struct {
-	wk       *WinogradKernel
-	g        int
-	row      kernelRows
-	form     *winoForm
-	n, cg, f int
+	wk  *WinogradKernel
+	g   int
+	row kernelRows
 }
 
 var kernelTransformTasks Tasks[kernelTransformTask, *kernelTransformTask]
 
 func (t *kernelTransformTask) Run(lo, hi int) {
-	wk, g, row, form, n, cg, f := t.wk, t.g, t.row, t.form, t.n, t.cg, t.f
+	wk, g, row, form := t.wk, t.g, t.row, t.wk.form
+	n, cg, f := len(form.g), wk.C/wk.groups, wk.F/wk.groups
 	tbuf, obuf := getBuf(9*f), getBuf(n*n*f)
 	gbuf := scratch64.get(3 * n * f)
 	defer putBuf(tbuf)
