@@ -171,7 +171,7 @@ type helperPool struct {
 // written by the caller and then by the helpers, and the cores share no
 // cache: one job for all loops made the caller of each fetch it back from
 // the other core (a loop of two chunks of no work, BenchmarkParallelFor:
-// 0.75-0.85 us against 0.55 with a fresh job each loop, 0.62-0.73 with
+// 0.75-0.85 us against 0.55 with a fresh job each loop, 0.56-0.58 with
 // 16 in turn, whose lines a layer's data evicts between turns). ResNet-50
 // at batch 1, 16 in turn against a fresh job each loop (pass by pass, six
 // alternations): 1.0004-1.0093 times as fast, median 1.005.
