@@ -212,24 +212,17 @@ func TestPlanSteadyStateAllocations(t *testing.T) {
 			t.Fatal(err)
 		}
 		x := tensor.New(tt.in...)
-		var out uint64 // the output's bytes
-		for range 2 {
-			y, err := plan.Predict(x)
-			if err != nil {
+		y, err := plan.Predict(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := 4 * uint64(len(y[0].Data)) // the output's bytes
+		per, objs := steadyAllocs(2, 5, func() {
+			if _, err := plan.Predict(x); err != nil {
 				t.Fatal(err)
 			}
-			out = 4 * uint64(len(y[0].Data))
-		}
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		const runs = 5
-		for range runs {
-			plan.Predict(x)
-		}
-		runtime.ReadMemStats(&after)
+		})
 		// What is left is the output: its list, header, shape and values.
-		per := (after.TotalAlloc - before.TotalAlloc) / runs
-		objs := (after.Mallocs - before.Mallocs) / runs
 		t.Logf("%s: %d bytes in %d objects allocated per Predict of %d steps", tt.arch, per, objs, plan.Steps())
 		if per > out+4<<10 {
 			t.Errorf("%s: %d bytes allocated per Predict, want < %d (the output's %d and 4 KB)", tt.arch, per, out+4<<10, out)

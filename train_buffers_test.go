@@ -1,7 +1,6 @@
 package resnet
 
 import (
-	"runtime"
 	"slices"
 	"testing"
 
@@ -68,8 +67,7 @@ func TestReuseBuffersChangesNothing(t *testing.T) {
 // last step's again; the parallel loops' state, the Winograd kernels'
 // headers and the residual epilogues come from pools. On 2026-11-28 a
 // step left 1,700-2,200 closures, jobs, headers and maps, 140-250 KB (and until
-// that day 2 MB of BatchNorm statistics); the limits leave room for a
-// pool emptied by a collection.
+// that day 2 MB of BatchNorm statistics).
 func TestTrainingStepAllocations(t *testing.T) {
 	race.SkipAllocs(t)
 	for _, tt := range []buildCase{
@@ -90,18 +88,7 @@ func TestTrainingStepAllocations(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for range 2 {
-			step()
-		}
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		const steps = 3
-		for range steps {
-			step()
-		}
-		runtime.ReadMemStats(&after)
-		per := (after.TotalAlloc - before.TotalAlloc) / steps
-		objs := (after.Mallocs - before.Mallocs) / steps
+		per, objs := steadyAllocs(2, 3, step)
 		t.Logf("%s: %d bytes, %d objects allocated per training step", tt.arch, per, objs)
 		if per > 4<<10 {
 			t.Errorf("%s: %d bytes allocated per step, want < 4 KB", tt.arch, per)

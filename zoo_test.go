@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +20,27 @@ type buildCase struct {
 	arch string
 	opts []Option
 	in   []int
+}
+
+// steadyAllocs runs f warm times, then runs times more, and returns the
+// bytes and objects the later runs allocated each. The collector is off
+// meanwhile: a collection empties the sync.Pools a steady pass takes its
+// state from (CI once counted 9 objects against 4 for that), and what the
+// tests check is that a pass allocates nothing new, not when the runtime
+// chooses to drop its caches.
+func steadyAllocs(warm, runs int, f func()) (bytes, objects uint64) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	for range warm {
+		f()
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	n := uint64(runs)
+	return (after.TotalAlloc - before.TotalAlloc) / n, (after.Mallocs - before.Mallocs) / n
 }
 
 func mustBuild(t *testing.T, name string, opts ...Option) *nn.Model {
