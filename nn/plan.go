@@ -389,7 +389,10 @@ func (p *Plan) fuseConv(l *Layer, op *conv2DOp, sole func(*Layer) *Layer, absorb
 		}
 	}
 	ih, iw, cin := p.format.hwc(l.inputs[0].shape)
-	st.packed = kernels.PackConvKernel(kernels.Conv2DParams{C: cin, F: f, KH: op.kernel, KW: op.kernel, Groups: op.groups}, kernel)
+	// The strides and dilation choose a kernel for small groups.
+	kp := kernels.Conv2DParams{C: cin, F: f, KH: op.kernel, KW: op.kernel, Groups: op.groups,
+		SH: op.strides[0], SW: op.strides[1], DH: op.dilation, DW: op.dilation}
+	st.packed = kernels.PackConvKernel(kp, kernel)
 	p.chooseWinograd(st, ih, iw, cin)
 	return st, last
 }

@@ -1637,6 +1637,99 @@ def pair_index():
     return out
 
 
+GROUP_BLOCKS = [(14, 1), (7, 1), (14, 2), (7, 2)]
+GROUP_SIGNATURE = ("in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, "
+                   "out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16")
+
+
+def group_conv(R, S):
+    """groupConvRxS: a block of R output pixels of a 3x3 grouped
+    convolution of stride S whose groups have 4, 8 or 16 channels, for
+    one slice of 16 output channels (and the same 16 input channels)."""
+    name = f"groupConv{R}x{S}"
+    npix = (R - 1) * S + 3
+    acc = [f"Z{i}" for i in range(R)]
+    w = [f"Z{14 + i}" for i in range(12)]  # dx*4 + jj
+    out = [f"""
+// func {name}({GROUP_SIGNATURE})
+//
+// {R} output pixels of a 3x3 convolution of stride {S} whose groups have g =
+// 4, 8 or 16 channels (as many filters), for one slice of 16 filters:
+// out[o] (+)= sum over the ndy kernel rows dy, the g/4 quads q of input
+// channels, the taps dx and the channels jj of a quad, of x[o*{S}+dx] * w,
+// the input pixels read from in + off + dy*row + i*pix bytes (i = 0..{npix - 1})
+// where mask[i] is 0xffff (zero where it is 0: the padding, never read).
+// w is [dy][q][dx][jj][16] floats from the first row taken; perm holds a
+// quad's VPERMPS indices, which bring each group's channels q*4..q*4+3 into
+// every 128-bit lane of its group, so that VPERMILPS then broadcasts
+// channel jj over the lane: the weight vector holds each filter's weight
+// for its own group's channel. The flags finish the block as the tile
+// kernels do (1 C's values, 2 bias, 4 res, 8 ReLU), out and res pixels
+// opix and ldres bytes apart, only the pixels whose omask is 0xffff read
+// or written.
+//
+// Z0-Z{R - 1} sum the block's pixels, Z14-Z25 hold a quad's weights of one
+// kernel row, Z26 the input pixel, Z27 the quad's indices, Z28 its channels
+// in every lane, Z29 one channel broadcast. DI walks the kernel rows, SI the
+// pixels of one, BX the weights, DX the indices, AX the masks; R8 = pix,
+// R9 = row; R10 counts the quads, R11 the rows.
+TEXT ·{name}(SB), NOSPLIT, $0-128
+	MOVQ in+0(FP), DI
+	ADDQ off+8(FP), DI
+	MOVQ pix+16(FP), R8
+	MOVQ row+24(FP), R9
+	MOVQ ndy+32(FP), R11
+	MOVQ w+40(FP), BX
+	MOVQ mask+64(FP), AX"""]
+    o = out.append
+    for a in acc:
+        o(f"\tVXORPS {a}, {a}, {a}")
+    o(f"\n{name}_row:\n\tMOVQ perm+48(FP), DX\n\tMOVQ quads+56(FP), R10")
+    o(f"\n{name}_quad:\n\tVMOVUPS (DX), Z27\n\tADDQ $64, DX")
+    for k, z in enumerate(w):
+        o(f"\tVMOVUPS {64 * k or ''}(BX), {z}")
+    o("\tADDQ $768, BX\n\tMOVQ DI, SI")
+    for i in range(npix):
+        o(f"\tKMOVW {2 * i or ''}(AX), K1\n\tVMOVUPS.Z (SI), K1, Z26")
+        if i < npix - 1:
+            o("\tADDQ R8, SI")
+        o("\tVPERMPS Z26, Z27, Z28")
+        for jj in range(4):
+            o(f"\tVPERMILPS ${jj * 0x55}, Z28, Z29")
+            for dx in range(3):
+                if (i - dx) % S == 0 and 0 <= (i - dx) // S < R:
+                    o(f"\tVFMADD231PS {w[dx * 4 + jj]}, Z29, {acc[(i - dx) // S]}")
+    o(f"\tDECQ R10\n\tJNZ  {name}_quad\n\tADDQ R9, DI\n\tDECQ R11\n\tJNZ  {name}_row")
+
+    def each(op):  # op(o) for each pixel, SI on pixel o of out or res
+        for k in range(R):
+            op(k)
+            if k < R - 1:
+                o("\tADDQ DX, SI")
+
+    o(f"""
+	MOVQ flags+88(FP), CX
+	MOVQ omask+120(FP), AX
+	MOVQ opix+80(FP), DX
+	TESTQ ${FLAG_ACC}, CX
+	JZ   {name}_bias
+	MOVQ out+72(FP), SI""")
+    each(lambda k: o(f"\tKMOVW {2 * k or ''}(AX), K1\n\tVMOVUPS.Z (SI), K1, Z30\n\tVADDPS Z30, {acc[k]}, {acc[k]}"))
+    o(f"\n{name}_bias:\n\tTESTQ ${FLAG_BIAS}, CX\n\tJZ   {name}_res\n\tMOVQ bias+96(FP), SI\n\tVMOVUPS (SI), Z30")
+    for a in acc:
+        o(f"\tVADDPS Z30, {a}, {a}")
+    o(f"\n{name}_res:\n\tTESTQ ${FLAG_RES}, CX\n\tJZ   {name}_relu\n\tMOVQ res+104(FP), SI\n\tMOVQ ldres+112(FP), DX")
+    each(lambda k: o(f"\tKMOVW {2 * k or ''}(AX), K1\n\tVMOVUPS.Z (SI), K1, Z30\n\tVADDPS Z30, {acc[k]}, {acc[k]}"))
+    o(f"\tMOVQ opix+80(FP), DX\n\n{name}_relu:\n\tTESTQ ${FLAG_RELU}, CX\n\tJZ   {name}_store\n\tVXORPS Z30, Z30, Z30")
+    # max(0, x) with x second: a NaN in x is kept, as Go's max keeps it.
+    for a in acc:
+        o(f"\tVMAXPS {a}, Z30, {a}")
+    o(f"\n{name}_store:\n\tMOVQ out+72(FP), SI")
+    each(lambda k: o(f"\tKMOVW {2 * k or ''}(AX), K1\n\tVMOVUPS {acc[k]}, K1, (SI)"))
+    o("\tVZEROUPPER\n\tRET")
+    return out
+
+
 SIGNATURE = ("k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, "
              "ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int")
 ARGS = "k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows"
@@ -1670,6 +1763,16 @@ def go_side():
             "	switch rows {"]
     for r in PAIR_TILES:
         out += [f"	case {r}:", f"		kernelP{r}x16({ARGS})"]
+    out += ["	}", "}", ""]
+    for r, st in GROUP_BLOCKS:
+        out += ["//go:noescape", f"func groupConv{r}x{st}({GROUP_SIGNATURE})", ""]
+    out += ["// groupBlock calls the grouped convolution's kernel for blocks of r",
+            "// output pixels at stride s (one of groupBlocks).",
+            f"func groupBlock(r, s int, {GROUP_SIGNATURE}) {{",
+            "	switch {"]
+    for r, st in GROUP_BLOCKS:
+        out += [f"	case r == {r} && s == {st}:",
+                f"		groupConv{r}x{st}(in, off, pix, row, ndy, w, perm, quads, mask, out, opix, flags, bias, res, ldres, omask)"]
     out += ["	}", "}"]
     return out
 
@@ -1716,6 +1819,8 @@ def main():
     lines += bn_forward("Y")
     lines += channel_sums()
     lines += channel_sums("Y")
+    for r, st in GROUP_BLOCKS:
+        lines += group_conv(r, st)
     lines += fma_loop("fmaLoop", "Y", 192)
     lines += fma_loop("fmaLoop512", "Z", 384)
     sys.stdout.write("\n".join(lines) + "\n")

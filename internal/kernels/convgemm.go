@@ -129,8 +129,11 @@ func ConvForwardTrain(p Conv2DParams, in, kernel, bias, out []float32) {
 	withWinogradKernel(p, kernel, func(wk *WinogradKernel) { WinogradConv(p, in, wk, out, ep) })
 }
 
-// PackConvKernel packs each group of an HWIO kernel for ConvForwardPacked.
-// Groups of fewer filters than a panel of B's columns (nr) are packed
+// PackConvKernel packs each group of an HWIO kernel for ConvForwardPacked;
+// with AVX-512, a 3x3 kernel of groups of 4, 8 or 16 channels in and out,
+// of stride 1 or 2 (p's strides and dilation must be set), is packed
+// whole for the direct grouped kernels instead (packSmallGroups).
+// Otherwise groups of fewer filters than a panel of B's columns (nr) are packed
 // together, as many as fill a panel, into one group whose kernel is zero
 // between them (mergedGroups): a ResNeXt's 3x3 convolutions of 4 to 16
 // filters a group made products of 4 to 16 columns, each a kernel tile
@@ -140,6 +143,9 @@ func ConvForwardTrain(p Conv2DParams, in, kernel, bias, out []float32) {
 // group. A group's kernel of several taps is packed in blocks of whole
 // taps, for windows.
 func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
+	if smallGroupSize(p) > 0 {
+		return []*PackedB{packSmallGroups(p, kernel)}
+	}
 	if windowShape(p) {
 		return []*PackedB{packWindowKernel(p, kernel)}
 	}
@@ -251,6 +257,10 @@ func ConvAccumulatePacked(p Conv2DParams, in []float32, kernel []*PackedB, out [
 // convPacked is ConvForwardPacked, or with accumulate
 // ConvAccumulatePacked.
 func convPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, accumulate bool, ep *Epilogue) {
+	if kernel[0].group > 0 {
+		convSmallGroups(p, in, kernel[0], out, accumulate, ep)
+		return
+	}
 	p = asPacked(p, kernel)
 	if windowApplies(p, kernel[0]) {
 		convWindow(p, in, kernel, out, accumulate, ep)

@@ -290,7 +290,7 @@ func TestConvForwardPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	for _, isa := range kernelISAs(t) {
 		isa.use()
-		for i, p := range slices.Concat(convCases, windowCases, gatheredCases, []Conv2DParams{deepPointwise}, mergedCases, groupedCases) {
+		for i, p := range slices.Concat(convCases, windowCases, gatheredCases, []Conv2DParams{deepPointwise}, mergedCases, groupedCases, smallGroupCases) {
 			p = withOut(p)
 			in := randSlice(r, p.N*p.H*p.W*p.C)
 			k := randSlice(r, p.KH*p.KW*p.C/p.Groups*p.F)
@@ -298,15 +298,22 @@ func TestConvForwardPacked(t *testing.T) {
 			got := make([]float32, len(want))
 			Conv2D(p, in, k, nil, want)
 			packed := PackConvKernel(p, k)
+			// The direct grouped kernels, with AVX-512, for the small
+			// groups' cases (and the first merged one).
+			firstSmall := len(convCases) + len(windowCases) + len(gatheredCases) + 1 + len(mergedCases) + len(groupedCases)
+			small := useAVX512 && i >= firstSmall
+			if g := smallGroupSize(p); g != packed[0].group || small && g == 0 {
+				t.Fatalf("%s case %d: packed for groups of %d, want %d", isa.name, i, packed[0].group, g)
+			}
 			w := i >= len(convCases) && i < len(convCases)+len(windowCases)
 			if p.Groups > 1 && p.KH*p.KW > 1 && exactTiles() {
 				w = true // grouped: by windows where the kernels take every height
 			}
-			if w != windowApplies(asPacked(p, packed), packed[0]) {
+			if i < firstSmall && packed[0].group == 0 && w != windowApplies(asPacked(p, packed), packed[0]) {
 				t.Fatalf("case %d: run by windows %v, want %v", i, !w, w)
 			}
 			first := len(convCases) + len(windowCases) + len(gatheredCases) + 1
-			if merged := i >= first && i < first+len(mergedCases); merged != (len(packed) < p.Groups) {
+			if merged := i >= first && i < first+len(mergedCases); packed[0].group == 0 && i < firstSmall && merged != (len(packed) < p.Groups) {
 				t.Fatalf("case %d: %d groups packed as %d", i, p.Groups, len(packed))
 			}
 			tol := 1e-5 * math.Sqrt(float64(p.KH*p.KW*p.C)) * 4
@@ -377,7 +384,7 @@ func TestConvGroupedShapes(t *testing.T) {
 		for _, isa := range kernelISAs(t) {
 			isa.use()
 			packed := PackConvKernel(p, k)
-			if isa.name == "avx512" && windowApplies(asPacked(p, packed), packed[0]) {
+			if isa.name == "avx512" && packed[0].group == 0 && windowApplies(asPacked(p, packed), packed[0]) {
 				windows++
 			}
 			tol := 1e-5 * math.Sqrt(float64(p.KH*p.KW*cg)) * 4
@@ -494,7 +501,7 @@ func TestWinogradGrouped(t *testing.T) {
 			conv := make([]float32, len(res))
 			Conv2D(p, in, k, nil, conv)
 			want := finished(conv, bias, res)
-			packed := PackConvKernel(p, k)
+			packed := packGroups(p, k, nil) // as the products take them (not the direct kernels')
 			kernels := map[string]*WinogradKernel{"F(2x2)": WinogradKernelFromPacked(&h, packed, p.C, 2, p.SH)}
 			if p.SH == 1 {
 				kernels["F(4x4)"] = WinogradKernelFromPacked(&h, packed, p.C, 4, 1)
@@ -611,13 +618,17 @@ func testWinogradMinBatch(t *testing.T, isa string) {
 	}
 	// Grouped (32 groups): as ungrouped where groups are merged, else
 	// never; never of stride 2, never in training; F(2x2) where F(4x4)'s
-	// tiles overhang.
+	// tiles overhang; never where the direct kernels take the groups
+	// (AVX-512, groups of 4 to 16 channels).
 	for _, c := range []struct{ size, c, stride, want, tile16 int }{
 		{56, 128, 1, 1, 4}, {28, 256, 1, 1, 4}, {14, 512, 1, 1, 2}, {7, 256, 1, 2, 4}, // 4 to 16 filters a group
 		{7, 1024, 1, 0, 0}, {14, 1024, 1, 0, 0}, {7, 2048, 1, 0, 0}, // 32 and 64
 		{28, 512, 2, 0, 0}, {56, 256, 2, 0, 0},
 	} {
 		p := Conv2DParams{N: 1, OH: c.size, OW: c.size, C: c.c, F: c.c, KH: 3, KW: 3, SH: c.stride, SW: c.stride, DH: 1, DW: 1, Groups: 32}
+		if smallGroupSize(p) > 0 {
+			c.want = 0
+		}
 		if got := WinogradMinBatch(p); got != c.want {
 			t.Errorf("%s: grouped %dx%dx%d stride %d: from batch %d, want %d", isa, c.size, c.size, c.c, c.stride, got, c.want)
 		}
@@ -752,10 +763,12 @@ func BenchmarkConvWinograd3x3(b *testing.B) {
 	}
 }
 
-// BenchmarkConvGrouped compares Winograd with ConvForwardPacked on the
-// grouped 3x3 shapes (batch, input side, channels, stride; 32 groups) of
-// ResNeXt-50 32x4d and ResNeXt-101 32x8d, both from the packed kernel as
-// a plan keeps it.
+// BenchmarkConvGrouped compares the ways of the grouped 3x3 shapes
+// (batch, input side, channels, stride; 32 groups) of ResNeXt-50 32x4d and
+// ResNeXt-101 32x8d, each with the kernel packed as a plan keeps it:
+// ConvForwardPacked as the library chooses ("packed": the direct kernels
+// for groups of up to 16 channels with AVX-512), and the products of
+// merged groups, by windows ("merged") or by Winograd.
 func BenchmarkConvGrouped(b *testing.B) {
 	var h OffHeap
 	defer h.Free()
@@ -769,7 +782,8 @@ func BenchmarkConvGrouped(b *testing.B) {
 		r := rand.New(rand.NewPCG(1, 1))
 		in, k := randSlice(r, p.N*p.H*p.W*p.C), randSlice(r, 9*p.C/p.Groups*p.F)
 		out := make([]float32, p.N*p.OH*p.OW*p.F)
-		pk := PackConvKernel(p, k)
+		ep := &Epilogue{Bias: randSlice(r, p.F), Relu: true}
+		pk, merged := PackConvKernel(p, k), packGroups(p, k, nil)
 		flops := 2 * float64(p.N*p.OH*p.OW*p.F*9*p.C/p.Groups)
 		name := fmt.Sprintf("%dx%dx%dx%ds%d", s[0], s[1], s[1], s[2], s[3])
 		tiles := []int{2, 4}
@@ -777,10 +791,13 @@ func BenchmarkConvGrouped(b *testing.B) {
 			tiles = []int{2}
 		}
 		for _, m := range tiles {
-			wk := WinogradKernelFromPacked(&h, pk, p.C, m, p.SH)
-			benchConv(b, fmt.Sprintf("%s/winograd%d", name, m), flops, func() { WinogradConv(p, in, wk, out, nil) })
+			wk := WinogradKernelFromPacked(&h, merged, p.C, m, p.SH)
+			benchConv(b, fmt.Sprintf("%s/winograd%d", name, m), flops, func() { WinogradConv(p, in, wk, out, ep) })
 		}
-		benchConv(b, name+"/packed", flops, func() { ConvForwardPacked(p, in, pk, out, nil) })
+		benchConv(b, name+"/packed", flops, func() { ConvForwardPacked(p, in, pk, out, ep) })
+		if pk[0].group > 0 {
+			benchConv(b, name+"/merged", flops, func() { convPacked(p, in, merged, out, false, ep) })
+		}
 	}
 }
 

@@ -95,6 +95,9 @@ type PackedB struct {
 	// pairs: 16 columns packed in pairs of rows for the pair kernels
 	// (packPairs), not in zero-padded panels.
 	pairs bool
+	// group: packed by packSmallGroups for groups of this many channels
+	// (0: a matrix).
+	group int
 }
 
 // PackB packs the k x n matrix b.

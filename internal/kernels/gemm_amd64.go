@@ -667,3 +667,21 @@ func sumRowsAsm(x []float32, rows, c, stride int, s []float64) bool {
 	channelSumsBy16(&x[0], nil, rows, c/16, 4*stride, &s[0], nil)
 	return true
 }
+
+// groupBlockAsm runs a's block by the AVX-512 kernels, reporting false
+// where none applies.
+func groupBlockAsm(a *groupBlockArgs) bool {
+	if !useAVX512 || a.s < 1 || a.s > 2 {
+		return false
+	}
+	var bias, res *float32
+	if a.flags&flagBias != 0 {
+		bias = &a.bias[0]
+	}
+	if a.flags&flagRes != 0 {
+		res = &a.res[0]
+	}
+	groupBlock(a.r, a.s, &a.in[0], 4*a.off, 4*a.pix, 4*a.row, a.ndy, &a.w[0], groupPerm(a.g), a.g/4,
+		&a.mask[0], &a.out[0], 4*a.opix, a.flags, bias, res, 4*a.ldres, &a.omask[0])
+	return true
+}

@@ -90,3 +90,5 @@ func normalizeAsm(x, out []float32, c int, scale, shift, gamma, beta []float32) 
 func channelSumsAsm(x []float32, c int, m []float32, s, sq []float64) bool { return false }
 
 func sumRowsAsm(x []float32, rows, c, stride int, s []float64) bool { return false }
+
+func groupBlockAsm(a *groupBlockArgs) bool { return false }

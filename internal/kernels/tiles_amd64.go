@@ -135,3 +135,30 @@ func pairKernel(rows int, k int, a, b, c *float32, ars, aks, ldb, ldc, flags int
 		kernelP4x16(k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows)
 	}
 }
+
+//go:noescape
+func groupConv14x1(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16)
+
+//go:noescape
+func groupConv7x1(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16)
+
+//go:noescape
+func groupConv14x2(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16)
+
+//go:noescape
+func groupConv7x2(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16)
+
+// groupBlock calls the grouped convolution's kernel for blocks of r
+// output pixels at stride s (one of groupBlocks).
+func groupBlock(r, s int, in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16) {
+	switch {
+	case r == 14 && s == 1:
+		groupConv14x1(in, off, pix, row, ndy, w, perm, quads, mask, out, opix, flags, bias, res, ldres, omask)
+	case r == 7 && s == 1:
+		groupConv7x1(in, off, pix, row, ndy, w, perm, quads, mask, out, opix, flags, bias, res, ldres, omask)
+	case r == 14 && s == 2:
+		groupConv14x2(in, off, pix, row, ndy, w, perm, quads, mask, out, opix, flags, bias, res, ldres, omask)
+	case r == 7 && s == 2:
+		groupConv7x2(in, off, pix, row, ndy, w, perm, quads, mask, out, opix, flags, bias, res, ldres, omask)
+	}
+}

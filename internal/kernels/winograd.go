@@ -44,7 +44,8 @@ func (wk *WinogradKernel) points() int { return len(wk.form.g) * len(wk.form.g) 
 // of stride 1 or 2 (the same on both axes), in groups only from a packed
 // kernel (WinogradKernelFromPacked).
 func WinogradApplies(p Conv2DParams) bool {
-	return p.KH == 3 && p.KW == 3 && (p.SH == 1 || p.SH == 2) && p.SW == p.SH && p.DH == 1 && p.DW == 1
+	return p.KH == 3 && p.KW == 3 && (p.SH == 1 || p.SH == 2) && p.SW == p.SH && p.DH == 1 && p.DW == 1 &&
+		smallGroupSize(p) == 0
 }
 
 // minWinogradTiles is the fewest 2x2 tiles a small output's Winograd
