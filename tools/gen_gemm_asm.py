@@ -1639,7 +1639,7 @@ def pair_index():
 
 GROUP_BLOCKS = [(14, 1), (7, 1), (14, 2), (7, 2)]
 GROUP_SIGNATURE = ("in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, "
-                   "out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16")
+                   "out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int")
 
 
 def group_conv(R, S):
@@ -1654,7 +1654,9 @@ def group_conv(R, S):
 // func {name}({GROUP_SIGNATURE})
 //
 // {R} output pixels of a 3x3 convolution of stride {S} whose groups have g =
-// 4, 8 or 16 channels (as many filters), for one slice of 16 filters:
+// 4, 8 or 16 channels (as many filters), for each of slices slices of 16
+// filters (each next one's input, output, bias and residual 64 bytes on,
+// its weights wslice bytes on); for one:
 // out[o] (+)= sum over the ndy kernel rows dy, the g/4 quads q of input
 // channels, the taps dx and the channels jj of a quad, of x[o*{S}+dx] * w,
 // the input pixels read from in + off + dy*row + i*pix bytes (i = 0..{npix - 1})
@@ -1673,7 +1675,9 @@ def group_conv(R, S):
 // in every lane, Z29 one channel broadcast. DI walks the kernel rows, SI the
 // pixels of one, BX the weights, DX the indices, AX the masks; R8 = pix,
 // R9 = row; R10 counts the quads, R11 the rows.
-TEXT ·{name}(SB), NOSPLIT, $0-128
+TEXT ·{name}(SB), NOSPLIT, $0-144
+
+{name}_slice:
 	MOVQ in+0(FP), DI
 	ADDQ off+8(FP), DI
 	MOVQ pix+16(FP), R8
@@ -1726,7 +1730,27 @@ TEXT ·{name}(SB), NOSPLIT, $0-128
         o(f"\tVMAXPS {a}, Z30, {a}")
     o(f"\n{name}_store:\n\tMOVQ out+72(FP), SI")
     each(lambda k: o(f"\tKMOVW {2 * k or ''}(AX), K1\n\tVMOVUPS {acc[k]}, K1, (SI)"))
-    o("\tVZEROUPPER\n\tRET")
+    # The next slice: bias and res move on only where given (a nil
+    # pointer stays nil).
+    o(f"""	DECQ slices+128(FP)
+	JZ   {name}_ret
+	ADDQ $64, off+8(FP)
+	MOVQ wslice+136(FP), SI
+	ADDQ SI, w+40(FP)
+	ADDQ $64, out+72(FP)
+	TESTQ ${FLAG_BIAS}, CX
+	JZ   {name}_nobias
+	ADDQ $64, bias+96(FP)
+
+{name}_nobias:
+	TESTQ ${FLAG_RES}, CX
+	JZ   {name}_slice
+	ADDQ $64, res+104(FP)
+	JMP  {name}_slice
+
+{name}_ret:
+	VZEROUPPER
+	RET""")
     return out
 
 
@@ -1772,7 +1796,7 @@ def go_side():
             "	switch {"]
     for r, st in GROUP_BLOCKS:
         out += [f"	case r == {r} && s == {st}:",
-                f"		groupConv{r}x{st}(in, off, pix, row, ndy, w, perm, quads, mask, out, opix, flags, bias, res, ldres, omask)"]
+                f"		groupConv{r}x{st}(in, off, pix, row, ndy, w, perm, quads, mask, out, opix, flags, bias, res, ldres, omask, slices, wslice)"]
     out += ["	}", "}"]
     return out
 

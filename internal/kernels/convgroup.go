@@ -84,8 +84,10 @@ func groupPerm(g int) *int32 {
 	return &groupPerms[2][0][0]
 }
 
-// groupBlockArgs is a block of r output pixels of one output row and one
-// slice of 16 filters, as the kernels take it (in floats here).
+// groupBlockArgs is a block of r output pixels of one output row, for
+// slices slices of 16 filters, as the kernels take it (in floats here).
+// What it says of the first slice holds for each next one 16 floats on
+// (input, output, bias and residual), its weights wslice floats on.
 type groupBlockArgs struct {
 	r, s int // output pixels, column stride
 	g    int // channels of a group
@@ -103,6 +105,7 @@ type groupBlockArgs struct {
 	res                []float32 // res[o*ldres + l]
 	ldres              int
 	omask              *[groupMaxBlock]uint16 // the pixels of the block inside the row
+	slices, wslice     int
 }
 
 // groupMaxBlock is the most output pixels of a block, groupMaxPixels the
@@ -115,6 +118,23 @@ const (
 // runGo is the block in portable Go, in the kernels' order of sums: rows,
 // quads, input pixels, channels of the quad, taps.
 func (a *groupBlockArgs) runGo() {
+	for s := range a.slices {
+		b := *a
+		b.off += 16 * s
+		b.w = a.w[s*a.wslice:]
+		b.out = a.out[16*s:]
+		if a.flags&flagBias != 0 {
+			b.bias = a.bias[16*s:]
+		}
+		if a.flags&flagRes != 0 {
+			b.res = a.res[16*s:]
+		}
+		b.slice()
+	}
+}
+
+// slice is runGo for the first slice.
+func (a *groupBlockArgs) slice() {
 	var acc [groupMaxBlock][16]float32
 	npix := (a.r-1)*a.s + 3
 	quads := a.g / 4
@@ -203,7 +223,9 @@ func (t *smallGroupTask) Run(lo, hi int) {
 	if p.OW <= groupMaxBlock/2 {
 		r = groupMaxBlock / 2
 	}
-	a := groupBlockArgs{r: r, s: p.SW, g: t.k.group, in: t.in, pix: p.C, row: p.W * p.C, opix: p.F}
+	size := groupWeights(t.k.group)
+	a := groupBlockArgs{r: r, s: p.SW, g: t.k.group, in: t.in, pix: p.C, row: p.W * p.C, opix: p.F,
+		slices: p.F / 16, wslice: size}
 	if t.accumulate {
 		a.flags |= flagAcc
 	}
@@ -220,7 +242,6 @@ func (t *smallGroupTask) Run(lo, hi int) {
 	var mask [groupMaxPixels]uint16
 	var omask [groupMaxBlock]uint16
 	a.mask, a.omask = &mask, &omask
-	size := groupWeights(a.g)
 	for row := lo; row < hi; row++ {
 		n, oy := row/p.OH, row%p.OH
 		iy := oy*p.SH - p.PadT
@@ -247,19 +268,17 @@ func (t *smallGroupTask) Run(lo, hi int) {
 				}
 			}
 			pixel := (n*p.OH+oy)*p.OW + ox
-			for s := range p.F / 16 {
-				a.off = ((n*p.H+iy+dy0)*p.W+x)*p.C + s*16
-				a.w = t.k.data[s*size+dy0*size/3:]
-				a.out = t.out[pixel*p.F+s*16:]
-				if t.ep != nil {
-					a.bias = t.ep.Bias[s*16:][:16]
-					if t.ep.Res != nil {
-						a.res = t.ep.Res[pixel*t.ep.LdRes+s*16:]
-					}
+			a.off = ((n*p.H+iy+dy0)*p.W + x) * p.C
+			a.w = t.k.data[dy0*size/3:]
+			a.out = t.out[pixel*p.F:]
+			if t.ep != nil {
+				a.bias = t.ep.Bias
+				if t.ep.Res != nil {
+					a.res = t.ep.Res[pixel*t.ep.LdRes:]
 				}
-				if a.ndy == 0 || !groupBlockAsm(&a) {
-					a.runGo()
-				}
+			}
+			if a.ndy == 0 || !groupBlockAsm(&a) {
+				a.runGo()
 			}
 		}
 	}

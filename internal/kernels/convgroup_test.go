@@ -64,8 +64,8 @@ func TestSmallGroupSize(t *testing.T) {
 
 // Each block kernel matches the portable block (the same sums in the same
 // order, fused or not) on random blocks: every group size, block length
-// and stride, kernel rows from 1 to 3, pixels masked in and out on either
-// side, and each epilogue flag.
+// and stride, kernel rows from 1 to 3, 1 to 3 slices of filters, pixels
+// masked in and out on either side, and each epilogue flag.
 func TestGroupBlockMatchesGo(t *testing.T) {
 	if !useAVX512 {
 		t.Skip("no AVX-512")
@@ -73,12 +73,14 @@ func TestGroupBlockMatchesGo(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	for trial := range 300 {
 		g := []int{4, 8, 16}[trial%3]
-		a := groupBlockArgs{r: []int{14, 7}[trial/3%2], s: 1 + trial/6%2, g: g, ndy: 1 + r.IntN(3)}
+		a := groupBlockArgs{r: []int{14, 7}[trial/3%2], s: 1 + trial/6%2, g: g, ndy: 1 + r.IntN(3), slices: 1 + r.IntN(3)}
 		npix := (a.r-1)*a.s + 3
-		a.pix = 16 * (1 + r.IntN(3))
+		width := 16 * a.slices // floats of a pixel the block reads or writes
+		a.pix = width + 16*r.IntN(2)
 		a.row = a.pix * (npix + r.IntN(4))
 		a.in = randSlice(r, a.row*3)
-		a.w = randSlice(r, groupWeights(g))
+		a.wslice = groupWeights(g)
+		a.w = randSlice(r, a.slices*a.wslice)
 		var mask [groupMaxPixels]uint16
 		var omask [groupMaxBlock]uint16
 		lead, trail := r.IntN(3), r.IntN(4) // masked pixels before and after
@@ -93,9 +95,9 @@ func TestGroupBlockMatchesGo(t *testing.T) {
 		}
 		a.mask, a.omask = &mask, &omask
 		a.flags = r.IntN(16)
-		a.opix = 16 + 16*r.IntN(2)
-		a.ldres = 16 * (1 + r.IntN(2))
-		a.bias = randSlice(r, 16)
+		a.opix = width + 16*r.IntN(2)
+		a.ldres = width + 16*r.IntN(2)
+		a.bias = randSlice(r, width)
 		a.res = randSlice(r, a.r*a.ldres)
 		out := randSlice(r, a.r*a.opix)
 		want := slices.Clone(out)
@@ -105,10 +107,10 @@ func TestGroupBlockMatchesGo(t *testing.T) {
 		if !groupBlockAsm(&a) {
 			t.Fatal("no kernel for the block")
 		}
-		name := fmt.Sprintf("trial %d (g %d, r %d, s %d, rows %d, flags %d)", trial, g, a.r, a.s, a.ndy, a.flags)
+		name := fmt.Sprintf("trial %d (g %d, r %d, s %d, rows %d, slices %d, flags %d)", trial, g, a.r, a.s, a.ndy, a.slices, a.flags)
 		for i := range out {
 			o, l := i/a.opix, i%a.opix
-			if l >= 16 || o >= cut {
+			if l >= width || o >= cut {
 				if out[i] != want[i] {
 					t.Fatalf("%s: out[%d] = %v written outside the block, was %v", name, i, out[i], want[i])
 				}

@@ -682,6 +682,6 @@ func groupBlockAsm(a *groupBlockArgs) bool {
 		res = &a.res[0]
 	}
 	groupBlock(a.r, a.s, &a.in[0], 4*a.off, 4*a.pix, 4*a.row, a.ndy, &a.w[0], groupPerm(a.g), a.g/4,
-		&a.mask[0], &a.out[0], 4*a.opix, a.flags, bias, res, 4*a.ldres, &a.omask[0])
+		&a.mask[0], &a.out[0], 4*a.opix, a.flags, bias, res, 4*a.ldres, &a.omask[0], a.slices, 4*a.wslice)
 	return true
 }

@@ -11560,10 +11560,12 @@ sumsY_store:
 	VZEROUPPER
 	RET
 
-// func groupConv14x1(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16)
+// func groupConv14x1(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int)
 //
 // 14 output pixels of a 3x3 convolution of stride 1 whose groups have g =
-// 4, 8 or 16 channels (as many filters), for one slice of 16 filters:
+// 4, 8 or 16 channels (as many filters), for each of slices slices of 16
+// filters (each next one's input, output, bias and residual 64 bytes on,
+// its weights wslice bytes on); for one:
 // out[o] (+)= sum over the ndy kernel rows dy, the g/4 quads q of input
 // channels, the taps dx and the channels jj of a quad, of x[o*1+dx] * w,
 // the input pixels read from in + off + dy*row + i*pix bytes (i = 0..15)
@@ -11582,7 +11584,9 @@ sumsY_store:
 // in every lane, Z29 one channel broadcast. DI walks the kernel rows, SI the
 // pixels of one, BX the weights, DX the indices, AX the masks; R8 = pix,
 // R9 = row; R10 counts the quads, R11 the rows.
-TEXT ·groupConv14x1(SB), NOSPLIT, $0-128
+TEXT ·groupConv14x1(SB), NOSPLIT, $0-144
+
+groupConv14x1_slice:
 	MOVQ in+0(FP), DI
 	ADDQ off+8(FP), DI
 	MOVQ pix+16(FP), R8
@@ -12133,13 +12137,32 @@ groupConv14x1_store:
 	ADDQ DX, SI
 	KMOVW 26(AX), K1
 	VMOVUPS Z13, K1, (SI)
+	DECQ slices+128(FP)
+	JZ   groupConv14x1_ret
+	ADDQ $64, off+8(FP)
+	MOVQ wslice+136(FP), SI
+	ADDQ SI, w+40(FP)
+	ADDQ $64, out+72(FP)
+	TESTQ $2, CX
+	JZ   groupConv14x1_nobias
+	ADDQ $64, bias+96(FP)
+
+groupConv14x1_nobias:
+	TESTQ $4, CX
+	JZ   groupConv14x1_slice
+	ADDQ $64, res+104(FP)
+	JMP  groupConv14x1_slice
+
+groupConv14x1_ret:
 	VZEROUPPER
 	RET
 
-// func groupConv7x1(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16)
+// func groupConv7x1(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int)
 //
 // 7 output pixels of a 3x3 convolution of stride 1 whose groups have g =
-// 4, 8 or 16 channels (as many filters), for one slice of 16 filters:
+// 4, 8 or 16 channels (as many filters), for each of slices slices of 16
+// filters (each next one's input, output, bias and residual 64 bytes on,
+// its weights wslice bytes on); for one:
 // out[o] (+)= sum over the ndy kernel rows dy, the g/4 quads q of input
 // channels, the taps dx and the channels jj of a quad, of x[o*1+dx] * w,
 // the input pixels read from in + off + dy*row + i*pix bytes (i = 0..8)
@@ -12158,7 +12181,9 @@ groupConv14x1_store:
 // in every lane, Z29 one channel broadcast. DI walks the kernel rows, SI the
 // pixels of one, BX the weights, DX the indices, AX the masks; R8 = pix,
 // R9 = row; R10 counts the quads, R11 the rows.
-TEXT ·groupConv7x1(SB), NOSPLIT, $0-128
+TEXT ·groupConv7x1(SB), NOSPLIT, $0-144
+
+groupConv7x1_slice:
 	MOVQ in+0(FP), DI
 	ADDQ off+8(FP), DI
 	MOVQ pix+16(FP), R8
@@ -12471,13 +12496,32 @@ groupConv7x1_store:
 	ADDQ DX, SI
 	KMOVW 12(AX), K1
 	VMOVUPS Z6, K1, (SI)
+	DECQ slices+128(FP)
+	JZ   groupConv7x1_ret
+	ADDQ $64, off+8(FP)
+	MOVQ wslice+136(FP), SI
+	ADDQ SI, w+40(FP)
+	ADDQ $64, out+72(FP)
+	TESTQ $2, CX
+	JZ   groupConv7x1_nobias
+	ADDQ $64, bias+96(FP)
+
+groupConv7x1_nobias:
+	TESTQ $4, CX
+	JZ   groupConv7x1_slice
+	ADDQ $64, res+104(FP)
+	JMP  groupConv7x1_slice
+
+groupConv7x1_ret:
 	VZEROUPPER
 	RET
 
-// func groupConv14x2(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16)
+// func groupConv14x2(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int)
 //
 // 14 output pixels of a 3x3 convolution of stride 2 whose groups have g =
-// 4, 8 or 16 channels (as many filters), for one slice of 16 filters:
+// 4, 8 or 16 channels (as many filters), for each of slices slices of 16
+// filters (each next one's input, output, bias and residual 64 bytes on,
+// its weights wslice bytes on); for one:
 // out[o] (+)= sum over the ndy kernel rows dy, the g/4 quads q of input
 // channels, the taps dx and the channels jj of a quad, of x[o*2+dx] * w,
 // the input pixels read from in + off + dy*row + i*pix bytes (i = 0..28)
@@ -12496,7 +12540,9 @@ groupConv7x1_store:
 // in every lane, Z29 one channel broadcast. DI walks the kernel rows, SI the
 // pixels of one, BX the weights, DX the indices, AX the masks; R8 = pix,
 // R9 = row; R10 counts the quads, R11 the rows.
-TEXT ·groupConv14x2(SB), NOSPLIT, $0-128
+TEXT ·groupConv14x2(SB), NOSPLIT, $0-144
+
+groupConv14x2_slice:
 	MOVQ in+0(FP), DI
 	ADDQ off+8(FP), DI
 	MOVQ pix+16(FP), R8
@@ -13151,13 +13197,32 @@ groupConv14x2_store:
 	ADDQ DX, SI
 	KMOVW 26(AX), K1
 	VMOVUPS Z13, K1, (SI)
+	DECQ slices+128(FP)
+	JZ   groupConv14x2_ret
+	ADDQ $64, off+8(FP)
+	MOVQ wslice+136(FP), SI
+	ADDQ SI, w+40(FP)
+	ADDQ $64, out+72(FP)
+	TESTQ $2, CX
+	JZ   groupConv14x2_nobias
+	ADDQ $64, bias+96(FP)
+
+groupConv14x2_nobias:
+	TESTQ $4, CX
+	JZ   groupConv14x2_slice
+	ADDQ $64, res+104(FP)
+	JMP  groupConv14x2_slice
+
+groupConv14x2_ret:
 	VZEROUPPER
 	RET
 
-// func groupConv7x2(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16)
+// func groupConv7x2(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int)
 //
 // 7 output pixels of a 3x3 convolution of stride 2 whose groups have g =
-// 4, 8 or 16 channels (as many filters), for one slice of 16 filters:
+// 4, 8 or 16 channels (as many filters), for each of slices slices of 16
+// filters (each next one's input, output, bias and residual 64 bytes on,
+// its weights wslice bytes on); for one:
 // out[o] (+)= sum over the ndy kernel rows dy, the g/4 quads q of input
 // channels, the taps dx and the channels jj of a quad, of x[o*2+dx] * w,
 // the input pixels read from in + off + dy*row + i*pix bytes (i = 0..14)
@@ -13176,7 +13241,9 @@ groupConv14x2_store:
 // in every lane, Z29 one channel broadcast. DI walks the kernel rows, SI the
 // pixels of one, BX the weights, DX the indices, AX the masks; R8 = pix,
 // R9 = row; R10 counts the quads, R11 the rows.
-TEXT ·groupConv7x2(SB), NOSPLIT, $0-128
+TEXT ·groupConv7x2(SB), NOSPLIT, $0-144
+
+groupConv7x2_slice:
 	MOVQ in+0(FP), DI
 	ADDQ off+8(FP), DI
 	MOVQ pix+16(FP), R8
@@ -13537,6 +13604,23 @@ groupConv7x2_store:
 	ADDQ DX, SI
 	KMOVW 12(AX), K1
 	VMOVUPS Z6, K1, (SI)
+	DECQ slices+128(FP)
+	JZ   groupConv7x2_ret
+	ADDQ $64, off+8(FP)
+	MOVQ wslice+136(FP), SI
+	ADDQ SI, w+40(FP)
+	ADDQ $64, out+72(FP)
+	TESTQ $2, CX
+	JZ   groupConv7x2_nobias
+	ADDQ $64, bias+96(FP)
+
+groupConv7x2_nobias:
+	TESTQ $4, CX
+	JZ   groupConv7x2_slice
+	ADDQ $64, res+104(FP)
+	JMP  groupConv7x2_slice
+
+groupConv7x2_ret:
 	VZEROUPPER
 	RET
 

@@ -137,28 +137,28 @@ func pairKernel(rows int, k int, a, b, c *float32, ars, aks, ldb, ldc, flags int
 }
 
 //go:noescape
-func groupConv14x1(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16)
+func groupConv14x1(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int)
 
 //go:noescape
-func groupConv7x1(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16)
+func groupConv7x1(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int)
 
 //go:noescape
-func groupConv14x2(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16)
+func groupConv14x2(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int)
 
 //go:noescape
-func groupConv7x2(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16)
+func groupConv7x2(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int)
 
 // groupBlock calls the grouped convolution's kernel for blocks of r
 // output pixels at stride s (one of groupBlocks).
-func groupBlock(r, s int, in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16) {
+func groupBlock(r, s int, in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int) {
 	switch {
 	case r == 14 && s == 1:
-		groupConv14x1(in, off, pix, row, ndy, w, perm, quads, mask, out, opix, flags, bias, res, ldres, omask)
+		groupConv14x1(in, off, pix, row, ndy, w, perm, quads, mask, out, opix, flags, bias, res, ldres, omask, slices, wslice)
 	case r == 7 && s == 1:
-		groupConv7x1(in, off, pix, row, ndy, w, perm, quads, mask, out, opix, flags, bias, res, ldres, omask)
+		groupConv7x1(in, off, pix, row, ndy, w, perm, quads, mask, out, opix, flags, bias, res, ldres, omask, slices, wslice)
 	case r == 14 && s == 2:
-		groupConv14x2(in, off, pix, row, ndy, w, perm, quads, mask, out, opix, flags, bias, res, ldres, omask)
+		groupConv14x2(in, off, pix, row, ndy, w, perm, quads, mask, out, opix, flags, bias, res, ldres, omask, slices, wslice)
 	case r == 7 && s == 2:
-		groupConv7x2(in, off, pix, row, ndy, w, perm, quads, mask, out, opix, flags, bias, res, ldres, omask)
+		groupConv7x2(in, off, pix, row, ndy, w, perm, quads, mask, out, opix, flags, bias, res, ldres, omask, slices, wslice)
 	}
 }
