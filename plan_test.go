@@ -410,6 +410,15 @@ func TestPlanWinogradGrouped(t *testing.T) {
 // ran by Winograd and how many of those by F(4x4).
 func winogradSteps(t *testing.T, m *nn.Model, plan *nn.Plan, n, size int) (wino, large int) {
 	t.Helper()
+	c := planSteps(t, m, plan, n, size, "winograd", "winograd F(4x4)")
+	return c[0], c[1]
+}
+
+// planSteps runs n images of size x size through plan, checks them
+// against m's reference path, and returns how many of the plan's steps
+// say each of kinds in their profile.
+func planSteps(t *testing.T, m *nn.Model, plan *nn.Plan, n, size int, kinds ...string) []int {
+	t.Helper()
 	x := tensor.New(n, size, size, 3)
 	copy(x.Data, testgen.Uniform("x", len(x.Data)))
 	want, err := m.Predict(x)
@@ -420,12 +429,12 @@ func winogradSteps(t *testing.T, m *nn.Model, plan *nn.Plan, n, size int) (wino,
 	if err != nil {
 		t.Fatal(err)
 	}
+	counts := make([]int, len(kinds))
 	for _, st := range times {
-		if strings.Contains(st.What, "winograd") {
-			wino++
-		}
-		if strings.Contains(st.What, "winograd F(4x4)") {
-			large++
+		for i, k := range kinds {
+			if strings.Contains(st.What, k) {
+				counts[i]++
+			}
 		}
 	}
 	got, err := plan.Predict(x)
@@ -435,7 +444,24 @@ func winogradSteps(t *testing.T, m *nn.Model, plan *nn.Plan, n, size int) (wino,
 	if d, s, _ := tensor.MaxAbsDiff(got[0], want[0]); d > 1e-4*s {
 		t.Errorf("batch %d: the plan differs from the reference by %g (scale %g)", n, d, s)
 	}
-	return wino, large
+	return counts
+}
+
+// With AVX-512, ResNeXt-50's grouped convolutions of groups of 4, 8 and
+// 16 channels (thirteen, strides 1 and 2; the last stage's three have 32)
+// run by the direct grouped kernels, at any batch, and match the
+// reference; without it, none does.
+func TestPlanDirectGroups(t *testing.T) {
+	m, plan := compiledTorch(t, "resnext50_32x4d", InputShape(64, 64, 3))
+	want := 0
+	if kernels.InstructionSet() == "avx512" {
+		want = 13
+	}
+	for _, n := range []int{1, 3} {
+		if c := planSteps(t, m, plan, n, 64, "groups direct", "32 groups"); c[0] != want || c[1] != 16 {
+			t.Errorf("batch %d: %d of %d grouped steps direct, want %d of 16", n, c[0], c[1], want)
+		}
+	}
 }
 
 // A layer that runs by F(2x2) for one image and by F(4x4) from 8 (14x14

@@ -632,6 +632,12 @@ func (st *pstep) describe(n int) string {
 	case st.conv != nil:
 		o := st.conv
 		s := fmt.Sprintf("conv %dx%d/%d ->%d", o.kernel, o.kernel, o.strides[0], o.filters)
+		if o.groups > 1 {
+			s += fmt.Sprintf(" %d groups", o.groups)
+			if kernels.DirectGroups(st.packed) {
+				s += " direct"
+			}
+		}
 		if t := st.winogradTile(n); t > 0 {
 			s += fmt.Sprintf(" winograd F(%dx%d)", t, t)
 		}

@@ -257,7 +257,7 @@ func ConvAccumulatePacked(p Conv2DParams, in []float32, kernel []*PackedB, out [
 // convPacked is ConvForwardPacked, or with accumulate
 // ConvAccumulatePacked.
 func convPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, accumulate bool, ep *Epilogue) {
-	if kernel[0].group > 0 {
+	if DirectGroups(kernel) {
 		convSmallGroups(p, in, kernel[0], out, accumulate, ep)
 		return
 	}

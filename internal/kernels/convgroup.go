@@ -60,6 +60,10 @@ func packSmallGroups(p Conv2DParams, kernel []float32) *PackedB {
 	return &PackedB{K: 9 * g, N: p.F, data: data, group: g}
 }
 
+// DirectGroups reports whether k is a kernel PackConvKernel packed for
+// the direct grouped kernels.
+func DirectGroups(k []*PackedB) bool { return len(k) == 1 && k[0].group > 0 }
+
 // groupPerms holds, for groups of 4, 8 and 16 channels, each quad's
 // VPERMPS indices: lane l takes channel q*4 + l%4 of the group l is in.
 var groupPerms = func() (t [3][4][16]int32) {
