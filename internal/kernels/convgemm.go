@@ -144,7 +144,7 @@ func ConvForwardTrain(p Conv2DParams, in, kernel, bias, out []float32) {
 // taps, for windows.
 func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
 	if smallGroupSize(p) > 0 {
-		return []*PackedB{packSmallGroups(p, kernel)}
+		return []*PackedB{packSmallGroups(p, kernel, nil)}
 	}
 	if windowShape(p) {
 		return []*PackedB{packWindowKernel(p, kernel)}
@@ -205,8 +205,15 @@ func groupsSize(p Conv2DParams) int {
 }
 
 // withGroupedKernel runs fn with p's grouped kernel packed into scratch
-// memory: training packs its changing weights every step.
+// memory, as PackConvKernel packs it (for the direct grouped kernels
+// where they apply): training packs its changing weights every step.
 func withGroupedKernel(p Conv2DParams, kernel []float32, fn func([]*PackedB)) {
+	if smallGroupSize(p) > 0 {
+		buf := getBuf(smallGroupsSize(p))
+		defer putBuf(buf)
+		fn([]*PackedB{packSmallGroups(p, kernel, *buf)})
+		return
+	}
 	buf := getBuf(groupsSize(p))
 	defer putBuf(buf)
 	fn(packGroups(p, kernel, *buf))

@@ -30,17 +30,26 @@ func smallGroupSize(p Conv2DParams) int {
 	return 0
 }
 
+// smallGroupsSize is the floats of p's kernel packed by packSmallGroups.
+func smallGroupsSize(p Conv2DParams) int { return p.F / 16 * groupWeights(p.C/p.Groups) }
+
 // groupWeights is the floats of one slice of 16 filters' packed weights:
 // [dy][q][dx][jj][16], q the quads of a group's input channels and jj the
 // channel in a quad.
 func groupWeights(g int) int { return 3 * g / 4 * 12 * 16 }
 
 // packSmallGroups packs p's HWIO kernel (3 x 3 x g x F) for the direct
-// grouped kernels: slices of 16 filters, each as groupWeights lays it out.
-func packSmallGroups(p Conv2DParams, kernel []float32) *PackedB {
+// grouped kernels into buf, or fresh memory where buf is nil (it must hold
+// smallGroupsSize(p) floats): slices of 16 filters, each as groupWeights
+// lays it out.
+func packSmallGroups(p Conv2DParams, kernel, buf []float32) *PackedB {
 	g := p.C / p.Groups
 	quads, size := g/4, groupWeights(g)
-	data := make([]float32, p.F/16*size)
+	data := buf
+	if data == nil {
+		data = make([]float32, smallGroupsSize(p))
+	}
+	data = data[:smallGroupsSize(p)]
 	for s := range p.F / 16 {
 		w := data[s*size:]
 		for dy := range 3 {
