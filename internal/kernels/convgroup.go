@@ -243,7 +243,9 @@ func (t *smallGroupTask) Run(lo, hi int) {
 		a.flags |= flagAcc
 	}
 	if ep := t.ep; ep != nil {
-		a.flags |= flagBias
+		if ep.Bias != nil {
+			a.flags |= flagBias
+		}
 		if ep.Res != nil {
 			a.flags |= flagRes
 			a.ldres = ep.LdRes
@@ -285,7 +287,7 @@ func (t *smallGroupTask) Run(lo, hi int) {
 			a.w = t.k.data[dy0*size/3:]
 			a.out = t.out[pixel*p.F:]
 			if t.ep != nil {
-				a.bias = t.ep.Bias
+				a.bias = t.ep.Bias // nil: no flagBias
 				if t.ep.Res != nil {
 					a.res = t.ep.Res[pixel*t.ep.LdRes:]
 				}
