@@ -265,7 +265,7 @@ func ConvAccumulatePacked(p Conv2DParams, in []float32, kernel []*PackedB, out [
 // ConvAccumulatePacked.
 func convPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, accumulate bool, ep *Epilogue) {
 	if DirectGroups(kernel) {
-		convSmallGroups(p, in, kernel[0], out, accumulate, ep)
+		convSmallGroups(convArgs{p, in, kernel, out, accumulate, ep})
 		return
 	}
 	p = asPacked(p, kernel)
@@ -286,7 +286,7 @@ func convPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, 
 		}
 		// A core to each group in turn (ResNeXt-50's grouped layers at batch
 		// 1, 10.8-11.1 -> 10.2 ms in all; at 16, 168 -> 129-164 ms).
-		gatheredGroupsTasks.Run(p.Groups, 1, gatheredGroupsTask{p, in, kernel, out, accumulate, ep})
+		gatheredGroupsTasks.Run(p.Groups, 1, gatheredGroupsTask{convArgs{p, in, kernel, out, accumulate, ep}})
 		return
 	}
 	convForward(p, in, out, func(g, r0, rows int, a Mat, c []float32) {
@@ -294,9 +294,8 @@ func convPacked(p Conv2DParams, in []float32, kernel []*PackedB, out []float32, 
 	})
 }
 
-// gatheredGroupsTask is convPacked's loop over groups whose rows are
-// gathered, each group on one core.
-type gatheredGroupsTask struct {
+// convArgs is a packed convolution's operands, as convPacked takes them.
+type convArgs struct {
 	p          Conv2DParams
 	in         []float32
 	kernel     []*PackedB
@@ -304,6 +303,10 @@ type gatheredGroupsTask struct {
 	accumulate bool
 	ep         *Epilogue
 }
+
+// gatheredGroupsTask is convPacked's loop over groups whose rows are
+// gathered, each group on one core.
+type gatheredGroupsTask struct{ convArgs }
 
 var gatheredGroupsTasks Tasks[gatheredGroupsTask, *gatheredGroupsTask]
 

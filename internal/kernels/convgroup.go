@@ -210,23 +210,16 @@ func (a *groupBlockArgs) slice() {
 // reads the rows the layer before left in its own caches (ResNeXt-50 at
 // batch 1, pass by pass, 1.031-1.040 times as fast as 8 chunks handed
 // out as the cores come; at batch 16 level, 0.993-1.011).
-func convSmallGroups(p Conv2DParams, in []float32, k *PackedB, out []float32, accumulate bool, ep *Epilogue) {
+func convSmallGroups(c convArgs) {
 	grain := 1
-	if 4*len(in) <= poolLocalBytes {
-		grain = (p.N*p.OH + Workers() - 1) / Workers()
+	if 4*len(c.in) <= poolLocalBytes {
+		grain = (c.p.N*c.p.OH + Workers() - 1) / Workers()
 	}
-	smallGroupTasks.Run(p.N*p.OH, grain, smallGroupTask{p, in, k, out, accumulate, ep})
+	smallGroupTasks.Run(c.p.N*c.p.OH, grain, smallGroupTask{c})
 }
 
 // smallGroupTask is convSmallGroups' loop over output rows.
-type smallGroupTask struct {
-	p          Conv2DParams
-	in         []float32
-	k          *PackedB
-	out        []float32
-	accumulate bool
-	ep         *Epilogue
-}
+type smallGroupTask struct{ convArgs }
 
 var smallGroupTasks Tasks[smallGroupTask, *smallGroupTask]
 
@@ -236,8 +229,9 @@ func (t *smallGroupTask) Run(lo, hi int) {
 	if p.OW <= groupMaxBlock/2 {
 		r = groupMaxBlock / 2
 	}
-	size := groupWeights(t.k.group)
-	a := groupBlockArgs{r: r, s: p.SW, g: t.k.group, in: t.in, pix: p.C, row: p.W * p.C, opix: p.F,
+	k := t.kernel[0]
+	size := groupWeights(k.group)
+	a := groupBlockArgs{r: r, s: p.SW, g: k.group, in: t.in, pix: p.C, row: p.W * p.C, opix: p.F,
 		slices: p.F / 16, wslice: size}
 	if t.accumulate {
 		a.flags |= flagAcc
@@ -284,7 +278,7 @@ func (t *smallGroupTask) Run(lo, hi int) {
 			}
 			pixel := (n*p.OH+oy)*p.OW + ox
 			a.off = ((n*p.H+iy+dy0)*p.W + x) * p.C
-			a.w = t.k.data[dy0*size/3:]
+			a.w = k.data[dy0*size/3:]
 			a.out = t.out[pixel*p.F:]
 			if t.ep != nil {
 				a.bias = t.ep.Bias // nil: no flagBias
