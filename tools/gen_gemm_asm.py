@@ -1704,6 +1704,15 @@ TEXT ·{name}(SB), NOSPLIT, $0-144
                 if (i - dx) % S == 0 and 0 <= (i - dx) // S < R:
                     o(f"\tVFMADD231PS {w[dx * 4 + jj]}, Z29, {acc[(i - dx) // S]}")
     o(f"\tDECQ R10\n\tJNZ  {name}_quad\n\tADDQ R9, DI\n\tDECQ R11\n\tJNZ  {name}_row")
+    # DI is now on the row below the block's last: the next output row's
+    # new input row(s), fetched while the rest of this one is made (at
+    # batch 16 the rows come from memory).
+    for r in range(S):
+        o("\tMOVQ DI, SI" if r == 0 else "\tLEAQ (DI)(R9*1), SI")
+        for i in range(npix):
+            o("\tPREFETCHT0 (SI)")
+            if i < npix - 1:
+                o("\tADDQ R8, SI")
 
     def each(op):  # op(o) for each pixel, SI on pixel o of out or res
         for k in range(R):
