@@ -1642,6 +1642,19 @@ GROUP_SIGNATURE = ("in *float32, off, pix, row, ndy int, w *float32, perm *int32
                    "out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int")
 
 
+def prefetch_next_rows(o, S, npix):
+    """DI is on the row below a block's last kernel row: the next output
+    row's new input row(s) (S of them), fetched while the rest of this
+    one is made (at batch 16 the rows come from memory). R8 = pix, R9 =
+    row; SI is free."""
+    for r in range(S):
+        o("\tMOVQ DI, SI" if r == 0 else "\tLEAQ (DI)(R9*1), SI")
+        for i in range(npix):
+            o("\tPREFETCHT0 (SI)")
+            if i < npix - 1:
+                o("\tADDQ R8, SI")
+
+
 def group_conv(R, S):
     """groupConvRxS: a block of R output pixels of a 3x3 grouped
     convolution of stride S whose groups have 4, 8 or 16 channels, for
@@ -1704,15 +1717,7 @@ TEXT ·{name}(SB), NOSPLIT, $0-144
                 if (i - dx) % S == 0 and 0 <= (i - dx) // S < R:
                     o(f"\tVFMADD231PS {w[dx * 4 + jj]}, Z29, {acc[(i - dx) // S]}")
     o(f"\tDECQ R10\n\tJNZ  {name}_quad\n\tADDQ R9, DI\n\tDECQ R11\n\tJNZ  {name}_row")
-    # DI is now on the row below the block's last: the next output row's
-    # new input row(s), fetched while the rest of this one is made (at
-    # batch 16 the rows come from memory).
-    for r in range(S):
-        o("\tMOVQ DI, SI" if r == 0 else "\tLEAQ (DI)(R9*1), SI")
-        for i in range(npix):
-            o("\tPREFETCHT0 (SI)")
-            if i < npix - 1:
-                o("\tADDQ R8, SI")
+    prefetch_next_rows(o, S, npix)
 
     def each(op):  # op(o) for each pixel, SI on pixel o of out or res
         for k in range(R):
@@ -1763,6 +1768,88 @@ TEXT ·{name}(SB), NOSPLIT, $0-144
     return out
 
 
+GRAD_SIGNATURE = ("in *float32, off, pix, row, ndy int, acc *float32, perm *int32, quads int, mask *uint16, "
+                  "dy *float32, dpix int, omask *uint16, slices, aslice int")
+
+
+def group_grad(R, S):
+    """groupGradRxS: the kernel gradient of groupConvRxS's block, added
+    into sums laid out as its weights."""
+    name = f"groupGrad{R}x{S}"
+    npix = (R - 1) * S + 3
+    dys = [f"Z{i}" for i in range(R)]
+    acc = [f"Z{14 + i}" for i in range(12)]  # dx*4 + jj
+    out = [f"""
+// func {name}({GRAD_SIGNATURE})
+//
+// The kernel gradient of groupConv{R}x{S}'s block, for each of slices slices
+// of 16 filters (each next one's input and dy 64 bytes on, its sums aslice
+// bytes on): the sums at acc, laid out as groupConv{R}x{S}'s weights from the
+// first kernel row taken, gain x[o*{S}+dx] * dy[o] over the block's output
+// pixels o whose omask is 0xffff (dy's pixels dpix bytes apart), x read
+// and spread over the lanes as groupConv{R}x{S} reads it.
+//
+// Z0-Z{R - 1} hold dy's pixels, Z14-Z25 a quad's sums for one kernel row,
+// Z26 the input pixel, Z27 the quad's indices, Z28 its channels in every
+// lane, Z29 one channel broadcast. DI walks the kernel rows, SI the pixels
+// of one, BX the sums, DX the indices, AX the masks; R8 = pix, R9 = row;
+// R10 counts the quads, R11 the rows.
+TEXT ·{name}(SB), NOSPLIT, $0-112
+
+{name}_slice:
+	MOVQ omask+88(FP), AX
+	MOVQ dy+72(FP), SI
+	MOVQ dpix+80(FP), DX"""]
+    o = out.append
+    for k, z in enumerate(dys):
+        o(f"\tKMOVW {2 * k or ''}(AX), K1\n\tVMOVUPS.Z (SI), K1, {z}")
+        if k < R - 1:
+            o("\tADDQ DX, SI")
+    o("""	MOVQ in+0(FP), DI
+	ADDQ off+8(FP), DI
+	MOVQ pix+16(FP), R8
+	MOVQ row+24(FP), R9
+	MOVQ ndy+32(FP), R11
+	MOVQ acc+40(FP), BX
+	MOVQ mask+64(FP), AX""")
+    o(f"\n{name}_row:\n\tMOVQ perm+48(FP), DX\n\tMOVQ quads+56(FP), R10")
+    o(f"\n{name}_quad:\n\tVMOVUPS (DX), Z27\n\tADDQ $64, DX")
+    for k, z in enumerate(acc):
+        o(f"\tVMOVUPS {64 * k or ''}(BX), {z}")
+    o("\tMOVQ DI, SI")
+    for i in range(npix):
+        o(f"\tKMOVW {2 * i or ''}(AX), K1\n\tVMOVUPS.Z (SI), K1, Z26")
+        if i < npix - 1:
+            o("\tADDQ R8, SI")
+        o("\tVPERMPS Z26, Z27, Z28")
+        for jj in range(4):
+            o(f"\tVPERMILPS ${jj * 0x55}, Z28, Z29")
+            for dx in range(3):
+                if (i - dx) % S == 0 and 0 <= (i - dx) // S < R:
+                    o(f"\tVFMADD231PS {dys[(i - dx) // S]}, Z29, {acc[dx * 4 + jj]}")
+    for k, z in enumerate(acc):
+        o(f"\tVMOVUPS {z}, {64 * k or ''}(BX)")
+    o(f"""	ADDQ $768, BX
+	DECQ R10
+	JNZ  {name}_quad
+	ADDQ R9, DI
+	DECQ R11
+	JNZ  {name}_row""")
+    prefetch_next_rows(o, S, npix)
+    o(f"""	DECQ slices+96(FP)
+	JZ   {name}_ret
+	ADDQ $64, off+8(FP)
+	MOVQ aslice+104(FP), SI
+	ADDQ SI, acc+40(FP)
+	ADDQ $64, dy+72(FP)
+	JMP  {name}_slice
+
+{name}_ret:
+	VZEROUPPER
+	RET""")
+    return out
+
+
 SIGNATURE = ("k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, "
              "ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int")
 ARGS = "k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows"
@@ -1799,6 +1886,16 @@ def go_side():
     out += ["	}", "}", ""]
     for r, st in GROUP_BLOCKS:
         out += ["//go:noescape", f"func groupConv{r}x{st}({GROUP_SIGNATURE})", ""]
+    for r, st in GROUP_BLOCKS:
+        out += ["//go:noescape", f"func groupGrad{r}x{st}({GRAD_SIGNATURE})", ""]
+    out += ["// groupGrad calls the grouped convolution's kernel gradient for blocks",
+            "// of r output pixels at stride s (one of groupBlocks).",
+            f"func groupGrad(r, s int, {GRAD_SIGNATURE}) {{",
+            "	switch {"]
+    for r, st in GROUP_BLOCKS:
+        out += [f"	case r == {r} && s == {st}:",
+                f"		groupGrad{r}x{st}(in, off, pix, row, ndy, acc, perm, quads, mask, dy, dpix, omask, slices, aslice)"]
+    out += ["	}", "}", ""]
     out += ["// groupBlock calls the grouped convolution's kernel for blocks of r",
             "// output pixels at stride s (one of groupBlocks).",
             f"func groupBlock(r, s int, {GROUP_SIGNATURE}) {{",
@@ -1854,6 +1951,7 @@ def main():
     lines += channel_sums("Y")
     for r, st in GROUP_BLOCKS:
         lines += group_conv(r, st)
+        lines += group_grad(r, st)
     lines += fma_loop("fmaLoop", "Y", 192)
     lines += fma_loop("fmaLoop512", "Z", 384)
     sys.stdout.write("\n".join(lines) + "\n")

@@ -472,10 +472,13 @@ func ConvBackwardAdd(p Conv2DParams, in, kernel, dy, dx, res, dkernel, dbias []f
 		convBackwardInputPhases(p, kernel, dy, dx)
 		dx = nil
 	}
-	if windowKernelGrad(p) {
-		if winogradKernelGrads(p) {
+	if smallGroupSize(p) > 0 || windowKernelGrad(p) {
+		switch {
+		case smallGroupSize(p) > 0:
+			convBackwardKernelSmallGroups(p, in, dy, dkernel)
+		case winogradKernelGrads(p):
 			convBackwardKernelWinograd(p, in, dy, dkernel)
-		} else {
+		default:
 			convBackwardKernel(p, in, dy, dkernel)
 		}
 		if dx == nil {

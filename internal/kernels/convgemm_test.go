@@ -178,6 +178,9 @@ func TestConvBackwardMatchesNaive(t *testing.T) {
 		}
 	}
 	cases = append(cases, phases...)
+	// Both gradients by the direct grouped kernels, with AVX-512 (strided
+	// input gradients by phases).
+	cases = append(cases, smallGroupCases...)
 	for i, p := range cases {
 		p = withOut(p)
 		if i >= len(convCases) && i < len(convCases)+len(transposeCases) && !convTransposeByWindows(p) {

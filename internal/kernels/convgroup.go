@@ -31,7 +31,7 @@ func smallGroupSize(p Conv2DParams) int {
 }
 
 // smallGroupsSize is the floats of p's kernel packed by packSmallGroups.
-func smallGroupsSize(p Conv2DParams) int { return p.F / 16 * groupWeights(p.C/p.Groups) }
+func smallGroupsSize(p Conv2DParams) int { return p.F / 16 * groupWeights(groupChannels(p)) }
 
 // groupWeights is the floats of one slice of 16 filters' packed weights:
 // [dy][q][dx][jj][16], q the quads of a group's input channels and jj the
@@ -43,30 +43,46 @@ func groupWeights(g int) int { return 3 * g / 4 * 12 * 16 }
 // smallGroupsSize(p) floats): slices of 16 filters, each as groupWeights
 // lays it out.
 func packSmallGroups(p Conv2DParams, kernel, buf []float32) *PackedB {
-	g := p.C / p.Groups
-	quads, size := g/4, groupWeights(g)
 	data := buf
 	if data == nil {
 		data = make([]float32, smallGroupsSize(p))
 	}
 	data = data[:smallGroupsSize(p)]
+	smallGroupsLayout(p, func(packed, hwio int) { copy(data[packed:packed+16], kernel[hwio:hwio+16]) })
+	return &PackedB{K: 9 * groupChannels(p), N: p.F, data: data, group: groupChannels(p)}
+}
+
+// groupChannels is the channels of a group of p's input.
+func groupChannels(p Conv2DParams) int { return p.C / p.Groups }
+
+// addSmallGroups adds sums laid out as packSmallGroups lays out p's
+// kernel into the HWIO kernel dkernel.
+func addSmallGroups(p Conv2DParams, part, dkernel []float32) {
+	smallGroupsLayout(p, func(packed, hwio int) {
+		d := dkernel[hwio : hwio+16]
+		for l, v := range part[packed : packed+16] {
+			d[l] += v
+		}
+	})
+}
+
+// smallGroupsLayout calls fn with each run of 16 weights' offset in p's
+// kernel as packSmallGroups packs it and in the HWIO kernel (both runs
+// contiguous: 16 filters of one tap and channel).
+func smallGroupsLayout(p Conv2DParams, fn func(packed, hwio int)) {
+	g := groupChannels(p)
+	quads, size := g/4, groupWeights(g)
 	for s := range p.F / 16 {
-		w := data[s*size:]
 		for dy := range 3 {
 			for q := range quads {
 				for dx := range 3 {
 					for jj := range 4 {
-						v := w[(((dy*quads+q)*3+dx)*4+jj)*16:][:16]
-						j := q*4 + jj
-						for l := range v {
-							v[l] = kernel[((dy*3+dx)*g+j)*p.F+s*16+l]
-						}
+						fn(s*size+(((dy*quads+q)*3+dx)*4+jj)*16, ((dy*3+dx)*g+q*4+jj)*p.F+s*16)
 					}
 				}
 			}
 		}
 	}
-	return &PackedB{K: 9 * g, N: p.F, data: data, group: g}
 }
 
 // DirectGroups reports whether k is a kernel PackConvKernel packed for
@@ -119,6 +135,15 @@ type groupBlockArgs struct {
 	ldres              int
 	omask              *[groupMaxBlock]uint16 // the pixels of the block inside the row
 	slices, wslice     int
+}
+
+// groupRows is the output pixels of p's blocks: 14, or 7 for rows of 7
+// or fewer.
+func groupRows(p *Conv2DParams) int {
+	if p.OW <= groupMaxBlock/2 {
+		return groupMaxBlock / 2
+	}
+	return groupMaxBlock
 }
 
 // groupMaxBlock is the most output pixels of a block, groupMaxPixels the
@@ -203,6 +228,40 @@ func (a *groupBlockArgs) slice() {
 	}
 }
 
+// gradGo is the kernel gradient of the block in portable Go: w holds the
+// sums (laid out as the weights) that gain x * dy, out holds dy (opix
+// floats a pixel) and omask its pixels inside the row; in the kernels'
+// order of sums: rows, quads, input pixels, channels of the quad, taps.
+func (a *groupBlockArgs) gradGo() {
+	npix := (a.r-1)*a.s + 3
+	quads := a.g / 4
+	for s := range a.slices {
+		for dy := range a.ndy {
+			for q := range quads {
+				w := a.w[s*a.wslice+(dy*quads+q)*12*16:]
+				for i := range npix {
+					if a.mask[i] == 0 {
+						continue
+					}
+					px := a.in[a.off+16*s+dy*a.row+i*a.pix:][:16]
+					for jj := range 4 {
+						for dx := range 3 {
+							o := (i - dx) / a.s
+							if i < dx || (i-dx)%a.s != 0 || o >= a.r || a.omask[o] == 0 {
+								continue
+							}
+							d := a.out[o*a.opix+16*s:][:16]
+							for l := range 16 {
+								w[(dx*4+jj)*16+l] += px[l/a.g*a.g+q*4+jj] * d[l]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // convSmallGroups is ConvForwardPacked (or with accumulate
 // ConvAccumulatePacked) for a kernel packed by packSmallGroups: the
 // cores take whole output rows. A small input goes one stretch of rows
@@ -225,10 +284,7 @@ var smallGroupTasks Tasks[smallGroupTask, *smallGroupTask]
 
 func (t *smallGroupTask) Run(lo, hi int) {
 	p := &t.p
-	r := groupMaxBlock
-	if p.OW <= groupMaxBlock/2 {
-		r = groupMaxBlock / 2
-	}
+	r := groupRows(p)
 	k := t.kernel[0]
 	size := groupWeights(k.group)
 	a := groupBlockArgs{r: r, s: p.SW, g: k.group, in: t.in, pix: p.C, row: p.W * p.C, opix: p.F,
@@ -252,32 +308,9 @@ func (t *smallGroupTask) Run(lo, hi int) {
 	var omask [groupMaxBlock]uint16
 	a.mask, a.omask = &mask, &omask
 	for row := lo; row < hi; row++ {
-		n, oy := row/p.OH, row%p.OH
-		iy := oy*p.SH - p.PadT
-		dy0, dy1 := 0, 3 // the kernel rows inside the image
-		for dy0 < 3 && iy+dy0 < 0 {
-			dy0++
-		}
-		for dy1 > dy0 && iy+dy1-1 >= p.H {
-			dy1--
-		}
-		a.ndy = dy1 - dy0
+		dy0 := a.atRow(p, row)
 		for ox := 0; ox < p.OW; ox += r {
-			x := ox*p.SW - p.PadL
-			for i := range (r-1)*p.SW + 3 {
-				mask[i] = 0
-				if c := x + i; c >= 0 && c < p.W {
-					mask[i] = 0xffff
-				}
-			}
-			for o := range r {
-				omask[o] = 0
-				if ox+o < p.OW {
-					omask[o] = 0xffff
-				}
-			}
-			pixel := (n*p.OH+oy)*p.OW + ox
-			a.off = ((n*p.H+iy+dy0)*p.W + x) * p.C
+			pixel := a.atBlock(p, row, dy0, ox)
 			a.w = k.data[dy0*size/3:]
 			a.out = t.out[pixel*p.F:]
 			if t.ep != nil {
@@ -291,4 +324,92 @@ func (t *smallGroupTask) Run(lo, hi int) {
 			}
 		}
 	}
+}
+
+// atRow sets a's kernel rows for output row row (of all images) of p and
+// returns the first kernel row inside the image.
+func (a *groupBlockArgs) atRow(p *Conv2DParams, row int) (dy0 int) {
+	iy := row%p.OH*p.SH - p.PadT
+	dy1 := 3
+	for dy0 < 3 && iy+dy0 < 0 {
+		dy0++
+	}
+	for dy1 > dy0 && iy+dy1-1 >= p.H {
+		dy1--
+	}
+	a.ndy = dy1 - dy0
+	return dy0
+}
+
+// atBlock sets a's masks and input offset for the block of output row row
+// from output column ox, dy0 its first kernel row inside the image, and
+// returns the block's first output pixel (of all images).
+func (a *groupBlockArgs) atBlock(p *Conv2DParams, row, dy0, ox int) (pixel int) {
+	n, iy := row/p.OH, row%p.OH*p.SH-p.PadT
+	x := ox*p.SW - p.PadL
+	for i := range (a.r-1)*p.SW + 3 {
+		a.mask[i] = 0
+		if c := x + i; c >= 0 && c < p.W {
+			a.mask[i] = 0xffff
+		}
+	}
+	for o := range a.r {
+		a.omask[o] = 0
+		if ox+o < p.OW {
+			a.omask[o] = 0xffff
+		}
+	}
+	a.off = ((n*p.H+iy+dy0)*p.W + x) * p.C
+	return row*p.OW + ox
+}
+
+// convBackwardKernelSmallGroups adds the gradient of p's kernel (HWIO)
+// from its input and dy, for a kernel PackConvKernel packs for the direct
+// grouped kernels: each core sums its stretch of output rows into sums
+// laid out as the packed kernel, then adds them into dkernel.
+func convBackwardKernelSmallGroups(p Conv2DParams, in, dy, dkernel []float32) {
+	rows := p.N * p.OH
+	smallGroupGradTasks.Run(rows, (rows+Workers()-1)/Workers(), smallGroupGradTask{p, in, dy, dkernel})
+}
+
+// smallGroupGradTask is convBackwardKernelSmallGroups' loop over output
+// rows.
+type smallGroupGradTask struct {
+	p               Conv2DParams
+	in, dy, dkernel []float32
+}
+
+var smallGroupGradTasks Tasks[smallGroupGradTask, *smallGroupGradTask]
+
+func (t *smallGroupGradTask) Run(lo, hi int) {
+	p := &t.p
+	r := groupRows(p)
+	g := groupChannels(*p)
+	size := groupWeights(g)
+	buf := getBuf(smallGroupsSize(*p))
+	defer putBuf(buf)
+	part := *buf
+	clear(part)
+	a := groupBlockArgs{r: r, s: p.SW, g: g, in: t.in, pix: p.C, row: p.W * p.C, opix: p.F,
+		slices: p.F / 16, wslice: size}
+	var mask [groupMaxPixels]uint16
+	var omask [groupMaxBlock]uint16
+	a.mask, a.omask = &mask, &omask
+	for row := lo; row < hi; row++ {
+		dy0 := a.atRow(p, row)
+		if a.ndy == 0 {
+			continue
+		}
+		for ox := 0; ox < p.OW; ox += r {
+			pixel := a.atBlock(p, row, dy0, ox)
+			a.w = part[dy0*size/3:]
+			a.out = t.dy[pixel*p.F:]
+			if !groupGradAsm(&a) {
+				a.gradGo()
+			}
+		}
+	}
+	kernelGradMu.Lock()
+	addSmallGroups(*p, part, t.dkernel)
+	kernelGradMu.Unlock()
 }

@@ -72,31 +72,8 @@ func TestGroupBlockMatchesGo(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(21, 22))
 	for trial := range 300 {
-		g := []int{4, 8, 16}[trial%3]
-		a := groupBlockArgs{r: []int{14, 7}[trial/3%2], s: 1 + trial/6%2, g: g, ndy: 1 + r.IntN(3), slices: 1 + r.IntN(3)}
-		npix := (a.r-1)*a.s + 3
-		width := 16 * a.slices // floats of a pixel the block reads or writes
-		a.pix = width + 16*r.IntN(2)
-		a.row = a.pix * (npix + r.IntN(4))
-		a.in = randSlice(r, a.row*3)
-		a.wslice = groupWeights(g)
-		a.w = randSlice(r, a.slices*a.wslice)
-		var mask [groupMaxPixels]uint16
-		var omask [groupMaxBlock]uint16
-		lead, trail := r.IntN(3), r.IntN(4) // masked pixels before and after
-		for i := lead; i < npix-trail; i++ {
-			mask[i] = 0xffff
-		}
-		a.off = -lead * a.pix // the masked lead is before in[0]
-		a.in = a.in[lead*a.pix:]
-		cut := r.IntN(a.r) + 1
-		for o := range cut {
-			omask[o] = 0xffff
-		}
-		a.mask, a.omask = &mask, &omask
+		a, width, cut := randomGroupBlock(r, trial)
 		a.flags = r.IntN(16)
-		a.opix = width + 16*r.IntN(2)
-		a.ldres = width + 16*r.IntN(2)
 		a.bias = randSlice(r, width)
 		a.res = randSlice(r, a.r*a.ldres)
 		out := randSlice(r, a.r*a.opix)
@@ -107,7 +84,7 @@ func TestGroupBlockMatchesGo(t *testing.T) {
 		if !groupBlockAsm(&a) {
 			t.Fatal("no kernel for the block")
 		}
-		name := fmt.Sprintf("trial %d (g %d, r %d, s %d, rows %d, slices %d, flags %d)", trial, g, a.r, a.s, a.ndy, a.slices, a.flags)
+		name := fmt.Sprintf("trial %d (g %d, r %d, s %d, rows %d, slices %d, flags %d)", trial, a.g, a.r, a.s, a.ndy, a.slices, a.flags)
 		for i := range out {
 			o, l := i/a.opix, i%a.opix
 			if l >= width || o >= cut {
@@ -121,4 +98,62 @@ func TestGroupBlockMatchesGo(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Each block gradient kernel matches the portable one on random blocks,
+// as TestGroupBlockMatchesGo draws them, the sums starting from random
+// values: dy's pixels past the block's cut take no part.
+func TestGroupGradMatchesGo(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512")
+	}
+	r := rand.New(rand.NewPCG(23, 24))
+	for trial := range 300 {
+		a, _, _ := randomGroupBlock(r, trial)
+		a.out = randSlice(r, a.r*a.opix) // dy
+		sums := a.w
+		want := slices.Clone(sums)
+		a.w = want
+		a.gradGo()
+		a.w = sums
+		if !groupGradAsm(&a) {
+			t.Fatal("no kernel for the block")
+		}
+		name := fmt.Sprintf("trial %d (g %d, r %d, s %d, rows %d, slices %d)", trial, a.g, a.r, a.s, a.ndy, a.slices)
+		for i := range sums {
+			if math.Abs(float64(sums[i]-want[i])) > 1e-5*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("%s: sum %d = %v, want %v", name, i, sums[i], want[i])
+			}
+		}
+	}
+}
+
+// randomGroupBlock draws a block for the block tests (its group size,
+// length and stride from trial): its input, weights (or sums), masks and
+// strides. width is the floats of a pixel it reads or writes, cut the
+// output pixels inside the row.
+func randomGroupBlock(r *rand.Rand, trial int) (a groupBlockArgs, width, cut int) {
+	g := []int{4, 8, 16}[trial%3]
+	a = groupBlockArgs{r: []int{14, 7}[trial/3%2], s: 1 + trial/6%2, g: g, ndy: 1 + r.IntN(3), slices: 1 + r.IntN(3)}
+	npix := (a.r-1)*a.s + 3
+	width = 16 * a.slices
+	a.pix = width + 16*r.IntN(2)
+	a.row = a.pix * (npix + r.IntN(4))
+	a.in = randSlice(r, a.row*3)
+	a.wslice = groupWeights(g)
+	a.w = randSlice(r, a.slices*a.wslice)
+	a.mask, a.omask = new([groupMaxPixels]uint16), new([groupMaxBlock]uint16)
+	lead, trail := r.IntN(3), r.IntN(4) // masked pixels before and after
+	for i := lead; i < npix-trail; i++ {
+		a.mask[i] = 0xffff
+	}
+	a.off = -lead * a.pix // the masked lead is before in[0]
+	a.in = a.in[lead*a.pix:]
+	cut = r.IntN(a.r) + 1
+	for o := range cut {
+		a.omask[o] = 0xffff
+	}
+	a.opix = width + 16*r.IntN(2)
+	a.ldres = width + 16*r.IntN(2)
+	return a, width, cut
 }

@@ -685,3 +685,14 @@ func groupBlockAsm(a *groupBlockArgs) bool {
 		&a.mask[0], &a.out[0], 4*a.opix, a.flags, bias, res, 4*a.ldres, &a.omask[0], a.slices, 4*a.wslice)
 	return true
 }
+
+// groupGradAsm runs a's block's kernel gradient by the AVX-512 kernels,
+// reporting false where none applies.
+func groupGradAsm(a *groupBlockArgs) bool {
+	if !useAVX512 || a.s < 1 || a.s > 2 {
+		return false
+	}
+	groupGrad(a.r, a.s, &a.in[0], 4*a.off, 4*a.pix, 4*a.row, a.ndy, &a.w[0], groupPerm(a.g), a.g/4,
+		&a.mask[0], &a.out[0], 4*a.opix, &a.omask[0], a.slices, 4*a.wslice)
+	return true
+}

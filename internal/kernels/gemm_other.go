@@ -92,3 +92,5 @@ func channelSumsAsm(x []float32, c int, m []float32, s, sq []float64) bool { ret
 func sumRowsAsm(x []float32, rows, c, stride int, s []float64) bool { return false }
 
 func groupBlockAsm(a *groupBlockArgs) bool { return false }
+
+func groupGradAsm(a *groupBlockArgs) bool { return false }

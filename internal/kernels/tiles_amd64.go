@@ -148,6 +148,33 @@ func groupConv14x2(in *float32, off, pix, row, ndy int, w *float32, perm *int32,
 //go:noescape
 func groupConv7x2(in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int)
 
+//go:noescape
+func groupGrad14x1(in *float32, off, pix, row, ndy int, acc *float32, perm *int32, quads int, mask *uint16, dy *float32, dpix int, omask *uint16, slices, aslice int)
+
+//go:noescape
+func groupGrad7x1(in *float32, off, pix, row, ndy int, acc *float32, perm *int32, quads int, mask *uint16, dy *float32, dpix int, omask *uint16, slices, aslice int)
+
+//go:noescape
+func groupGrad14x2(in *float32, off, pix, row, ndy int, acc *float32, perm *int32, quads int, mask *uint16, dy *float32, dpix int, omask *uint16, slices, aslice int)
+
+//go:noescape
+func groupGrad7x2(in *float32, off, pix, row, ndy int, acc *float32, perm *int32, quads int, mask *uint16, dy *float32, dpix int, omask *uint16, slices, aslice int)
+
+// groupGrad calls the grouped convolution's kernel gradient for blocks
+// of r output pixels at stride s (one of groupBlocks).
+func groupGrad(r, s int, in *float32, off, pix, row, ndy int, acc *float32, perm *int32, quads int, mask *uint16, dy *float32, dpix int, omask *uint16, slices, aslice int) {
+	switch {
+	case r == 14 && s == 1:
+		groupGrad14x1(in, off, pix, row, ndy, acc, perm, quads, mask, dy, dpix, omask, slices, aslice)
+	case r == 7 && s == 1:
+		groupGrad7x1(in, off, pix, row, ndy, acc, perm, quads, mask, dy, dpix, omask, slices, aslice)
+	case r == 14 && s == 2:
+		groupGrad14x2(in, off, pix, row, ndy, acc, perm, quads, mask, dy, dpix, omask, slices, aslice)
+	case r == 7 && s == 2:
+		groupGrad7x2(in, off, pix, row, ndy, acc, perm, quads, mask, dy, dpix, omask, slices, aslice)
+	}
+}
+
 // groupBlock calls the grouped convolution's kernel for blocks of r
 // output pixels at stride s (one of groupBlocks).
 func groupBlock(r, s int, in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int) {
