@@ -132,7 +132,7 @@ func ConvForwardTrain(p Conv2DParams, in, kernel, bias, out []float32) {
 // PackConvKernel packs each group of an HWIO kernel for ConvForwardPacked;
 // with AVX-512, a 3x3 kernel of groups of 4, 8 or 16 channels in and out,
 // of stride 1 or 2 (p's strides and dilation must be set), is packed
-// whole for the direct grouped kernels instead (packSmallGroups).
+// whole for the direct grouped kernels instead (packSmallGroupsInto).
 // Otherwise groups of fewer filters than a panel of B's columns (nr) are packed
 // together, as many as fill a panel, into one group whose kernel is zero
 // between them (mergedGroups): a ResNeXt's 3x3 convolutions of 4 to 16
@@ -144,7 +144,7 @@ func ConvForwardTrain(p Conv2DParams, in, kernel, bias, out []float32) {
 // taps, for windows.
 func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
 	if smallGroupSize(p) > 0 {
-		return []*PackedB{packSmallGroups(p, kernel, nil)}
+		return []*PackedB{packSmallGroupsInto(new(PackedB), p, kernel, nil)}
 	}
 	if windowShape(p) {
 		return []*PackedB{packWindowKernel(p, kernel)}
@@ -155,10 +155,20 @@ func PackConvKernel(p Conv2DParams, kernel []float32) []*PackedB {
 // packGroups packs p's groups as PackConvKernel does into buf, or into
 // fresh memory where buf is nil; buf must hold groupsSize(p) floats.
 func packGroups(p Conv2DParams, kernel, buf []float32) []*PackedB {
+	packed := make([]*PackedB, p.Groups/mergedGroups(p))
+	for g := range packed {
+		packed[g] = new(PackedB)
+	}
+	packGroupsInto(p, kernel, buf, packed)
+	return packed
+}
+
+// packGroupsInto is packGroups into the headers of packed, one for each
+// group as merged.
+func packGroupsInto(p Conv2DParams, kernel, buf []float32, packed []*PackedB) {
 	cg, fg := p.C/p.Groups, p.F/p.Groups
 	m := mergedGroups(p)
 	taps, cm, fm := p.KH*p.KW, cg*m, fg*m
-	packed := make([]*PackedB, p.Groups/m)
 	var ends []int // blocks of whole taps, for windows
 	if taps > 1 {
 		merged := p
@@ -191,9 +201,8 @@ func packGroups(p Conv2DParams, kernel, buf []float32) []*PackedB {
 		if buf != nil {
 			dst = buf[g*size : (g+1)*size]
 		}
-		packed[g] = packBBlocks(Mat{Data: dense, Stride: fm}, taps*cm, fm, ends, dst, false)
+		packBBlocksInto(packed[g], Mat{Data: dense, Stride: fm}, taps*cm, fm, ends, dst, false)
 	}
-	return packed
 }
 
 // groupsSize is the floats of p's kernel packed by groups.
@@ -211,12 +220,18 @@ func withGroupedKernel(p Conv2DParams, kernel []float32, fn func([]*PackedB)) {
 	if smallGroupSize(p) > 0 {
 		buf := getBuf(smallGroupsSize(p))
 		defer putBuf(buf)
-		fn([]*PackedB{packSmallGroups(p, kernel, *buf)})
+		sh := getShell(1)
+		defer kernelShells.Put(sh)
+		packSmallGroupsInto(sh.list[0], p, kernel, *buf)
+		fn(sh.list)
 		return
 	}
 	buf := getBuf(groupsSize(p))
 	defer putBuf(buf)
-	fn(packGroups(p, kernel, *buf))
+	sh := getShell(p.Groups / mergedGroups(p))
+	defer kernelShells.Put(sh)
+	packGroupsInto(p, kernel, *buf, sh.list)
+	fn(sh.list)
 }
 
 // mergedGroups is how many of p's groups PackConvKernel packs as one:

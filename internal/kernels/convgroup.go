@@ -30,7 +30,7 @@ func smallGroupSize(p Conv2DParams) int {
 	return 0
 }
 
-// smallGroupsSize is the floats of p's kernel packed by packSmallGroups.
+// smallGroupsSize is the floats of p's kernel packed by packSmallGroupsInto.
 func smallGroupsSize(p Conv2DParams) int { return p.F / 16 * groupWeights(groupChannels(p)) }
 
 // groupWeights is the floats of one slice of 16 filters' packed weights:
@@ -38,24 +38,25 @@ func smallGroupsSize(p Conv2DParams) int { return p.F / 16 * groupWeights(groupC
 // channel in a quad.
 func groupWeights(g int) int { return 3 * g / 4 * 12 * 16 }
 
-// packSmallGroups packs p's HWIO kernel (3 x 3 x g x F) for the direct
-// grouped kernels into buf, or fresh memory where buf is nil (it must hold
-// smallGroupsSize(p) floats): slices of 16 filters, each as groupWeights
-// lays it out.
-func packSmallGroups(p Conv2DParams, kernel, buf []float32) *PackedB {
+// packSmallGroupsInto packs p's HWIO kernel (3 x 3 x g x F) into pb for
+// the direct grouped kernels, into buf, or fresh memory where buf is nil
+// (it must hold smallGroupsSize(p) floats): slices of 16 filters, each as
+// groupWeights lays it out.
+func packSmallGroupsInto(pb *PackedB, p Conv2DParams, kernel, buf []float32) *PackedB {
 	data := buf
 	if data == nil {
 		data = make([]float32, smallGroupsSize(p))
 	}
 	data = data[:smallGroupsSize(p)]
 	smallGroupsLayout(p, func(packed, hwio int) { copy(data[packed:packed+16], kernel[hwio:hwio+16]) })
-	return &PackedB{K: 9 * groupChannels(p), N: p.F, data: data, group: groupChannels(p)}
+	*pb = PackedB{K: 9 * groupChannels(p), N: p.F, data: data, group: groupChannels(p)}
+	return pb
 }
 
 // groupChannels is the channels of a group of p's input.
 func groupChannels(p Conv2DParams) int { return p.C / p.Groups }
 
-// addSmallGroups adds sums laid out as packSmallGroups lays out p's
+// addSmallGroups adds sums laid out as packSmallGroupsInto lays out p's
 // kernel into the HWIO kernel dkernel.
 func addSmallGroups(p Conv2DParams, part, dkernel []float32) {
 	smallGroupsLayout(p, func(packed, hwio int) {
@@ -67,7 +68,7 @@ func addSmallGroups(p Conv2DParams, part, dkernel []float32) {
 }
 
 // smallGroupsLayout calls fn with each run of 16 weights' offset in p's
-// kernel as packSmallGroups packs it and in the HWIO kernel (both runs
+// kernel as packSmallGroupsInto packs it and in the HWIO kernel (both runs
 // contiguous: 16 filters of one tap and channel).
 func smallGroupsLayout(p Conv2DParams, fn func(packed, hwio int)) {
 	g := groupChannels(p)
@@ -263,7 +264,7 @@ func (a *groupBlockArgs) gradGo() {
 }
 
 // convSmallGroups is ConvForwardPacked (or with accumulate
-// ConvAccumulatePacked) for a kernel packed by packSmallGroups: the
+// ConvAccumulatePacked) for a kernel packed by packSmallGroupsInto: the
 // cores take whole output rows. A small input goes one stretch of rows
 // per core, as MaxPool takes it and for the same reason: each core then
 // reads the rows the layer before left in its own caches (ResNeXt-50 at

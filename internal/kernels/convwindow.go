@@ -179,23 +179,36 @@ func withWindowKernel(p Conv2DParams, kernel []float32, fn func([]*PackedB)) {
 	k := p.KH * p.KW * p.C
 	buf := getBuf(((p.F + nr - 1) / nr) * nr * k)
 	defer putBuf(buf)
-	sh, _ := windowShells.Get().(*windowShell)
+	sh := getShell(1)
+	defer kernelShells.Put(sh)
+	packBBlocksInto(sh.list[0], Mat{Data: kernel, Stride: p.F}, k, p.F, windowEnds(p), *buf, pairsApply(p))
+	fn(sh.list)
+}
+
+// kernelShell holds the headers of a training step's packed kernel (a
+// group's each) and their list, reused from layer to layer.
+type kernelShell struct {
+	pbs  []PackedB
+	list []*PackedB
+}
+
+var kernelShells sync.Pool
+
+// getShell returns a shell from the pool whose list holds n headers.
+func getShell(n int) *kernelShell {
+	sh, _ := kernelShells.Get().(*kernelShell)
 	if sh == nil {
-		sh = new(windowShell)
+		sh = new(kernelShell)
 	}
-	defer windowShells.Put(sh)
-	sh.list[0] = packBBlocksInto(&sh.pb, Mat{Data: kernel, Stride: p.F}, k, p.F, windowEnds(p), *buf, pairsApply(p))
-	fn(sh.list[:])
+	if cap(sh.pbs) < n {
+		sh.pbs, sh.list = make([]PackedB, n), make([]*PackedB, n)
+	}
+	sh.pbs, sh.list = sh.pbs[:n], sh.list[:n]
+	for i := range sh.list {
+		sh.list[i] = &sh.pbs[i]
+	}
+	return sh
 }
-
-// windowShell holds a training step's packed window kernel and the list
-// of one that convWindow takes, reused from layer to layer.
-type windowShell struct {
-	pb   PackedB
-	list [1]*PackedB
-}
-
-var windowShells sync.Pool
 
 // pairsApply reports whether p's window convolution runs by the pair
 // kernels: 16 filters (a 16-column tile takes a broadcast per FMA, its

@@ -95,7 +95,7 @@ type PackedB struct {
 	// pairs: 16 columns packed in pairs of rows for the pair kernels
 	// (packPairs), not in zero-padded panels.
 	pairs bool
-	// group: packed by packSmallGroups for groups of this many channels
+	// group: packed by packSmallGroupsInto for groups of this many channels
 	// (0: a matrix).
 	group int
 }
