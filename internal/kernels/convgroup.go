@@ -138,10 +138,11 @@ type groupBlockArgs struct {
 	slices, wslice     int
 }
 
-// groupRows is the output pixels of p's blocks: 14, or 7 for rows of 7
-// or fewer.
-func groupRows(p *Conv2DParams) int {
-	if p.OW <= groupMaxBlock/2 {
+// groupBlockLen is the output pixels of the block that starts rest pixels
+// before the row's end: 14, or 7 where 7 cover the rest (a row of 16 goes
+// as 14 and 7, not as 14 and 14, its last block mostly masked).
+func groupBlockLen(rest int) int {
+	if rest <= groupMaxBlock/2 {
 		return groupMaxBlock / 2
 	}
 	return groupMaxBlock
@@ -285,10 +286,9 @@ var smallGroupTasks Tasks[smallGroupTask, *smallGroupTask]
 
 func (t *smallGroupTask) Run(lo, hi int) {
 	p := &t.p
-	r := groupRows(p)
 	k := t.kernel[0]
 	size := groupWeights(k.group)
-	a := groupBlockArgs{r: r, s: p.SW, g: k.group, in: t.in, pix: p.C, row: p.W * p.C, opix: p.F,
+	a := groupBlockArgs{s: p.SW, g: k.group, in: t.in, pix: p.C, row: p.W * p.C, opix: p.F,
 		slices: p.F / 16, wslice: size}
 	if t.accumulate {
 		a.flags |= flagAcc
@@ -310,7 +310,8 @@ func (t *smallGroupTask) Run(lo, hi int) {
 	a.mask, a.omask = &mask, &omask
 	for row := lo; row < hi; row++ {
 		dy0 := a.atRow(p, row)
-		for ox := 0; ox < p.OW; ox += r {
+		for ox := 0; ox < p.OW; ox += a.r {
+			a.r = groupBlockLen(p.OW - ox)
 			pixel := a.atBlock(p, row, dy0, ox)
 			a.w = k.data[dy0*size/3:]
 			a.out = t.out[pixel*p.F:]
@@ -384,14 +385,13 @@ var smallGroupGradTasks Tasks[smallGroupGradTask, *smallGroupGradTask]
 
 func (t *smallGroupGradTask) Run(lo, hi int) {
 	p := &t.p
-	r := groupRows(p)
 	g := groupChannels(*p)
 	size := groupWeights(g)
 	buf := getBuf(smallGroupsSize(*p))
 	defer putBuf(buf)
 	part := *buf
 	clear(part)
-	a := groupBlockArgs{r: r, s: p.SW, g: g, in: t.in, pix: p.C, row: p.W * p.C, opix: p.F,
+	a := groupBlockArgs{s: p.SW, g: g, in: t.in, pix: p.C, row: p.W * p.C, opix: p.F,
 		slices: p.F / 16, wslice: size}
 	var mask [groupMaxPixels]uint16
 	var omask [groupMaxBlock]uint16
@@ -401,7 +401,8 @@ func (t *smallGroupGradTask) Run(lo, hi int) {
 		if a.ndy == 0 {
 			continue
 		}
-		for ox := 0; ox < p.OW; ox += r {
+		for ox := 0; ox < p.OW; ox += a.r {
+			a.r = groupBlockLen(p.OW - ox)
 			pixel := a.atBlock(p, row, dy0, ox)
 			a.w = part[dy0*size/3:]
 			a.out = t.dy[pixel*p.F:]
