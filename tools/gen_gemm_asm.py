@@ -1655,6 +1655,24 @@ def prefetch_next_rows(o, S, npix):
                 o("\tADDQ R8, SI")
 
 
+def spread_pixels(o, R, S, fma):
+    """The input pixels of a block's kernel row, for one quad: each loaded
+    under its mask (AX; SI walks the pixels, R8 = pix), spread over its
+    group's lanes (Z28, by the quad's indices in Z27), then channel jj of
+    the quad broadcast (Z29) and passed by fma(dx, jj, k) to output pixel
+    k of the R, whose tap dx it is under."""
+    for i in range((R - 1) * S + 3):
+        o(f"\tKMOVW {2 * i or ''}(AX), K1\n\tVMOVUPS.Z (SI), K1, Z26")
+        if i < (R - 1) * S + 2:
+            o("\tADDQ R8, SI")
+        o("\tVPERMPS Z26, Z27, Z28")
+        for jj in range(4):
+            o(f"\tVPERMILPS ${jj * 0x55}, Z28, Z29")
+            for dx in range(3):
+                if (i - dx) % S == 0 and 0 <= (i - dx) // S < R:
+                    o(fma(dx, jj, (i - dx) // S))
+
+
 def group_conv(R, S):
     """groupConvRxS: a block of R output pixels of a 3x3 grouped
     convolution of stride S whose groups have 4, 8 or 16 channels, for
@@ -1706,16 +1724,7 @@ TEXT ·{name}(SB), NOSPLIT, $0-144
     for k, z in enumerate(w):
         o(f"\tVMOVUPS {64 * k or ''}(BX), {z}")
     o("\tADDQ $768, BX\n\tMOVQ DI, SI")
-    for i in range(npix):
-        o(f"\tKMOVW {2 * i or ''}(AX), K1\n\tVMOVUPS.Z (SI), K1, Z26")
-        if i < npix - 1:
-            o("\tADDQ R8, SI")
-        o("\tVPERMPS Z26, Z27, Z28")
-        for jj in range(4):
-            o(f"\tVPERMILPS ${jj * 0x55}, Z28, Z29")
-            for dx in range(3):
-                if (i - dx) % S == 0 and 0 <= (i - dx) // S < R:
-                    o(f"\tVFMADD231PS {w[dx * 4 + jj]}, Z29, {acc[(i - dx) // S]}")
+    spread_pixels(o, R, S, lambda dx, jj, k: f"\tVFMADD231PS {w[dx * 4 + jj]}, Z29, {acc[k]}")
     o(f"\tDECQ R10\n\tJNZ  {name}_quad\n\tADDQ R9, DI\n\tDECQ R11\n\tJNZ  {name}_row")
     prefetch_next_rows(o, S, npix)
 
@@ -1817,16 +1826,7 @@ TEXT ·{name}(SB), NOSPLIT, $0-112
     for k, z in enumerate(acc):
         o(f"\tVMOVUPS {64 * k or ''}(BX), {z}")
     o("\tMOVQ DI, SI")
-    for i in range(npix):
-        o(f"\tKMOVW {2 * i or ''}(AX), K1\n\tVMOVUPS.Z (SI), K1, Z26")
-        if i < npix - 1:
-            o("\tADDQ R8, SI")
-        o("\tVPERMPS Z26, Z27, Z28")
-        for jj in range(4):
-            o(f"\tVPERMILPS ${jj * 0x55}, Z28, Z29")
-            for dx in range(3):
-                if (i - dx) % S == 0 and 0 <= (i - dx) // S < R:
-                    o(f"\tVFMADD231PS {dys[(i - dx) // S]}, Z29, {acc[dx * 4 + jj]}")
+    spread_pixels(o, R, S, lambda dx, jj, k: f"\tVFMADD231PS {dys[k]}, Z29, {acc[dx * 4 + jj]}")
     for k, z in enumerate(acc):
         o(f"\tVMOVUPS {z}, {64 * k or ''}(BX)")
     o(f"""	ADDQ $768, BX
