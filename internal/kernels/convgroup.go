@@ -159,103 +159,83 @@ const (
 // quads, input pixels, channels of the quad, taps.
 func (a *groupBlockArgs) runGo() {
 	for s := range a.slices {
-		b := *a
-		b.off += 16 * s
-		b.w = a.w[s*a.wslice:]
-		b.out = a.out[16*s:]
-		if a.flags&flagBias != 0 {
-			b.bias = a.bias[16*s:]
+		var acc [groupMaxBlock][16]float32
+		a.spread(s, func(dy, q, dx, jj, o int, x func(l int) float32) {
+			w := a.w[s*a.wslice+((dy*a.g/4+q)*12+dx*4+jj)*16:][:16]
+			for l, wl := range w {
+				acc[o][l] += x(l) * wl
+			}
+		})
+		for o := range a.r {
+			if a.omask[o] != 0 {
+				a.finish(s, o, &acc[o])
+			}
 		}
-		if a.flags&flagRes != 0 {
-			b.res = a.res[16*s:]
-		}
-		b.slice()
 	}
 }
 
-// slice is runGo for the first slice.
-func (a *groupBlockArgs) slice() {
-	var acc [groupMaxBlock][16]float32
-	npix := (a.r-1)*a.s + 3
-	quads := a.g / 4
-	for dy := range a.ndy {
-		for q := range quads {
-			w := a.w[(dy*quads+q)*12*16:]
-			for i := range npix {
-				if a.mask[i] == 0 {
-					continue
-				}
-				px := a.in[a.off+dy*a.row+i*a.pix:][:16]
-				for jj := range 4 {
-					for dx := range 3 {
-						o := (i - dx) / a.s
-						if i < dx || (i-dx)%a.s != 0 || o >= a.r {
-							continue
-						}
-						wv := w[(dx*4+jj)*16:][:16]
-						for l, wl := range wv {
-							acc[o][l] += px[l/a.g*a.g+q*4+jj] * wl
-						}
-					}
-				}
-			}
+// finish applies the epilogue flags to v, output pixel o's sums of slice
+// s, and stores them.
+func (a *groupBlockArgs) finish(s, o int, v *[16]float32) {
+	dst := a.out[o*a.opix+16*s:][:16]
+	if a.flags&flagAcc != 0 {
+		for l := range v {
+			v[l] += dst[l]
 		}
 	}
-	for o := range a.r {
-		if a.omask[o] == 0 {
-			continue
+	if a.flags&flagBias != 0 {
+		for l, b := range a.bias[16*s:][:16] {
+			v[l] += b
 		}
-		v, dst := &acc[o], a.out[o*a.opix:][:16]
-		if a.flags&flagAcc != 0 {
-			for l := range v {
-				v[l] += dst[l]
-			}
-		}
-		if a.flags&flagBias != 0 {
-			for l := range v {
-				v[l] += a.bias[l]
-			}
-		}
-		if a.flags&flagRes != 0 {
-			for l, x := range a.res[o*a.ldres:][:16] {
-				v[l] += x
-			}
-		}
-		if a.flags&flagRelu != 0 {
-			for l := range v {
-				v[l] = max(v[l], 0)
-			}
-		}
-		copy(dst, v[:])
 	}
+	if a.flags&flagRes != 0 {
+		for l, x := range a.res[o*a.ldres+16*s:][:16] {
+			v[l] += x
+		}
+	}
+	if a.flags&flagRelu != 0 {
+		for l := range v {
+			v[l] = max(v[l], 0)
+		}
+	}
+	copy(dst, v[:])
 }
 
 // gradGo is the kernel gradient of the block in portable Go: w holds the
 // sums (laid out as the weights) that gain x * dy, out holds dy (opix
 // floats a pixel) and omask its pixels inside the row; in the kernels'
-// order of sums: rows, quads, input pixels, channels of the quad, taps.
+// order of sums.
 func (a *groupBlockArgs) gradGo() {
-	npix := (a.r-1)*a.s + 3
-	quads := a.g / 4
 	for s := range a.slices {
-		for dy := range a.ndy {
-			for q := range quads {
-				w := a.w[s*a.wslice+(dy*quads+q)*12*16:]
-				for i := range npix {
-					if a.mask[i] == 0 {
-						continue
-					}
-					px := a.in[a.off+16*s+dy*a.row+i*a.pix:][:16]
-					for jj := range 4 {
-						for dx := range 3 {
-							o := (i - dx) / a.s
-							if i < dx || (i-dx)%a.s != 0 || o >= a.r || a.omask[o] == 0 {
-								continue
-							}
-							d := a.out[o*a.opix+16*s:][:16]
-							for l := range 16 {
-								w[(dx*4+jj)*16+l] += px[l/a.g*a.g+q*4+jj] * d[l]
-							}
+		a.spread(s, func(dy, q, dx, jj, o int, x func(l int) float32) {
+			if a.omask[o] == 0 {
+				return
+			}
+			w := a.w[s*a.wslice+((dy*a.g/4+q)*12+dx*4+jj)*16:][:16]
+			for l, d := range a.out[o*a.opix+16*s:][:16] {
+				w[l] += x(l) * d
+			}
+		})
+	}
+}
+
+// spread calls fn for slice s's kernel rows dy, quads q, input pixels
+// inside the image, their channels jj of the quad and taps dx, where the
+// tap reaches one of the block's output pixels, o, in the kernels' order
+// of sums; x(l) is the pixel's channel jj of lane l's group.
+func (a *groupBlockArgs) spread(s int, fn func(dy, q, dx, jj, o int, x func(l int) float32)) {
+	for dy := range a.ndy {
+		for q := range a.g / 4 {
+			for i := range (a.r-1)*a.s + 3 {
+				if a.mask[i] == 0 {
+					continue
+				}
+				px := a.in[a.off+16*s+dy*a.row+i*a.pix:][:16]
+				for jj := range 4 {
+					x := func(l int) float32 { return px[l/a.g*a.g+q*4+jj] }
+					for dx := range 3 {
+						if o := (i - dx) / a.s; i >= dx && (i-dx)%a.s == 0 && o < a.r {
+							fn(dy, q, dx, jj, o, x)
 						}
 					}
 				}
