@@ -117,7 +117,8 @@ func groupPerm(g int) *int32 {
 // groupBlockArgs is a block of r output pixels of one output row, for
 // slices slices of 16 filters, as the kernels take it (in floats here).
 // What it says of the first slice holds for each next one 16 floats on
-// (input, output, bias and residual), its weights wslice floats on.
+// (input, output, bias and residual), its weights wslice floats on. For
+// the kernel gradient, w holds the sums that gain it and out holds dy.
 type groupBlockArgs struct {
 	r, s int // output pixels, column stride
 	g    int // channels of a group
@@ -126,7 +127,7 @@ type groupBlockArgs struct {
 	// off may be negative, as far as masked pixels reach.
 	in                 []float32
 	off, pix, row, ndy int
-	w                  []float32 // the slice's weights from the first row taken
+	w                  []float32 // the weights from the first kernel row taken
 	mask               *[groupMaxPixels]uint16
 	out                []float32 // out[o*opix + l]: pixel o, filter l of the slice
 	opix               int
