@@ -205,6 +205,8 @@ func TestPlanSteadyStateAllocations(t *testing.T) {
 		// padding before its max pooling (which may see negative values,
 		// so is not folded), write into the plan's buffers too.
 		{"resnet50v2", []Option{InputShape(64, 64, 3)}, []int{2, 64, 64, 3}},
+		// Grouped convolutions, by the direct kernels with AVX-512.
+		{"resnext50_32x4d", []Option{WithFlavor(Torch), InputShape(64, 64, 3)}, []int{2, 64, 64, 3}},
 	} {
 		m := mustBuild(t, tt.arch, tt.opts...)
 		plan, err := m.Compile(nn.NoWinograd())

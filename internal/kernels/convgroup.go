@@ -128,14 +128,14 @@ type groupBlockArgs struct {
 	in                 []float32
 	off, pix, row, ndy int
 	w                  []float32 // the weights from the first kernel row taken
-	mask               *[groupMaxPixels]uint16
+	mask               [groupMaxPixels]uint16
 	out                []float32 // out[o*opix + l]: pixel o, filter l of the slice
 	opix               int
 	flags              int
 	bias               []float32 // the slice's 16
 	res                []float32 // res[o*ldres + l]
 	ldres              int
-	omask              *[groupMaxBlock]uint16 // the pixels of the block inside the row
+	omask              [groupMaxBlock]uint16 // the pixels of the block inside the row
 	slices, wslice     int
 }
 
@@ -161,10 +161,10 @@ const (
 func (a *groupBlockArgs) runGo() {
 	for s := range a.slices {
 		var acc [groupMaxBlock][16]float32
-		a.spread(s, func(dy, q, dx, jj, o int, x func(l int) float32) {
+		a.spread(s, func(dy, q, dx, jj, o int, px []float32) {
 			w := a.w[s*a.wslice+((dy*a.g/4+q)*12+dx*4+jj)*16:][:16]
 			for l, wl := range w {
-				acc[o][l] += x(l) * wl
+				acc[o][l] += px[l/a.g*a.g+q*4+jj] * wl
 			}
 		})
 		for o := range a.r {
@@ -208,23 +208,24 @@ func (a *groupBlockArgs) finish(s, o int, v *[16]float32) {
 // order of sums.
 func (a *groupBlockArgs) gradGo() {
 	for s := range a.slices {
-		a.spread(s, func(dy, q, dx, jj, o int, x func(l int) float32) {
+		a.spread(s, func(dy, q, dx, jj, o int, px []float32) {
 			if a.omask[o] == 0 {
 				return
 			}
 			w := a.w[s*a.wslice+((dy*a.g/4+q)*12+dx*4+jj)*16:][:16]
 			for l, d := range a.out[o*a.opix+16*s:][:16] {
-				w[l] += x(l) * d
+				w[l] += px[l/a.g*a.g+q*4+jj] * d
 			}
 		})
 	}
 }
 
 // spread calls fn for slice s's kernel rows dy, quads q, input pixels
-// inside the image, their channels jj of the quad and taps dx, where the
-// tap reaches one of the block's output pixels, o, in the kernels' order
-// of sums; x(l) is the pixel's channel jj of lane l's group.
-func (a *groupBlockArgs) spread(s int, fn func(dy, q, dx, jj, o int, x func(l int) float32)) {
+// inside the image (px, the slice's 16 channels), their channels jj of the
+// quad and taps dx, where the tap reaches one of the block's output
+// pixels, o, in the kernels' order of sums: lane l takes channel q*4+jj
+// of its group, px[l/g*g + q*4+jj].
+func (a *groupBlockArgs) spread(s int, fn func(dy, q, dx, jj, o int, px []float32)) {
 	for dy := range a.ndy {
 		for q := range a.g / 4 {
 			for i := range (a.r-1)*a.s + 3 {
@@ -233,10 +234,9 @@ func (a *groupBlockArgs) spread(s int, fn func(dy, q, dx, jj, o int, x func(l in
 				}
 				px := a.in[a.off+16*s+dy*a.row+i*a.pix:][:16]
 				for jj := range 4 {
-					x := func(l int) float32 { return px[l/a.g*a.g+q*4+jj] }
 					for dx := range 3 {
 						if o := (i - dx) / a.s; i >= dx && (i-dx)%a.s == 0 && o < a.r {
-							fn(dy, q, dx, jj, o, x)
+							fn(dy, q, dx, jj, o, px)
 						}
 					}
 				}
@@ -286,9 +286,6 @@ func (t *smallGroupTask) Run(lo, hi int) {
 			a.flags |= flagRelu
 		}
 	}
-	var mask [groupMaxPixels]uint16
-	var omask [groupMaxBlock]uint16
-	a.mask, a.omask = &mask, &omask
 	for row := lo; row < hi; row++ {
 		dy0 := a.atRow(p, row)
 		for ox := 0; ox < p.OW; ox += a.r {
@@ -374,9 +371,6 @@ func (t *smallGroupGradTask) Run(lo, hi int) {
 	clear(part)
 	a := groupBlockArgs{s: p.SW, g: g, in: t.in, pix: p.C, row: p.W * p.C, opix: p.F,
 		slices: p.F / 16, wslice: size}
-	var mask [groupMaxPixels]uint16
-	var omask [groupMaxBlock]uint16
-	a.mask, a.omask = &mask, &omask
 	for row := lo; row < hi; row++ {
 		dy0 := a.atRow(p, row)
 		if a.ndy == 0 {

@@ -142,7 +142,6 @@ func randomGroupBlock(r *rand.Rand, trial int) (a groupBlockArgs, width, cut int
 	a.in = randSlice(r, a.row*3)
 	a.wslice = groupWeights(g)
 	a.w = randSlice(r, a.slices*a.wslice)
-	a.mask, a.omask = new([groupMaxPixels]uint16), new([groupMaxBlock]uint16)
 	lead, trail := r.IntN(3), r.IntN(4) // masked pixels before and after
 	for i := lead; i < npix-trail; i++ {
 		a.mask[i] = 0xffff
