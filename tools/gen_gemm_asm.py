@@ -1850,6 +1850,137 @@ TEXT ·{name}(SB), NOSPLIT, $0-112
     return out
 
 
+GROUPY_SIGNATURE = ("in *float32, off, pix, row, ndy int, w *float32, hin, quads int, mask *uint16, "
+                    "out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int")
+
+
+def group_conv_y(S, four):
+    """groupConvY7xS (groups of 8 or 16) or, with four, groupConvYF7xS
+    (groups of 4): groupConv7xS in AVX2's 16 ymm registers, a slice of 16
+    filters as two halves of 8."""
+    R = 7
+    name = f"groupConvY{'F' if four else ''}{R}x{S}"
+    npix = (R - 1) * S + 3
+    acc = [f"Y{i}" for i in range(R)]
+    out = [f"""
+// func {name}({GROUPY_SIGNATURE})
+//
+// groupConv{R}x{S} with AVX2, for groups of {"4" if four else "8 or 16"} channels: each slice of 16
+// filters as two halves of 8 (the second half's input hin bytes on: 32, or
+// 0 where a group of 16 spans both), the weights as memory operands, the
+// masks' 16-bit words spread over a vector (VPBROADCASTW) for VMASKMOVPS.
+// {"Each 128-bit lane of an input vector holds a group: VPERMILPS spreads channel jj of it." if four else "A pair of quads' channels lies in one input vector, a quad to a 128-bit lane: VPERM2F128 copies the lane over both, VPERMILPS spreads channel jj of it."}
+//
+// Y0-Y{R - 1} sum the block's pixels, Y7 holds a pixel's mask, Y8 the input
+// vector, Y9 a lane over both, Y10 one channel spread, Y11-Y12 the epilogue's
+// operands. DI walks the kernel rows, SI the pixels of one, R12 the
+// quads' input vectors, BX the weights, AX the masks; R8 = pix, R9 = row;
+// R10 counts the quad pairs, R11 the rows, R13 is 1 on a slice's second half.
+TEXT ·{name}(SB), NOSPLIT, $0-144
+	SHLQ $1, slices+128(FP)
+	XORQ R13, R13
+
+{name}_half:
+	MOVQ in+0(FP), DI
+	ADDQ off+8(FP), DI
+	MOVQ pix+16(FP), R8
+	MOVQ row+24(FP), R9
+	MOVQ ndy+32(FP), R11
+	MOVQ w+40(FP), BX
+	MOVQ mask+64(FP), AX"""]
+    o = out.append
+    for a in acc:
+        o(f"\tVXORPS {a}, {a}, {a}")
+    if four:
+        o(f"\n{name}_row:\n\tMOVQ DI, SI")
+    else:
+        o(f"\n{name}_row:\n\tMOVQ quads+56(FP), R10\n\tSHRQ $1, R10\n\tMOVQ DI, R12")
+        o(f"\n{name}_pair:\n\tMOVQ R12, SI")
+    for i in range(npix):
+        o(f"\tVPBROADCASTW {2 * i or ''}(AX), Y7\n\tVMASKMOVPS (SI), Y7, Y8")
+        if i < npix - 1:
+            o("\tADDQ R8, SI")
+        for lane in ([0] if four else [0, 1]):
+            src = "Y8"
+            if not four:
+                o(f"\tVPERM2F128 ${0x11 * lane}, Y8, Y8, Y9")
+                src = "Y9"
+            for jj in range(4):
+                o(f"\tVPERMILPS ${jj * 0x55}, {src}, Y10")
+                for dx in range(3):
+                    if (i - dx) % S == 0 and 0 <= (i - dx) // S < R:
+                        o(f"\tVFMADD231PS {lane * 768 + (dx * 4 + jj) * 64 or ''}(BX), Y10, {acc[(i - dx) // S]}")
+    if four:
+        o(f"\tADDQ $768, BX")
+    else:
+        o(f"\tADDQ $1536, BX\n\tADDQ $32, R12\n\tDECQ R10\n\tJNZ  {name}_pair")
+    o(f"\tADDQ R9, DI\n\tDECQ R11\n\tJNZ  {name}_row")
+
+    def each(op):  # op(k) for each pixel, SI on pixel k of out or res, Y7 its mask
+        for k in range(R):
+            o(f"\tVPBROADCASTW {2 * k or ''}(AX), Y7")
+            op(k)
+            if k < R - 1:
+                o("\tADDQ DX, SI")
+
+    o(f"""
+	MOVQ flags+88(FP), CX
+	MOVQ omask+120(FP), AX
+	MOVQ opix+80(FP), DX
+	TESTQ ${FLAG_ACC}, CX
+	JZ   {name}_bias
+	MOVQ out+72(FP), SI""")
+    each(lambda k: o(f"\tVMASKMOVPS (SI), Y7, Y11\n\tVADDPS Y11, {acc[k]}, {acc[k]}"))
+    o(f"\n{name}_bias:\n\tTESTQ ${FLAG_BIAS}, CX\n\tJZ   {name}_res\n\tMOVQ bias+96(FP), SI\n\tVMOVUPS (SI), Y11")
+    for a in acc:
+        o(f"\tVADDPS Y11, {a}, {a}")
+    o(f"\n{name}_res:\n\tTESTQ ${FLAG_RES}, CX\n\tJZ   {name}_relu\n\tMOVQ res+104(FP), SI\n\tMOVQ ldres+112(FP), DX")
+    each(lambda k: o(f"\tVMASKMOVPS (SI), Y7, Y11\n\tVADDPS Y11, {acc[k]}, {acc[k]}"))
+    o(f"\tMOVQ opix+80(FP), DX\n\n{name}_relu:\n\tTESTQ ${FLAG_RELU}, CX\n\tJZ   {name}_store\n\tVXORPS Y11, Y11, Y11")
+    # max(0, x) with x second: a NaN in x is kept, as Go's max keeps it.
+    for a in acc:
+        o(f"\tVMAXPS {a}, Y11, {a}")
+    o(f"\n{name}_store:\n\tMOVQ out+72(FP), SI")
+    each(lambda k: o(f"\tVMASKMOVPS {acc[k]}, Y7, (SI)"))
+    # The next half: out, bias and res 32 bytes on (bias and res only
+    # where given); the input hin bytes on after a first half, to the next
+    # slice's after a second; the weights 32 bytes on, or to the next
+    # slice's.
+    o(f"""	DECQ slices+128(FP)
+	JZ   {name}_ret
+	ADDQ $32, out+72(FP)
+	TESTQ ${FLAG_BIAS}, CX
+	JZ   {name}_nobias
+	ADDQ $32, bias+96(FP)
+
+{name}_nobias:
+	TESTQ ${FLAG_RES}, CX
+	JZ   {name}_next
+	ADDQ $32, res+104(FP)
+
+{name}_next:
+	XORQ $1, R13
+	JZ   {name}_second
+	MOVQ hin+48(FP), SI
+	ADDQ SI, off+8(FP)
+	ADDQ $32, w+40(FP)
+	JMP  {name}_half
+
+{name}_second:
+	MOVQ $64, SI
+	SUBQ hin+48(FP), SI
+	ADDQ SI, off+8(FP)
+	MOVQ wslice+136(FP), SI
+	SUBQ $32, SI
+	ADDQ SI, w+40(FP)
+	JMP  {name}_half
+
+{name}_ret:
+	VZEROUPPER
+	RET""")
+    return out
+
+
 SIGNATURE = ("k int, a, b, c *float32, ars, aks, ldb, ldc, flags int, bias, res *float32, "
              "ldres int, taps *int, ntaps int, pfaddr uintptr, ntiles, astep, crows int")
 ARGS = "k, a, b, c, ars, aks, ldb, ldc, flags, bias, res, ldres, taps, ntaps, pfaddr, ntiles, astep, crows"
@@ -1895,6 +2026,18 @@ def go_side():
     for r, st in GROUP_BLOCKS:
         out += [f"	case r == {r} && s == {st}:",
                 f"		groupGrad{r}x{st}(in, off, pix, row, ndy, acc, perm, quads, mask, dy, dpix, omask, slices, aslice)"]
+    out += ["	}", "}", ""]
+    for st in (1, 2):
+        for f in ("F", ""):
+            out += ["//go:noescape", f"func groupConvY{f}7x{st}({GROUPY_SIGNATURE})", ""]
+    out += ["// groupBlockY calls the grouped convolution's AVX2 kernel for blocks of 7",
+            "// output pixels at stride s, for groups of 4 channels with four.",
+            f"func groupBlockY(s int, four bool, {GROUPY_SIGNATURE}) {{",
+            "	switch {"]
+    for st in (1, 2):
+        for f, cond in (("F", "four"), ("", "!four")):
+            out += [f"	case s == {st} && {cond}:",
+                    f"		groupConvY{f}7x{st}(in, off, pix, row, ndy, w, hin, quads, mask, out, opix, flags, bias, res, ldres, omask, slices, wslice)"]
     out += ["	}", "}", ""]
     out += ["// groupBlock calls the grouped convolution's kernel for blocks of r",
             "// output pixels at stride s (one of groupBlocks).",
@@ -1952,6 +2095,9 @@ def main():
     for r, st in GROUP_BLOCKS:
         lines += group_conv(r, st)
         lines += group_grad(r, st)
+    for st in (1, 2):
+        lines += group_conv_y(st, True)
+        lines += group_conv_y(st, False)
     lines += fma_loop("fmaLoop", "Y", 192)
     lines += fma_loop("fmaLoop512", "Z", 384)
     sys.stdout.write("\n".join(lines) + "\n")

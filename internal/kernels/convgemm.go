@@ -487,9 +487,10 @@ func ConvBackwardAdd(p Conv2DParams, in, kernel, dy, dx, res, dkernel, dbias []f
 		convBackwardInputPhases(p, kernel, dy, dx)
 		dx = nil
 	}
-	if smallGroupSize(p) > 0 || windowKernelGrad(p) {
+	directGrad := smallGroupSize(p) > 0 && useAVX512 // AVX2 has no such kernels
+	if directGrad || windowKernelGrad(p) {
 		switch {
-		case smallGroupSize(p) > 0:
+		case directGrad:
 			convBackwardKernelSmallGroups(p, in, dy, dkernel)
 		case winogradKernelGrads(p):
 			convBackwardKernelWinograd(p, in, dy, dkernel)

@@ -19,7 +19,7 @@ package kernels
 // PackConvKernel packs p for the direct grouped kernels, else 0: 3x3, of
 // stride 1 or 2 (given: PackConvKernel is told), no dilation.
 func smallGroupSize(p Conv2DParams) int {
-	if !useAVX512 || p.Groups < 2 || p.KH != 3 || p.KW != 3 || p.C != p.F || p.C%16 != 0 ||
+	if !useAVX512 && !useAVX2 || p.Groups < 2 || p.KH != 3 || p.KW != 3 || p.C != p.F || p.C%16 != 0 ||
 		p.DH != 1 || p.DW != 1 || p.SW != p.SH || p.SW < 1 || p.SW > 2 {
 		return 0
 	}
@@ -141,9 +141,10 @@ type groupBlockArgs struct {
 
 // groupBlockLen is the output pixels of the block that starts rest pixels
 // before the row's end: 14, or 7 where 7 cover the rest (a row of 16 goes
-// as 14 and 7, not as 14 and 14, its last block mostly masked).
+// as 14 and 7, not as 14 and 14, its last block mostly masked) or with
+// AVX2 only (16 registers).
 func groupBlockLen(rest int) int {
-	if rest <= groupMaxBlock/2 {
+	if rest <= groupMaxBlock/2 || !useAVX512 {
 		return groupMaxBlock / 2
 	}
 	return groupMaxBlock

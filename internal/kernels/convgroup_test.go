@@ -23,12 +23,12 @@ var smallGroupCases = []Conv2DParams{
 }
 
 // The direct kernels' packing is chosen for exactly the shapes they take,
-// and only with AVX-512: dilation, other strides, unequal channels in and
+// and only with AVX-512 or AVX2: dilation, other strides, unequal channels in and
 // out, groups of 32 and groups of channels no vector divides go to the
 // products.
 func TestSmallGroupSize(t *testing.T) {
-	if !useAVX512 {
-		t.Skip("no AVX-512: the direct grouped kernels are not used")
+	if !useAVX512 && !useAVX2 {
+		t.Skip("no vector kernels: the direct grouped kernels are not used")
 	}
 	base := Conv2DParams{C: 128, F: 128, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 32}
 	for _, c := range []struct {
@@ -62,14 +62,19 @@ func TestSmallGroupSize(t *testing.T) {
 	}
 }
 
-// Each block kernel matches the portable block (the same sums in the same
-// order, fused or not) on random blocks: every group size, block length
-// and stride, kernel rows from 1 to 3, 1 to 3 slices of filters, pixels
-// masked in and out on either side, and each epilogue flag.
+// Each block kernel, AVX-512's and AVX2's, matches the portable block (the
+// same sums in the same order, fused or not) on random blocks: every group
+// size, block length (AVX2's: 7) and stride, kernel rows from 1 to 3, 1 to
+// 3 slices of filters, pixels masked in and out on either side, and each
+// epilogue flag.
 func TestGroupBlockMatchesGo(t *testing.T) {
-	if !useAVX512 {
-		t.Skip("no AVX-512")
+	for _, isa := range vectorISAs(t) {
+		isa.use()
+		t.Run(isa.name, testGroupBlock)
 	}
+}
+
+func testGroupBlock(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	for trial := range 300 {
 		a, width, cut := randomGroupBlock(r, trial)
@@ -135,6 +140,9 @@ func TestGroupGradMatchesGo(t *testing.T) {
 func randomGroupBlock(r *rand.Rand, trial int) (a groupBlockArgs, width, cut int) {
 	g := []int{4, 8, 16}[trial%3]
 	a = groupBlockArgs{r: []int{14, 7}[trial/3%2], s: 1 + trial/6%2, g: g, ndy: 1 + r.IntN(3), slices: 1 + r.IntN(3)}
+	if !useAVX512 {
+		a.r = groupMaxBlock / 2
+	}
 	npix := (a.r-1)*a.s + 3
 	width = 16 * a.slices
 	a.pix = width + 16*r.IntN(2)

@@ -668,10 +668,10 @@ func sumRowsAsm(x []float32, rows, c, stride int, s []float64) bool {
 	return true
 }
 
-// groupBlockAsm runs a's block by the AVX-512 kernels, reporting false
-// where none applies.
+// groupBlockAsm runs a's block by the AVX-512 kernels, or the AVX2 ones
+// (blocks of 7), reporting false where none applies.
 func groupBlockAsm(a *groupBlockArgs) bool {
-	if !useAVX512 || a.s < 1 || a.s > 2 {
+	if a.s < 1 || a.s > 2 || !useAVX512 && !(useAVX2 && a.r == groupMaxBlock/2) {
 		return false
 	}
 	var bias, res *float32
@@ -680,6 +680,15 @@ func groupBlockAsm(a *groupBlockArgs) bool {
 	}
 	if a.flags&flagRes != 0 {
 		res = &a.res[0]
+	}
+	if !useAVX512 {
+		hin := 32 // the second half's input: the next group, or the same one of 16
+		if a.g == 16 {
+			hin = 0
+		}
+		groupBlockY(a.s, a.g == 4, &a.in[0], 4*a.off, 4*a.pix, 4*a.row, a.ndy, &a.w[0], hin, a.g/4,
+			&a.mask[0], &a.out[0], 4*a.opix, a.flags, bias, res, 4*a.ldres, &a.omask[0], a.slices, 4*a.wslice)
+		return true
 	}
 	groupBlock(a.r, a.s, &a.in[0], 4*a.off, 4*a.pix, 4*a.row, a.ndy, &a.w[0], groupPerm(a.g), a.g/4,
 		&a.mask[0], &a.out[0], 4*a.opix, a.flags, bias, res, 4*a.ldres, &a.omask[0], a.slices, 4*a.wslice)

@@ -175,6 +175,33 @@ func groupGrad(r, s int, in *float32, off, pix, row, ndy int, acc *float32, perm
 	}
 }
 
+//go:noescape
+func groupConvYF7x1(in *float32, off, pix, row, ndy int, w *float32, hin, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int)
+
+//go:noescape
+func groupConvY7x1(in *float32, off, pix, row, ndy int, w *float32, hin, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int)
+
+//go:noescape
+func groupConvYF7x2(in *float32, off, pix, row, ndy int, w *float32, hin, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int)
+
+//go:noescape
+func groupConvY7x2(in *float32, off, pix, row, ndy int, w *float32, hin, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int)
+
+// groupBlockY calls the grouped convolution's AVX2 kernel for blocks of 7
+// output pixels at stride s, for groups of 4 channels with four.
+func groupBlockY(s int, four bool, in *float32, off, pix, row, ndy int, w *float32, hin, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int) {
+	switch {
+	case s == 1 && four:
+		groupConvYF7x1(in, off, pix, row, ndy, w, hin, quads, mask, out, opix, flags, bias, res, ldres, omask, slices, wslice)
+	case s == 1 && !four:
+		groupConvY7x1(in, off, pix, row, ndy, w, hin, quads, mask, out, opix, flags, bias, res, ldres, omask, slices, wslice)
+	case s == 2 && four:
+		groupConvYF7x2(in, off, pix, row, ndy, w, hin, quads, mask, out, opix, flags, bias, res, ldres, omask, slices, wslice)
+	case s == 2 && !four:
+		groupConvY7x2(in, off, pix, row, ndy, w, hin, quads, mask, out, opix, flags, bias, res, ldres, omask, slices, wslice)
+	}
+}
+
 // groupBlock calls the grouped convolution's kernel for blocks of r
 // output pixels at stride s (one of groupBlocks).
 func groupBlock(r, s int, in *float32, off, pix, row, ndy int, w *float32, perm *int32, quads int, mask *uint16, out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int) {
