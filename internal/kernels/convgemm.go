@@ -130,7 +130,7 @@ func ConvForwardTrain(p Conv2DParams, in, kernel, bias, out []float32) {
 }
 
 // PackConvKernel packs each group of an HWIO kernel for ConvForwardPacked;
-// with AVX-512, a 3x3 kernel of groups of 4, 8 or 16 channels in and out,
+// with AVX-512 or AVX2, a 3x3 kernel of groups of 4, 8 or 16 channels in and out,
 // of stride 1 or 2 (p's strides and dilation must be set), is packed
 // whole for the direct grouped kernels instead (packSmallGroupsInto).
 // Otherwise groups of fewer filters than a panel of B's columns (nr) are packed

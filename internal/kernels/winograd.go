@@ -42,7 +42,8 @@ func (wk *WinogradKernel) points() int { return len(wk.form.g) * len(wk.form.g) 
 
 // WinogradApplies reports whether a convolution can run by Winograd: 3x3,
 // of stride 1 or 2 (the same on both axes), in groups only from a packed
-// kernel (WinogradKernelFromPacked).
+// kernel (WinogradKernelFromPacked), and not for the groups the direct
+// grouped kernels take (smallGroupSize).
 func WinogradApplies(p Conv2DParams) bool {
 	return p.KH == 3 && p.KW == 3 && (p.SH == 1 || p.SH == 2) && p.SW == p.SH && p.DH == 1 && p.DW == 1 &&
 		smallGroupSize(p) == 0
