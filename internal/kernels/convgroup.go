@@ -13,11 +13,15 @@ package kernels
 // permutation (VPERMPS) brings channels q*4..q*4+3 of each group into
 // every 128-bit lane of the group, then VPERMILPS broadcasts one of the
 // four over each lane. Each input pixel so spread feeds the three output
-// pixels whose taps cover it, from weights held in registers.
+// pixels whose taps cover it, from weights held in registers (AVX-512) or
+// read as memory operands (AVX2, a slice as two halves of 8 filters). The
+// kernel gradient (AVX-512) spreads the input the same way and multiplies
+// it by a block of dy held in registers.
 
 // smallGroupSize is the channels of a group of p's (in and out) where
 // PackConvKernel packs p for the direct grouped kernels, else 0: 3x3, of
-// stride 1 or 2 (given: PackConvKernel is told), no dilation.
+// stride 1 or 2 (given: PackConvKernel is told), no dilation, with AVX-512
+// or AVX2.
 func smallGroupSize(p Conv2DParams) int {
 	if !useAVX512 && !useAVX2 || p.Groups < 2 || p.KH != 3 || p.KW != 3 || p.C != p.F || p.C%16 != 0 ||
 		p.DH != 1 || p.DW != 1 || p.SW != p.SH || p.SW < 1 || p.SW > 2 {
