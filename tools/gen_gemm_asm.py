@@ -1655,6 +1655,48 @@ def prefetch_next_rows(o, S, npix):
                 o("\tADDQ R8, SI")
 
 
+def group_epilogue(o, name, acc, y):
+    """Finishes a grouped block's sums in acc as the flags say (1 out's
+    values, 2 bias, 4 res, 8 ReLU) and stores them, each pixel's loads and
+    store under its omask word: by K1 (AVX-512), or with y by Y7 spread
+    from the word for VMASKMOVPS. Leaves the flags in CX."""
+    tmp = "Y11" if y else "Z30"
+
+    def each(op):  # op(k) for each pixel, SI on pixel k of out or res
+        for k in range(len(acc)):
+            if y:
+                o(f"\tVPBROADCASTW {2 * k or ''}(AX), Y7")
+            else:
+                o(f"\tKMOVW {2 * k or ''}(AX), K1")
+            op(k)
+            if k < len(acc) - 1:
+                o("\tADDQ DX, SI")
+
+    def load(k):
+        o(f"\tVMASKMOVPS (SI), Y7, {tmp}" if y else f"\tVMOVUPS.Z (SI), K1, {tmp}")
+        o(f"\tVADDPS {tmp}, {acc[k]}, {acc[k]}")
+
+    o(f"""
+	MOVQ flags+88(FP), CX
+	MOVQ omask+120(FP), AX
+	MOVQ opix+80(FP), DX
+	TESTQ ${FLAG_ACC}, CX
+	JZ   {name}_bias
+	MOVQ out+72(FP), SI""")
+    each(load)
+    o(f"\n{name}_bias:\n\tTESTQ ${FLAG_BIAS}, CX\n\tJZ   {name}_res\n\tMOVQ bias+96(FP), SI\n\tVMOVUPS (SI), {tmp}")
+    for a in acc:
+        o(f"\tVADDPS {tmp}, {a}, {a}")
+    o(f"\n{name}_res:\n\tTESTQ ${FLAG_RES}, CX\n\tJZ   {name}_relu\n\tMOVQ res+104(FP), SI\n\tMOVQ ldres+112(FP), DX")
+    each(load)
+    o(f"\tMOVQ opix+80(FP), DX\n\n{name}_relu:\n\tTESTQ ${FLAG_RELU}, CX\n\tJZ   {name}_store\n\tVXORPS {tmp}, {tmp}, {tmp}")
+    # max(0, x) with x second: a NaN in x is kept, as Go's max keeps it.
+    for a in acc:
+        o(f"\tVMAXPS {a}, {tmp}, {a}")
+    o(f"\n{name}_store:\n\tMOVQ out+72(FP), SI")
+    each(lambda k: o(f"\tVMASKMOVPS {acc[k]}, Y7, (SI)" if y else f"\tVMOVUPS {acc[k]}, K1, (SI)"))
+
+
 def spread_pixels(o, R, S, fma):
     """The input pixels of a block's kernel row, for one quad: each loaded
     under its mask (AX; SI walks the pixels, R8 = pix), spread over its
@@ -1728,31 +1770,7 @@ TEXT ·{name}(SB), NOSPLIT, $0-144
     o(f"\tDECQ R10\n\tJNZ  {name}_quad\n\tADDQ R9, DI\n\tDECQ R11\n\tJNZ  {name}_row")
     prefetch_next_rows(o, S, npix)
 
-    def each(op):  # op(o) for each pixel, SI on pixel o of out or res
-        for k in range(R):
-            op(k)
-            if k < R - 1:
-                o("\tADDQ DX, SI")
-
-    o(f"""
-	MOVQ flags+88(FP), CX
-	MOVQ omask+120(FP), AX
-	MOVQ opix+80(FP), DX
-	TESTQ ${FLAG_ACC}, CX
-	JZ   {name}_bias
-	MOVQ out+72(FP), SI""")
-    each(lambda k: o(f"\tKMOVW {2 * k or ''}(AX), K1\n\tVMOVUPS.Z (SI), K1, Z30\n\tVADDPS Z30, {acc[k]}, {acc[k]}"))
-    o(f"\n{name}_bias:\n\tTESTQ ${FLAG_BIAS}, CX\n\tJZ   {name}_res\n\tMOVQ bias+96(FP), SI\n\tVMOVUPS (SI), Z30")
-    for a in acc:
-        o(f"\tVADDPS Z30, {a}, {a}")
-    o(f"\n{name}_res:\n\tTESTQ ${FLAG_RES}, CX\n\tJZ   {name}_relu\n\tMOVQ res+104(FP), SI\n\tMOVQ ldres+112(FP), DX")
-    each(lambda k: o(f"\tKMOVW {2 * k or ''}(AX), K1\n\tVMOVUPS.Z (SI), K1, Z30\n\tVADDPS Z30, {acc[k]}, {acc[k]}"))
-    o(f"\tMOVQ opix+80(FP), DX\n\n{name}_relu:\n\tTESTQ ${FLAG_RELU}, CX\n\tJZ   {name}_store\n\tVXORPS Z30, Z30, Z30")
-    # max(0, x) with x second: a NaN in x is kept, as Go's max keeps it.
-    for a in acc:
-        o(f"\tVMAXPS {a}, Z30, {a}")
-    o(f"\n{name}_store:\n\tMOVQ out+72(FP), SI")
-    each(lambda k: o(f"\tKMOVW {2 * k or ''}(AX), K1\n\tVMOVUPS {acc[k]}, K1, (SI)"))
+    group_epilogue(o, name, acc, False)
     # The next slice: bias and res move on only where given (a nil
     # pointer stays nil).
     o(f"""	DECQ slices+128(FP)
@@ -1916,32 +1934,7 @@ TEXT ·{name}(SB), NOSPLIT, $0-144
         o(f"\tADDQ $1536, BX\n\tADDQ $32, R12\n\tDECQ R10\n\tJNZ  {name}_pair")
     o(f"\tADDQ R9, DI\n\tDECQ R11\n\tJNZ  {name}_row")
 
-    def each(op):  # op(k) for each pixel, SI on pixel k of out or res, Y7 its mask
-        for k in range(R):
-            o(f"\tVPBROADCASTW {2 * k or ''}(AX), Y7")
-            op(k)
-            if k < R - 1:
-                o("\tADDQ DX, SI")
-
-    o(f"""
-	MOVQ flags+88(FP), CX
-	MOVQ omask+120(FP), AX
-	MOVQ opix+80(FP), DX
-	TESTQ ${FLAG_ACC}, CX
-	JZ   {name}_bias
-	MOVQ out+72(FP), SI""")
-    each(lambda k: o(f"\tVMASKMOVPS (SI), Y7, Y11\n\tVADDPS Y11, {acc[k]}, {acc[k]}"))
-    o(f"\n{name}_bias:\n\tTESTQ ${FLAG_BIAS}, CX\n\tJZ   {name}_res\n\tMOVQ bias+96(FP), SI\n\tVMOVUPS (SI), Y11")
-    for a in acc:
-        o(f"\tVADDPS Y11, {a}, {a}")
-    o(f"\n{name}_res:\n\tTESTQ ${FLAG_RES}, CX\n\tJZ   {name}_relu\n\tMOVQ res+104(FP), SI\n\tMOVQ ldres+112(FP), DX")
-    each(lambda k: o(f"\tVMASKMOVPS (SI), Y7, Y11\n\tVADDPS Y11, {acc[k]}, {acc[k]}"))
-    o(f"\tMOVQ opix+80(FP), DX\n\n{name}_relu:\n\tTESTQ ${FLAG_RELU}, CX\n\tJZ   {name}_store\n\tVXORPS Y11, Y11, Y11")
-    # max(0, x) with x second: a NaN in x is kept, as Go's max keeps it.
-    for a in acc:
-        o(f"\tVMAXPS {a}, Y11, {a}")
-    o(f"\n{name}_store:\n\tMOVQ out+72(FP), SI")
-    each(lambda k: o(f"\tVMASKMOVPS {acc[k]}, Y7, (SI)"))
+    group_epilogue(o, name, acc, True)
     # The next half: out, bias and res 32 bytes on (bias and res only
     # where given); the input hin bytes on after a first half, to the next
     # slice's after a second; the weights 32 bytes on, or to the next
