@@ -1751,13 +1751,7 @@ def group_conv(R, S):
 TEXT ·{name}(SB), NOSPLIT, $0-144
 
 {name}_slice:
-	MOVQ in+0(FP), DI
-	ADDQ off+8(FP), DI
-	MOVQ pix+16(FP), R8
-	MOVQ row+24(FP), R9
-	MOVQ ndy+32(FP), R11
-	MOVQ w+40(FP), BX
-	MOVQ mask+64(FP), AX"""]
+{GROUP_ARGS}"""]
     o = out.append
     for a in acc:
         o(f"\tVXORPS {a}, {a}, {a}")
@@ -1868,6 +1862,17 @@ TEXT ·{name}(SB), NOSPLIT, $0-112
     return out
 
 
+# The grouped forward kernels' block arguments: DI on the first kernel
+# row's first pixel, R8 = pix, R9 = row, R11 the rows, BX the weights, AX
+# the input masks.
+GROUP_ARGS = """	MOVQ in+0(FP), DI
+	ADDQ off+8(FP), DI
+	MOVQ pix+16(FP), R8
+	MOVQ row+24(FP), R9
+	MOVQ ndy+32(FP), R11
+	MOVQ w+40(FP), BX
+	MOVQ mask+64(FP), AX"""
+
 GROUPY_SIGNATURE = ("in *float32, off, pix, row, ndy int, w *float32, hin, quads int, mask *uint16, "
                     "out *float32, opix, flags int, bias, res *float32, ldres int, omask *uint16, slices, wslice int")
 
@@ -1899,13 +1904,7 @@ TEXT ·{name}(SB), NOSPLIT, $0-144
 	XORQ R13, R13
 
 {name}_half:
-	MOVQ in+0(FP), DI
-	ADDQ off+8(FP), DI
-	MOVQ pix+16(FP), R8
-	MOVQ row+24(FP), R9
-	MOVQ ndy+32(FP), R11
-	MOVQ w+40(FP), BX
-	MOVQ mask+64(FP), AX"""]
+{GROUP_ARGS}"""]
     o = out.append
     for a in acc:
         o(f"\tVXORPS {a}, {a}, {a}")
