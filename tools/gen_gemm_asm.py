@@ -1697,6 +1697,26 @@ def group_epilogue(o, name, acc, y):
     each(lambda k: o(f"\tVMASKMOVPS {acc[k]}, Y7, (SI)" if y else f"\tVMOVUPS {acc[k]}, K1, (SI)"))
 
 
+def next_outputs(o, name, vb):
+    """Ends a grouped kernel's slice (or half): returns after the last,
+    else moves out, bias and res vb bytes on (bias and res only where the
+    flags in CX give them: a nil pointer stays nil) and goes on at
+    {name}_next, to move the input and weights on."""
+    o(f"""	DECQ slices+128(FP)
+	JZ   {name}_ret
+	ADDQ ${vb}, out+72(FP)
+	TESTQ ${FLAG_BIAS}, CX
+	JZ   {name}_nobias
+	ADDQ ${vb}, bias+96(FP)
+
+{name}_nobias:
+	TESTQ ${FLAG_RES}, CX
+	JZ   {name}_next
+	ADDQ ${vb}, res+104(FP)
+
+{name}_next:""")
+
+
 def spread_pixels(o, R, S, fma):
     """The input pixels of a block's kernel row, for one quad: each loaded
     under its mask (AX; SI walks the pixels, R8 = pix), spread over its
@@ -1765,22 +1785,11 @@ TEXT ·{name}(SB), NOSPLIT, $0-144
     prefetch_next_rows(o, S, npix)
 
     group_epilogue(o, name, acc, False)
-    # The next slice: bias and res move on only where given (a nil
-    # pointer stays nil).
-    o(f"""	DECQ slices+128(FP)
-	JZ   {name}_ret
-	ADDQ $64, off+8(FP)
+    # The next slice: its input and weights.
+    next_outputs(o, name, 64)
+    o(f"""	ADDQ $64, off+8(FP)
 	MOVQ wslice+136(FP), SI
 	ADDQ SI, w+40(FP)
-	ADDQ $64, out+72(FP)
-	TESTQ ${FLAG_BIAS}, CX
-	JZ   {name}_nobias
-	ADDQ $64, bias+96(FP)
-
-{name}_nobias:
-	TESTQ ${FLAG_RES}, CX
-	JZ   {name}_slice
-	ADDQ $64, res+104(FP)
 	JMP  {name}_slice
 
 {name}_ret:
@@ -1934,24 +1943,11 @@ TEXT ·{name}(SB), NOSPLIT, $0-144
     o(f"\tADDQ R9, DI\n\tDECQ R11\n\tJNZ  {name}_row")
 
     group_epilogue(o, name, acc, True)
-    # The next half: out, bias and res 32 bytes on (bias and res only
-    # where given); the input hin bytes on after a first half, to the next
-    # slice's after a second; the weights 32 bytes on, or to the next
+    # The next half: the input hin bytes on after a first half, to the
+    # next slice's after a second; the weights 32 bytes on, or to the next
     # slice's.
-    o(f"""	DECQ slices+128(FP)
-	JZ   {name}_ret
-	ADDQ $32, out+72(FP)
-	TESTQ ${FLAG_BIAS}, CX
-	JZ   {name}_nobias
-	ADDQ $32, bias+96(FP)
-
-{name}_nobias:
-	TESTQ ${FLAG_RES}, CX
-	JZ   {name}_next
-	ADDQ $32, res+104(FP)
-
-{name}_next:
-	XORQ $1, R13
+    next_outputs(o, name, 32)
+    o(f"""	XORQ $1, R13
 	JZ   {name}_second
 	MOVQ hin+48(FP), SI
 	ADDQ SI, off+8(FP)

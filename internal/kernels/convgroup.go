@@ -273,42 +273,36 @@ var smallGroupTasks Tasks[smallGroupTask, *smallGroupTask]
 func (t *smallGroupTask) Run(lo, hi int) {
 	p := &t.p
 	k := t.kernel[0]
-	size := groupWeights(k.group)
-	a := groupBlockArgs{s: p.SW, g: k.group, in: t.in, pix: p.C, row: p.W * p.C, opix: p.F,
-		slices: p.F / 16, wslice: size}
-	if t.accumulate {
-		a.flags |= flagAcc
+	a := newGroupBlock(p, t.in, k.group)
+	a.flags = t.ep.flags(t.accumulate)
+	if a.flags&flagBias != 0 {
+		a.bias = t.ep.Bias
 	}
-	if ep := t.ep; ep != nil {
-		if ep.Bias != nil {
-			a.flags |= flagBias
-		}
-		if ep.Res != nil {
-			a.flags |= flagRes
-			a.ldres = ep.LdRes
-		}
-		if ep.Relu {
-			a.flags |= flagRelu
-		}
+	if a.flags&flagRes != 0 {
+		a.ldres = t.ep.LdRes
 	}
 	for row := lo; row < hi; row++ {
 		dy0 := a.atRow(p, row)
 		for ox := 0; ox < p.OW; ox += a.r {
 			a.r = groupBlockLen(p.OW - ox)
 			pixel := a.atBlock(p, row, dy0, ox)
-			a.w = k.data[dy0*size/3:]
+			a.w = k.data[dy0*a.wslice/3:]
 			a.out = t.out[pixel*p.F:]
-			if t.ep != nil {
-				a.bias = t.ep.Bias // nil: no flagBias
-				if t.ep.Res != nil {
-					a.res = t.ep.Res[pixel*t.ep.LdRes:]
-				}
+			if a.flags&flagRes != 0 {
+				a.res = t.ep.Res[pixel*a.ldres:]
 			}
 			if a.ndy == 0 || !groupBlockAsm(&a) {
 				a.runGo()
 			}
 		}
 	}
+}
+
+// newGroupBlock returns the blocks' arguments for p's rows of input in,
+// whose groups have g channels: strides and all the slices of filters.
+func newGroupBlock(p *Conv2DParams, in []float32, g int) groupBlockArgs {
+	return groupBlockArgs{s: p.SW, g: g, in: in, pix: p.C, row: p.W * p.C, opix: p.F,
+		slices: p.F / 16, wslice: groupWeights(g)}
 }
 
 // atRow sets a's kernel rows for output row row (of all images) of p and
@@ -368,14 +362,11 @@ var smallGroupGradTasks Tasks[smallGroupGradTask, *smallGroupGradTask]
 
 func (t *smallGroupGradTask) Run(lo, hi int) {
 	p := &t.p
-	g := groupChannels(*p)
-	size := groupWeights(g)
 	buf := getBuf(smallGroupsSize(*p))
 	defer putBuf(buf)
 	part := *buf
 	clear(part)
-	a := groupBlockArgs{s: p.SW, g: g, in: t.in, pix: p.C, row: p.W * p.C, opix: p.F,
-		slices: p.F / 16, wslice: size}
+	a := newGroupBlock(p, t.in, groupChannels(*p))
 	for row := lo; row < hi; row++ {
 		dy0 := a.atRow(p, row)
 		if a.ndy == 0 {
@@ -384,7 +375,7 @@ func (t *smallGroupGradTask) Run(lo, hi int) {
 		for ox := 0; ox < p.OW; ox += a.r {
 			a.r = groupBlockLen(p.OW - ox)
 			pixel := a.atBlock(p, row, dy0, ox)
-			a.w = part[dy0*size/3:]
+			a.w = part[dy0*a.wslice/3:]
 			a.out = t.dy[pixel*p.F:]
 			if !groupGradAsm(&a) {
 				a.gradGo()

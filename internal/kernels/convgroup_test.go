@@ -98,7 +98,7 @@ func testGroupBlock(t *testing.T) {
 				}
 				continue
 			}
-			if math.Abs(float64(out[i]-want[i])) > 1e-5*(1+math.Abs(float64(want[i]))) {
+			if !nearly(out[i], want[i]) {
 				t.Fatalf("%s: out[%d] = %v, want %v", name, i, out[i], want[i])
 			}
 		}
@@ -126,11 +126,17 @@ func TestGroupGradMatchesGo(t *testing.T) {
 		}
 		name := fmt.Sprintf("trial %d (g %d, r %d, s %d, rows %d, slices %d)", trial, a.g, a.r, a.s, a.ndy, a.slices)
 		for i := range sums {
-			if math.Abs(float64(sums[i]-want[i])) > 1e-5*(1+math.Abs(float64(want[i]))) {
+			if !nearly(sums[i], want[i]) {
 				t.Fatalf("%s: sum %d = %v, want %v", name, i, sums[i], want[i])
 			}
 		}
 	}
+}
+
+// nearly reports whether got is want up to the rounding of fused and
+// unfused sums: 1e-5 of want, or of 1 where want is smaller.
+func nearly(got, want float32) bool {
+	return math.Abs(float64(got-want)) <= 1e-5*(1+math.Abs(float64(want)))
 }
 
 // randomGroupBlock draws a block for the block tests (its group size,

@@ -929,24 +929,37 @@ func microKernelGo(kk int, a panelA, b []float32, tile *[mr * nr]float32) {
 // pointers for the rows x cols tile at row i, column j finished by e (nil:
 // nothing but acc).
 func (e *Epilogue) asmArgs(acc bool, i, j, rows, cols int) (flags int, bias, res *float32, ldres int) {
-	if acc {
-		flags |= flagAcc
+	flags = e.flags(acc)
+	if flags&flagBias != 0 {
+		b := e.Bias[j : j+cols]
+		bias = &b[0]
 	}
-	if e == nil {
-		return flags, nil, nil, 0
-	}
-	b := e.Bias[j : j+cols]
-	flags |= flagBias
-	bias = &b[0]
-	if e.Res != nil {
+	if flags&flagRes != 0 {
 		r := e.Res[i*e.LdRes+j : (i+rows-1)*e.LdRes+j+cols]
-		flags |= flagRes
 		res, ldres = &r[0], 4*e.LdRes
 	}
-	if e.Relu {
-		flags |= flagRelu
-	}
 	return flags, bias, res, ldres
+}
+
+// flags is the assembly kernels' epilogue flags for e (nil: nothing but
+// acc, C's values added).
+func (e *Epilogue) flags(acc bool) (f int) {
+	if acc {
+		f |= flagAcc
+	}
+	if e == nil {
+		return f
+	}
+	if e.Bias != nil {
+		f |= flagBias
+	}
+	if e.Res != nil {
+		f |= flagRes
+	}
+	if e.Relu {
+		f |= flagRelu
+	}
+	return f
 }
 
 // The assembly kernels' flags (tools/gen_gemm_asm.py).

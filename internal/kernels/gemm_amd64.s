@@ -12171,9 +12171,6 @@ groupConv14x1_store:
 	VMOVUPS Z13, K1, (SI)
 	DECQ slices+128(FP)
 	JZ   groupConv14x1_ret
-	ADDQ $64, off+8(FP)
-	MOVQ wslice+136(FP), SI
-	ADDQ SI, w+40(FP)
 	ADDQ $64, out+72(FP)
 	TESTQ $2, CX
 	JZ   groupConv14x1_nobias
@@ -12181,8 +12178,13 @@ groupConv14x1_store:
 
 groupConv14x1_nobias:
 	TESTQ $4, CX
-	JZ   groupConv14x1_slice
+	JZ   groupConv14x1_next
 	ADDQ $64, res+104(FP)
+
+groupConv14x1_next:
+	ADDQ $64, off+8(FP)
+	MOVQ wslice+136(FP), SI
+	ADDQ SI, w+40(FP)
 	JMP  groupConv14x1_slice
 
 groupConv14x1_ret:
@@ -12994,9 +12996,6 @@ groupConv7x1_store:
 	VMOVUPS Z6, K1, (SI)
 	DECQ slices+128(FP)
 	JZ   groupConv7x1_ret
-	ADDQ $64, off+8(FP)
-	MOVQ wslice+136(FP), SI
-	ADDQ SI, w+40(FP)
 	ADDQ $64, out+72(FP)
 	TESTQ $2, CX
 	JZ   groupConv7x1_nobias
@@ -13004,8 +13003,13 @@ groupConv7x1_store:
 
 groupConv7x1_nobias:
 	TESTQ $4, CX
-	JZ   groupConv7x1_slice
+	JZ   groupConv7x1_next
 	ADDQ $64, res+104(FP)
+
+groupConv7x1_next:
+	ADDQ $64, off+8(FP)
+	MOVQ wslice+136(FP), SI
+	ADDQ SI, w+40(FP)
 	JMP  groupConv7x1_slice
 
 groupConv7x1_ret:
@@ -14082,9 +14086,6 @@ groupConv14x2_store:
 	VMOVUPS Z13, K1, (SI)
 	DECQ slices+128(FP)
 	JZ   groupConv14x2_ret
-	ADDQ $64, off+8(FP)
-	MOVQ wslice+136(FP), SI
-	ADDQ SI, w+40(FP)
 	ADDQ $64, out+72(FP)
 	TESTQ $2, CX
 	JZ   groupConv14x2_nobias
@@ -14092,8 +14093,13 @@ groupConv14x2_store:
 
 groupConv14x2_nobias:
 	TESTQ $4, CX
-	JZ   groupConv14x2_slice
+	JZ   groupConv14x2_next
 	ADDQ $64, res+104(FP)
+
+groupConv14x2_next:
+	ADDQ $64, off+8(FP)
+	MOVQ wslice+136(FP), SI
+	ADDQ SI, w+40(FP)
 	JMP  groupConv14x2_slice
 
 groupConv14x2_ret:
@@ -15183,9 +15189,6 @@ groupConv7x2_store:
 	VMOVUPS Z6, K1, (SI)
 	DECQ slices+128(FP)
 	JZ   groupConv7x2_ret
-	ADDQ $64, off+8(FP)
-	MOVQ wslice+136(FP), SI
-	ADDQ SI, w+40(FP)
 	ADDQ $64, out+72(FP)
 	TESTQ $2, CX
 	JZ   groupConv7x2_nobias
@@ -15193,8 +15196,13 @@ groupConv7x2_store:
 
 groupConv7x2_nobias:
 	TESTQ $4, CX
-	JZ   groupConv7x2_slice
+	JZ   groupConv7x2_next
 	ADDQ $64, res+104(FP)
+
+groupConv7x2_next:
+	ADDQ $64, off+8(FP)
+	MOVQ wslice+136(FP), SI
+	ADDQ SI, w+40(FP)
 	JMP  groupConv7x2_slice
 
 groupConv7x2_ret:
