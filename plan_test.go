@@ -285,7 +285,7 @@ func TestPlanMemoryFreedWithPlan(t *testing.T) {
 	if held := kernels.OffHeapBytes() - before; held < int64(3*4*m.CountParams()) {
 		t.Fatalf("three compiled plans hold %d bytes off the heap, want at least their weights", held)
 	}
-	plans = nil
+	runtime.KeepAlive(plans) // held up to here, dropped from here on
 	runtime.KeepAlive(m)
 	if got := settledOffHeap() - before; got != 0 {
 		t.Errorf("%d bytes still mapped after the plans were dropped", got)
