@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/resnet-go/resnet/tensor"
 )
@@ -38,6 +39,8 @@ type Layer struct {
 
 	once   sync.Once // creates vals
 	vals   []*tensor.Tensor
+	made   atomic.Bool      // vals exist
+	preset []*tensor.Tensor // weights SetWeight was given before vals existed
 	grads  []*tensor.Tensor
 	frozen bool
 }

@@ -377,11 +377,16 @@ func (p *Plan) fuseConv(l *Layer, op *conv2DOp, sole func(*Layer) *Layer, absorb
 		}
 		if b, ok := bn.op.(*batchNormOp); ok && b.axis == channelAxis {
 			bw := bn.values()
-			for c := 0; c < f; c++ {
-				s := float64(bw[0].Data[c]) / math.Sqrt(float64(bw[3].Data[c])+b.epsilon)
-				st.bias[c] = float32((float64(st.bias[c])-float64(bw[2].Data[c]))*s + float64(bw[1].Data[c]))
-				for i := c; i < len(kernel); i += f {
-					kernel[i] = float32(float64(kernel[i]) * s)
+			scale := make([]float64, f)
+			for c := range scale {
+				scale[c] = float64(bw[0].Data[c]) / math.Sqrt(float64(bw[3].Data[c])+b.epsilon)
+				st.bias[c] = float32((float64(st.bias[c])-float64(bw[2].Data[c]))*scale[c] + float64(bw[1].Data[c]))
+			}
+			// Row by row (a filter's weights are f apart: a pass per
+			// filter took ResNet-50's compile 0.2 s).
+			for r := 0; r < len(kernel); r += f {
+				for c, v := range kernel[r : r+f] {
+					kernel[r+c] = float32(float64(v) * scale[c])
 				}
 			}
 			absorbed[bn] = true

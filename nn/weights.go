@@ -9,15 +9,20 @@ import (
 	"github.com/resnet-go/resnet/tensor"
 )
 
-// values returns the layer's weight tensors, creating them with Keras'
-// default initialisers the first time: glorot_uniform kernels, zero biases
-// and betas, unit gammas, zero moving means and unit moving variances. The
-// random numbers are seeded by the weight's name, so a model built twice
-// starts from the same weights.
+// values returns the layer's weight tensors, creating them the first time:
+// those SetWeight was given before then as given, the others with Keras'
+// default initialisers: glorot_uniform kernels, zero biases and betas,
+// unit gammas, zero moving means and unit moving variances. The random
+// numbers are seeded by the weight's name, so a model built twice starts
+// from the same weights.
 func (l *Layer) values() []*tensor.Tensor {
 	l.once.Do(func() {
 		l.vals = make([]*tensor.Tensor, len(l.weights))
 		for i, w := range l.weights {
+			if i < len(l.preset) && l.preset[i] != nil {
+				l.vals[i] = l.preset[i]
+				continue
+			}
 			t := tensor.New(w.Shape...)
 			switch w.Name {
 			case "kernel":
@@ -29,6 +34,8 @@ func (l *Layer) values() []*tensor.Tensor {
 			}
 			l.vals[i] = t
 		}
+		l.preset = nil
+		l.made.Store(true)
 	})
 	return l.vals
 }
@@ -65,6 +72,18 @@ func (m *Model) Weight(fullName string) (*tensor.Tensor, error) {
 // SetWeight copies t into the named weight after checking its shape and
 // that every value is finite.
 func (m *Model) SetWeight(fullName string, t *tensor.Tensor) error {
+	return m.setWeight(fullName, t, false)
+}
+
+// AdoptWeight is SetWeight for a tensor the caller gives up: where the
+// weight has not been read yet, the model keeps t itself rather than a
+// copy, so a loader does not hold every weight twice. The caller must not
+// use t afterwards.
+func (m *Model) AdoptWeight(fullName string, t *tensor.Tensor) error {
+	return m.setWeight(fullName, t, true)
+}
+
+func (m *Model) setWeight(fullName string, t *tensor.Tensor, adopt bool) error {
 	if m.consumed {
 		return ErrConsumed
 	}
@@ -72,14 +91,25 @@ func (m *Model) SetWeight(fullName string, t *tensor.Tensor) error {
 	if err != nil {
 		return err
 	}
-	dst := l.values()[i]
-	if !dst.SameShape(t) {
-		return fmt.Errorf("weight %s: shape %v does not match the model's %v", fullName, t.Shape, dst.Shape)
+	if want := l.weights[i].Shape; !Shape(t.Shape).Equal(want) {
+		return fmt.Errorf("weight %s: shape %v does not match the model's %v", fullName, t.Shape, want)
 	}
 	if j := t.Finite(); j >= 0 {
 		return fmt.Errorf("weight %s: value %d is %v", fullName, j, t.Data[j])
 	}
-	copy(dst.Data, t.Data)
+	if l.made.Load() {
+		copy(l.vals[i].Data, t.Data) // the live tensor: Weight's callers see the change
+		return nil
+	}
+	// Kept for values to take: drawing random numbers for a weight about
+	// to be overwritten took a fifth of loading ResNet-50.
+	if !adopt {
+		t = t.Clone()
+	}
+	if l.preset == nil {
+		l.preset = make([]*tensor.Tensor, len(l.weights))
+	}
+	l.preset[i] = t
 	return nil
 }
 

@@ -88,7 +88,7 @@ func (t *Tensor) SameShape(u *Tensor) bool {
 // Finite returns the index of the first NaN or infinite value, or -1.
 func (t *Tensor) Finite() int {
 	for i, v := range t.Data {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+		if math.Float32bits(v)&0x7f800000 == 0x7f800000 { // exponent all ones: Inf or NaN
 			return i
 		}
 	}

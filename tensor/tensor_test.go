@@ -53,9 +53,22 @@ func TestTranspose(t *testing.T) {
 }
 
 func TestFiniteAndFromData(t *testing.T) {
-	x, _ := FromData([]float32{1, float32(math.NaN())}, 2)
-	if x.Finite() != 1 {
-		t.Errorf("Finite = %d", x.Finite())
+	inf := float32(math.Inf(1))
+	for _, tc := range []struct {
+		data []float32
+		want int
+	}{
+		{[]float32{1, float32(math.NaN())}, 1},
+		{[]float32{0, -inf, 2}, 1},
+		{[]float32{inf}, 0},
+		{[]float32{math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, 0, float32(math.Copysign(0, -1))}, -1},
+		{[]float32{3, 4, math.Float32frombits(0x7f800001)}, 2}, // a signalling NaN
+		{nil, -1},
+	} {
+		x := &Tensor{Shape: []int{len(tc.data)}, Data: tc.data}
+		if got := x.Finite(); got != tc.want {
+			t.Errorf("Finite(%v) = %d, want %d", tc.data, got, tc.want)
+		}
 	}
 	if _, err := FromData(make([]float32, 5), 2, 3); err == nil {
 		t.Error("5 values accepted for shape (2, 3)")

@@ -76,7 +76,7 @@ func Load(path string) (*nn.Model, map[string]string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("load %s: %w", path, err)
 	}
-	if err := Apply(m, modelTensors(f.Tensors)); err != nil {
+	if err := apply(m, modelTensors(f.Tensors), true); err != nil {
 		return nil, nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	return m, f.Metadata, nil
@@ -125,7 +125,7 @@ func LoadInto(m *nn.Model, path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %w", err)
 	}
-	if err := Apply(m, modelTensors(f.Tensors)); err != nil {
+	if err := apply(m, modelTensors(f.Tensors), true); err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	return f.Metadata, nil
@@ -137,6 +137,12 @@ func LoadInto(m *nn.Model, path string) (map[string]string, error) {
 // weight for, shapes that differ, and values that are not finite are all
 // reported, by name.
 func Apply(m *nn.Model, tensors map[string]*tensor.Tensor) error {
+	return apply(m, tensors, false)
+}
+
+// apply is Apply; with adopt the model keeps the tensors themselves
+// (nn.Model.AdoptWeight), for loaders whose tensors nobody else holds.
+func apply(m *nn.Model, tensors map[string]*tensor.Tensor, adopt bool) error {
 	var missing, wrong []string
 	want := map[string]bool{}
 	for _, w := range m.Weights() {
@@ -172,7 +178,11 @@ func Apply(m *nn.Model, tensors map[string]*tensor.Tensor) error {
 		return fmt.Errorf("weights do not fit model %q: %s", m.Name(), strings.Join(problems, "; "))
 	}
 	for _, w := range m.Weights() {
-		if err := m.SetWeight(w.FullName(), tensors[w.FullName()]); err != nil {
+		set := m.SetWeight
+		if adopt {
+			set = m.AdoptWeight
+		}
+		if err := set(w.FullName(), tensors[w.FullName()]); err != nil {
 			return err
 		}
 	}

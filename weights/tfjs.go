@@ -1,11 +1,9 @@
 package weights
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -78,7 +76,7 @@ func readKerasTFJS(path string) (*nn.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := Apply(m, tensors); err != nil {
+	if err := apply(m, tensors, true); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -98,6 +96,30 @@ func readLimited(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is %d bytes, more than the %d allowed", path, st.Size(), limit)
 	}
 	return io.ReadAll(io.LimitReader(f, limit))
+}
+
+// readInto reads the file at path into the start of dst, which it must
+// fit, and returns its size: a shard goes straight where the group's
+// bytes are gathered (io.ReadAll's growing buffer and the copy after it
+// took a quarter of loading ResNet-50).
+func readInto(path string, dst []byte) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if st.Size() > int64(len(dst)) {
+		return 0, fmt.Errorf("%s is %d bytes, more than the %d allowed", path, st.Size(), len(dst))
+	}
+	n, err := io.ReadFull(f, dst[:st.Size()])
+	if err != nil {
+		return n, fmt.Errorf("read %s: %w", path, err)
+	}
+	return n, nil
 }
 
 // topology accepts both layouts TF.js writes: {keras_version, backend,
@@ -155,24 +177,30 @@ func readShards(dir string, tm tfjsModel, rename map[string]string) (map[string]
 		if have != want {
 			return nil, fmt.Errorf("weight group %d: the shards hold %d bytes, the manifest describes %d", g, have, want)
 		}
-		buf := make([]byte, 0, want)
+		// The shards go straight into the weights' floats, which the
+		// tensors then share: no second copy of the model in bytes.
+		vals := make([]float32, want/4)
+		buf := floatBytes(vals)
+		read := 0
 		for _, f := range files {
-			b, err := readLimited(f, want-int64(len(buf)))
+			n, err := readInto(f, buf[read:])
 			if err != nil {
 				return nil, err
 			}
-			buf = append(buf, b...)
+			read += n
 		}
-		if int64(len(buf)) != want {
-			return nil, fmt.Errorf("weight group %d: read %d bytes, expected %d", g, len(buf), want)
+		if int64(read) != want {
+			return nil, fmt.Errorf("weight group %d: read %d bytes, expected %d", g, read, want)
 		}
+		fromLittleEndian(vals)
 		off := 0
 		for _, w := range group.Weights {
-			t := tensor.New(w.Shape...)
-			for i := range t.Data {
-				t.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[off+4*i:]))
+			n, _ := tensor.Elements(w.Shape) // checked above
+			t, err := tensor.FromData(vals[off:off+n:off+n], w.Shape...)
+			if err != nil {
+				return nil, fmt.Errorf("weight %q: %w", w.Name, err)
 			}
-			off += 4 * len(t.Data)
+			off += n
 			layer, weight, ok := strings.Cut(w.Name, "/")
 			if !ok {
 				return nil, fmt.Errorf("weight %q is not named layer/weight", w.Name)

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,6 +103,52 @@ func file(header string, body []byte) []byte {
 	b.WriteString(header)
 	b.Write(body)
 	return b.Bytes()
+}
+
+// DecodeSafetensors copies, so its caller may reuse the bytes; a file read
+// by ReadSafetensors lends its float32 tensors its own bytes where they lie
+// aligned (as EncodeSafetensors writes them), and copies them where not.
+func TestSafetensorsSharesOnlyAlignedBytesItOwns(t *testing.T) {
+	body := make([]byte, 8)
+	binary.LittleEndian.PutUint32(body, math.Float32bits(1.5))
+	binary.LittleEndian.PutUint32(body[4:], math.Float32bits(-2))
+	header := `{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`
+	for pad := 0; pad < 4; pad++ {
+		data := file(header+strings.Repeat(" ", pad), body)
+		aligned := (8+len(header)+pad)%4 == 0
+		for _, share := range []bool{false, true} {
+			f, err := decodeSafetensors(slices.Clone(data), share)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := f.Tensors["a"]
+			if got.Data[0] != 1.5 || got.Data[1] != -2 || len(got.Data) != cap(got.Data) {
+				t.Fatalf("pad %d share %v: %v (cap %d)", pad, share, got.Data, cap(got.Data))
+			}
+		}
+		buf := slices.Clone(data)
+		f, _ := decodeSafetensors(buf, true)
+		binary.LittleEndian.PutUint32(buf[len(buf)-8:], math.Float32bits(7))
+		if shared := f.Tensors["a"].Data[0] == 7; shared != aligned {
+			t.Errorf("header padded by %d (body aligned: %v): tensor shares the file's bytes: %v", pad, aligned, shared)
+		}
+		path := filepath.Join(t.TempDir(), "a.safetensors")
+		os.WriteFile(path, data, 0o644)
+		if f, err := ReadSafetensors(path); err != nil || f.Tensors["a"].Data[1] != -2 {
+			t.Errorf("ReadSafetensors, header padded by %d: %v, %v", pad, f, err)
+		}
+	}
+	var enc bytes.Buffer
+	in := map[string]*tensor.Tensor{"x": {Shape: []int{3}, Data: []float32{1, 2, 3}}}
+	if err := EncodeSafetensors(&enc, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	data := enc.Bytes()
+	f, _ := DecodeSafetensors(data)
+	clear(data)
+	if x := f.Tensors["x"].Data; x[2] != 3 {
+		t.Errorf("DecodeSafetensors' tensors changed with the caller's bytes: %v", x)
+	}
 }
 
 func TestSafetensorsOtherFloatTypes(t *testing.T) {
