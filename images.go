@@ -2,6 +2,9 @@ package resnet
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/resnet-go/resnet/data"
 	"github.com/resnet-go/resnet/tensor"
@@ -29,7 +32,9 @@ type ImageConfig struct {
 }
 
 // LoadImages decodes, resizes and preprocesses image files into one NHWC
-// batch.
+// batch, the images shared out between the cores (decoding is most of the
+// time: a PNG of 600x400 takes about 10 ms). An error names the first
+// image in paths that failed.
 func LoadImages(paths []string, cfg ImageConfig) (*tensor.Tensor, error) {
 	if cfg.Height < 1 || cfg.Width < 1 {
 		return nil, fmt.Errorf("load images: the input size %dx%d is not fixed", cfg.Height, cfg.Width)
@@ -39,31 +44,49 @@ func LoadImages(paths []string, cfg ImageConfig) (*tensor.Tensor, error) {
 	}
 	per := cfg.Height * cfg.Width * cfg.Channels
 	batch := tensor.New(len(paths), cfg.Height, cfg.Width, cfg.Channels)
-	for i, p := range paths {
-		img, err := data.LoadImage(p)
+	errs := make([]error, len(paths))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(len(paths), runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(paths); i = int(next.Add(1) - 1) {
+				errs[i] = loadImageInto(batch.Data[i*per:(i+1)*per], paths[i], cfg)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
-		if img, err = fit(img, cfg); err != nil {
-			return nil, fmt.Errorf("image %s: %w", p, err)
-		}
-		dst := batch.Data[i*per : (i+1)*per]
-		if cfg.Channels == 1 {
-			for j := range dst {
-				r, g, b := img.Data[3*j], img.Data[3*j+1], img.Data[3*j+2]
-				dst[j] = 0.299*r + 0.587*g + 0.114*b
-			}
-			if err := preprocessGrey(dst, cfg.Mode); err != nil {
-				return nil, fmt.Errorf("image %s: %w", p, err)
-			}
-			continue
-		}
-		if err := Preprocess(img, cfg.Mode); err != nil {
-			return nil, fmt.Errorf("image %s: %w", p, err)
-		}
-		copy(dst, img.Data)
 	}
 	return batch, nil
+}
+
+// loadImageInto decodes, fits and preprocesses the image at path into dst.
+func loadImageInto(dst []float32, path string, cfg ImageConfig) error {
+	img, err := data.LoadImage(path)
+	if err != nil {
+		return err
+	}
+	if img, err = fit(img, cfg); err != nil {
+		return fmt.Errorf("image %s: %w", path, err)
+	}
+	if cfg.Channels == 1 {
+		for j := range dst {
+			r, g, b := img.Data[3*j], img.Data[3*j+1], img.Data[3*j+2]
+			dst[j] = 0.299*r + 0.587*g + 0.114*b
+		}
+		if err := preprocessGrey(dst, cfg.Mode); err != nil {
+			return fmt.Errorf("image %s: %w", path, err)
+		}
+		return nil
+	}
+	if err := Preprocess(img, cfg.Mode); err != nil {
+		return fmt.Errorf("image %s: %w", path, err)
+	}
+	copy(dst, img.Data)
+	return nil
 }
 
 // preprocessGrey applies the modes that make sense for one channel.

@@ -2,6 +2,7 @@ package resnet
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -87,3 +88,29 @@ func TestLoadImagesErrors(t *testing.T) {
 		t.Errorf("grey crop: %v %v", x, err)
 	}
 }
+
+// The images are shared out between the cores but land in order, and an
+// error names the first image that failed, whichever core met it.
+func TestLoadImagesInOrder(t *testing.T) {
+	cfg := ImageConfig{Height: 40, Width: 48, Channels: 3, Mode: TorchMode, Resize: Crop}
+	paths := []string{"testdata/chelsea.png", "testdata/coffee.png", "testdata/chelsea_small.webp", "testdata/coffee.png", "testdata/chelsea.png"}
+	all, err := LoadImages(paths, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := cfg.Height * cfg.Width * cfg.Channels
+	for i, p := range paths {
+		one, err := LoadImages([]string{p}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(all.Data[i*per:(i+1)*per], one.Data) {
+			t.Errorf("image %d (%s) differs from its batch of one", i, p)
+		}
+	}
+	_, err = LoadImages([]string{"testdata/chelsea.png", "testdata/missing1.png", "testdata/coffee.png", "testdata/missing2.png"}, cfg)
+	if err == nil || !strings.Contains(err.Error(), "missing1.png") {
+		t.Errorf("error %v, want one naming missing1.png", err)
+	}
+}
+
