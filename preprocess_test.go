@@ -113,4 +113,3 @@ func TestLoadImagesInOrder(t *testing.T) {
 		t.Errorf("error %v, want one naming missing1.png", err)
 	}
 }
-
