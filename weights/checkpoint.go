@@ -177,11 +177,11 @@ func apply(m *nn.Model, tensors map[string]*tensor.Tensor, adopt bool) error {
 	if len(problems) > 0 {
 		return fmt.Errorf("weights do not fit model %q: %s", m.Name(), strings.Join(problems, "; "))
 	}
+	set := m.SetWeight
+	if adopt {
+		set = m.AdoptWeight
+	}
 	for _, w := range m.Weights() {
-		set := m.SetWeight
-		if adopt {
-			set = m.AdoptWeight
-		}
 		if err := set(w.FullName(), tensors[w.FullName()]); err != nil {
 			return err
 		}
