@@ -47,7 +47,9 @@ type tensorInfo struct {
 var dtypeSize = map[string]int{"F32": 4, "F64": 8, "F16": 2, "BF16": 2}
 
 // ReadSafetensors reads a safetensors file. Float tensors of any width
-// (F16, BF16, F32, F64) are converted to float32.
+// (F16, BF16, F32, F64) are converted to float32; F32 tensors stored
+// aligned (as EncodeSafetensors writes them) share the memory the file was
+// read into, so holding any one of them holds all of it.
 func ReadSafetensors(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
