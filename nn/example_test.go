@@ -126,3 +126,34 @@ func ExampleTape_SkipInputGrads() {
 	// conv/bias [4]
 	// input gradient: false
 }
+
+// A loader that decodes weights into fresh tensors hands them over with
+// AdoptWeight: the model keeps them rather than copies, and never draws
+// the random initial values they replace. SetWeight copies instead, for a
+// caller that keeps its tensor.
+func ExampleModel_AdoptWeight() {
+	x := nn.Input(nn.Shape{4}, nn.Name("features"))
+	m, err := nn.NewModel("linear", []*nn.Tensor{x}, []*nn.Tensor{nn.Dense(x, 2, nn.Name("fc"))})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	kernel, _ := tensor.FromData([]float32{1, 0, 0, 1, 1, 0, 0, 1}, 4, 2)
+	bias, _ := tensor.FromData([]float32{0.5, -0.5}, 2)
+	if err := m.AdoptWeight("fc/kernel", kernel); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := m.AdoptWeight("fc/bias", bias); err != nil {
+		fmt.Println(err)
+		return
+	}
+	in, _ := tensor.FromData([]float32{1, 2, 3, 4}, 1, 4)
+	out, _ := m.Predict(in)
+	fmt.Println(out[0].Data)
+	// A wrong shape is refused by name.
+	fmt.Println(m.AdoptWeight("fc/bias", tensor.New(3)))
+	// Output:
+	// [4.5 5.5]
+	// weight fc/bias: shape [3] does not match the model's [2]
+}
