@@ -469,7 +469,7 @@ func (p *Plan) chooseWinograd(st *pstep, h, w, c int) {
 	case p.winograd == forceWinograd || b == 1:
 		// Straight into the plan's memory: a copy on the heap first was
 		// garbage enough to raise a batch-1 ResNet-50's peak by 8-10 MB.
-		st.wino = kernels.WinogradKernelFromPacked(p.mem, st.packed, c, kernels.WinogradTile(kp), kp.SH)
+		st.wino = kernels.WinogradKernelFromPacked(p.mem, st.packed, c, kernels.WinogradTile(kp), kp.SH, false)
 		st.packed = nil
 		// Larger batches may take a larger tile (ResNet-50's 14x14 layers
 		// from 8 images), its kernel made from this one when they come.
@@ -522,10 +522,10 @@ func (p *Plan) winogradFor(st *pstep, n int, kp kernels.Conv2DParams) *kernels.W
 	f := &st.large.forms[t/4]
 	f.once.Do(func() {
 		if st.packed == nil { // only the smaller tile's kernel was kept
-			f.k = kernels.WinogradKernelRetiled(p.mem, st.wino, t)
+			f.k = kernels.WinogradKernelRetiled(p.mem, st.wino, t, true)
 			return
 		}
-		f.k = kernels.WinogradKernelFromPacked(p.mem, st.packed, kp.C, t, kp.SH)
+		f.k = kernels.WinogradKernelFromPacked(p.mem, st.packed, kp.C, t, kp.SH, true)
 	})
 	return f.k
 }

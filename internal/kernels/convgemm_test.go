@@ -401,7 +401,7 @@ func TestConvGroupedShapes(t *testing.T) {
 				continue
 			}
 			wino++
-			wk := WinogradKernelFromPacked(&h, packed, p.C, 2, p.SH)
+			wk := WinogradKernelFromPacked(&h, packed, p.C, 2, p.SH, false)
 			WinogradConv(p, in, wk, got, &Epilogue{Bias: bias, Res: res, LdRes: p.F, Relu: true})
 			check(isa.name, "Winograd", got, 1e-4*math.Sqrt(float64(cg)))
 		}
@@ -505,10 +505,10 @@ func TestWinogradGrouped(t *testing.T) {
 			Conv2D(p, in, k, nil, conv)
 			want := finished(conv, bias, res)
 			packed := packGroups(p, k, nil) // as the products take them (not the direct kernels')
-			kernels := map[string]*WinogradKernel{"F(2x2)": WinogradKernelFromPacked(&h, packed, p.C, 2, p.SH)}
+			kernels := map[string]*WinogradKernel{"F(2x2)": WinogradKernelFromPacked(&h, packed, p.C, 2, p.SH, false)}
 			if p.SH == 1 {
-				kernels["F(4x4)"] = WinogradKernelFromPacked(&h, packed, p.C, 4, 1)
-				kernels["F(2x2) retiled to F(4x4)"] = WinogradKernelRetiled(&h, kernels["F(2x2)"], 4)
+				kernels["F(4x4)"] = WinogradKernelFromPacked(&h, packed, p.C, 4, 1, false)
+				kernels["F(2x2) retiled to F(4x4)"] = WinogradKernelRetiled(&h, kernels["F(2x2)"], 4, false)
 			}
 			for name, wk := range kernels {
 				got := make([]float32, len(want))
@@ -794,7 +794,7 @@ func BenchmarkConvGrouped(b *testing.B) {
 			tiles = []int{2}
 		}
 		for _, m := range tiles {
-			wk := WinogradKernelFromPacked(&h, merged, p.C, m, p.SH)
+			wk := WinogradKernelFromPacked(&h, merged, p.C, m, p.SH, false)
 			benchConv(b, fmt.Sprintf("%s/winograd%d", name, m), flops, func() { WinogradConv(p, in, wk, out, ep) })
 		}
 		benchConv(b, name+"/packed", flops, func() { ConvForwardPacked(p, in, pk, out, ep) })

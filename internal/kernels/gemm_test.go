@@ -788,7 +788,7 @@ func TestPackedBRows(t *testing.T) {
 }
 
 // The Winograd kernel made from a packed convolution kernel, off the heap,
-// is the one made from the kernel itself, to the bit.
+// on one core or all, is the one made from the kernel itself, to the bit.
 func TestWinogradKernelFromPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	var h OffHeap
@@ -797,10 +797,13 @@ func TestWinogradKernelFromPacked(t *testing.T) {
 		c, f, m, stride := tc[0], tc[1], tc[2], tc[3]
 		kernel := randSlice(r, 9*c*f)
 		want := NewWinogradKernelTile(kernel, c, f, m, stride)
-		got := WinogradKernelFromPacked(&h, PackConvKernel(Conv2DParams{C: c, F: f, KH: 3, KW: 3, Groups: 1}, kernel), c, m, stride)
-		for e := range want.u {
-			if i := firstDiff(got.u[e].data, want.u[e].data); i >= 0 {
-				t.Fatalf("c=%d f=%d F(%dx%d) stride %d: matrix %d [%d] = %v, want %v", c, f, m, m, stride, e, i, got.u[e].data[i], want.u[e].data[i])
+		for _, parallel := range []bool{false, true} {
+			got := WinogradKernelFromPacked(&h, PackConvKernel(Conv2DParams{C: c, F: f, KH: 3, KW: 3, Groups: 1}, kernel), c, m, stride, parallel)
+			for e := range want.u {
+				if i := firstDiff(got.u[e].data, want.u[e].data); i >= 0 {
+					t.Fatalf("c=%d f=%d F(%dx%d) stride %d parallel %v: matrix %d [%d] = %v, want %v",
+						c, f, m, m, stride, parallel, e, i, got.u[e].data[i], want.u[e].data[i])
+				}
 			}
 		}
 	}
@@ -815,13 +818,17 @@ func TestWinogradKernelRetiled(t *testing.T) {
 	const c, f = 24, 40
 	kernel := randSlice(r, 9*c*f)
 	want := NewWinogradKernelTile(kernel, c, f, 4, 1)
-	got := WinogradKernelRetiled(&h, NewWinogradKernel(kernel, c, f), 4)
+	got := WinogradKernelRetiled(&h, NewWinogradKernel(kernel, c, f), 4, false)
 	if got.Tile() != 4 {
 		t.Fatalf("tile %d, want 4", got.Tile())
 	}
+	all := WinogradKernelRetiled(&h, NewWinogradKernel(kernel, c, f), 4, true) // on all cores: the same bits
 	for e := range want.u {
 		if worst, scale := largestError(got.u[e].data, want.u[e].data); worst > 1e-6*scale {
 			t.Fatalf("matrix %d: off by %g (scale %g)", e, worst, scale)
+		}
+		if i := firstDiff(all.u[e].data, got.u[e].data); i >= 0 {
+			t.Fatalf("matrix %d made on all cores: [%d] = %v, one core's %v", e, i, all.u[e].data[i], got.u[e].data[i])
 		}
 	}
 }

@@ -320,22 +320,24 @@ var trainingKernels sync.Pool
 // transformed kernels in h: a plan that keeps only the packed kernel can
 // add Winograd's later without the kernel or its transforms passing
 // through the Go heap. A grouped convolution's kernel gives a group's
-// transforms for each group packed.
-func WinogradKernelFromPacked(h *OffHeap, packed []*PackedB, c, m, stride int) *WinogradKernel {
+// transforms for each group packed. parallel transforms on all cores (see
+// newWinogradKernel).
+func WinogradKernelFromPacked(h *OffHeap, packed []*PackedB, c, m, stride int, parallel bool) *WinogradKernel {
 	groups := len(packed)
 	return newWinogradKernel(c, groups*packed[0].N, groups, winoFormFor(m, stride),
-		kernelRows{packed: packed}, h.Floats, false)
+		kernelRows{packed: packed}, h.Floats, parallel)
 }
 
 // WinogradKernelRetiled is wk's kernel transformed for output tiles of m
 // x m (its stride), in h: a plan that kept only the transformed kernel
 // takes another tile size for larger batches. The kernel comes back from
-// wk's transform with a rounding or two (about 1e-7 relative).
-func WinogradKernelRetiled(h *OffHeap, wk *WinogradKernel, m int) *WinogradKernel {
+// wk's transform with a rounding or two (about 1e-7 relative). parallel
+// transforms on all cores.
+func WinogradKernelRetiled(h *OffHeap, wk *WinogradKernel, m int, parallel bool) *WinogradKernel {
 	if wk.form != winoForms[2] {
 		panic("kernels: only F(2x2, 3x3) kernels are read back")
 	}
-	return newWinogradKernel(wk.C, wk.F, wk.groups, winoFormFor(m, wk.form.stride), kernelRows{wk: wk}, h.Floats, false)
+	return newWinogradKernel(wk.C, wk.F, wk.groups, winoFormFor(m, wk.form.stride), kernelRows{wk: wk}, h.Floats, parallel)
 }
 
 // kernelRow writes row k of group g's HWIO kernel (tap k/cg, input channel
@@ -368,9 +370,12 @@ func (wk *WinogradKernel) kernelRow(g, k int, dst []float32) {
 // and f filters in groups (each of c/groups channels and f/groups
 // filters; row(g, k, dst) writes row k of group g's) into packed matrices
 // whose zeroed memory alloc gives, on all cores if parallel. Training,
-// which transforms its kernels every step, does so; a plan, once, on one
-// core: on two, a batch-1 ResNet-50's peak memory rose by 8-10 MB
-// (142-145 against 152-153 MB, three runs each).
+// which transforms its kernels every step, does so; a plan compiling, on
+// one core: on two, a batch-1 ResNet-50's peak memory rose by 8-10 MB
+// (142-145 against 152-153 MB, three runs each). The forms a plan makes
+// when its first larger batch comes go on all cores: ResNet-50's first
+// batch of 8 took 535-564 ms with them made on one, 225-338 on two (130
+// for the batches after).
 func newWinogradKernel(c, f, groups int, form *winoForm, row kernelRows, alloc func(n int) []float32, parallel bool) *WinogradKernel {
 	return remakeWinogradKernel(new(WinogradKernel), c, f, groups, form, row, alloc, parallel)
 }
