@@ -374,8 +374,10 @@ func (wk *WinogradKernel) kernelRow(g, k int, dst []float32) {
 // one core: on two, a batch-1 ResNet-50's peak memory rose by 8-10 MB
 // (142-145 against 152-153 MB, three runs each). The forms a plan makes
 // when its first larger batch comes go on all cores: ResNet-50's first
-// batch of 8 took 535-564 ms with them made on one, 225-338 on two (130
-// for the batches after).
+// batch of 8 straight after Compile took 535-564 ms with them made on one,
+// 225-338 on two (130 for the batches after; 294 -> 259-265 ms where
+// images were decoded first, the collector then done with Compile's
+// garbage).
 func newWinogradKernel(c, f, groups int, form *winoForm, row kernelRows, alloc func(n int) []float32, parallel bool) *WinogradKernel {
 	return remakeWinogradKernel(new(WinogradKernel), c, f, groups, form, row, alloc, parallel)
 }
