@@ -82,20 +82,19 @@ func readKerasTFJS(path string) (*nn.Model, error) {
 	return m, nil
 }
 
+// readLimited reads the file at path, refusing it, before reading, when
+// it holds more than limit bytes.
 func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if st.Size() > limit {
 		return nil, fmt.Errorf("%s is %d bytes, more than the %d allowed", path, st.Size(), limit)
 	}
-	return io.ReadAll(io.LimitReader(f, limit))
+	buf := make([]byte, st.Size())
+	n, err := readInto(path, buf)
+	return buf[:n], err
 }
 
 // readInto reads the file at path into the start of dst, which it must
