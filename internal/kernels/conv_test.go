@@ -252,7 +252,7 @@ func TestWindowLayouts(t *testing.T) {
 		if want := (b.t0+b.taps-1)*length + b.c0 + b.kk; l.ends[i] != want {
 			t.Errorf("block %d ends at %d, want %d", i, l.ends[i], want)
 		}
-		if len(l.offs[i]) != b.taps || l.offs[i][0] != stretchAt(p, b.t0, row)+b.c0 {
+		if len(l.offs[i]) != b.taps || l.offs[i][0] != stretchAt(p, b.t0, row, p.C)+b.c0 {
 			t.Errorf("block %d offsets %v", i, l.offs[i])
 		}
 	}

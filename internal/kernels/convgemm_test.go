@@ -283,6 +283,10 @@ var groupedCases = []Conv2DParams{
 	{N: 1, H: 6, W: 7, C: 600, KH: 3, KW: 3, F: 64, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 2},
 	{N: 2, H: 14, W: 13, C: 128, KH: 3, KW: 3, F: 128, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 4},
 	{N: 1, H: 9, W: 11, C: 96, KH: 3, KW: 3, F: 80, SH: 1, SW: 1, DH: 2, DW: 1, PadT: 2, PadL: 1, Groups: 2},
+	// Channels a multiple of 1024 (pixels 4 KB apart): the zero-bordered
+	// rows spread a line further apart (pixelStride), groups of 32 and 64.
+	{N: 2, H: 6, W: 5, C: 1024, KH: 3, KW: 3, F: 1024, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 32},
+	{N: 1, H: 9, W: 8, C: 2048, KH: 3, KW: 3, F: 1024, SH: 2, SW: 2, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 32},
 }
 
 // The packed path (window convolution where it applies, rows gathered or
@@ -314,6 +318,9 @@ func TestConvForwardPacked(t *testing.T) {
 			}
 			if i < firstSmall && packed[0].group == 0 && w != windowApplies(asPacked(p, packed), packed[0]) {
 				t.Fatalf("case %d: run by windows %v, want %v", i, !w, w)
+			}
+			if spread := layoutOf(p).spread != nil; w && spread != (p.Groups > 1 && p.C%1024 == 0) {
+				t.Fatalf("case %d: pixels spread %v, want %v", i, spread, !spread)
 			}
 			first := len(convCases) + len(windowCases) + len(gatheredCases) + 1
 			if merged := i >= first && i < first+len(mergedCases); packed[0].group == 0 && i < firstSmall && merged != (len(packed) < p.Groups) {
