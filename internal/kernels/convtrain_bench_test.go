@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// Training convolutions of ResNet-20 at batch 128, and ResNet-50's and
-// ResNeXt-50's (32 groups) at batch 16, their inputs cycling through copies so that each comes from memory
+// Training convolutions of ResNet-20 at batch 128, and ResNet-50's,
+// ResNeXt-50's and ResNeXt-101 32x8d's (32 groups) at batch 16, their inputs cycling through copies so that each comes from memory
 // as in a training step.
 var trainConvs = []struct {
 	name string
@@ -21,6 +21,7 @@ var trainConvs = []struct {
 	{"resnext50/56x56x128", Conv2DParams{N: 16, H: 56, W: 56, C: 128, KH: 3, KW: 3, F: 128, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 32}},
 	{"resnext50/28x28x256", Conv2DParams{N: 16, H: 28, W: 28, C: 256, KH: 3, KW: 3, F: 256, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 32}},
 	{"resnext50/14x14x512", Conv2DParams{N: 16, H: 14, W: 14, C: 512, KH: 3, KW: 3, F: 512, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 32}},
+	{"resnext101/14x14x1024", Conv2DParams{N: 16, H: 14, W: 14, C: 1024, KH: 3, KW: 3, F: 1024, SH: 1, SW: 1, DH: 1, DW: 1, PadT: 1, PadL: 1, Groups: 32}},
 }
 
 // BenchmarkConvTrain times trainConvs' forward passes (ConvForwardTrain)
