@@ -145,6 +145,12 @@ func TestConvBackwardMatchesNaive(t *testing.T) {
 		}
 	}
 	cases = append(cases, grouped...)
+	// Groups of 32 over 1024 channels: the input gradient a grouped
+	// convolution of dy whose rows spread their pixels (pixelStride).
+	if !convTransposeByWindows(withOut(groupedCases[3])) {
+		t.Fatalf("%+v: input gradient not a convolution of dy", groupedCases[3])
+	}
+	cases = append(cases, groupedCases[3])
 	// Blocks of output rows for the kernel's gradient that span images,
 	// whole and in part.
 	cases = append(cases,

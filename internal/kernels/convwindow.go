@@ -120,7 +120,7 @@ type windowLayout struct {
 	offs   [][]int
 	ends   []int
 	// spread is offs in rows whose pixels lie pixelStride(p) floats apart,
-	// where that differs from p.C (nil: it does not).
+	// where that differs from p.C.
 	spread [][]int
 }
 
@@ -280,9 +280,9 @@ func rowCalls(ow, cols int) int {
 func convWindow(p Conv2DParams, in []float32, w []*PackedB, out []float32, accumulate bool, ep *Epilogue) {
 	wp := windowWidth(p)
 	layout := layoutOf(p)
-	blocks, offs, cs := layout.blocks, layout.offs, p.C
-	if layout.spread != nil {
-		offs, cs = layout.spread, pixelStride(p)
+	blocks, offs, cs := layout.blocks, layout.offs, pixelStride(p)
+	if cs != p.C {
+		offs = layout.spread
 	}
 	row := wp * cs
 	cg, fg := p.C/p.Groups, p.F/p.Groups
